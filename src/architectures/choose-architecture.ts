@@ -1,0 +1,50 @@
+import { ModelError } from "../errors.js";
+import type { ArchitectureName } from "../recipe/index.js";
+import { mixtral } from "./mixtral.js";
+import type { OutputArchitecture } from "./output-architecture.js";
+
+/** Implemented output architectures, in mergekit-moe's order of preference. */
+export const ARCHITECTURES: readonly OutputArchitecture[] = [mixtral];
+
+/** Architectures a recipe may name that this version cannot write yet. */
+const PLANNED: Record<string, string> = { qwen2_moe: "Qwen MoE", qwen3_moe: "Qwen3 MoE", deepseek_moe: "DeepSeek MoE" };
+
+export interface ArchitectureChoiceInput {
+	requested?: ArchitectureName;
+	/** model_type of every input model (base and experts). */
+	inputModelTypes: string[];
+	sharedExperts: number;
+}
+
+/**
+ * Picks the output architecture like mergekit-moe: an explicit choice must support the inputs;
+ * otherwise the first one (Mixtral preferred) that supports them, or an error listing why none do.
+ */
+export function chooseArchitecture(input: ArchitectureChoiceInput): OutputArchitecture {
+	if (input.requested && PLANNED[input.requested]) {
+		throw new ModelError(`architecture ${PLANNED[input.requested]} is not available in this version of moe-merge`, {
+			hint: `supported now: ${ARCHITECTURES.map((a) => a.displayName).join(", ")}`,
+		});
+	}
+	const candidates = input.requested ? ARCHITECTURES.filter((a) => a.name === input.requested) : ARCHITECTURES;
+	const reasons: string[] = [];
+	for (const arch of candidates) {
+		const reason = whyNot(arch, input);
+		if (reason === null) return arch;
+		reasons.push(`${arch.displayName}: ${reason}`);
+	}
+	throw new ModelError(`no output architecture can express this recipe:\n  ${reasons.join("\n  ")}`);
+}
+
+function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput): string | null {
+	const types = [...new Set(input.inputModelTypes)];
+	if (types.length > 1) return `all input models must have the same model_type, got ${types.join(", ")}`;
+	if (!arch.inputModelTypes.includes(types[0])) {
+		return `input model_type "${types[0]}" is not supported (accepted: ${arch.inputModelTypes.join(", ")})`;
+	}
+	const { min, max } = arch.sharedExperts;
+	if (input.sharedExperts < min || input.sharedExperts > max) {
+		return max === 0 ? "it has no shared experts" : `it needs ${min}..${max} shared experts, got ${input.sharedExperts}`;
+	}
+	return null;
+}

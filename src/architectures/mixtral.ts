@@ -1,0 +1,44 @@
+import type { OutputArchitecture } from "./output-architecture.js";
+import { llamaLikeAttentionConfig } from "./llama-like-config.js";
+
+const MIXTRAL_PROJECTION = { gate_proj: "w1", down_proj: "w2", up_proj: "w3" } as const;
+
+/** Mixtral: Llama/Mistral attention, every MLP replaced by a routed sparse MoE block, no shared expert. */
+export const mixtral: OutputArchitecture = {
+	name: "mixtral",
+	displayName: "Mixtral",
+	inputModelTypes: ["llama", "mistral"],
+	sharedExperts: { min: 0, max: 0 },
+	unsupportedInput(config) {
+		if (config.attentionBias) {
+			return "it has attention biases (q/k/v/o bias), which Mixtral has no place for; use `architecture: Qwen MoE`, whose attention has q/k/v biases";
+		}
+		if (config.mlpBias) return "its MLP has biases (mlp_bias: true), which Mixtral experts cannot carry";
+		if (config.hiddenAct !== "silu") return `its MLP activation is ${config.hiddenAct}; Mixtral experts use silu`;
+		return null;
+	},
+	expertTensorName: (layer, expert, projection) =>
+		`model.layers.${layer}.block_sparse_moe.experts.${expert}.${MIXTRAL_PROJECTION[projection]}.weight`,
+	fusedExpertNames: (layer) => ({
+		gateUp: `model.layers.${layer}.mlp.experts.gate_up_proj`,
+		down: `model.layers.${layer}.mlp.experts.down_proj`,
+	}),
+	routerName: (layer, layout) =>
+		layout === "fused" ? `model.layers.${layer}.mlp.gate.weight` : `model.layers.${layer}.block_sparse_moe.gate.weight`,
+	deriveConfig({ base, numExperts, expertsPerToken, dtype }) {
+		return {
+			architectures: ["MixtralForCausalLM"],
+			model_type: "mixtral",
+			...llamaLikeAttentionConfig(base),
+			// Mistral bases keep their window (mergekit-moe drops it, which changes outputs beyond it).
+			sliding_window: base.slidingWindow,
+			num_local_experts: numExperts,
+			num_experts_per_tok: expertsPerToken,
+			output_router_logits: false,
+			router_aux_loss_coef: 0.001,
+			router_jitter_noise: 0.0,
+			torch_dtype: dtype,
+		};
+	},
+	isDenseMlpTensor: (name) => /^model\.layers\.\d+\.mlp\./.test(name),
+};

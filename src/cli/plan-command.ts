@@ -1,0 +1,57 @@
+import { dirname, resolve } from "node:path";
+import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
+import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
+import { loadRecipe } from "../recipe/index.js";
+import { dtypeBytes } from "../safetensors/index.js";
+import { formatBytes } from "../util/size.js";
+import { reportFailure } from "./merge-command.js";
+import type { MergeCliOptions } from "./program.js";
+
+/** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
+export async function runPlanCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
+	try {
+		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed });
+		await closeMergePlan(plan);
+		const outDir = output ?? options.output;
+		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
+		const summary = {
+			ok: true,
+			recipe: recipe.file,
+			architecture: plan.architecture.displayName,
+			layout: plan.layout,
+			dtype: plan.config.torch_dtype,
+			gateMode: recipe.gateMode,
+			seed: plan.seed,
+			models: plan.models.map((m, i) => ({
+				label: m.label,
+				dir: m.dir,
+				commit: m.commit,
+				modelType: m.config.modelType,
+				roles: [i === plan.base ? "base" : undefined, ...plan.experts.flatMap((x, e) => (x === i ? [`expert ${e}`] : []))].filter(Boolean),
+			})),
+			tensors: plan.tensors.length,
+			tensorBytes: plan.dataBytes,
+			diskBytes: plan.fileBytes,
+			shards: plan.shards.map((s) => ({ file: s.fileName, tensors: s.tensors.length, bytes: s.headerBytes + s.dataBytes })),
+			output: outDir ? { dir: resolve(outDir), freeBytes: free } : undefined,
+			warnings: plan.warnings,
+			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
+		};
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes });
+		if (options.json) {
+			process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+			return;
+		}
+		const out = process.stdout;
+		out.write(`recipe: ${recipe.file}\n`);
+		for (const m of summary.models) out.write(`  ${m.roles.join(", ")}: ${m.label} -> ${m.dir}${m.commit ? ` @ ${m.commit}` : ""} (${m.modelType})\n`);
+		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, seed ${summary.seed}\n`);
+		out.write(`tensors: ${summary.tensors}, ${formatBytes(summary.tensorBytes)} of data, ${formatBytes(summary.diskBytes)} on disk in ${summary.shards.length} shard(s)\n`);
+		for (const s of summary.shards) out.write(`  ${s.file}: ${s.tensors} tensors, ${formatBytes(s.bytes)}\n`);
+		if (summary.output) out.write(`target: ${summary.output.dir} (${free === undefined ? "free space unknown" : `${formatBytes(free)} free`})\n`);
+		for (const w of summary.warnings) out.write(`warning: ${w}\n`);
+	} catch (error) {
+		reportFailure(error, options);
+	}
+}

@@ -1,0 +1,76 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { VERSION } from "../version.js";
+import { parseSize } from "../util/size.js";
+import { runMergeCommand } from "./merge-command.js";
+import { runPlanCommand } from "./plan-command.js";
+import { runValidateCommand } from "./validate-command.js";
+
+/** Options shared by the commands that plan or run a merge. */
+export interface MergeCliOptions {
+	output?: string;
+	overwrite?: boolean;
+	outShardSize?: number;
+	layout: "per-expert" | "fused";
+	randomSeed?: number;
+	copyTokenizer: boolean;
+	iUnderstandThisIsNotUsefulWithoutTraining?: boolean;
+	json?: boolean;
+	verbose?: boolean;
+}
+
+const sizeArg = (text: string): number => {
+	try {
+		return parseSize(text);
+	} catch (error) {
+		throw new InvalidArgumentError((error as Error).message);
+	}
+};
+const seedArg = (text: string): number => {
+	const n = Number(text);
+	if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("expected a non-negative integer");
+	return n;
+};
+
+function addMergeOptions(command: Command): Command {
+	return command
+		.option("-o, --output <dir>", "output folder (instead of the second argument)")
+		.option("--overwrite", "replace an existing non-empty output folder (only once the new one is complete)")
+		.option("--out-shard-size <size>", "maximum size of each output shard: bytes, or 5GB, 500M, 5B (billion) ...", sizeArg)
+		.addOption(new Option("--layout <layout>", "expert tensor layout: per-expert (read by transformers 4 and 5, vLLM, llama.cpp) or fused (transformers 5 only)").choices(["per-expert", "fused"]).default("per-expert"))
+		.option("--random-seed <n>", "seed for random gates and expert noise (recorded in the model card)", seedArg)
+		.option("--copy-tokenizer", "copy the base model's tokenizer files byte for byte (default)")
+		.option("--no-copy-tokenizer", "do not copy the tokenizer files")
+		.option("--i-understand-this-is-not-useful-without-training", "allow every expert to be the same model")
+		.option("--json", "print a machine-readable JSON summary on stdout (no progress)")
+		.option("--verbose", "print stack traces with errors");
+}
+
+export function buildProgram(): Command {
+	const program = new Command("moe-merge")
+		.description("Turn several dense language models into one Mixture-of-Experts checkpoint.")
+		.version(VERSION)
+		.showHelpAfterError("(run with --help for usage)");
+
+	addMergeOptions(
+		program
+			.command("merge <recipe> [output]", { isDefault: true })
+			.description("merge the models a recipe names into an MoE checkpoint (the default command: `moe-merge recipe.yml out/`)"),
+	).action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, options));
+
+	addMergeOptions(
+		program
+			.command("plan <recipe> [output]")
+			.description("dry run: resolve the models and print the output architecture, tensors, sizes and disk space needed"),
+	).action((recipe: string, output: string | undefined, options: MergeCliOptions) => runPlanCommand(recipe, output, options));
+
+	program
+		.command("validate <recipe...>")
+		.description("check recipes (schema, rules, models found, shapes match) without reading weights; exit 1 on any error")
+		.option("--i-understand-this-is-not-useful-without-training", "allow every expert to be the same model")
+		.option("--json", "print a JSON report on stdout")
+		.option("--verbose", "print stack traces with errors")
+		.action((recipes: string[], options: { json?: boolean; verbose?: boolean; iUnderstandThisIsNotUsefulWithoutTraining?: boolean }) =>
+			runValidateCommand(recipes, options),
+		);
+	return program;
+}

@@ -1,0 +1,16 @@
+/** moe-merge's library API: the CLI is a thin layer over these. */
+export * from "./errors.js";
+export { VERSION } from "./version.js";
+export { loadRecipe, parseRecipe, parseModelRef } from "./recipe/index.js";
+export type { Recipe, ExpertSpec, ModelRef, GateMode, ArchitectureName, Prompt, SourceLoc } from "./recipe/index.js";
+export { runMerge, RECIPE_FILE_NAME, type MergeOptions, type MergeResult } from "./merge/run-merge.js";
+export { planMerge, closeMergePlan, DEFAULT_SHARD_SIZE, type MergePlan, type PlanMergeOptions } from "./merge/plan-merge.js";
+export { resolveRecipeModels, type ResolvedRecipe } from "./merge/resolve-recipe-models.js";
+export type { WriteProgress } from "./merge/write-shards.js";
+export { readDenseConfig, type DenseConfig } from "./models/dense-config.js";
+export { hubCacheDir } from "./models/hub-cache-dir.js";
+export { ARCHITECTURES, chooseArchitecture } from "./architectures/choose-architecture.js";
+export type { OutputArchitecture, ExpertLayout } from "./architectures/output-architecture.js";
+export * from "./safetensors/index.js";
+export { parseSize, formatBytes } from "./util/size.js";
+export { makeDenseModel, type DenseModelShape } from "./demo/make-dense-model.js";

@@ -1,0 +1,91 @@
+import { chooseArchitecture } from "../architectures/choose-architecture.js";
+import type { OutputArchitecture } from "../architectures/output-architecture.js";
+import { MoeMergeError } from "../errors.js";
+import { checkCompatible } from "../models/check-compatible.js";
+import { type ResolvedModel, resolveModel } from "../models/resolve-model.js";
+import type { ModelRef, Recipe, SourceLoc } from "../recipe/index.js";
+import type { DType } from "../safetensors/index.js";
+
+export interface ResolvedRecipe {
+	recipe: Recipe;
+	/** Each distinct input model once (an expert may also be the base). */
+	models: ResolvedModel[];
+	/** Index into `models` of the base. */
+	base: number;
+	/** Index into `models` of each routed expert, in recipe order. */
+	experts: number[];
+	architecture: OutputArchitecture;
+	dtype: DType;
+	warnings: string[];
+}
+
+export interface ResolveRecipeOptions {
+	cacheDir?: string;
+}
+
+const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
+
+/**
+ * Everything that can be checked from configs alone, before any weight is read: every model found,
+ * same shapes, an output architecture that can express them, an output dtype. Used by `validate`,
+ * `plan` and the merge itself.
+ */
+export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
+	const models: ResolvedModel[] = [];
+	const byKey = new Map<string, number>();
+	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
+		const key = refKey(ref);
+		const known = byKey.get(key);
+		if (known !== undefined) return known;
+		let model: ResolvedModel;
+		try {
+			model = await resolveModel(ref, { cacheDir: options.cacheDir });
+		} catch (error) {
+			throw at(loc, error);
+		}
+		models.push(model);
+		byKey.set(key, models.length - 1);
+		return models.length - 1;
+	};
+	const base = await resolveAt(recipe.baseModel, recipe.baseModelLoc);
+	const experts: number[] = [];
+	for (const expert of recipe.experts) experts.push(await resolveAt(expert.source, expert.loc));
+	for (const expert of recipe.sharedExperts) await resolveAt(expert.source, expert.loc);
+
+	checkCompatible(models[base], models.filter((_, i) => i !== base));
+	const architecture = chooseArchitecture({
+		requested: recipe.architecture,
+		inputModelTypes: models.map((m) => m.config.modelType),
+		sharedExperts: recipe.sharedExperts.length,
+	});
+	for (const model of models) {
+		const reason = architecture.unsupportedInput(model.config);
+		if (reason) throw new MoeMergeError(`${model.label} cannot become part of a ${architecture.displayName} model: ${reason}`, { file: model.config.file });
+	}
+	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
+	const dtype = DTYPES[dtypeName];
+	if (!dtype) {
+		throw new MoeMergeError(`the base model's torch_dtype "${dtypeName}" is not float32, float16 or bfloat16; set dtype: in the recipe`, {
+			file: models[base].config.file,
+		});
+	}
+	const warnings: string[] = [];
+	const E = recipe.experts.length;
+	if ((E & (E - 1)) !== 0) {
+		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
+	}
+	return { recipe, models, base, experts, architecture, dtype, warnings };
+}
+
+function refKey(ref: ModelRef): string {
+	if (ref.kind === "local") return `local:${ref.path}`;
+	if (ref.kind === "hub") return `hub:${ref.repo}@${ref.revision ?? "main"}`;
+	return `lora:${ref.text}`;
+}
+
+/** Prefixes an error about a model with the recipe position that names it. */
+function at(loc: SourceLoc, error: unknown): unknown {
+	if (!(error instanceof MoeMergeError)) return error;
+	const Kind = error.constructor as typeof MoeMergeError;
+	return new Kind(`${loc.file}:${loc.line}:${loc.column}: ${error.message}`, { file: error.file ?? loc.file, hint: error.hint, cause: error });
+}

@@ -1,0 +1,124 @@
+import { writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import type { Recipe } from "../recipe/index.js";
+import { stringifyConfig } from "../output/config-json.js";
+import { copyBaseFiles } from "../output/copy-base-files.js";
+import { renderModelCard } from "../output/model-card.js";
+import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import { encodeIndex } from "../safetensors/index.js";
+import { VERSION } from "../version.js";
+import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
+import { type WriteProgress, writeShards } from "./write-shards.js";
+
+export interface MergeOptions extends PlanMergeOptions {
+	outputDir: string;
+	overwrite?: boolean;
+	/** Copy the base model's tokenizer files (default true). */
+	copyTokenizer?: boolean;
+	onProgress?: (progress: WriteProgress) => void;
+	/** Called once the plan is made, before writing (warnings, sizes). */
+	onPlan?: (plan: MergePlan) => void;
+	signal?: AbortSignal;
+}
+
+export interface MergeResult {
+	outputDir: string;
+	architecture: string;
+	numExperts: number;
+	seed: number;
+	dtype: string;
+	layout: string;
+	shards: string[];
+	tensors: number;
+	bytes: number;
+	seconds: number;
+	warnings: string[];
+	files: string[];
+}
+
+/** The saved copy of the recipe beside the model. */
+export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
+
+/**
+ * Plans the merge (every model found and checked), then streams all tensors into a staging folder
+ * beside the output, writes config, tokenizer, index and model card, and renames it into place.
+ * On any failure the staging folder is removed, so no half-written output remains.
+ */
+export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
+	const started = performance.now();
+	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
+	const plan = await planMerge(recipe, options);
+	try {
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000 });
+		options.onPlan?.(plan);
+		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
+		try {
+			await writeShards({
+				dir: staging.path,
+				tensors: plan.tensors,
+				shards: plan.shards,
+				sources: plan.weights,
+				seed: plan.seed,
+				onProgress: options.onProgress,
+				signal: options.signal,
+			});
+			const files = await writeSideFiles(plan, staging.path, options);
+			await staging.commit();
+			return {
+				outputDir: staging.target,
+				architecture: plan.architecture.displayName,
+				numExperts: recipe.experts.length,
+				seed: plan.seed,
+				dtype: String(plan.config.torch_dtype),
+				layout: plan.layout,
+				shards: plan.shards.map((s) => s.fileName),
+				tensors: plan.tensors.length,
+				bytes: plan.fileBytes,
+				seconds: (performance.now() - started) / 1000,
+				warnings: plan.warnings,
+				files: [...plan.shards.map((s) => s.fileName), ...files].sort(),
+			};
+		} catch (error) {
+			await staging.discard();
+			throw error;
+		}
+	} finally {
+		await closeMergePlan(plan);
+	}
+}
+
+async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions): Promise<string[]> {
+	const written = ["config.json", RECIPE_FILE_NAME, "README.md"];
+	await writeFile(join(dir, "config.json"), stringifyConfig(plan.config));
+	if (plan.shards.length > 1) {
+		await writeFile(join(dir, "model.safetensors.index.json"), encodeIndex(plan.shards));
+		written.push("model.safetensors.index.json");
+	}
+	const base = plan.models[plan.base];
+	written.push(...(await copyBaseFiles(base.dir, dir, { tokenizer: options.copyTokenizer !== false })));
+	await writeFile(join(dir, RECIPE_FILE_NAME), plan.recipe.text);
+	const card = renderModelCard({
+		sources: [
+			{ ...sourceOf(plan, plan.base), role: "base" },
+			...plan.experts.map((m, e) => ({ ...sourceOf(plan, m), role: `expert ${e}` })),
+		],
+		architecture: plan.architecture.displayName,
+		numExperts: plan.experts.length,
+		expertsPerToken: plan.recipe.expertsPerToken,
+		gateMode: plan.recipe.gateMode,
+		seed: plan.seed,
+		dtype: String(plan.config.torch_dtype),
+		layout: plan.layout,
+		recipeText: plan.recipe.text,
+		recipeFileName: basename(plan.recipe.file),
+		toolVersion: VERSION,
+		warnings: plan.warnings,
+	});
+	await writeFile(join(dir, "README.md"), card);
+	return written;
+}
+
+function sourceOf(plan: MergePlan, index: number): { label: string; commit?: string; hubRepo?: string } {
+	const model = plan.models[index];
+	return { label: model.label, commit: model.commit, hubRepo: model.ref.kind === "hub" ? model.ref.repo : undefined };
+}

@@ -1,0 +1,151 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ModelError } from "../errors.js";
+
+/** Rope scaling as transformers 4.x spells it (`rope_scaling`), the form we write. */
+export type RopeScaling = Record<string, unknown> & { rope_type?: string; type?: string; factor?: number };
+
+/**
+ * The parts of a dense decoder's config.json the merge and the forward pass need, normalised from both
+ * config dialects (transformers 4.x: torch_dtype / rope_theta / rope_scaling; 5.x: dtype / rope_parameters).
+ */
+export interface DenseConfig {
+	file: string;
+	modelType: string;
+	architectures: string[];
+	hiddenSize: number;
+	numLayers: number;
+	intermediateSize: number;
+	vocabSize: number;
+	numHeads: number;
+	numKvHeads: number;
+	headDim: number;
+	rmsNormEps: number;
+	ropeTheta: number;
+	ropeScaling: RopeScaling | null;
+	maxPositionEmbeddings: number;
+	tieWordEmbeddings: boolean;
+	/** Mistral's window, or Qwen2's when use_sliding_window is set; null = full attention. */
+	slidingWindow: number | null;
+	attentionBias: boolean;
+	mlpBias: boolean;
+	hiddenAct: string;
+	/** "float32" | "float16" | "bfloat16" when given. */
+	dtype?: string;
+	/** The config as read, for keys we carry over unchanged (token ids, etc.). */
+	raw: Record<string, unknown>;
+}
+
+export async function readDenseConfig(dir: string): Promise<DenseConfig> {
+	const file = join(dir, "config.json");
+	let text: string;
+	try {
+		text = await readFile(file, "utf8");
+	} catch (cause) {
+		throw new ModelError(`${file}: cannot read the model's config.json (${(cause as NodeJS.ErrnoException).code ?? cause})`, {
+			file,
+			cause,
+		});
+	}
+	let raw: unknown;
+	try {
+		raw = JSON.parse(text);
+	} catch (cause) {
+		throw new ModelError(`${file}: config.json is not valid JSON (${(cause as Error).message})`, { file, cause });
+	}
+	if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+		throw new ModelError(`${file}: config.json must hold a JSON object`, { file });
+	}
+	return normaliseDenseConfig(raw as Record<string, unknown>, file);
+}
+
+export function normaliseDenseConfig(raw: Record<string, unknown>, file: string): DenseConfig {
+	const int = (key: string, fallback?: number): number => {
+		const v = raw[key] ?? fallback;
+		if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+			throw new ModelError(`${file}: "${key}" must be a non-negative integer, got ${JSON.stringify(raw[key])}`, { file });
+		}
+		return v;
+	};
+	const num = (key: string, fallback: number): number => {
+		const v = raw[key] ?? fallback;
+		if (typeof v !== "number" || !Number.isFinite(v)) {
+			throw new ModelError(`${file}: "${key}" must be a number, got ${JSON.stringify(raw[key])}`, { file });
+		}
+		return v;
+	};
+	const modelType = raw.model_type;
+	if (typeof modelType !== "string") {
+		throw new ModelError(`${file}: config.json has no "model_type"; is this a transformers model folder?`, { file });
+	}
+	const hiddenSize = int("hidden_size");
+	const numHeads = int("num_attention_heads");
+	const numKvHeads = int("num_key_value_heads", numHeads);
+	const headDim = raw.head_dim == null ? hiddenSize / numHeads : int("head_dim");
+	if (!Number.isInteger(headDim)) {
+		throw new ModelError(`${file}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`, { file });
+	}
+	if (numKvHeads === 0 || numHeads % numKvHeads !== 0) {
+		throw new ModelError(`${file}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`, { file });
+	}
+	const { ropeTheta, ropeScaling } = readRope(raw, file, modelType);
+	const dtype = (raw.torch_dtype ?? raw.dtype) as string | undefined;
+	let slidingWindow: number | null = null;
+	if (modelType === "qwen2" || modelType === "qwen3") {
+		// Qwen2/3 carry a sliding_window value that only applies when use_sliding_window is true.
+		if (raw.use_sliding_window === true && raw.sliding_window != null) slidingWindow = int("sliding_window");
+	} else if (raw.sliding_window != null) {
+		slidingWindow = int("sliding_window");
+	}
+	return {
+		file,
+		modelType,
+		architectures: Array.isArray(raw.architectures) ? (raw.architectures as string[]) : [],
+		hiddenSize,
+		numLayers: int("num_hidden_layers"),
+		intermediateSize: int("intermediate_size"),
+		vocabSize: int("vocab_size"),
+		numHeads,
+		numKvHeads,
+		headDim,
+		rmsNormEps: num("rms_norm_eps", 1e-6),
+		ropeTheta,
+		ropeScaling,
+		maxPositionEmbeddings: int("max_position_embeddings", 2048),
+		tieWordEmbeddings: raw.tie_word_embeddings === true,
+		slidingWindow,
+		// Qwen2 always has q/k/v biases even though its config says nothing about them.
+		attentionBias: raw.attention_bias === true || modelType === "qwen2",
+		mlpBias: raw.mlp_bias === true,
+		hiddenAct: typeof raw.hidden_act === "string" ? raw.hidden_act : "silu",
+		dtype: typeof dtype === "string" ? dtype : undefined,
+		raw,
+	};
+}
+
+function readRope(raw: Record<string, unknown>, file: string, modelType: string): { ropeTheta: number; ropeScaling: RopeScaling | null } {
+	const params = raw.rope_parameters as Record<string, unknown> | undefined | null;
+	const defaultTheta = modelType === "qwen2" || modelType === "qwen3" ? 1_000_000 : 10_000;
+	let theta = raw.rope_theta ?? params?.rope_theta ?? defaultTheta;
+	if (typeof theta !== "number" || !(theta > 0)) {
+		throw new ModelError(`${file}: rope_theta must be a positive number, got ${JSON.stringify(theta)}`, { file });
+	}
+	let scaling: RopeScaling | null = null;
+	const classic = raw.rope_scaling as RopeScaling | null | undefined;
+	if (classic && typeof classic === "object") {
+		scaling = { ...classic };
+	} else if (params && typeof params === "object") {
+		// transformers 5 folds theta and scaling into rope_parameters; "default" means no scaling.
+		const { rope_theta: _theta, ...rest } = params;
+		const type = (rest.rope_type ?? rest.type) as string | undefined;
+		if (type && type !== "default") scaling = rest as RopeScaling;
+	}
+	if (scaling) {
+		const type = scaling.rope_type ?? scaling.type;
+		if (typeof type !== "string") {
+			throw new ModelError(`${file}: rope scaling ${JSON.stringify(scaling)} has no rope_type`, { file });
+		}
+		if (type === "default") scaling = null;
+	}
+	return { ropeTheta: theta, ropeScaling: scaling };
+}

@@ -1,0 +1,66 @@
+import { readdir, stat } from "node:fs/promises";
+import { ModelError } from "../errors.js";
+import type { ModelRef } from "../recipe/index.js";
+import { type DenseConfig, readDenseConfig } from "./dense-config.js";
+import { resolveCachedSnapshot } from "./resolve-cached-snapshot.js";
+
+/** A model named by the recipe, found on disk, with its config read (weights not opened). */
+export interface ResolvedModel {
+	ref: ModelRef;
+	/** The reference as the recipe wrote it. */
+	label: string;
+	dir: string;
+	/** The Hub commit the snapshot belongs to, for Hub references. */
+	commit?: string;
+	config: DenseConfig;
+}
+
+export interface ResolveModelOptions {
+	/** Hugging Face hub cache root; defaults to HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub. */
+	cacheDir?: string;
+}
+
+/** Finds the folder of a model reference, checks it holds safetensors weights, and reads its config. */
+export async function resolveModel(ref: ModelRef, options: ResolveModelOptions = {}): Promise<ResolvedModel> {
+	let dir: string;
+	let commit: string | undefined;
+	if (ref.kind === "lora") {
+		throw new ModelError(`${ref.text}: LoRA experts (base+lora) are not supported yet`, {
+			hint: "merge the LoRA into its base first (e.g. with peft's merge_and_unload) and name the merged folder",
+		});
+	} else if (ref.kind === "hub") {
+		const snapshot = await resolveCachedSnapshot(ref.repo, ref.revision, options.cacheDir);
+		dir = snapshot.dir;
+		commit = snapshot.commit;
+	} else {
+		dir = ref.path;
+		let isDir = false;
+		try {
+			isDir = (await stat(dir)).isDirectory();
+		} catch {
+			throw new ModelError(`${ref.text}: model folder ${dir} does not exist`, { file: dir });
+		}
+		if (!isDir) throw new ModelError(`${ref.text}: ${dir} is not a folder`, { file: dir });
+	}
+	await checkHasSafetensors(dir, ref.text);
+	const config = await readDenseConfig(dir);
+	return { ref, label: ref.text, dir, commit, config };
+}
+
+async function checkHasSafetensors(dir: string, label: string): Promise<void> {
+	let files: string[];
+	try {
+		files = await readdir(dir);
+	} catch (cause) {
+		throw new ModelError(`${label}: cannot list ${dir} (${(cause as NodeJS.ErrnoException).code})`, { file: dir, cause });
+	}
+	if (files.some((f) => f.endsWith(".safetensors") || f === "model.safetensors.index.json")) return;
+	const pickle = files.filter((f) => /\.(bin|pt|pth)$/.test(f));
+	if (pickle.length > 0) {
+		throw new ModelError(`${label}: ${dir} has only PyTorch pickle weights (${pickle.slice(0, 3).join(", ")}), no safetensors`, {
+			file: dir,
+			hint: "convert it to safetensors first (load and save_pretrained(..., safe_serialization=True) in transformers)",
+		});
+	}
+	throw new ModelError(`${label}: ${dir} holds no *.safetensors weights`, { file: dir });
+}

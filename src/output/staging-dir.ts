@@ -1,0 +1,130 @@
+import { mkdir, open, readdir, rename, rm, stat, statfs } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { OutputError } from "../errors.js";
+import { formatBytes } from "../util/size.js";
+
+/**
+ * The output is written into a hidden staging folder beside the target and renamed into place only
+ * when complete, so a crash, Ctrl-C or a full disk never leaves something that looks finished.
+ */
+export interface StagingDir {
+	/** Where files are written now. */
+	path: string;
+	/** Where they end up. */
+	target: string;
+	/** fsync everything and move into place (replacing the target when overwriting). */
+	commit(): Promise<void>;
+	/** Delete the staging folder (after a failure). */
+	discard(): Promise<void>;
+}
+
+export interface OutputCheckOptions {
+	overwrite?: boolean;
+	/** Bytes the output will take; refused early when the file system has less free. */
+	requiredBytes?: number;
+}
+
+/** Refuses an existing non-empty target (unless overwriting) and a file system without room, before any work. */
+export async function checkOutputTarget(target: string, options: OutputCheckOptions = {}): Promise<void> {
+	const dir = resolve(target);
+	let entries: string[] | undefined;
+	try {
+		const info = await stat(dir);
+		if (!info.isDirectory()) throw new OutputError(`output ${dir} exists and is not a folder`, { file: dir });
+		entries = await readdir(dir);
+	} catch (error) {
+		if (error instanceof OutputError) throw error;
+		if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+			throw new OutputError(`cannot inspect output ${dir}: ${(error as Error).message}`, { file: dir, cause: error });
+		}
+	}
+	if (entries && entries.length > 0 && !options.overwrite) {
+		throw new OutputError(`output folder ${dir} already exists and is not empty`, { file: dir, hint: "choose another folder or pass --overwrite" });
+	}
+	if (options.requiredBytes !== undefined) {
+		const free = await freeBytes(dirname(dir));
+		if (free !== undefined && free < options.requiredBytes) {
+			throw new OutputError(
+				`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(options.requiredBytes)}, has ${formatBytes(free)}`,
+				{ file: dir },
+			);
+		}
+	}
+}
+
+/** Free bytes for an unprivileged user on the file system holding `dir` (or its nearest existing parent). */
+export async function freeBytes(dir: string): Promise<number | undefined> {
+	for (let d = resolve(dir); ; d = dirname(d)) {
+		try {
+			const fs = await statfs(d);
+			return fs.bavail * fs.bsize;
+		} catch {
+			if (dirname(d) === d) return undefined;
+		}
+	}
+}
+
+export async function createStagingDir(target: string, options: { overwrite?: boolean } = {}): Promise<StagingDir> {
+	const finalDir = resolve(target);
+	const parent = dirname(finalDir);
+	await mkdir(parent, { recursive: true }).catch((cause) => {
+		throw new OutputError(`cannot create ${parent}: ${cause.message}`, { file: parent, cause });
+	});
+	const path = join(parent, `.${basename(finalDir)}.moe-merge-partial-${process.pid}`);
+	await rm(path, { recursive: true, force: true });
+	await mkdir(path).catch((cause) => {
+		throw new OutputError(`cannot create ${path}: ${cause.message}`, { file: path, cause });
+	});
+	let done = false;
+	return {
+		path,
+		target: finalDir,
+		async commit() {
+			await syncTree(path);
+			let old: string | undefined;
+			try {
+				const entries = await readdir(finalDir);
+				if (entries.length > 0 && !options.overwrite) {
+					throw new OutputError(`output folder ${finalDir} appeared while merging and is not empty`, { file: finalDir });
+				}
+				old = join(parent, `.${basename(finalDir)}.moe-merge-old-${process.pid}`);
+				await rename(finalDir, old);
+			} catch (error) {
+				if (error instanceof OutputError) throw error;
+				if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+			}
+			await rename(path, finalDir);
+			done = true;
+			await syncDir(parent);
+			if (old) await rm(old, { recursive: true, force: true });
+		},
+		async discard() {
+			if (!done) await rm(path, { recursive: true, force: true });
+		},
+	};
+}
+
+/** fsync the folder entries so the renamed files survive a power cut (shards are synced by their writer). */
+async function syncTree(dir: string): Promise<void> {
+	for (const name of await readdir(dir)) {
+		if (name.endsWith(".safetensors")) continue;
+		const handle = await open(join(dir, name), "r");
+		try {
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	}
+	await syncDir(dir);
+}
+
+async function syncDir(dir: string): Promise<void> {
+	const handle = await open(dir, "r");
+	try {
+		await handle.sync();
+	} catch {
+		// Some file systems refuse fsync on folders; the data itself is already synced.
+	} finally {
+		await handle.close();
+	}
+}

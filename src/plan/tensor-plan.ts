@@ -1,0 +1,32 @@
+import type { DType, ShardPlan } from "../safetensors/index.js";
+
+/** One contiguous piece of an output tensor, in row-major order. */
+export type TensorPart =
+	| {
+			kind: "copy";
+			/** Index into MergePlan.sources. */
+			source: number;
+			name: string;
+			/** residual_scale: multiply every value. */
+			scale?: number;
+			/** noise_scale: add N(0, std²) from a stream keyed by `key` and the merge's seed. */
+			noise?: { std: number; key: string };
+	  }
+	| { kind: "values"; values: Float32Array; label: string };
+
+/** An output tensor and where its bytes come from (parts concatenated along the first dimension). */
+export interface PlannedTensor {
+	name: string;
+	dtype: DType;
+	shape: number[];
+	parts: TensorPart[];
+}
+
+export interface PlannedShards {
+	tensors: PlannedTensor[];
+	shards: ShardPlan[];
+	/** Bytes of tensor data in all shards. */
+	dataBytes: number;
+	/** Bytes on disk (data + headers). */
+	fileBytes: number;
+}

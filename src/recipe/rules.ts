@@ -1,0 +1,101 @@
+/**
+ * mergekit-moe's checks before any work (moe/config.py `is_bad_config`, scripts/moe.py), each
+ * with the position it is about. Architecture-specific rules (how many shared experts, which
+ * model types) need the models' configs and are checked later.
+ */
+import type { RecipeError } from "../errors.js";
+import { locatedError } from "./location.js";
+import { modelKey } from "./model-ref.js";
+import { promptListKey } from "./prompts.js";
+import type { RawRecipe } from "./raw.js";
+import type { ExpertSpec, GateMode, ParseRecipeOptions } from "./types.js";
+import type { YamlSource } from "./yaml-source.js";
+
+export const SAME_MODEL_FLAG = "--i-understand-this-is-not-useful-without-training";
+
+/** Gate modes whose routers come from prompts (the others are random and need training). */
+export function usesPrompts(mode: GateMode): boolean {
+	return mode !== "random" && mode !== "uniform_random";
+}
+
+export interface RuleInput {
+	raw: RawRecipe;
+	source: YamlSource;
+	gateMode: GateMode;
+	expertsPerToken: number;
+	experts: ExpertSpec[];
+	sharedExperts: ExpertSpec[];
+	/** False when some model reference was invalid: comparing models would be meaningless. */
+	refsValid: boolean;
+	options: ParseRecipeOptions;
+}
+
+export function checkRules(input: RuleInput): RecipeError[] {
+	return [...checkExpertCount(input), ...checkPrompts(input), ...checkSameModel(input), ...checkSharedPrompts(input)];
+}
+
+function checkExpertCount({ raw, source, expertsPerToken, experts }: RuleInput): RecipeError[] {
+	if (expertsPerToken <= experts.length) return [];
+	const n = experts.length;
+	const written = raw.experts_per_token != null;
+	const text = `${expertsPerToken} experts per token${written ? "" : " (the default)"} but only ${n} expert${n === 1 ? "" : "s"}; lower experts_per_token or add experts`;
+	return [locatedError(text, { loc: written ? source.locate(["experts_per_token"]) : source.locateKey(["experts"]), path: ["experts_per_token"] })];
+}
+
+function checkPrompts({ raw, source, gateMode, experts }: RuleInput): RecipeError[] {
+	if (!usesPrompts(gateMode)) return [];
+	const errors: RecipeError[] = [];
+	experts.forEach((expert, i) => {
+		if (expert.positivePrompts.length > 0) return;
+		const written = raw.experts[i].positive_prompts != null;
+		const path = written ? ["experts", i, "positive_prompts"] : ["experts", i];
+		errors.push(
+			locatedError(`no positive_prompts: with gate_mode ${gateMode} every expert needs at least one example prompt of what to route to it (or use gate_mode random)`, {
+				loc: source.locate(path),
+				path: ["experts", i, "positive_prompts"],
+			}),
+		);
+	});
+	if (errors.length > 0 || experts.length < 2) return errors;
+	const first = promptKey(experts[0]);
+	if (experts.every((e) => promptKey(e) === first)) {
+		errors.push(
+			locatedError("every expert has the same positive_prompts and negative_prompts, so the routers could not tell them apart; give each expert prompts for what it is good at", {
+				loc: source.locateKey(["experts"]),
+				path: ["experts"],
+			}),
+		);
+	}
+	return errors;
+}
+
+function promptKey(expert: ExpertSpec): string {
+	return `${promptListKey(expert.positivePrompts)}\n${promptListKey(expert.negativePrompts)}`;
+}
+
+// mergekit skips this for random gates (it returns before the check): upcycling one model with
+// random routers for later training is a normal use.
+function checkSameModel({ source, gateMode, experts, refsValid, options }: RuleInput): RecipeError[] {
+	if (options.allowSameModelExperts || !usesPrompts(gateMode) || !refsValid || experts.length < 2) return [];
+	const first = modelKey(experts[0].source);
+	if (!experts.every((e) => modelKey(e.source) === first)) return [];
+	const text = `every expert is the same model (${experts[0].source.text}): the result would use more memory and answer exactly like that model; if you will train it after merging, pass ${SAME_MODEL_FLAG}`;
+	return [locatedError(text, { loc: source.locateKey(["experts"]), path: ["experts"] })];
+}
+
+function checkSharedPrompts({ source, sharedExperts }: RuleInput): RecipeError[] {
+	const names = (has: boolean): string =>
+		sharedExperts
+			.map((e, i) => ((e.positivePrompts.length > 0) === has ? `shared_experts[${i}]` : ""))
+			.filter(Boolean)
+			.join(", ");
+	const withPrompts = names(true);
+	const without = names(false);
+	if (withPrompts === "" || without === "") return [];
+	return [
+		locatedError(`positive_prompts are given for ${withPrompts} but not for ${without}; give prompts to all shared experts or to none`, {
+			loc: source.locateKey(["shared_experts"]),
+			path: ["shared_experts"],
+		}),
+	];
+}

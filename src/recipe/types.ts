@@ -1,0 +1,64 @@
+/** The parsed, validated form of a recipe (mergekit-moe's YAML format plus our extensions). */
+
+export type GateMode = "hidden" | "cheap_embed" | "random" | "uniform_random" | "hidden_avg" | "hidden_last";
+
+export type ArchitectureName = "mixtral" | "qwen2_moe" | "qwen3_moe" | "deepseek_moe";
+
+/** Plain text, or a conversation rendered later with the base model's chat template. */
+export type Prompt = string | { messages: { role: string; content: string }[] };
+
+export type ModelRef =
+	| { kind: "local"; /** absolute, resolved against the recipe file's folder */ path: string; /** as written */ text: string }
+	| { kind: "hub"; /** org/name */ repo: string; revision?: string; text: string }
+	| { kind: "lora"; base: ModelRef; lora: string; text: string };
+
+export interface SourceLoc {
+	file: string;
+	/** 1-based */
+	line: number;
+	/** 1-based */
+	column: number;
+}
+
+export interface ExpertSpec {
+	source: ModelRef;
+	positivePrompts: Prompt[];
+	negativePrompts: Prompt[];
+	noiseScale?: number;
+	residualScale?: number;
+	/** Position of the expert in the YAML, for later errors. */
+	loc: SourceLoc;
+}
+
+export interface Recipe {
+	file: string;
+	/** Raw YAML text, saved beside the output. */
+	text: string;
+	baseModel: ModelRef;
+	baseModelLoc: SourceLoc;
+	experts: ExpertSpec[];
+	sharedExperts: ExpertSpec[];
+	gateMode: GateMode;
+	/** undefined = the base model's torch_dtype. */
+	dtype?: "float32" | "float16" | "bfloat16";
+	expertsPerToken: number;
+	/**
+	 * The first architecture the recipe's `architecture:` prefix matches (mergekit's order);
+	 * undefined = choose automatically later.
+	 */
+	architecture?: ArchitectureName;
+	/**
+	 * Every architecture the recipe allows, in mergekit's order (Mixtral, DeepSeek MoE, Qwen MoE,
+	 * Qwen3 MoE): all four when `architecture:` is absent, else the prefix matches. A prefix can
+	 * match several (`qwen` = Qwen MoE and Qwen3 MoE); mergekit then takes the first that supports
+	 * the input models, so later code should do the same rather than trust `architecture` alone.
+	 */
+	architectureCandidates: ArchitectureName[];
+	/** Where `architecture:` was written, for errors about it later. */
+	architectureLoc?: SourceLoc;
+}
+
+export interface ParseRecipeOptions {
+	/** Accept experts that are all the same model (mergekit's --i-understand-this-is-not-useful-without-training). */
+	allowSameModelExperts?: boolean;
+}

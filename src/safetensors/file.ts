@@ -1,0 +1,82 @@
+/** One open safetensors file: the parsed header plus positional reads of tensor data. */
+import { open, type FileHandle } from "node:fs/promises";
+import { SafetensorsError } from "../errors.js";
+import { HEADER_LENGTH_BYTES, parseHeaderLength, parseSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from "./header.js";
+import { readFully } from "./positional-io.js";
+
+export class SafetensorsFile {
+	readonly path: string;
+	readonly size: number;
+	readonly header: SafetensorsHeader;
+	private readonly handle: FileHandle;
+
+	private constructor(path: string, size: number, header: SafetensorsHeader, handle: FileHandle) {
+		this.path = path;
+		this.size = size;
+		this.header = header;
+		this.handle = handle;
+	}
+
+	/** Opens the file and reads and validates its header; tensor data stays on disk. */
+	static async open(path: string): Promise<SafetensorsFile> {
+		let handle: FileHandle;
+		try {
+			handle = await open(path, "r");
+		} catch (error) {
+			throw new SafetensorsError(`${path}: cannot open safetensors file: ${describeIoError(error)}`, { file: path, cause: error });
+		}
+		try {
+			const stats = await handle.stat();
+			if (!stats.isFile()) throw new SafetensorsError(`${path}: not a regular file`, { file: path });
+			const size = stats.size;
+			const prefix = new Uint8Array(HEADER_LENGTH_BYTES);
+			const prefixRead = await readFully(handle, prefix, 0);
+			const headerLength = parseHeaderLength(prefix, prefixRead < HEADER_LENGTH_BYTES ? prefixRead : size, path);
+			const json = new Uint8Array(headerLength);
+			const jsonRead = await readFully(handle, json, HEADER_LENGTH_BYTES);
+			// The file may have shrunk since fstat; then what we could read is the real size.
+			const header = parseSafetensorsHeader(json, jsonRead < headerLength ? HEADER_LENGTH_BYTES + jsonRead : size, path);
+			return new SafetensorsFile(path, size, header, handle);
+		} catch (error) {
+			await handle.close().catch(() => undefined);
+			if (error instanceof SafetensorsError) throw error;
+			throw new SafetensorsError(`${path}: cannot read safetensors file: ${describeIoError(error)}`, { file: path, cause: error });
+		}
+	}
+
+	/**
+	 * Reads `length` bytes starting `offset` bytes into tensor `info`'s data, into `into` (a subarray is
+	 * fine). Errors (a short read means the file was truncated) name the file and the tensor.
+	 */
+	async read(info: TensorInfo, offset: number, length: number, into: Uint8Array): Promise<void> {
+		const tensorBytes = info.end - info.begin;
+		if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= tensorBytes)) {
+			throw new RangeError(`${this.path}: read of bytes [${offset}, ${offset + length}) is outside tensor "${info.name}" (${tensorBytes} bytes)`);
+		}
+		if (into.length < length) {
+			throw new RangeError(`${this.path}: buffer of ${into.length} bytes is too small to read ${length} bytes of tensor "${info.name}"`);
+		}
+		const target = into.length === length ? into : into.subarray(0, length);
+		let got: number;
+		try {
+			got = await readFully(this.handle, target, info.begin + offset);
+		} catch (error) {
+			throw new SafetensorsError(`${this.path}: cannot read tensor "${info.name}": ${describeIoError(error)}`, { file: this.path, cause: error });
+		}
+		if (got < length) {
+			throw new SafetensorsError(
+				`${this.path}: truncated: tensor "${info.name}" ends at byte ${info.end} but the file ended at byte ${info.begin + offset + got}`,
+				{ file: this.path, hint: "the file changed or was cut short after it was opened; fetch it again" },
+			);
+		}
+	}
+
+	async close(): Promise<void> {
+		await this.handle.close();
+	}
+}
+
+function describeIoError(error: unknown): string {
+	const e = error as NodeJS.ErrnoException;
+	return e?.code ? `${e.code} (${e.message})` : String((error as Error)?.message ?? error);
+}

@@ -1,0 +1,18 @@
+/** Streaming safetensors reading and writing with bounded memory: headers in RAM, data via positional I/O. */
+export { dtypeBytes, isDType, DTYPES, type DType } from "./dtype.js";
+export {
+	parseSafetensorsHeader,
+	parseHeaderLength,
+	HEADER_LENGTH_BYTES,
+	MAX_HEADER_BYTES,
+	type SafetensorsHeader,
+	type TensorInfo,
+} from "./header.js";
+export { SafetensorsFile } from "./file.js";
+export { ModelWeights, type TensorLocation } from "./model-weights.js";
+export { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "./file-names.js";
+export { convertDtype, toFloat32, fromFloat32 } from "./convert.js";
+export { planShards, shardFileName, tensorByteLength, type OutputTensorSpec, type ShardPlan } from "./shard-plan.js";
+export { encodeShardHeader } from "./shard-header.js";
+export { ShardWriter, type ShardWriterOptions } from "./shard-writer.js";
+export { encodeIndex } from "./shard-index.js";
