@@ -10,7 +10,8 @@ export const ARCHITECTURES: readonly OutputArchitecture[] = [mixtral];
 const PLANNED: Record<string, string> = { qwen2_moe: "Qwen MoE", qwen3_moe: "Qwen3 MoE", deepseek_moe: "DeepSeek MoE" };
 
 export interface ArchitectureChoiceInput {
-	requested?: ArchitectureName;
+	/** What the recipe's `architecture:` prefix allows, in mergekit's order; undefined = any. */
+	candidates?: ArchitectureName[];
 	/** model_type of every input model (base and experts). */
 	inputModelTypes: string[];
 	sharedExperts: number;
@@ -21,12 +22,13 @@ export interface ArchitectureChoiceInput {
  * otherwise the first one (Mixtral preferred) that supports them, or an error listing why none do.
  */
 export function chooseArchitecture(input: ArchitectureChoiceInput): OutputArchitecture {
-	if (input.requested && PLANNED[input.requested]) {
-		throw new ModelError(`architecture ${PLANNED[input.requested]} is not available in this version of moe-merge`, {
+	const candidates = input.candidates ? ARCHITECTURES.filter((a) => input.candidates?.includes(a.name)) : ARCHITECTURES;
+	if (candidates.length === 0) {
+		const wanted = (input.candidates ?? []).map((name) => PLANNED[name] ?? name).join(" or ");
+		throw new ModelError(`architecture ${wanted} is not available in this version of moe-merge`, {
 			hint: `supported now: ${ARCHITECTURES.map((a) => a.displayName).join(", ")}`,
 		});
 	}
-	const candidates = input.requested ? ARCHITECTURES.filter((a) => a.name === input.requested) : ARCHITECTURES;
 	const reasons: string[] = [];
 	for (const arch of candidates) {
 		const reason = whyNot(arch, input);

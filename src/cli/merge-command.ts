@@ -20,9 +20,10 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 	const err = process.stderr;
 	const progress = createProgressReporter(err, options.json ? "quiet" : "auto");
 	const abort = new AbortController();
+	// Stays installed until the process exits: a second Ctrl-C must not kill the clean-up.
 	const onSignal = () => abort.abort(new MoeMergeError("interrupted; the partial output was removed"));
-	process.once("SIGINT", onSignal);
-	process.once("SIGTERM", onSignal);
+	process.on("SIGINT", onSignal);
+	process.on("SIGTERM", onSignal);
 	try {
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
 		const result = await runMerge(recipe, {
@@ -55,9 +56,6 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 		const reason = abort.signal.aborted ? abort.signal.reason : error;
 		reportFailure(reason, options);
 		if (abort.signal.aborted) process.exitCode = 130;
-	} finally {
-		process.off("SIGINT", onSignal);
-		process.off("SIGTERM", onSignal);
 	}
 }
 

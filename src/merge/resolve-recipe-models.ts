@@ -54,7 +54,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 
 	checkCompatible(models[base], models.filter((_, i) => i !== base));
 	const architecture = chooseArchitecture({
-		requested: recipe.architecture,
+		candidates: recipe.architecture ? recipe.architectureCandidates : undefined,
 		inputModelTypes: models.map((m) => m.config.modelType),
 		sharedExperts: recipe.sharedExperts.length,
 	});

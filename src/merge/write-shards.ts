@@ -1,4 +1,3 @@
-import { OutputError } from "../errors.js";
 import type { PlannedTensor, TensorPart } from "../plan/tensor-plan.js";
 import { SeededRandom } from "../random/seeded-random.js";
 import { type DType, type ModelWeights, type ShardPlan, ShardWriter, convertDtype, dtypeBytes, fromFloat32, toFloat32 } from "../safetensors/index.js";
@@ -52,9 +51,7 @@ export async function writeShards(options: WriteShardsOptions): Promise<void> {
 	let tensorsDone = 0;
 
 	for (const shard of options.shards) {
-		const writer = await ShardWriter.create(options.dir, shard).catch((cause) => {
-			throw outputError(options.dir, shard.fileName, cause);
-		});
+		const writer = await ShardWriter.create(options.dir, shard);
 		let pending: Promise<void> = Promise.resolve();
 		try {
 			for (const { spec } of shard.tensors) {
@@ -80,7 +77,6 @@ export async function writeShards(options: WriteShardsOptions): Promise<void> {
 		} catch (error) {
 			await pending.catch(() => {});
 			await writer.abort().catch(() => {});
-			if (isIoError(error)) throw outputError(options.dir, shard.fileName, error);
 			throw error;
 		}
 	}
@@ -132,13 +128,4 @@ async function* readPart(
 		for (let i = 0; i < n; i++) floats[i] = (floats[i] + (rng ? rng.normal() * std : 0)) * scale;
 		yield fromFloat32(floats, dtype, out);
 	}
-}
-
-function isIoError(error: unknown): error is NodeJS.ErrnoException {
-	return typeof (error as NodeJS.ErrnoException)?.code === "string" && typeof (error as NodeJS.ErrnoException).syscall === "string";
-}
-
-function outputError(dir: string, fileName: string, cause: NodeJS.ErrnoException): OutputError {
-	const why = cause.code === "ENOSPC" ? "the disk is full" : cause.code === "EDQUOT" ? "the disk quota is exceeded" : cause.message;
-	return new OutputError(`cannot write ${fileName} in ${dir}: ${why}`, { file: dir, cause });
 }

@@ -2,7 +2,7 @@
 import type { ArchitectureName } from "./types.js";
 
 /** mergekit-moe's candidates, in its order (the order decides ties between prefixes). */
-export const ARCHITECTURES: readonly { id: ArchitectureName; name: string }[] = [
+export const ARCHITECTURE_NAMES: readonly { id: ArchitectureName; name: string }[] = [
 	{ id: "mixtral", name: "Mixtral" },
 	{ id: "deepseek_moe", name: "DeepSeek MoE" },
 	{ id: "qwen2_moe", name: "Qwen MoE" },
@@ -15,7 +15,7 @@ export const ARCHITECTURES: readonly { id: ArchitectureName; name: string }[] = 
  */
 export function matchArchitectures(text: string): ArchitectureName[] {
 	const wanted = text.toLowerCase();
-	const byId = ARCHITECTURES.filter((a) => a.id === wanted);
+	const byId = ARCHITECTURE_NAMES.filter((a) => a.id === wanted);
 	if (byId.length > 0) return byId.map((a) => a.id);
-	return ARCHITECTURES.filter((a) => a.name.toLowerCase().startsWith(wanted)).map((a) => a.id);
+	return ARCHITECTURE_NAMES.filter((a) => a.name.toLowerCase().startsWith(wanted)).map((a) => a.id);
 }

@@ -1,7 +1,7 @@
 /** Validated data -> Recipe: defaults, model references, architecture, then mergekit's rules. */
 import { dirname, resolve } from "node:path";
 import type { RecipeError } from "../errors.js";
-import { ARCHITECTURES, matchArchitectures } from "./architecture.js";
+import { ARCHITECTURE_NAMES, matchArchitectures } from "./architecture.js";
 import { locatedError } from "./location.js";
 import { toPrompts } from "./prompts.js";
 import type { RawExpert, RawRecipe } from "./raw.js";
@@ -74,10 +74,10 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 
 /** mergekit: `if config.architecture`, so null and "" both mean "choose automatically". */
 function architectureCandidates(raw: RawRecipe, source: YamlSource, errors: RecipeError[]): ArchitectureName[] {
-	if (!raw.architecture) return ARCHITECTURES.map((a) => a.id);
+	if (!raw.architecture) return ARCHITECTURE_NAMES.map((a) => a.id);
 	const matches = matchArchitectures(raw.architecture);
 	if (matches.length === 0) {
-		const names = ARCHITECTURES.map((a) => a.name);
+		const names = ARCHITECTURE_NAMES.map((a) => a.name);
 		const text = `unknown architecture ${JSON.stringify(raw.architecture)}: expected (a case-insensitive prefix of) one of ${names.join(", ")}${didYouMean(raw.architecture, names)}`;
 		errors.push(locatedError(text, { loc: source.locate(["architecture"]), path: ["architecture"] }));
 	}

@@ -2,6 +2,6 @@
 export type { ArchitectureName, ExpertSpec, GateMode, ModelRef, ParseRecipeOptions, Prompt, Recipe, SourceLoc } from "./types.js";
 export { parseRecipe, loadRecipe } from "./parse.js";
 export { parseModelRef } from "./model-ref.js";
-export { ARCHITECTURES, matchArchitectures } from "./architecture.js";
+export { ARCHITECTURE_NAMES, matchArchitectures } from "./architecture.js";
 export { SAME_MODEL_FLAG, usesPrompts } from "./rules.js";
 export { schemaPath } from "./schema.js";

@@ -73,10 +73,10 @@ function promptKey(expert: ExpertSpec): string {
 	return `${promptListKey(expert.positivePrompts)}\n${promptListKey(expert.negativePrompts)}`;
 }
 
-// mergekit skips this for random gates (it returns before the check): upcycling one model with
-// random routers for later training is a normal use.
-function checkSameModel({ source, gateMode, experts, refsValid, options }: RuleInput): RecipeError[] {
-	if (options.allowSameModelExperts || !usesPrompts(gateMode) || !refsValid || experts.length < 2) return [];
+// Refused for every gate mode (mergekit skips it for random gates): copies of one model are only
+// useful as a start for training, which the flag acknowledges.
+function checkSameModel({ source, experts, refsValid, options }: RuleInput): RecipeError[] {
+	if (options.allowSameModelExperts || !refsValid || experts.length < 2) return [];
 	const first = modelKey(experts[0].source);
 	if (!experts.every((e) => modelKey(e.source) === first)) return [];
 	const text = `every expert is the same model (${experts[0].source.text}): the result would use more memory and answer exactly like that model; if you will train it after merging, pass ${SAME_MODEL_FLAG}`;

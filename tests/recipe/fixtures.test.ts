@@ -80,12 +80,12 @@ describe("example recipes in recipes/", () => {
 		assert.equal(recipe.experts[1].negativePrompts.length, 1);
 	});
 
-	it("random-gates.yml may repeat one model (random gates, like mergekit)", () => {
+	it("random-gates.yml needs no prompts and adds noise to two experts", () => {
 		const recipe = parseRecipe(readFileSync(join(dir, "random-gates.yml"), "utf8"), join(dir, "random-gates.yml"));
 		assert.equal(recipe.gateMode, "random");
 		assert.deepEqual(
 			recipe.experts.map((e) => e.noiseScale),
-			[undefined, 0.01, 0.01, 0.01],
+			[undefined, undefined, 0.01, 0.01],
 		);
 	});
 

@@ -1,7 +1,7 @@
 /** mergekit-moe's semantic rules, each at the position it is about. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SAME_MODEL_FLAG } from "../../src/recipe/index.js";
+import { SAME_MODEL_FLAG, parseRecipe } from "../../src/recipe/index.js";
 import { errorsOf, messagesOf, parseLines, VALID } from "./helpers.js";
 
 const expert = (model: string, prompts: string[] | null): string[] =>
@@ -78,9 +78,10 @@ describe("recipe rules", () => {
 		assert.equal(parseLines(["base_model: org/base", "experts:", ...expert("org/a", ["x"]), ...expert("org/a@v2", ["y"])]).experts.length, 2);
 	});
 
-	it("lets random gates upcycle one model without the flag (as mergekit does)", () => {
-		const recipe = parseLines(["base_model: org/a", "gate_mode: random", "experts:", ...expert("org/a", null), ...expert("org/a", null)]);
-		assert.equal(recipe.experts.length, 2);
+	it("refuses one model copied into every expert with random gates too, unless the flag is given", () => {
+		const lines = ["base_model: org/a", "gate_mode: random", "experts:", ...expert("org/a", null), ...expert("org/a", null)];
+		assert.match(messagesOf(lines)[0], /every expert is the same model \(org\/a\).*--i-understand-this-is-not-useful-without-training/);
+		assert.equal(parseRecipe(lines.join("\n") + "\n", "recipe.yml", { allowSameModelExperts: true }).experts.length, 2);
 	});
 
 	it("needs prompts on all shared experts or none", () => {
