@@ -3,7 +3,7 @@
  * 4 experts with random gates through the CLI, and reports wall time, output GB/s and peak RSS next to
  * the raw sequential write speed of the same disk (dd with fdatasync), measured in the same run.
  *
- *   npm run bench:merge -- --shape tinyllama [--dir /tmp/moe-merge-bench] [--keep]
+ *   npm run bench:merge -- --shape tinyllama [--dir /tmp/moe-merge-bench] [--rounds 3]
  *   npm run bench:merge -- --shape mistral7b
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -26,7 +26,7 @@ const { values } = parseArgs({
 		experts: { type: "string", default: "4" },
 		// Distinct generated models; the other experts are folders of symlinks to them (disk space).
 		distinct: { type: "string" },
-		keep: { type: "boolean", default: false },
+		rounds: { type: "string", default: "3" },
 		"dd-gb": { type: "string", default: "4" },
 	},
 });
@@ -88,35 +88,50 @@ async function main(): Promise<void> {
 		].join("\n"),
 	);
 	const out = join(root, "out");
-	await rm(out, { recursive: true, force: true });
 	console.error(`free space: ${((await freeBytes(root)) ?? 0) / 1e9} GB`);
 	// Warm the page cache with the inputs once, like a second run of any tool would have it.
 	for (const m of models.slice(0, distinct)) execFileSync("sh", ["-c", `cat ${m}/*.safetensors > /dev/null`]);
 	// Flush what generating the models left dirty, so neither dd nor the merge pays for it.
 	execFileSync("sync");
-	const ddBefore = ddWriteSpeed(root, Number(values["dd-gb"]));
-	const run = spawnSync("/usr/bin/time", ["-f", "%M %e", process.execPath, cli, recipe, out, "--json", "--random-seed", "1"], { encoding: "utf8", maxBuffer: 1 << 26 });
-	if (run.status !== 0) throw new Error(`merge failed: ${run.stderr}`);
-	const [rssKb, wall] = run.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
-	const summary = JSON.parse(run.stdout);
-	const ddAfter = ddWriteSpeed(root, Number(values["dd-gb"]));
-	const gbps = summary.bytes / 1e9 / wall;
-	const dd = (ddBefore + ddAfter) / 2;
+	// The disk's speed drifts (cloud volumes), so dd and the merge alternate and each merge is
+	// compared with the dd runs just before and after it.
+	const rounds = Number(values.rounds);
+	const dd: number[] = [ddWriteSpeed(root, Number(values["dd-gb"]))];
+	const runs: { wallSeconds: number; outputGBps: number; peakRssMB: number; fractionOfDd: number }[] = [];
+	let summary: { bytes: number; shards: string[] } = { bytes: 0, shards: [] };
+	for (let r = 0; r < rounds; r++) {
+		await rm(out, { recursive: true, force: true });
+		execFileSync("sync");
+		const run = spawnSync("/usr/bin/time", ["-f", "%M %e", process.execPath, cli, recipe, out, "--json", "--random-seed", "1"], { encoding: "utf8", maxBuffer: 1 << 26 });
+		if (run.status !== 0) throw new Error(`merge failed: ${run.stderr}`);
+		const [rssKb, wall] = run.stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+		summary = JSON.parse(run.stdout);
+		await rm(out, { recursive: true, force: true });
+		execFileSync("sync");
+		dd.push(ddWriteSpeed(root, Number(values["dd-gb"])));
+		const gbps = summary.bytes / 1e9 / wall;
+		runs.push({ wallSeconds: +wall.toFixed(1), outputGBps: +gbps.toFixed(3), peakRssMB: Math.round(rssKb / 1024), fractionOfDd: +(gbps / ((dd[r] + dd[r + 1]) / 2)).toFixed(3) });
+		console.error(`round ${r + 1}: ${JSON.stringify(runs[r])}, dd ${dd[r].toFixed(3)} / ${dd[r + 1].toFixed(3)} GB/s`);
+	}
+	const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 	const report = {
 		shape: values.shape,
 		experts,
 		distinctInputModels: distinct,
 		outputGB: +(summary.bytes / 1e9).toFixed(2),
 		shards: summary.shards.length,
-		wallSeconds: +wall.toFixed(1),
-		outputGBps: +gbps.toFixed(3),
-		ddGBps: { before: +ddBefore.toFixed(3), after: +ddAfter.toFixed(3) },
-		fractionOfDd: +(gbps / dd).toFixed(3),
-		peakRssMB: Math.round(rssKb / 1024),
+		runs,
+		ddGBps: dd.map((x) => +x.toFixed(3)),
+		median: {
+			wallSeconds: median(runs.map((r) => r.wallSeconds)),
+			outputGBps: median(runs.map((r) => r.outputGBps)),
+			ddGBps: +median(dd).toFixed(3),
+			fractionOfDd: median(runs.map((r) => r.fractionOfDd)),
+			peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
+		},
 		node: process.version,
 	};
 	console.log(JSON.stringify(report, null, 2));
-	if (!values.keep) await rm(out, { recursive: true, force: true });
 }
 
 main().catch((error) => {

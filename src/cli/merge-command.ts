@@ -32,6 +32,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			shardSize: options.outShardSize,
 			layout: options.layout,
 			seed: options.randomSeed,
+			threads: options.threads,
 			copyTokenizer: options.copyTokenizer,
 			signal: abort.signal,
 			onProgress: (p) => progress.update(p),

@@ -12,6 +12,7 @@ export interface MergeCliOptions {
 	outShardSize?: number;
 	layout: "per-expert" | "fused";
 	randomSeed?: number;
+	threads?: number;
 	copyTokenizer: boolean;
 	iUnderstandThisIsNotUsefulWithoutTraining?: boolean;
 	json?: boolean;
@@ -24,6 +25,11 @@ const sizeArg = (text: string): number => {
 	} catch (error) {
 		throw new InvalidArgumentError((error as Error).message);
 	}
+};
+const threadsArg = (text: string): number => {
+	const n = Number(text);
+	if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+	return n;
 };
 const seedArg = (text: string): number => {
 	const n = Number(text);
@@ -38,6 +44,7 @@ function addMergeOptions(command: Command): Command {
 		.option("--out-shard-size <size>", "maximum size of each output shard: bytes, or 5GB, 500M, 5B (billion) ...", sizeArg)
 		.addOption(new Option("--layout <layout>", "expert tensor layout: per-expert (read by transformers 4 and 5, vLLM, llama.cpp) or fused (transformers 5 only)").choices(["per-expert", "fused"]).default("per-expert"))
 		.option("--random-seed <n>", "seed for random gates and expert noise (recorded in the model card)", seedArg)
+		.option("--threads <n>", "threads of the forward pass that computes hidden-state gates (default: one per core)", threadsArg)
 		.option("--copy-tokenizer", "copy the base model's tokenizer files byte for byte (default)")
 		.option("--no-copy-tokenizer", "do not copy the tokenizer files")
 		.option("--i-understand-this-is-not-useful-without-training", "allow every expert to be the same model")

@@ -1,9 +1,9 @@
 import type { ExpertLayout } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
-import { buildRandomGates } from "../gates/random-gates.js";
+import { type GateSummary, buildPromptGates, buildRandomGates, routerStats, summarizeGates } from "../gates/index.js";
 import { buildTensorPlan } from "../plan/build-tensor-plan.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
-import type { Recipe } from "../recipe/index.js";
+import type { ExpertSpec, Recipe } from "../recipe/index.js";
 import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 
@@ -14,6 +14,8 @@ export interface PlanMergeOptions {
 	/** Seed of random gates and expert noise; drawn at random (and recorded) when absent. */
 	seed?: number;
 	cacheDir?: string;
+	/** Threads of the forward pass that computes hidden-state gates (default: one per core). */
+	threads?: number;
 }
 
 /** Everything a merge will do, decided and checked before the first byte is written. */
@@ -28,6 +30,10 @@ export interface MergePlan extends ResolvedRecipe {
 	/** Tensor data bytes and bytes on disk of all shards. */
 	dataBytes: number;
 	fileBytes: number;
+	/** How the routers were made, with per-layer stats (their warnings are in `warnings`). */
+	gates: GateSummary;
+	/** Per layer, the shared expert's gate row [H], when the recipe has a shared expert. */
+	sharedGates?: Float32Array[];
 }
 
 export const DEFAULT_SHARD_SIZE = 5_000_000_000;
@@ -37,10 +43,10 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 	const layout = options.layout ?? "per-expert";
 	const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
 	const base = resolved.models[resolved.base].config;
-	const routers = buildRouters(recipe, base.numLayers, base.hiddenSize, seed);
 	const weights: ModelWeights[] = [];
 	try {
 		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir));
+		const { routers, sharedGates, gates, warnings: gateWarnings } = await buildRouters(resolved, weights[resolved.base], seed, options);
 		const tensors = buildTensorPlan({
 			architecture: resolved.architecture,
 			layout,
@@ -65,7 +71,8 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		});
 		const dataBytes = tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype), 0);
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
-		return { ...resolved, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes };
+		const warnings = [...resolved.warnings, ...gateWarnings];
+		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, gates, sharedGates };
 	} catch (error) {
 		await Promise.all(weights.map((w) => w.close()));
 		throw error;
@@ -78,13 +85,49 @@ export async function closeMergePlan(plan: MergePlan): Promise<void> {
 
 const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<string, string>;
 
-function buildRouters(recipe: Recipe, numLayers: number, hiddenSize: number, seed: number): Float32Array[] {
+interface Routers {
+	routers: Float32Array[];
+	sharedGates?: Float32Array[];
+	gates: GateSummary;
+	warnings: string[];
+}
+
+async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights, seed: number, options: PlanMergeOptions): Promise<Routers> {
+	const { recipe } = resolved;
+	const base = resolved.models[resolved.base];
+	const { numLayers, hiddenSize } = base.config;
+	const numExperts = recipe.experts.length;
+	const expertLabels = resolved.experts.map((m) => resolved.models[m].label);
 	const mode = recipe.gateMode;
 	if (mode === "random" || mode === "uniform_random") {
-		return buildRandomGates({ mode, numLayers, rows: recipe.experts.length, hiddenSize, seed });
+		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
+		const sharedGates = recipe.sharedExperts.length > 0 ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
+		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
+		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
 	}
-	throw new MoeMergeError(`${recipe.file}: gate_mode ${mode} (router weights from prompts) is not available in this version yet`, {
-		file: recipe.file,
-		hint: "use gate_mode: random or uniform_random for now",
+	if (mode !== "cheap_embed") {
+		// TODO(model): hidden, hidden_avg and hidden_last need the float32 forward pass: create a
+		// ComputeEngine (src/kernels/index.ts) with { threads: options.threads }, pass buildPromptGates
+		// computeStates = async (prompts) => (await computePromptStates(base.dir, { prompts }, { backend: engine, onProgress })).states
+		// (src/model/index.ts), and close the engine after. Until both land these modes are refused here.
+		throw new MoeMergeError(`${recipe.file}: gate_mode ${mode} (router weights from hidden states) is not available in this version yet`, {
+			file: recipe.file,
+			hint: "use gate_mode: cheap_embed, random or uniform_random for now",
+		});
+	}
+	const built = await buildPromptGates({
+		mode,
+		baseModelDir: base.dir,
+		baseWeights,
+		numLayers,
+		hiddenSize,
+		expertLabels,
+		experts: recipe.experts.map(gatePrompts),
+		sharedExpert: recipe.sharedExperts[0] && gatePrompts(recipe.sharedExperts[0]),
 	});
+	return { routers: built.routers, sharedGates: built.sharedGates, gates: summarizeGates(mode, built.stats, built), warnings: built.warnings };
+}
+
+function gatePrompts(expert: ExpertSpec): { positive: ExpertSpec["positivePrompts"]; negative: ExpertSpec["negativePrompts"] } {
+	return { positive: expert.positivePrompts, negative: expert.negativePrompts };
 }

@@ -1,5 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import type { GateSummary } from "../gates/index.js";
 import type { Recipe } from "../recipe/index.js";
 import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
@@ -34,6 +35,8 @@ export interface MergeResult {
 	seconds: number;
 	warnings: string[];
 	files: string[];
+	/** Gate mode and per-layer condition number and min/max cosine between router rows. */
+	gates: GateSummary;
 }
 
 /** The saved copy of the recipe beside the model. */
@@ -77,6 +80,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				seconds: (performance.now() - started) / 1000,
 				warnings: plan.warnings,
 				files: [...plan.shards.map((s) => s.fileName), ...files].sort(),
+				gates: plan.gates,
 			};
 		} catch (error) {
 			await staging.discard();

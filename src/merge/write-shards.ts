@@ -17,16 +17,15 @@ export interface WriteShardsOptions {
 	/** Open weights, indexed like TensorPart.source. */
 	sources: ModelWeights[];
 	seed: number;
-	/** Elements per chunk; memory is about 6 × 4 bytes × this, whatever the model size. */
+	/** Elements per conversion chunk: scratch memory is 8 bytes × this (plus two 16 MiB staging buffers per shard writer), whatever the model size. */
 	chunkElements?: number;
 	onProgress?: (progress: WriteProgress) => void;
 	signal?: AbortSignal;
 }
 
-/** One of two alternating buffer sets: a chunk is read into one while the other is being written. */
-interface BufferSet {
+/** Scratch space for conversions; the output bytes go straight into the writer's staging buffers. */
+interface Scratch {
 	input: Uint8Array;
-	output: Uint8Array;
 	floats: Float32Array;
 }
 
@@ -34,70 +33,77 @@ const DEFAULT_CHUNK_ELEMENTS = 4 << 20;
 
 /**
  * Streams every planned tensor, chunk by chunk, from the input shards into the output shards:
- * positional reads, dtype conversion and noise/scale in bounded buffers, and the read of the next
- * chunk overlapping the write of the previous one, so throughput follows the disk.
+ * source bytes are read (or converted) straight into the writer's staging buffer while the other
+ * staging buffer is on its way to disk, so throughput follows the disk and memory stays bounded.
  */
 export async function writeShards(options: WriteShardsOptions): Promise<void> {
 	const chunk = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
 	const byName = new Map(options.tensors.map((t) => [t.name, t]));
 	const bytesTotal = options.shards.reduce((sum, s) => sum + s.dataBytes, 0);
-	const sets: BufferSet[] = [0, 1].map(() => ({
-		input: new Uint8Array(chunk * 4),
-		output: new Uint8Array(chunk * 4),
-		floats: new Float32Array(chunk),
-	}));
-	let turn = 0;
+	const scratch: Scratch = { input: new Uint8Array(chunk * 4), floats: new Float32Array(chunk) };
 	let bytesDone = 0;
 	let tensorsDone = 0;
+	const report = (tensor: string) =>
+		options.onProgress?.({ bytesDone, bytesTotal, tensorsDone, tensorsTotal: options.tensors.length, tensor });
 
 	for (const shard of options.shards) {
 		const writer = await ShardWriter.create(options.dir, shard);
-		let pending: Promise<void> = Promise.resolve();
 		try {
 			for (const { spec } of shard.tensors) {
 				const tensor = byName.get(spec.name);
 				if (!tensor) throw new Error(`shard plan names ${spec.name}, which is not in the tensor plan`);
-				let planned = 0;
+				const before = writer.bytesWritten;
 				for (const part of tensor.parts) {
-					for await (const filled of readPart(part, tensor.dtype, options, sets, () => turn++ % 2)) {
+					await streamPart(part, tensor.dtype, writer, options, scratch, (n) => {
 						options.signal?.throwIfAborted();
-						await pending;
-						pending = writer.write(filled);
-						planned += filled.byteLength;
-						bytesDone += filled.byteLength;
-						options.onProgress?.({ bytesDone, bytesTotal, tensorsDone, tensorsTotal: options.tensors.length, tensor: tensor.name });
-					}
+						bytesDone += n;
+						report(tensor.name);
+					});
 				}
 				const want = tensor.shape.reduce((a, b) => a * b, 1) * dtypeBytes(tensor.dtype);
-				if (planned !== want) throw new Error(`${tensor.name}: parts produced ${planned} bytes, shape needs ${want}`);
+				if (writer.bytesWritten - before !== want) throw new Error(`${tensor.name}: parts produced ${writer.bytesWritten - before} bytes, shape needs ${want}`);
 				tensorsDone++;
 			}
-			await pending;
 			await writer.finish();
 		} catch (error) {
-			await pending.catch(() => {});
 			await writer.abort().catch(() => {});
 			throw error;
 		}
 	}
-	options.onProgress?.({ bytesDone, bytesTotal, tensorsDone, tensorsTotal: options.tensors.length, tensor: "" });
+	report("");
 }
 
-/** Yields the output bytes of one part in chunks, each in the next buffer set. */
-async function* readPart(
+/** Writes the output bytes of one part into the shard, in place where possible. */
+async function streamPart(
 	part: TensorPart,
 	dtype: DType,
+	writer: ShardWriter,
 	options: WriteShardsOptions,
-	sets: BufferSet[],
-	nextSet: () => number,
-): AsyncGenerator<Uint8Array> {
-	const chunk = sets[0].floats.length;
+	scratch: Scratch,
+	progressed: (bytes: number) => void,
+): Promise<void> {
 	const outBytes = dtypeBytes(dtype);
+	const maxElements = scratch.floats.length;
+	/** A view for up to `count` output elements; at a staging-buffer boundary it can hold less than one element. */
+	const target = (count: number): { view: Uint8Array; n: number; spill: boolean } => {
+		const view = writer.reserve(Math.min(count, maxElements) * outBytes);
+		const n = Math.floor(view.length / outBytes);
+		if (n > 0) return { view: view.subarray(0, n * outBytes), n, spill: false };
+		// Fewer bytes left in this buffer than one element: produce one element by copy instead.
+		return { view: new Uint8Array(outBytes), n: 1, spill: true };
+	};
+	const put = async (t: { view: Uint8Array; spill: boolean }) => {
+		if (t.spill) await writer.write(t.view);
+		else await writer.commit(t.view.length);
+		progressed(t.view.length);
+	};
+
 	if (part.kind === "values") {
-		for (let start = 0; start < part.values.length; start += chunk) {
-			const set = sets[nextSet()];
-			const n = Math.min(chunk, part.values.length - start);
-			yield fromFloat32(part.values.subarray(start, start + n), dtype, set.output.subarray(0, n * outBytes));
+		for (let start = 0; start < part.values.length; ) {
+			const t = target(part.values.length - start);
+			fromFloat32(part.values.subarray(start, start + t.n), dtype, t.view);
+			await put(t);
+			start += t.n;
 		}
 		return;
 	}
@@ -105,27 +111,33 @@ async function* readPart(
 	const inBytes = dtypeBytes(info.dtype);
 	const count = info.shape.reduce((a, b) => a * b, 1);
 	const rng = part.noise ? new SeededRandom(options.seed, part.noise.key) : undefined;
-	for (let start = 0; start < count; start += chunk) {
-		const set = sets[nextSet()];
-		const n = Math.min(chunk, count - start);
-		const out = set.output.subarray(0, n * outBytes);
-		if (!part.scale && !rng && info.dtype === dtype) {
-			await file.read(info, start * inBytes, n * inBytes, out);
-			yield out;
-			continue;
+	if (!part.scale && !rng && info.dtype === dtype) {
+		// Same dtype, no transform: read the source bytes straight into the output buffer.
+		const total = count * inBytes;
+		for (let offset = 0; offset < total; ) {
+			const view = writer.reserve(total - offset);
+			await file.read(info, offset, view.length, view);
+			await writer.commit(view.length);
+			progressed(view.length);
+			offset += view.length;
 		}
-		const input = set.input.subarray(0, n * inBytes);
-		await file.read(info, start * inBytes, n * inBytes, input);
+		return;
+	}
+	const scale = part.scale ?? 1;
+	const std = part.noise?.std ?? 0;
+	for (let start = 0; start < count; ) {
+		const t = target(count - start);
+		const input = scratch.input.subarray(0, t.n * inBytes);
+		await file.read(info, start * inBytes, input.length, input);
 		if (!part.scale && !rng) {
-			convertDtype(input, info.dtype, out, dtype, n);
-			yield out;
-			continue;
+			convertDtype(input, info.dtype, t.view, dtype, t.n);
+		} else {
+			const floats = toFloat32(input, info.dtype, t.n, scratch.floats.subarray(0, t.n));
+			// mergekit-moe's order: noise first, then residual_scale.
+			for (let i = 0; i < t.n; i++) floats[i] = (floats[i] + (rng ? rng.normal() * std : 0)) * scale;
+			fromFloat32(floats, dtype, t.view);
 		}
-		const floats = toFloat32(input, info.dtype, n, set.floats.subarray(0, n));
-		const scale = part.scale ?? 1;
-		const std = part.noise?.std ?? 0;
-		// mergekit-moe's order: noise first, then residual_scale.
-		for (let i = 0; i < n; i++) floats[i] = (floats[i] + (rng ? rng.normal() * std : 0)) * scale;
-		yield fromFloat32(floats, dtype, out);
+		await put(t);
+		start += t.n;
 	}
 }

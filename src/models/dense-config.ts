@@ -27,6 +27,16 @@ export interface DenseConfig {
 	tieWordEmbeddings: boolean;
 	/** Mistral's window, or Qwen2's when use_sliding_window is set; null = full attention. */
 	slidingWindow: number | null;
+	/**
+	 * The window each decoder layer really uses in transformers (null = full attention): Mistral's on every
+	 * layer; Qwen2/3's only on "sliding_attention" layers (layer_types, else layers >= max_window_layers);
+	 * Llama has none.
+	 */
+	layerSlidingWindows: (number | null)[];
+	/** Qwen3 RMS-normalises every query and key head (q_norm / k_norm) before rope. */
+	qkNorm: boolean;
+	/** Fraction of head_dim that rope rotates (`partial_rotary_factor`, top level or in the rope dict); 1 when absent. */
+	partialRotaryFactor: number;
 	attentionBias: boolean;
 	mlpBias: boolean;
 	hiddenAct: string;
@@ -81,14 +91,15 @@ export function normaliseDenseConfig(raw: Record<string, unknown>, file: string)
 	const hiddenSize = int("hidden_size");
 	const numHeads = int("num_attention_heads");
 	const numKvHeads = int("num_key_value_heads", numHeads);
-	const headDim = raw.head_dim == null ? hiddenSize / numHeads : int("head_dim");
+	// Qwen3Config's head_dim defaults to 128, not hidden_size / num_attention_heads.
+	const headDim = raw.head_dim == null ? (modelType === "qwen3" ? 128 : hiddenSize / numHeads) : int("head_dim");
 	if (!Number.isInteger(headDim)) {
 		throw new ModelError(`${file}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`, { file });
 	}
 	if (numKvHeads === 0 || numHeads % numKvHeads !== 0) {
 		throw new ModelError(`${file}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`, { file });
 	}
-	const { ropeTheta, ropeScaling } = readRope(raw, file, modelType);
+	const { ropeTheta, ropeScaling } = readRope(raw, file);
 	const dtype = (raw.torch_dtype ?? raw.dtype) as string | undefined;
 	let slidingWindow: number | null = null;
 	if (modelType === "qwen2" || modelType === "qwen3") {
@@ -97,12 +108,13 @@ export function normaliseDenseConfig(raw: Record<string, unknown>, file: string)
 	} else if (raw.sliding_window != null) {
 		slidingWindow = int("sliding_window");
 	}
+	const numLayers = int("num_hidden_layers");
 	return {
 		file,
 		modelType,
 		architectures: Array.isArray(raw.architectures) ? (raw.architectures as string[]) : [],
 		hiddenSize,
-		numLayers: int("num_hidden_layers"),
+		numLayers,
 		intermediateSize: int("intermediate_size"),
 		vocabSize: int("vocab_size"),
 		numHeads,
@@ -114,6 +126,9 @@ export function normaliseDenseConfig(raw: Record<string, unknown>, file: string)
 		maxPositionEmbeddings: int("max_position_embeddings", 2048),
 		tieWordEmbeddings: raw.tie_word_embeddings === true,
 		slidingWindow,
+		layerSlidingWindows: layerWindows(raw, modelType, numLayers, slidingWindow),
+		qkNorm: modelType === "qwen3",
+		partialRotaryFactor: partialRotary(raw, ropeScaling),
 		// Qwen2 always has q/k/v biases even though its config says nothing about them.
 		attentionBias: raw.attention_bias === true || modelType === "qwen2",
 		mlpBias: raw.mlp_bias === true,
@@ -123,10 +138,27 @@ export function normaliseDenseConfig(raw: Record<string, unknown>, file: string)
 	};
 }
 
-function readRope(raw: Record<string, unknown>, file: string, modelType: string): { ropeTheta: number; ropeScaling: RopeScaling | null } {
+function layerWindows(raw: Record<string, unknown>, modelType: string, numLayers: number, window: number | null): (number | null)[] {
+	if (modelType === "mistral") return new Array<number | null>(numLayers).fill(window);
+	if (modelType !== "qwen2" && modelType !== "qwen3") return new Array<number | null>(numLayers).fill(null);
+	const types = raw.layer_types;
+	// An explicit layer_types wins (a malformed one is ignored like an absent one).
+	if (Array.isArray(types) && types.length === numLayers) return types.map((t) => (t === "sliding_attention" ? window : null));
+	const first = typeof raw.max_window_layers === "number" ? raw.max_window_layers : 28;
+	return Array.from({ length: numLayers }, (_, i) => (window !== null && i >= first ? window : null));
+}
+
+function partialRotary(raw: Record<string, unknown>, scaling: RopeScaling | null): number {
+	const params = raw.rope_parameters as Record<string, unknown> | null | undefined;
+	// transformers 5 prefers the value inside the rope dict over the top-level one.
+	const v = scaling?.partial_rotary_factor ?? params?.partial_rotary_factor ?? raw.partial_rotary_factor;
+	return typeof v === "number" ? v : 1;
+}
+
+function readRope(raw: Record<string, unknown>, file: string): { ropeTheta: number; ropeScaling: RopeScaling | null } {
 	const params = raw.rope_parameters as Record<string, unknown> | undefined | null;
-	const defaultTheta = modelType === "qwen2" || modelType === "qwen3" ? 1_000_000 : 10_000;
-	let theta = raw.rope_theta ?? params?.rope_theta ?? defaultTheta;
+	// Every supported config class (Qwen2/3 included) defaults to 10000 in transformers 4.57 and 5.x.
+	let theta = raw.rope_theta ?? params?.rope_theta ?? 10_000;
 	if (typeof theta !== "number" || !(theta > 0)) {
 		throw new ModelError(`${file}: rope_theta must be a positive number, got ${JSON.stringify(theta)}`, { file });
 	}

@@ -1,33 +1,29 @@
 /** Writes one planned output shard: header first, then tensor data appended in plan order. */
-import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { OutputError } from "../errors.js";
 import { HEADER_LENGTH_BYTES } from "./header.js";
-import { writeFully } from "./positional-io.js";
+import { SequentialFileWriter } from "./sequential-file-writer.js";
 import { encodeShardHeader } from "./shard-header.js";
 import type { ShardPlan } from "./shard-plan.js";
 
 export interface ShardWriterOptions {
 	/** Replace an existing file instead of failing (default false: never clobber a file by accident). */
 	overwrite?: boolean;
+	/** Use O_DIRECT where possible (default "auto"); see SequentialFileWriter. */
+	direct?: "auto" | false;
 }
 
 export class ShardWriter {
 	readonly path: string;
 	readonly shard: ShardPlan;
-	private readonly handle: FileHandle;
-	/** absolute offset of the first data byte */
-	private readonly dataStart: number;
-	/** bytes handed to write(), including writes still in flight: positions are claimed synchronously */
-	private claimed = 0;
+	private readonly file: SequentialFileWriter;
 	private written = 0;
 	private closed = false;
 
-	private constructor(path: string, shard: ShardPlan, handle: FileHandle, dataStart: number) {
+	private constructor(path: string, shard: ShardPlan, file: SequentialFileWriter) {
 		this.path = path;
 		this.shard = shard;
-		this.handle = handle;
-		this.dataStart = dataStart;
+		this.file = file;
 	}
 
 	/** Creates `dir/shard.fileName` and writes its header. Pass the metadata given to planShards. */
@@ -38,48 +34,62 @@ export class ShardWriter {
 		new DataView(header.buffer).setBigUint64(0, BigInt(json.length), true);
 		header.set(json, HEADER_LENGTH_BYTES);
 
-		let handle: FileHandle;
+		let file: SequentialFileWriter;
 		try {
-			handle = await open(path, options.overwrite ? "w" : "wx");
+			file = await SequentialFileWriter.open(path, { exclusive: !options.overwrite, direct: options.direct });
 		} catch (error) {
 			throw outputError(path, "cannot create output shard", error);
 		}
 		try {
-			await writeFully(handle, header, 0);
+			await file.append(header);
 		} catch (error) {
-			await handle.close().catch(() => undefined);
+			await file.abort();
 			throw outputError(path, "cannot write output shard", error);
 		}
-		return new ShardWriter(path, shard, handle, header.length);
+		return new ShardWriter(path, shard, file);
 	}
 
-	/** Data bytes written so far (completed writes only). */
+	/** Data bytes handed over so far. */
 	get bytesWritten(): number {
 		return this.written;
 	}
 
-	/**
-	 * Appends data bytes of the current tensor, in plan order. Writes straight from `chunk` (no copy):
-	 * reuse the buffer only after the promise resolves. Several writes may be in flight at once.
-	 */
+	/** True when the data bypasses the page cache (O_DIRECT). */
+	get direct(): boolean {
+		return this.file.direct;
+	}
+
+	/** Appends data bytes of the current tensor, in plan order, by copy: `chunk` may be reused once this resolves. */
 	async write(chunk: Uint8Array): Promise<void> {
-		if (this.closed) throw new Error(`${this.path}: write after the shard was closed`);
-		const position = this.claimed;
-		if (position + chunk.length > this.shard.dataBytes) {
-			throw new Error(
-				`${this.path}: bug: writing ${chunk.length} bytes at data byte ${position} (${this.tensorAt(position)}) exceeds the ${this.shard.dataBytes} bytes planned`,
-			);
-		}
-		this.claimed += chunk.length;
+		this.claim(chunk.length);
 		try {
-			await writeFully(this.handle, chunk, this.dataStart + position);
+			await this.file.append(chunk);
 		} catch (error) {
-			throw outputError(this.path, `cannot write tensor data (${this.tensorAt(position)})`, error);
+			throw outputError(this.path, `cannot write tensor data (${this.tensorAt(this.written)})`, error);
 		}
 		this.written += chunk.length;
 	}
 
-	/** Checks every planned byte was written, then fdatasync and close. */
+	/**
+	 * Zero-copy path: a view of up to `max` bytes of the output buffer to fill in place (read a
+	 * source tensor straight into it, or convert into it), followed by commit() with the count filled.
+	 */
+	reserve(max: number): Uint8Array {
+		if (this.closed) throw new Error(`${this.path}: reserve after the shard was closed`);
+		return this.file.reserve(Math.min(max, this.shard.dataBytes - this.written));
+	}
+
+	async commit(n: number): Promise<void> {
+		this.claim(n);
+		try {
+			await this.file.commit(n);
+		} catch (error) {
+			throw outputError(this.path, `cannot write tensor data (${this.tensorAt(this.written)})`, error);
+		}
+		this.written += n;
+	}
+
+	/** Checks every planned byte was written, then writes the rest, fdatasync and close. */
 	async finish(): Promise<void> {
 		if (this.closed) throw new Error(`${this.path}: finish after the shard was closed`);
 		if (this.written !== this.shard.dataBytes) {
@@ -89,15 +99,10 @@ export class ShardWriter {
 		}
 		this.closed = true;
 		try {
-			await this.handle.datasync();
+			await this.file.finish();
 		} catch (error) {
-			await this.handle.close().catch(() => undefined);
-			throw outputError(this.path, "cannot flush output shard to disk", error);
-		}
-		try {
-			await this.handle.close();
-		} catch (error) {
-			throw outputError(this.path, "cannot close output shard", error);
+			await this.file.abort();
+			throw outputError(this.path, "cannot write the output shard to disk", error);
 		}
 	}
 
@@ -105,7 +110,16 @@ export class ShardWriter {
 	async abort(): Promise<void> {
 		if (this.closed) return;
 		this.closed = true;
-		await this.handle.close().catch(() => undefined);
+		await this.file.abort();
+	}
+
+	private claim(n: number): void {
+		if (this.closed) throw new Error(`${this.path}: write after the shard was closed`);
+		if (this.written + n > this.shard.dataBytes) {
+			throw new Error(
+				`${this.path}: bug: writing ${n} bytes at data byte ${this.written} (${this.tensorAt(this.written)}) exceeds the ${this.shard.dataBytes} bytes planned`,
+			);
+		}
 	}
 
 	/** Names the tensor that data byte `position` belongs to, for error messages. */

@@ -1,0 +1,33 @@
+/**
+ * One expert's gate row per layer from per-prompt vectors (mergekit-moe's get_gate_params):
+ * - hidden modes: mean over the positive prompts' vectors, minus the mean over the negative ones (if
+ *   any), L2-normalised.
+ * - cheap_embed: the normalised token-embedding sum of the positive prompts, minus the same for the
+ *   negative ones (if any), normalised again; the same row for every layer.
+ */
+import type { PromptGateMode, PromptStates } from "./prompt-states.js";
+import { meanOf, minus, normalized } from "./vector-math.js";
+
+/** The per-prompt, per-layer vector a hidden mode uses. */
+export function promptVectors(states: PromptStates, mode: Exclude<PromptGateMode, "cheap_embed">): Float32Array[] {
+	// mergekit's hidden_last is the same as hidden (`average = mode == "hidden_avg"`).
+	// hidden_avg averages real tokens only: mergekit also averages the left padding of its batch,
+	// which pulls rows of experts with prompts of different lengths towards the padding's states.
+	return mode === "hidden_avg" ? states.mean : states.last;
+}
+
+/** Rows [L] of H for one expert, from per-prompt vectors [prompt][layer] of H. */
+export function hiddenGateRows(positive: readonly Float32Array[][], negative: readonly Float32Array[][], numLayers: number, hiddenSize: number): Float32Array[] {
+	if (positive.length === 0) throw new Error("a gate row needs at least one positive prompt");
+	return Array.from({ length: numLayers }, (_, layer) => {
+		const pos = meanOf(positive.map((p) => p[layer]), hiddenSize);
+		const neg = negative.length > 0 ? meanOf(negative.map((p) => p[layer]), hiddenSize) : undefined;
+		return Float32Array.from(normalized(minus(pos, neg)));
+	});
+}
+
+/** The cheap_embed row from the embedding sums of all positive / negative tokens. */
+export function cheapEmbedRow(positiveSum: Float64Array, negativeSum: Float64Array | undefined): Float32Array {
+	const pos = normalized(positiveSum);
+	return Float32Array.from(negativeSum ? normalized(minus(pos, normalized(negativeSum))) : pos);
+}

@@ -1,0 +1,63 @@
+import { type Hash, createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+
+/**
+ * The hash the Hub names a file by: sha256 of the content for LFS files, git's blob sha1
+ * (sha1 of "blob {size}\0" + content) for the others. Fed as bytes arrive, so a download is
+ * checked without reading it again.
+ */
+export class ContentHash {
+	private hash: Hash;
+	/** Bytes fed so far. */
+	bytes = 0;
+
+	private constructor(
+		readonly algorithm: "sha256" | "git-sha1",
+		private readonly size: number,
+	) {
+		this.hash = this.fresh();
+	}
+
+	static sha256(): ContentHash {
+		return new ContentHash("sha256", 0);
+	}
+
+	static gitBlob(size: number): ContentHash {
+		return new ContentHash("git-sha1", size);
+	}
+
+	update(chunk: Uint8Array): void {
+		this.hash.update(chunk);
+		this.bytes += chunk.byteLength;
+	}
+
+	/** Starts over (a resumed file whose first part must be read again). */
+	reset(): void {
+		this.hash = this.fresh();
+		this.bytes = 0;
+	}
+
+	digest(): string {
+		return this.hash.digest("hex");
+	}
+
+	private fresh(): Hash {
+		const hash = createHash(this.algorithm === "sha256" ? "sha256" : "sha1");
+		if (this.algorithm === "git-sha1") hash.update(`blob ${this.size}\0`);
+		return hash;
+	}
+}
+
+/** Feeds the first `end` bytes of a file (all of it by default) into a hash, 1 MB at a time. */
+export async function hashFileInto(path: string, hash: ContentHash, end?: number): Promise<void> {
+	if (end === 0) return;
+	const stream = createReadStream(path, { highWaterMark: 1 << 20, ...(end !== undefined && { end: end - 1 }) });
+	for await (const chunk of stream) hash.update(chunk as Buffer);
+}
+
+/** sha256 of a whole file, streamed with a bounded buffer. */
+export async function sha256File(path: string): Promise<string> {
+	const hash = ContentHash.sha256();
+	await hashFileInto(path, hash);
+	return hash.digest();
+}

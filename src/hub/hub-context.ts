@@ -1,0 +1,47 @@
+import { hubCacheDir } from "../models/hub-cache-dir.js";
+import { envFlag, hubEndpoint } from "./hub-endpoint.js";
+import { type HubFailureSubject, explainHubFailure } from "./explain-hub-failure.js";
+import { createHubFetch } from "./hub-fetch.js";
+import type { HubOptions } from "./hub-options.js";
+import { findHubToken } from "./hub-token.js";
+import type { TransferProgressCallback } from "./transfer-progress.js";
+
+/** HubOptions with every default filled in, and the fetch that carries the token. */
+export interface HubContext {
+	hubUrl: string;
+	cacheDir: string;
+	offline: boolean;
+	/** Never printed; only hubFetch sends it, to the Hub's origin. */
+	token?: string;
+	/** Where the token came from (`HF_TOKEN`, a file path), for messages. */
+	tokenSource?: string;
+	fetch: typeof fetch;
+	concurrency: number;
+	retries: number;
+	retryDelayMs: number;
+	onProgress?: TransferProgressCallback;
+	onWarning: (message: string) => void;
+	signal?: AbortSignal;
+	/** A failed request as a HubError saying what to do, token removed. */
+	explain(error: unknown, subject: HubFailureSubject): unknown;
+}
+
+export async function createHubContext(options: HubOptions = {}): Promise<HubContext> {
+	const env = options.env ?? process.env;
+	const hubUrl = (options.hubUrl ?? hubEndpoint(env)).replace(/\/+$/, "");
+	const found = options.accessToken === null ? undefined : options.accessToken ? { value: options.accessToken, source: "the accessToken option" } : await findHubToken(env);
+	const context = { hubUrl, token: found?.value, tokenSource: found?.source };
+	return {
+		...context,
+		cacheDir: options.cacheDir ?? hubCacheDir(env),
+		offline: options.offline ?? envFlag(env.HF_HUB_OFFLINE),
+		fetch: createHubFetch({ hubUrl, token: found?.value, base: options.fetch }),
+		concurrency: Math.max(1, options.concurrency ?? 3),
+		retries: Math.max(0, options.retries ?? 5),
+		retryDelayMs: options.retryDelayMs ?? 500,
+		onProgress: options.onProgress,
+		onWarning: options.onWarning ?? (() => {}),
+		signal: options.signal,
+		explain: (error, subject) => explainHubFailure(error, subject, context),
+	};
+}

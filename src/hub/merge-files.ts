@@ -1,0 +1,84 @@
+import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "../safetensors/index.js";
+import { HubError } from "./hub-error.js";
+
+/**
+ * Files beside the weights that a merge reads or copies: the config, the generation config and the
+ * tokenizer files (the list of src/output/copy-base-files.ts). Nothing else is downloaded.
+ */
+export const MERGE_SIDE_FILES: ReadonlySet<string> = new Set([
+	"config.json",
+	"generation_config.json",
+	"tokenizer.json",
+	"tokenizer_config.json",
+	"tokenizer.model",
+	"special_tokens_map.json",
+	"added_tokens.json",
+	"vocab.json",
+	"merges.txt",
+	"chat_template.jinja",
+	"chat_template.json",
+]);
+
+/** Weights we never download: pickles can run code, and GGUF is quantized for inference. */
+const OTHER_WEIGHTS = /\.(bin|pt|pth|ckpt|gguf|h5|msgpack)$/;
+
+/** A file of a repo at one commit, as the Hub's tree listing describes it. */
+export interface RepoFile {
+	path: string;
+	size: number;
+	/** The cache's blob name: the sha256 for LFS files, the git blob sha1 otherwise. */
+	etag: string;
+	/** For LFS files: the sha256 of the content, checked after download. */
+	sha256?: string;
+}
+
+/** What a merge needs from a repo: small side files, then either the index (its shards come later) or the weights. */
+export interface SnapshotSelection {
+	side: RepoFile[];
+	index?: RepoFile;
+	/** The weights when there is no index. */
+	weights: RepoFile[];
+}
+
+/**
+ * Picks the files to download from a repo's top level, in the order model-weights.ts reads weights:
+ * the index and its shards, else model.safetensors, else every *.safetensors. Refuses repos without
+ * config.json or without safetensors weights (a .bin-only repo says so).
+ */
+export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotSelection {
+	const byPath = new Map(files.map((f) => [f.path, f]));
+	if (!byPath.has("config.json")) {
+		throw new HubError(`${label}: the repo has no config.json at its top level; it is not a transformers model`);
+	}
+	const side = files.filter((f) => MERGE_SIDE_FILES.has(f.path));
+	const index = byPath.get(INDEX_FILE_NAME);
+	if (index) return { side, index, weights: [] };
+	const single = byPath.get(SINGLE_FILE_NAME);
+	const weights = single ? [single] : files.filter((f) => f.path.endsWith(".safetensors"));
+	if (weights.length > 0) return { side, weights };
+	const other = files.filter((f) => OTHER_WEIGHTS.test(f.path)).map((f) => f.path);
+	if (other.length > 0) {
+		throw new HubError(`${label}: the repo has no safetensors weights, only ${other.slice(0, 3).join(", ")}${other.length > 3 ? ", ..." : ""}`, {
+			hint: "moe-merge reads only safetensors (pickled .bin/.pt files can run code, GGUF is quantized): pick a revision or a repo with *.safetensors, or convert it (transformers: save_pretrained(..., safe_serialization=True))",
+		});
+	}
+	throw new HubError(`${label}: the repo has no model weights (*.safetensors) at its top level`);
+}
+
+/** The shard files an index names, each checked to be a top-level file of the repo. */
+export function indexedShards(indexText: string, files: RepoFile[], label: string): RepoFile[] {
+	let names: string[];
+	try {
+		const map = (JSON.parse(indexText) as { weight_map?: Record<string, unknown> }).weight_map;
+		if (!map || typeof map !== "object") throw new Error("no weight_map");
+		names = [...new Set(Object.values(map).map(String))].sort();
+	} catch (cause) {
+		throw new HubError(`${label}: ${INDEX_FILE_NAME} is not a valid index (${(cause as Error).message})`, { cause });
+	}
+	const byPath = new Map(files.map((f) => [f.path, f]));
+	const missing = names.filter((n) => !byPath.has(n));
+	if (missing.length > 0) {
+		throw new HubError(`${label}: ${INDEX_FILE_NAME} names shards that are not in the repo: ${missing.slice(0, 3).join(", ")}`);
+	}
+	return names.map((n) => byPath.get(n) as RepoFile);
+}

@@ -1,0 +1,168 @@
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { DIRECT_IO_ALIGNMENT, allocateAligned } from "./aligned-buffer.js";
+import { writeFully } from "./positional-io.js";
+
+export interface SequentialFileWriterOptions {
+	/** Bytes per staging buffer (two are used); a multiple of 4096. Default 16 MiB. */
+	bufferBytes?: number;
+	/** Write with O_DIRECT where the OS and file system allow it ("auto", the default), never (false). */
+	direct?: "auto" | false;
+	/** Fail if the file exists (default true). */
+	exclusive?: boolean;
+}
+
+const DEFAULT_BUFFER_BYTES = 16 << 20;
+
+/**
+ * Writes one file front to back through two page-aligned staging buffers: callers fill one buffer
+ * (in place, with reserve/commit, or by copy with append) while the other is being written.
+ *
+ * Why O_DIRECT: on the VMs our users run (and the one we measure on), buffered writes of a
+ * multi-GB file spend most of their time in the kernel copying into and flushing the page cache
+ * (dd from a cached file: ~0.4 GB/s, 4 s of system time per 2 GB); writing the same bytes with
+ * O_DIRECT from aligned memory reaches the device speed with almost no CPU. File systems without
+ * O_DIRECT (tmpfs, macOS) fall back to ordinary writes transparently.
+ */
+export class SequentialFileWriter {
+	readonly path: string;
+	private handle: FileHandle;
+	private directIo: boolean;
+	private readonly buffers: Uint8Array[];
+	private readonly pending: (Promise<void> | undefined)[] = [undefined, undefined];
+	private current = 0;
+	private fill = 0;
+	/** File position of the start of the current buffer. */
+	private base = 0;
+	private failure: unknown;
+	private reopening?: Promise<void>;
+	private closed = false;
+
+	private constructor(path: string, handle: FileHandle, direct: boolean, bufferBytes: number) {
+		this.path = path;
+		this.handle = handle;
+		this.directIo = direct;
+		this.buffers = [allocateAligned(bufferBytes), allocateAligned(bufferBytes)];
+	}
+
+	static async open(path: string, options: SequentialFileWriterOptions = {}): Promise<SequentialFileWriter> {
+		const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
+		if (bufferBytes <= 0 || bufferBytes % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`bufferBytes must be a positive multiple of ${DIRECT_IO_ALIGNMENT}`);
+		const flags = constants.O_WRONLY | constants.O_CREAT | (options.exclusive === false ? constants.O_TRUNC : constants.O_EXCL);
+		const O_DIRECT = (constants as Record<string, number>).O_DIRECT;
+		if (options.direct !== false && O_DIRECT) {
+			try {
+				return new SequentialFileWriter(path, await open(path, flags | O_DIRECT), true, bufferBytes);
+			} catch (error) {
+				// EINVAL: the file system does not do O_DIRECT (tmpfs). Anything else is real: report it.
+				if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
+			}
+		}
+		return new SequentialFileWriter(path, await open(path, flags), false, bufferBytes);
+	}
+
+	/** True while writes bypass the page cache. */
+	get direct(): boolean {
+		return this.directIo;
+	}
+
+	/** Bytes handed to the writer so far. */
+	get position(): number {
+		return this.base + this.fill;
+	}
+
+	/** A view of free space (at most `max` bytes, at least 1) to fill in place, then commit(). */
+	reserve(max: number): Uint8Array {
+		const buffer = this.buffers[this.current];
+		return buffer.subarray(this.fill, this.fill + Math.min(max, buffer.length - this.fill));
+	}
+
+	/** Marks `n` bytes of the last reserve() as filled; starts writing the buffer when it is full. */
+	async commit(n: number): Promise<void> {
+		this.throwIfFailed();
+		const buffer = this.buffers[this.current];
+		if (n < 0 || this.fill + n > buffer.length) throw new Error(`${this.path}: bug: commit of ${n} bytes beyond the reserved space`);
+		this.fill += n;
+		if (this.fill === buffer.length) await this.rotate();
+	}
+
+	/** Copies `bytes` in (the caller may reuse them as soon as this resolves). */
+	async append(bytes: Uint8Array): Promise<void> {
+		for (let done = 0; done < bytes.length; ) {
+			const view = this.reserve(bytes.length - done);
+			view.set(bytes.subarray(done, done + view.length));
+			done += view.length;
+			await this.commit(view.length);
+		}
+	}
+
+	/** Writes what is left, trims the block padding, fdatasyncs and closes. */
+	async finish(): Promise<void> {
+		const size = this.position;
+		if (this.fill > 0) {
+			// O_DIRECT writes whole blocks: pad the tail with zeros, then cut the file to its size.
+			const length = this.directIo ? Math.ceil(this.fill / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT : this.fill;
+			this.buffers[this.current].fill(0, this.fill, length);
+			this.startWrite(this.current, length);
+		}
+		await Promise.all(this.pending);
+		this.throwIfFailed();
+		if (this.directIo) await this.handle.truncate(size);
+		await this.handle.datasync();
+		this.closed = true;
+		await this.handle.close();
+	}
+
+	/** Closes without flushing (after an error elsewhere); waits for writes in flight. */
+	async abort(): Promise<void> {
+		if (this.closed) return;
+		this.closed = true;
+		await Promise.allSettled(this.pending);
+		await this.handle.close().catch(() => undefined);
+	}
+
+	private async rotate(): Promise<void> {
+		const full = this.current;
+		this.startWrite(full, this.buffers[full].length);
+		this.base += this.buffers[full].length;
+		this.current = 1 - full;
+		this.fill = 0;
+		// The other buffer may still be on its way to disk: wait before it is filled again.
+		await this.pending[this.current];
+		this.throwIfFailed();
+	}
+
+	private startWrite(index: number, length: number): void {
+		const position = this.base;
+		const data = this.buffers[index].subarray(0, length);
+		this.pending[index] = this.writeAt(data, position).catch((error) => {
+			this.failure ??= error;
+		});
+	}
+
+	private async writeAt(data: Uint8Array, position: number): Promise<void> {
+		try {
+			await writeFully(this.handle, data, position);
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== "EINVAL" || (!this.directIo && !this.reopening)) throw error;
+			// Some file systems accept O_DIRECT at open but not the write: continue with the page cache.
+			await this.reopenBuffered();
+			await writeFully(this.handle, data, position);
+		}
+	}
+
+	/** Both buffers' writes may fail at once: they share one reopen. */
+	private reopenBuffered(): Promise<void> {
+		this.reopening ??= (async () => {
+			const old = this.handle;
+			this.handle = await open(this.path, constants.O_WRONLY);
+			this.directIo = false;
+			await old.close().catch(() => undefined);
+		})();
+		return this.reopening;
+	}
+
+	private throwIfFailed(): void {
+		if (this.failure !== undefined) throw this.failure;
+	}
+}

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import { SequentialFileWriter } from "../../src/safetensors/sequential-file-writer.js";
+
+const dir = await mkdtemp(join(tmpdir(), "moe-merge-seqw-"));
+after(() => rm(dir, { recursive: true, force: true }));
+let counter = 0;
+
+/** Writes `pieces` through the writer, alternating copy and in-place fills, and returns the file's bytes. */
+async function writeThrough(pieces: Uint8Array[], options: { direct: "auto" | false; bufferBytes: number; folder?: string }): Promise<{ bytes: Buffer; direct: boolean }> {
+	const path = join(options.folder ?? dir, `f${counter++}`);
+	const writer = await SequentialFileWriter.open(path, { direct: options.direct, bufferBytes: options.bufferBytes });
+	for (const [i, piece] of pieces.entries()) {
+		if (i % 2 === 0) {
+			await writer.append(piece);
+			continue;
+		}
+		for (let done = 0; done < piece.length; ) {
+			const view = writer.reserve(piece.length - done);
+			assert.ok(view.length > 0);
+			view.set(piece.subarray(done, done + view.length));
+			await writer.commit(view.length);
+			done += view.length;
+		}
+	}
+	const direct = writer.direct;
+	await writer.finish();
+	return { bytes: await readFile(path), direct };
+}
+
+describe("SequentialFileWriter", () => {
+	it("writes exactly the bytes given, whatever the piece sizes, with and without O_DIRECT", async () => {
+		await fc.assert(
+			fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 20000 }), { maxLength: 8 }), fc.constantFrom<"auto" | false>("auto", false), async (pieces, direct) => {
+				const { bytes } = await writeThrough(pieces, { direct, bufferBytes: 8192 });
+				assert.ok(bytes.equals(Buffer.concat(pieces)));
+			}),
+			{ numRuns: 60 },
+		);
+	});
+
+	it("uses O_DIRECT on a disk file system and trims the block padding of the tail", async () => {
+		const piece = new Uint8Array(10_001).map((_, i) => i % 251);
+		const { bytes, direct } = await writeThrough([piece], { direct: "auto", bufferBytes: 4096 });
+		assert.equal(bytes.length, 10_001);
+		assert.ok(bytes.equals(piece));
+		// tmpdir may be tmpfs on some machines; O_DIRECT is then unavailable and the writer falls back.
+		assert.equal(typeof direct, "boolean");
+	});
+
+	it("writes correctly on tmpfs, whose O_DIRECT support depends on the kernel", { skip: !existsSync("/dev/shm") }, async () => {
+		const shm = await mkdtemp("/dev/shm/moe-merge-seqw-");
+		try {
+			const piece = new Uint8Array(50_000).fill(3);
+			const { bytes } = await writeThrough([piece, piece], { direct: "auto", bufferBytes: 8192, folder: shm });
+			assert.ok(bytes.equals(Buffer.concat([piece, piece])));
+		} finally {
+			await rm(shm, { recursive: true, force: true });
+		}
+	});
+
+	it("refuses to replace an existing file unless exclusive is off", async () => {
+		const path = join(dir, "exists");
+		const w = await SequentialFileWriter.open(path);
+		await w.finish();
+		await assert.rejects(SequentialFileWriter.open(path), { code: "EEXIST" });
+		const again = await SequentialFileWriter.open(path, { exclusive: false });
+		await again.append(new Uint8Array([1, 2, 3]));
+		await again.finish();
+		assert.deepEqual([...(await readFile(path))], [1, 2, 3]);
+	});
+});
