@@ -62,10 +62,12 @@ async function ensureModels(): Promise<string[]> {
 	return dirs;
 }
 
-function ddWriteSpeed(dir: string, gigabytes: number): number {
+/** Sequential write speed of the disk by dd with fdatasync: through the page cache (the yardstick), or with O_DIRECT. */
+function ddWriteSpeed(dir: string, gigabytes: number, direct = false): number {
 	const file = join(dir, "dd-probe.tmp");
 	const count = Math.round((gigabytes * 1e9) / (16 << 20));
-	const result = spawnSync("dd", ["if=/dev/zero", `of=${file}`, "bs=16M", `count=${count}`, "conv=fdatasync"], { encoding: "utf8" });
+	const args = ["if=/dev/zero", `of=${file}`, "bs=16M", `count=${count}`, "conv=fdatasync", ...(direct ? ["oflag=direct"] : [])];
+	const result = spawnSync("dd", args, { encoding: "utf8" });
 	execFileSync("rm", ["-f", file]);
 	const m = /(\d+) bytes.*copied, ([\d.]+) s/.exec(result.stderr);
 	if (!m) throw new Error(`cannot read dd output: ${result.stderr}`);
@@ -97,7 +99,8 @@ async function main(): Promise<void> {
 	// compared with the dd runs just before and after it.
 	const rounds = Number(values.rounds);
 	const dd: number[] = [ddWriteSpeed(root, Number(values["dd-gb"]))];
-	const runs: { wallSeconds: number; outputGBps: number; peakRssMB: number; fractionOfDd: number }[] = [];
+	const ddDirect: number[] = [ddWriteSpeed(root, Number(values["dd-gb"]), true)];
+	const runs: { wallSeconds: number; outputGBps: number; peakRssMB: number; fractionOfDd: number; fractionOfDdDirect: number }[] = [];
 	let summary: { bytes: number; shards: string[] } = { bytes: 0, shards: [] };
 	for (let r = 0; r < rounds; r++) {
 		await rm(out, { recursive: true, force: true });
@@ -109,11 +112,22 @@ async function main(): Promise<void> {
 		await rm(out, { recursive: true, force: true });
 		execFileSync("sync");
 		dd.push(ddWriteSpeed(root, Number(values["dd-gb"])));
+		ddDirect.push(ddWriteSpeed(root, Number(values["dd-gb"]), true));
 		const gbps = summary.bytes / 1e9 / wall;
-		runs.push({ wallSeconds: +wall.toFixed(1), outputGBps: +gbps.toFixed(3), peakRssMB: Math.round(rssKb / 1024), fractionOfDd: +(gbps / ((dd[r] + dd[r + 1]) / 2)).toFixed(3) });
-		console.error(`round ${r + 1}: ${JSON.stringify(runs[r])}, dd ${dd[r].toFixed(3)} / ${dd[r + 1].toFixed(3)} GB/s`);
+		runs.push({
+			wallSeconds: +wall.toFixed(1),
+			outputGBps: +gbps.toFixed(3),
+			peakRssMB: Math.round(rssKb / 1024),
+			fractionOfDd: +(gbps / ((dd[r] + dd[r + 1]) / 2)).toFixed(3),
+			fractionOfDdDirect: +(gbps / ((ddDirect[r] + ddDirect[r + 1]) / 2)).toFixed(3),
+		});
+		console.error(`round ${r + 1}: ${JSON.stringify(runs[r])}, dd ${dd[r].toFixed(3)} / ${dd[r + 1].toFixed(3)} GB/s, dd O_DIRECT ${ddDirect[r].toFixed(3)} / ${ddDirect[r + 1].toFixed(3)} GB/s`);
 	}
-	const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+	const median = (xs: number[]) => {
+		const sorted = [...xs].sort((a, b) => a - b);
+		const mid = sorted.length / 2;
+		return +(Number.isInteger(mid) ? (sorted[mid - 1] + sorted[mid]) / 2 : sorted[Math.floor(mid)]).toFixed(3);
+	};
 	const report = {
 		shape: values.shape,
 		experts,
@@ -122,11 +136,14 @@ async function main(): Promise<void> {
 		shards: summary.shards.length,
 		runs,
 		ddGBps: dd.map((x) => +x.toFixed(3)),
+		ddDirectGBps: ddDirect.map((x) => +x.toFixed(3)),
 		median: {
 			wallSeconds: median(runs.map((r) => r.wallSeconds)),
 			outputGBps: median(runs.map((r) => r.outputGBps)),
 			ddGBps: +median(dd).toFixed(3),
+			ddDirectGBps: +median(ddDirect).toFixed(3),
 			fractionOfDd: median(runs.map((r) => r.fractionOfDd)),
+			fractionOfDdDirect: median(runs.map((r) => r.fractionOfDdDirect)),
 			peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
 		},
 		node: process.version,

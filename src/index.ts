@@ -9,6 +9,7 @@ export { resolveRecipeModels, type ResolvedRecipe } from "./merge/resolve-recipe
 export type { WriteProgress } from "./merge/write-shards.js";
 export { readDenseConfig, type DenseConfig } from "./models/dense-config.js";
 export { hubCacheDir } from "./models/hub-cache-dir.js";
+export * from "./hub/index.js";
 export { ARCHITECTURES, chooseArchitecture } from "./architectures/choose-architecture.js";
 export type { OutputArchitecture, ExpertLayout } from "./architectures/output-architecture.js";
 export * from "./safetensors/index.js";

@@ -4,6 +4,9 @@ import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import type { MergeCliOptions } from "./program.js";
 import { createProgressReporter } from "./progress-reporter.js";
+import { cliHubOptions, describePush } from "./push-command.js";
+import { HubError } from "../hub/hub-error.js";
+import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
 import { EXIT_OK, describeError, errorToJson } from "./report-error.js";
 
 /** Picks the output folder from the argument or -o, refusing two different ones or none. */
@@ -21,11 +24,22 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 	const progress = createProgressReporter(err, options.json ? "quiet" : "auto");
 	const abort = new AbortController();
 	// Stays installed until the process exits: a second Ctrl-C must not kill the clean-up.
-	const onSignal = () => abort.abort(new MoeMergeError("interrupted; the partial output was removed"));
+	let pushing: { dir: string; repo: string } | undefined;
+	const onSignal = () =>
+		abort.abort(
+			new MoeMergeError(
+				pushing
+					? `interrupted; the merged model is in ${pushing.dir}: \`moe-merge push ${pushing.dir} ${pushing.repo}\` resumes the upload`
+					: "interrupted; the partial output was removed",
+			),
+		);
 	process.on("SIGINT", onSignal);
 	process.on("SIGTERM", onSignal);
+	const { hub, transfers } = cliHubOptions(options.json, abort.signal);
 	try {
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+		// A push that cannot happen (no token, read-only token, offline) is refused before merging.
+		const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
 		const result = await runMerge(recipe, {
 			outputDir: outputDirOf(output, options),
 			overwrite: options.overwrite,
@@ -35,7 +49,12 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			threads: options.threads,
 			copyTokenizer: options.copyTokenizer,
 			signal: abort.signal,
-			onProgress: (p) => progress.update(p),
+			hub,
+			locked: options.locked,
+			onProgress: (p) => {
+				transfers.stop();
+				progress.update(p);
+			},
 			onPlan: (plan) => {
 				if (options.json) return;
 				for (const w of plan.warnings) err.write(`warning: ${w}\n`);
@@ -45,15 +64,28 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			},
 		});
 		progress.stop();
+		let push: PushResult | undefined;
+		if (target) {
+			pushing = { dir: result.outputDir, repo: target.repo };
+			push = await pushToHub(result.outputDir, target.repo, { ...hub, private: options.private, branch: options.revision }).catch((error) => {
+				if (!(error instanceof MoeMergeError)) throw error;
+				throw new HubError(`${error.message}\nthe merged model is in ${result.outputDir}`, {
+					hint: `${error.hint ? `${error.hint}; ` : ""}push it with \`moe-merge push ${result.outputDir} ${target.repo}\``,
+				});
+			});
+			transfers.stop();
+		}
 		if (options.json) {
-			process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
+			process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }) }, null, 2)}\n`);
 		} else {
-			const rate = result.bytes / 1e9 / Math.max(result.seconds, 1e-3);
-			process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate.toFixed(2)} GB/s)\n`);
+			const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
+			process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);
+			if (push) process.stdout.write(`${describePush(push)}\n`);
 		}
 		process.exitCode = EXIT_OK;
 	} catch (error) {
 		progress.stop();
+		transfers.stop();
 		const reason = abort.signal.aborted ? abort.signal.reason : error;
 		reportFailure(reason, options);
 		if (abort.signal.aborted) process.exitCode = 130;

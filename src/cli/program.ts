@@ -3,6 +3,7 @@ import { VERSION } from "../version.js";
 import { parseSize } from "../util/size.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
+import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { runValidateCommand } from "./validate-command.js";
 
 /** Options shared by the commands that plan or run a merge. */
@@ -17,6 +18,11 @@ export interface MergeCliOptions {
 	iUnderstandThisIsNotUsefulWithoutTraining?: boolean;
 	json?: boolean;
 	verbose?: boolean;
+	/** merge only (push-command.ts): push the output, and check sources against the recipe's lock. */
+	pushToHub?: string;
+	private?: boolean;
+	revision?: string;
+	locked?: boolean;
 }
 
 const sizeArg = (text: string): number => {
@@ -58,10 +64,12 @@ export function buildProgram(): Command {
 		.version(VERSION)
 		.showHelpAfterError("(run with --help for usage)");
 
-	addMergeOptions(
-		program
-			.command("merge <recipe> [output]", { isDefault: true })
-			.description("merge the models a recipe names into an MoE checkpoint (the default command: `moe-merge recipe.yml out/`)"),
+	addHubMergeOptions(
+		addMergeOptions(
+			program
+				.command("merge <recipe> [output]", { isDefault: true })
+				.description("merge the models a recipe names into an MoE checkpoint (the default command: `moe-merge recipe.yml out/`)"),
+		),
 	).action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, options));
 
 	addMergeOptions(
@@ -79,5 +87,6 @@ export function buildProgram(): Command {
 		.action((recipes: string[], options: { json?: boolean; verbose?: boolean; iUnderstandThisIsNotUsefulWithoutTraining?: boolean }) =>
 			runValidateCommand(recipes, options),
 		);
+	addPushCommand(program);
 	return program;
 }

@@ -17,7 +17,7 @@ export function createProgressReporter(stream: NodeJS.WriteStream, mode: "auto" 
 		const bar = new cliProgress.SingleBar(
 			{
 				stream,
-				format: "writing |{bar}| {percentage}% {done}/{total} {tensors} tensors {rate} ETA {eta_formatted}",
+				format: "writing |{bar}| {percentage}% {doneText} of {totalText}, {tensors} tensors, {rate}, ETA {eta_formatted}",
 				hideCursor: true,
 				etaBuffer: 50,
 				fps: 5,
@@ -29,8 +29,9 @@ export function createProgressReporter(stream: NodeJS.WriteStream, mode: "auto" 
 		return {
 			update(p) {
 				const payload = {
-					done: formatBytes(p.bytesDone),
-					total: formatBytes(p.bytesTotal),
+					// `total` and `value` are cli-progress's own names: the texts need others.
+					doneText: formatBytes(p.bytesDone),
+					totalText: formatBytes(p.bytesTotal),
 					tensors: `${p.tensorsDone}/${p.tensorsTotal}`,
 					rate: `${formatBytes(p.bytesDone / Math.max(1e-3, (performance.now() - t0) / 1000))}/s`,
 				};

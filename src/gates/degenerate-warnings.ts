@@ -20,10 +20,11 @@ export function degenerateGateWarnings(stats: readonly GateLayerStats[], expertL
 		const layers = group.map((s) => s.layer);
 		const conds = group.map((s) => s.conditionNumber);
 		const pair = group[0].mostSimilar;
-		const cos = Math.max(...group.map((s) => s.maxCosine));
+		const cosines = group.map((s) => s.maxCosine);
 		const condText = range(Math.min(...conds), Math.max(...conds), formatCondition);
+		const cosText = range(Math.min(...cosines), Math.max(...cosines), (c) => c.toFixed(4));
 		const head = `${layers.length > 1 ? "layers" : "layer"} ${formatLayers(layers)}: degenerate gates (condition number ${condText} > ${DEGENERATE_CONDITION_NUMBER})`;
-		const similar = pair ? `; experts ${name(pair[0])} and ${name(pair[1])} have the most similar router rows (cosine ${group.length > 1 ? "up to " : ""}${cos.toFixed(4)})` : "";
+		const similar = pair ? `; experts ${name(pair[0])} and ${name(pair[1])} have the most similar router rows (cosine ${cosText})` : "";
 		return `${head}${similar}; their prompts may be too similar, so some experts will be underused`;
 	});
 }

@@ -38,12 +38,15 @@ const NETWORK_CODES = new Set([
 
 /** The errno-like code of a network failure (undici wraps it as `TypeError: fetch failed` with a cause), or undefined. */
 export function networkErrorCode(error: unknown): string | undefined {
-	for (let e = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-		const code = (e as { code?: unknown }).code;
-		if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-		if (e instanceof TypeError && /^(fetch failed|terminated)$/.test(e.message)) return (e.cause as { code?: string } | undefined)?.code ?? e.message;
+	let fallback: string | undefined;
+	for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+		for (const inner of e instanceof AggregateError ? [e, ...e.errors] : [e]) {
+			const code = (inner as { code?: unknown }).code;
+			if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+		}
+		if (e instanceof TypeError && /^(fetch failed|terminated)$/.test(e.message)) fallback ??= e.message;
 	}
-	return undefined;
+	return fallback;
 }
 
 /** Worth another try: the connection dropped, or the Hub was briefly unable to answer. */
@@ -62,10 +65,15 @@ export function explainHubFailure(error: unknown, subject: HubFailureSubject, co
 	const explained = explain(error, subject, context);
 	if (!explained) return error;
 	const clean = (text: string | undefined) => (text === undefined ? undefined : redactToken(text, context.token));
-	return new HubError(clean(explained.message) as string, { hint: clean(explained.hint), status: explained.status });
+	// Only a network failure is kept as the cause (for the offline fallback): it holds no server text, so no token.
+	return new HubError(clean(explained.message) as string, { hint: clean(explained.hint), status: explained.status, cause: explained.network ? error : undefined });
 }
 
-function explain(error: unknown, subject: HubFailureSubject, context: HubFailureContext): { message: string; hint?: string; status?: number } | undefined {
+function explain(
+	error: unknown,
+	subject: HubFailureSubject,
+	context: HubFailureContext,
+): { message: string; hint?: string; status?: number; network?: boolean } | undefined {
 	const { repo, revision, file } = subject;
 	const { hubUrl, tokenSource } = context;
 	const name = revision ? `${repo}@${revision}` : repo;
@@ -102,7 +110,7 @@ function explain(error: unknown, subject: HubFailureSubject, context: HubFailure
 			}
 			return {
 				status,
-				message: `${what}: the token from ${tokenSource ?? "(none)"} is not allowed to ${subject.access === "write" ? "write to" : "read"} this repo (${detail})`,
+				message: `${what}: ${tokenSource ? `the token from ${tokenSource}` : "an anonymous request"} is not allowed to ${subject.access === "write" ? "write to" : "read"} this repo (${detail})`,
 				hint: `use a token with ${subject.access} access to ${repo} (a fine-grained token needs that permission on the repo or its organization): ${tokens}`,
 			};
 		}
@@ -126,6 +134,7 @@ function explain(error: unknown, subject: HubFailureSubject, context: HubFailure
 	const code = networkErrorCode(error);
 	if (code) {
 		return {
+			network: true,
 			message: `${what}: cannot reach ${hubUrl} (${code})`,
 			hint: "check the network and HF_ENDPOINT, then run again (downloads resume where they stopped); to use only models already in the local cache, set HF_HUB_OFFLINE=1",
 		};

@@ -58,3 +58,9 @@ function countingBody(body: unknown, report: (fraction: number) => void): { stre
 	});
 	return { stream: (blob.stream() as ReadableStream<Uint8Array>).pipeThrough(counter), size };
 }
+
+/**
+ * The credentials argument of library functions that insist on one (createRepo, whoAmI), left empty:
+ * the token is added by the fetch above, for the Hub's origin only.
+ */
+export const TOKEN_VIA_FETCH = {} as { accessToken: string };

@@ -29,13 +29,13 @@
 	;; bf16 -> f32 is exact: the bf16 bits become the high half of the f32 bits.
 	(func $cvt_bf16_f32 (export "cvt_bf16_f32") (param $src i32) (param $dst i32) (param $n i32)
 		(local $end i32)
-		;; SIMD body: 8 values per iteration. i32x4.load16x4_u zero-extends 4 u16 to 4 u32.
+		;; SIMD body: 8 values per iteration. v128.load16x4_u zero-extends 4 u16 to 4 u32.
 		(local.set $end (i32.add (local.get $src) (i32.shl (i32.and (local.get $n) (i32.const -8)) (i32.const 1))))
 		(block $body_done
 			(br_if $body_done (i32.ge_u (local.get $src) (local.get $end)))
 			(loop $body
-				(v128.store offset=0 (local.get $dst) (i32x4.shl (i32x4.load16x4_u offset=0 (local.get $src)) (i32.const 16)))
-				(v128.store offset=16 (local.get $dst) (i32x4.shl (i32x4.load16x4_u offset=8 (local.get $src)) (i32.const 16)))
+				(v128.store offset=0 (local.get $dst) (i32x4.shl (v128.load16x4_u offset=0 (local.get $src)) (i32.const 16)))
+				(v128.store offset=16 (local.get $dst) (i32x4.shl (v128.load16x4_u offset=8 (local.get $src)) (i32.const 16)))
 				(local.set $src (i32.add (local.get $src) (i32.const 16)))
 				(local.set $dst (i32.add (local.get $dst) (i32.const 32)))
 				(br_if $body (i32.lt_u (local.get $src) (local.get $end)))))
@@ -61,7 +61,7 @@
 		(block $body_done
 			(br_if $body_done (i32.ge_u (local.get $src) (local.get $end)))
 			(loop $body
-				(local.set $h (i32x4.load16x4_u (local.get $src)))
+				(local.set $h (v128.load16x4_u (local.get $src)))
 				(v128.store (local.get $dst)
 					(v128.or
 						(v128.or
@@ -229,6 +229,7 @@
 	(func $pack_a (export "pack_a") (param $src i32) (param $m i32) (param $k i32) (param $kp i32) (param $dst i32)
 		(local $full i32) (local $i i32) (local $s i32) (local $s_end i32) (local $ld i32) (local $d i32)
 		(local $kk i32) (local $r i32) (local $row i32)
+		(local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
 		(local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
 		(local.set $ld (i32.shl (local.get $k) (i32.const 2)))
 		(local.set $full (i32.shr_u (local.get $m) (i32.const 2)))
@@ -246,16 +247,14 @@
 						(block $simd_done
 							(br_if $simd_done (i32.ge_u (local.get $s) (local.get $s_end)))
 							(loop $simd
-								(local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
-									(v128.load (local.get $s)) (v128.load (i32.add (local.get $s) (local.get $ld)))))
-								(local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
-									(v128.load (local.get $s)) (v128.load (i32.add (local.get $s) (local.get $ld)))))
-								(local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
-									(v128.load (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1))))
-									(v128.load (i32.add (local.get $s) (i32.mul (local.get $ld) (i32.const 3))))))
-								(local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
-									(v128.load (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1))))
-									(v128.load (i32.add (local.get $s) (i32.mul (local.get $ld) (i32.const 3))))))
+								(local.set $v0 (v128.load (local.get $s)))
+								(local.set $v1 (v128.load (i32.add (local.get $s) (local.get $ld))))
+								(local.set $v2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1)))))
+								(local.set $v3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $ld) (i32.const 3)))))
+								(local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+								(local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+								(local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+								(local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
 								(v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
 								(v128.store offset=16 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
 								(v128.store offset=32 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
@@ -287,7 +286,7 @@
 	;; ------------------------------------------------------------------------------------------------
 	;; GEMM.
 
-	;; Micro-kernel: one 4 x 8 tile of C, over kc values of k (kc a positive multiple of... anything >= 1).
+	;; Micro-kernel: one 4 x 8 tile of C, over kc >= 1 values of k.
 	;;
 	;; Register tiling: the tile lives in 8 v128 accumulators, $cRJ = C[row R][columns 4J..4J+3]
 	;; (R = 0..3, J = 0..1). Each step of k loads the 8 packed weights B[k][0..7] as two vectors

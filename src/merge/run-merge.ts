@@ -8,6 +8,9 @@ import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
+import type { HubOptions } from "../hub/hub-options.js";
+import { withHubOptions } from "../hub/hub-session.js";
+import { lockInputs, updateRecipeLock, writeOutputLock } from "../hub/merge-lock-steps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 
@@ -20,6 +23,12 @@ export interface MergeOptions extends PlanMergeOptions {
 	/** Called once the plan is made, before writing (warnings, sizes). */
 	onPlan?: (plan: MergePlan) => void;
 	signal?: AbortSignal;
+	/** How Hub models are found and downloaded (token, endpoint, offline, progress); default from the environment. */
+	hub?: HubOptions;
+	/** Refuse to merge when a source resolves differently from the lock beside the recipe (`<recipe>.lock.json`). */
+	locked?: boolean;
+	/** Write or update `<recipe>.lock.json` beside the recipe (default true; never with `locked`). */
+	recipeLock?: boolean;
 }
 
 export interface MergeResult {
@@ -35,6 +44,10 @@ export interface MergeResult {
 	seconds: number;
 	warnings: string[];
 	files: string[];
+	/** Each source as used: the recipe's reference and, for Hub models, the commit. */
+	sources: { role: string; ref: string; commit?: string }[];
+	/** The lock beside the recipe, when this merge wrote or updated it. */
+	recipeLockFile?: string;
 	/** Gate mode and per-layer condition number and min/max cosine between router rows. */
 	gates: GateSummary;
 }
@@ -50,10 +63,12 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
-	const plan = await planMerge(recipe, options);
+	// Hub models are resolved (and downloaded) inside planMerge, with these options.
+	const plan = await withHubOptions({ signal: options.signal, ...options.hub }, () => planMerge(recipe, options));
 	try {
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000 });
 		options.onPlan?.(plan);
+		const sources = await lockInputs(plan, { locked: options.locked, copyTokenizer: options.copyTokenizer !== false });
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
 			await writeShards({
@@ -66,7 +81,16 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				signal: options.signal,
 			});
 			const files = await writeSideFiles(plan, staging.path, options);
+			files.push(await writeOutputLock(staging.path, plan, sources));
 			await staging.commit();
+			const warnings = [...plan.warnings];
+			let recipeLockFile: string | undefined;
+			if (!options.locked && options.recipeLock !== false) {
+				recipeLockFile = await updateRecipeLock(plan, sources).catch((error: Error) => {
+					warnings.push(`could not write the lock beside the recipe: ${error.message}`);
+					return undefined;
+				});
+			}
 			return {
 				outputDir: staging.target,
 				architecture: plan.architecture.displayName,
@@ -78,8 +102,10 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				tensors: plan.tensors.length,
 				bytes: plan.fileBytes,
 				seconds: (performance.now() - started) / 1000,
-				warnings: plan.warnings,
+				warnings,
 				files: [...plan.shards.map((s) => s.fileName), ...files].sort(),
+				sources: sources.map(({ role, ref, commit }) => ({ role, ref, ...(commit && { commit }) })),
+				recipeLockFile,
 				gates: plan.gates,
 			};
 		} catch (error) {

@@ -1,7 +1,8 @@
 /**
  * Rotary position embeddings exactly as transformers computes them: inverse frequencies for every rope
  * type the four supported architectures accept, evaluated with torch's float32 arithmetic (each
- * intermediate rounded to f32, python scalars cast to f32 first) so cos/sin match to the last bit or so.
+ * intermediate rounded to f32, python scalars cast to f32 first, `scalar / tensor` done as
+ * `tensor.reciprocal() * scalar`), so inverse frequencies match bit for bit and cos/sin within 1-2 ulp.
  */
 import { ModelError } from "../errors.js";
 import type { DenseConfig } from "../models/dense-config.js";
@@ -173,10 +174,10 @@ function llama3InvFreq(base: number, dim: number, factor: number, lowFreqFactor:
 	const fFactor = f(factor);
 	const twoPi = f(2 * Math.PI);
 	return inv.map((v) => {
-		const wavelen = f(twoPi / v);
+		const wavelen = f(f(1 / v) * twoPi);
 		const scaled = wavelen > lowWavelen ? f(v / fFactor) : v;
 		if (wavelen < highWavelen || wavelen > lowWavelen) return scaled;
-		const smooth = f(f(f(f(oldContextLen) / wavelen) - f(lowFreqFactor)) / f(highFreqFactor - lowFreqFactor));
+		const smooth = f(f(f(f(1 / wavelen) * f(oldContextLen)) - f(lowFreqFactor)) / f(highFreqFactor - lowFreqFactor));
 		return f(f(f(f(1 - smooth) * scaled) / fFactor) + f(smooth * scaled));
 	});
 }

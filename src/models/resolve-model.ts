@@ -2,7 +2,9 @@ import { readdir, stat } from "node:fs/promises";
 import { ModelError } from "../errors.js";
 import type { ModelRef } from "../recipe/index.js";
 import { type DenseConfig, readDenseConfig } from "./dense-config.js";
-import { resolveCachedSnapshot } from "./resolve-cached-snapshot.js";
+import type { HubOptions } from "../hub/hub-options.js";
+import { ambientHubOptions } from "../hub/hub-session.js";
+import { resolveHubModel } from "../hub/resolve-hub-model.js";
 
 /** A model named by the recipe, found on disk, with its config read (weights not opened). */
 export interface ResolvedModel {
@@ -18,6 +20,8 @@ export interface ResolvedModel {
 export interface ResolveModelOptions {
 	/** Hugging Face hub cache root; defaults to HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub. */
 	cacheDir?: string;
+	/** Hub access (token, endpoint, offline, progress); default: the surrounding runMerge's, else the environment. */
+	hub?: HubOptions;
 }
 
 /** Finds the folder of a model reference, checks it holds safetensors weights, and reads its config. */
@@ -29,7 +33,9 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 			hint: "merge the LoRA into its base first (e.g. with peft's merge_and_unload) and name the merged folder",
 		});
 	} else if (ref.kind === "hub") {
-		const snapshot = await resolveCachedSnapshot(ref.repo, ref.revision, options.cacheDir);
+		// Cache first; downloads what is missing unless HF_HUB_OFFLINE (src/hub/resolve-hub-model.ts).
+		const hub = { ...ambientHubOptions(), ...options.hub };
+		const snapshot = await resolveHubModel(ref.repo, ref.revision, { ...hub, cacheDir: options.cacheDir ?? hub.cacheDir });
 		dir = snapshot.dir;
 		commit = snapshot.commit;
 	} else {

@@ -50,7 +50,9 @@ export class GateTokenizer {
 
 	/** Loads `tokenizer.json` and `tokenizer_config.json` (and the chat template) of a model folder. */
 	static async load(dir: string): Promise<GateTokenizer> {
-		const [json, config] = await Promise.all([readJsonObject(dir, TOKENIZER_FILE), readJsonObject(dir, TOKENIZER_CONFIG_FILE)]);
+		// One after the other, so that with both missing the error always names tokenizer.json.
+		const json = await readJsonObject(dir, TOKENIZER_FILE);
+		const config = await readJsonObject(dir, TOKENIZER_CONFIG_FILE);
 		let tokenizer: Tokenizer;
 		try {
 			tokenizer = new Tokenizer(json, config);

@@ -94,8 +94,13 @@ describe("degenerate gate warnings (condition number > 5, like mergekit)", () =>
 		const stats = [near01, near01, fine, near01, near12].map((m, l) => gateLayerStats(l, m, 3, 3));
 		const warnings = degenerateGateWarnings(stats);
 		assert.equal(warnings.length, 2);
-		assert.match(warnings[0], /^layers 0-1, 3: degenerate gates \(condition number 1[0-9.]+ > 5\); experts 0 and 1 have the most similar router rows \(cosine up to 0\.99\d\d\)/);
+		assert.match(warnings[0], /^layers 0-1, 3: degenerate gates \(condition number 1[0-9.]+ > 5\); experts 0 and 1 have the most similar router rows \(cosine 0\.99\d\d\)/);
 		assert.match(warnings[1], /^layer 4: .* experts 1 and 2 /);
+	});
+
+	it("different figures in one group are given as ranges", () => {
+		const [w] = degenerateGateWarnings([gateLayerStats(0, pairWithCosine(0.95), 2, 4), gateLayerStats(1, pairWithCosine(0.97), 2, 4)]);
+		assert.match(w, /^layers 0-1: degenerate gates \(condition number 6\.24 to 8\.1\d > 5\); experts 0 and 1 have the most similar router rows \(cosine 0\.9500 to 0\.9700\)/);
 	});
 
 	it("layer lists", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -49,19 +49,35 @@ describe("merging the fixture recipes with prompt gates", () => {
 
 	it("random gates also report per-layer stats", async () => {
 		const dir = await tempDir();
-		const { writeFile, readFile } = await import("node:fs/promises");
-		const text = (await readFile(join(FIXTURES, "recipes", "mixtral-cheap-embed.yml"), "utf8")).replace("gate_mode: cheap_embed", "gate_mode: random");
-		const file = join(FIXTURES, "recipes", ".random-gates-test.yml");
-		// Written beside the fixtures so the recipe's ../models/ paths resolve; removed right after.
-		await writeFile(file, text);
-		try {
-			const result = await runMerge(await loadRecipe(file), { outputDir: join(dir, "out"), seed: 3 });
-			assert.equal(result.gates.mode, "random");
-			assert.equal(result.gates.layers.length, NUM_LAYERS);
-			assert.equal(result.gates.distinctPrompts, undefined);
-		} finally {
-			await rm(file, { force: true });
-		}
+		const text = (await readFile(join(FIXTURES, "recipes", "mixtral-cheap-embed.yml"), "utf8"))
+			.replace("gate_mode: cheap_embed", "gate_mode: random")
+			.replaceAll("../models/", `${join(FIXTURES, "models")}/`);
+		await writeFile(join(dir, "recipe.yml"), text);
+		const result = await runMerge(await loadRecipe(join(dir, "recipe.yml")), { outputDir: join(dir, "out"), seed: 3 });
+		assert.equal(result.gates.mode, "random");
+		assert.equal(result.gates.layers.length, NUM_LAYERS);
+		assert.equal(result.gates.distinctPrompts, undefined);
+		assert.ok(result.gates.layers.every((l) => l.conditionNumber >= 1 && Number.isFinite(l.conditionNumber)));
+	});
+
+	it("nearly identical prompts: a degenerate-gates warning naming the layers and the experts, in the result and the model card", async () => {
+		const dir = await tempDir();
+		const models = join(FIXTURES, "models");
+		await writeFile(join(dir, "recipe.yml"), [
+			`base_model: ${models}/llama-base`,
+			"gate_mode: cheap_embed",
+			"experts:",
+			`  - source_model: ${models}/llama-expert-a`,
+			"    positive_prompts: [\"Write a poem about the sea\"]",
+			`  - source_model: ${models}/llama-expert-b`,
+			"    positive_prompts: [\"Write a poem about the sea.\"]",
+			"",
+		].join("\n"));
+		const result = await runMerge(await loadRecipe(join(dir, "recipe.yml")), { outputDir: join(dir, "out"), seed: 1 });
+		assert.equal(result.warnings.length, 1);
+		assert.match(result.warnings[0], /^layers 0-1: degenerate gates \(condition number [0-9.]+ > 5\); experts 0 \(.*llama-expert-a\) and 1 \(.*llama-expert-b\) have the most similar router rows \(cosine 0\.9\d+\)/);
+		assert.ok(result.gates.layers.every((l) => l.conditionNumber > 5));
+		assert.ok((await readFile(join(dir, "out", "README.md"), "utf8")).includes("degenerate gates"));
 	});
 
 	for (const recipe of ["mixtral-hidden", "mixtral-hidden-avg"]) {

@@ -1,0 +1,129 @@
+import { readFile, stat } from "node:fs/promises";
+import { listFiles, modelInfo } from "@huggingface/hub";
+import { INDEX_FILE_NAME } from "../safetensors/index.js";
+import { downloadBlob } from "./download-blob.js";
+import type { HubContext } from "./hub-context.js";
+import { HubError } from "./hub-error.js";
+import { type RepoFile, indexedShards, selectSnapshotFiles } from "./merge-files.js";
+import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
+import { runPool } from "./run-pool.js";
+
+/** A model repo at one commit, present in the local cache with every file a merge needs. */
+export interface HubSnapshot {
+	repo: string;
+	/** The revision asked for (branch, tag or commit). */
+	revision: string;
+	commit: string;
+	/** `snapshots/{commit}` in the cache. */
+	dir: string;
+	/** Bytes that came over the network in this call (0: all cached). */
+	downloadedBytes: number;
+}
+
+/** The commit a branch or tag points to now, from the Hub's model info. */
+export async function resolveCommit(context: HubContext, repo: string, revision: string): Promise<string> {
+	let sha: string | undefined;
+	try {
+		sha = (await modelInfo({ name: repo, revision, additionalFields: ["sha"], hubUrl: context.hubUrl, fetch: context.fetch })).sha;
+	} catch (error) {
+		throw context.explain(error, { repo, revision, access: "read" });
+	}
+	if (!sha || !isCommitSha(sha)) throw new HubError(`${repo}@${revision}: the Hub did not say which commit this revision is (got ${JSON.stringify(sha)})`);
+	return sha;
+}
+
+/**
+ * Brings the files a merge needs from `repo` at `commit` into the cache (see merge-files.ts), reusing
+ * what is there, and records `refs/{revision}` when the revision is a branch or tag.
+ */
+export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string): Promise<HubSnapshot> {
+	const cache = new RepoCache(context.cacheDir, repo);
+	const label = `${repo}@${revision}`;
+	const listing = await listRepoFiles(context, repo, commit, revision);
+	const selection = selectSnapshotFiles(listing, label);
+	let downloadedBytes = 0;
+	const fetchFiles = async (files: RepoFile[], report: boolean) => {
+		const missing: RepoFile[] = [];
+		for (const file of files) if (!(await reuseCached(cache, commit, file))) missing.push(file);
+		// Two names with the same content share one blob: fetch it once.
+		const byEtag = new Map<string, RepoFile[]>();
+		for (const file of missing) byEtag.set(file.etag, [...(byEtag.get(file.etag) ?? []), file]);
+		const bytesTotal = [...byEtag.values()].reduce((sum, [f]) => sum + f.size, 0);
+		const onDisk = new Map<string, number>();
+		let filesDone = 0;
+		const progress = (file?: string) =>
+			report &&
+			context.onProgress?.({
+				direction: "download",
+				phase: "download",
+				repo,
+				file,
+				bytesDone: [...onDisk.values()].reduce((a, b) => a + b, 0),
+				bytesTotal,
+				filesDone,
+				filesTotal: byEtag.size,
+			});
+		if (byEtag.size > 0) progress();
+		await runPool([...byEtag.values()], context.concurrency, async ([first, ...same]) => {
+			const blob = cache.blob(first.etag);
+			let before: number | undefined;
+			await downloadBlob(context, {
+				repo,
+				commit,
+				file: first,
+				blob,
+				onBytes: (bytes) => {
+					before ??= bytes;
+					onDisk.set(first.etag, bytes);
+					progress(first.path);
+				},
+			});
+			downloadedBytes += first.size - (before ?? 0);
+			for (const file of [first, ...same]) await linkSnapshotFile(blob, cache.snapshotFile(commit, file.path));
+			filesDone++;
+			progress(first.path);
+		});
+	};
+	// The index comes first: it says which shards to fetch.
+	if (selection.index) await fetchFiles([selection.index], false);
+	const weights = selection.index
+		? indexedShards(await readFile(cache.snapshotFile(commit, INDEX_FILE_NAME), "utf8"), listing, label)
+		: selection.weights;
+	await fetchFiles([...selection.side, ...weights], true);
+	if (revision !== commit) await cache.writeRef(revision, commit);
+	return { repo, revision, commit, dir: cache.snapshot(commit), downloadedBytes };
+}
+
+/** The repo's top-level files at the commit, from the Hub's tree listing (sizes and hashes included). */
+async function listRepoFiles(context: HubContext, repo: string, commit: string, revision: string): Promise<RepoFile[]> {
+	const files: RepoFile[] = [];
+	try {
+		for await (const entry of listFiles({ repo, revision: commit, hubUrl: context.hubUrl, fetch: context.fetch })) {
+			if (entry.type !== "file") continue;
+			const etag = entry.lfs?.oid ?? entry.oid;
+			if (!etag) throw new HubError(`${repo}@${revision}: the Hub listed ${entry.path} without a hash`);
+			files.push({ path: entry.path, size: entry.lfs?.size ?? entry.size, etag, sha256: entry.lfs?.oid });
+		}
+	} catch (error) {
+		throw context.explain(error, { repo, revision, access: "read" });
+	}
+	return files;
+}
+
+/** True when the file is already in the snapshot, or its blob is cached and only needs linking. */
+async function reuseCached(cache: RepoCache, commit: string, file: RepoFile): Promise<boolean> {
+	const pointer = cache.snapshotFile(commit, file.path);
+	if ((await sizeOf(pointer)) === file.size) return true;
+	const blob = cache.blob(file.etag);
+	if ((await sizeOf(blob)) !== file.size) return false;
+	await linkSnapshotFile(blob, pointer);
+	return true;
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+	try {
+		return (await stat(path)).size;
+	} catch {
+		return undefined;
+	}
+}

@@ -1,0 +1,194 @@
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type CommitOutput, HubApiError, commitIter, createBranch, createRepo } from "@huggingface/hub";
+import { VERSION } from "../version.js";
+import { isTransientHubFailure } from "./explain-hub-failure.js";
+import { type HubContext, createHubContext } from "./hub-context.js";
+import { HubError } from "./hub-error.js";
+import { TOKEN_VIA_FETCH } from "./hub-fetch.js";
+import type { HubOptions } from "./hub-options.js";
+import { type PushTarget, checkPushAccess } from "./push-access.js";
+
+export interface PushOptions extends HubOptions {
+	/** Create the repo private (an existing repo keeps its visibility). */
+	private?: boolean;
+	/** The branch to commit to, created from the default branch when missing; default main. */
+	branch?: string;
+	commitTitle?: string;
+	commitDescription?: string;
+}
+
+export interface PushResult {
+	repo: string;
+	branch: string;
+	commit: string;
+	/** The repo's page (at the branch when it is not main). */
+	url: string;
+	createdRepo: boolean;
+	files: string[];
+	bytes: number;
+	/** Large files the Hub already had (an interrupted push, an earlier commit): not sent again. */
+	reusedFiles: string[];
+}
+
+interface LocalFile {
+	name: string;
+	path: string;
+	size: number;
+}
+
+/**
+ * Checks that a push to `repo` can work (online, a write token) and gives its full id, before a merge
+ * spends an hour producing something that cannot be pushed.
+ */
+export async function preparePush(repo: string, options: HubOptions = {}): Promise<PushTarget> {
+	return checkPushAccess(await createHubContext(options), repo);
+}
+
+/**
+ * Uploads every file of a model folder to a Hub repo in one commit, creating the repo (and branch) when
+ * needed. @huggingface/hub does the protocol: preupload, sha256 of large files, LFS batch (files the Hub
+ * already stores are skipped, which is what makes a repeated push resume), uploads, the commit. Transient
+ * failures are retried the same way.
+ */
+export async function pushToHub(dir: string, repo: string, options: PushOptions = {}): Promise<PushResult> {
+	const context = await createHubContext(options);
+	const target = await checkPushAccess(context, repo);
+	const files = await modelFiles(dir);
+	const branch = options.branch ?? "main";
+	const createdRepo = await ensureRepo(context, target.repo, options.private === true);
+	if (branch !== "main") await ensureBranch(context, target.repo, branch);
+	for (let attempt = 0; ; attempt++) {
+		try {
+			const { output, reusedFiles } = await commitFiles(context, target.repo, branch, files, options);
+			const url = `${context.hubUrl}/${target.repo}${branch === "main" ? "" : `/tree/${encodeURIComponent(branch)}`}`;
+			return {
+				repo: target.repo,
+				branch,
+				commit: output.commit.oid,
+				url,
+				createdRepo,
+				files: files.map((f) => f.name),
+				bytes: files.reduce((sum, f) => sum + f.size, 0),
+				reusedFiles,
+			};
+		} catch (error) {
+			if (context.signal?.aborted) throw context.signal.reason ?? error;
+			if (isTransientHubFailure(error) && attempt < context.retries) {
+				context.onWarning(`upload to ${target.repo} interrupted (${error instanceof Error ? error.message : String(error)}); retrying, files already uploaded are skipped`);
+				await sleep(context.retryDelayMs * 2 ** attempt, undefined, { signal: context.signal });
+				continue;
+			}
+			const explained = context.explain(error, { repo: target.repo, revision: branch, access: "write" });
+			if (!(explained instanceof HubError) || !isTransientHubFailure(error)) throw explained;
+			throw new HubError(explained.message, {
+				status: explained.status,
+				hint: `run the push again (\`moe-merge push ${dir} ${target.repo}\`): large files already uploaded are not sent again`,
+			});
+		}
+	}
+}
+
+/** The folder's top-level files (hidden ones excepted), refusing a folder that is not a model. */
+async function modelFiles(dir: string): Promise<LocalFile[]> {
+	const root = resolve(dir);
+	let names: string[];
+	try {
+		names = (await readdir(root)).filter((n) => !n.startsWith(".")).sort();
+	} catch (cause) {
+		throw new HubError(`cannot read the folder to push, ${root} (${(cause as NodeJS.ErrnoException).code})`, { file: root });
+	}
+	const files: LocalFile[] = [];
+	for (const name of names) {
+		const info = await stat(join(root, name));
+		if (info.isFile()) files.push({ name, path: join(root, name), size: info.size });
+	}
+	if (!files.some((f) => f.name === "config.json") || !files.some((f) => f.name.endsWith(".safetensors"))) {
+		throw new HubError(`${root} is not a model folder (it needs config.json and *.safetensors); nothing was pushed`, {
+			file: root,
+			hint: "usage: moe-merge push <model-folder> <org/name>",
+		});
+	}
+	return files;
+}
+
+async function ensureRepo(context: HubContext, repo: string, makePrivate: boolean): Promise<boolean> {
+	try {
+		await createRepo({ repo: { type: "model", name: repo }, visibility: makePrivate ? "private" : undefined, hubUrl: context.hubUrl, fetch: context.fetch, ...TOKEN_VIA_FETCH });
+		return true;
+	} catch (error) {
+		if (error instanceof HubApiError && error.statusCode === 409) return false;
+		throw context.explain(error, { repo, access: "write" });
+	}
+}
+
+async function ensureBranch(context: HubContext, repo: string, branch: string): Promise<void> {
+	try {
+		await createBranch({ repo: { type: "model", name: repo }, branch, hubUrl: context.hubUrl, fetch: context.fetch });
+	} catch (error) {
+		if (error instanceof HubApiError && error.statusCode === 409) return;
+		throw context.explain(error, { repo, revision: branch, access: "write" });
+	}
+}
+
+/** One commit of all files through the library, its events turned into byte progress. */
+async function commitFiles(
+	context: HubContext,
+	repo: string,
+	branch: string,
+	files: LocalFile[],
+	options: PushOptions,
+): Promise<{ output: CommitOutput; reusedFiles: string[] }> {
+	const sizes = new Map(files.map((f) => [f.name, f.size]));
+	const bytesTotal = files.reduce((sum, f) => sum + f.size, 0);
+	const hashed = new Map<string, number>();
+	const sent = new Map<string, number>();
+	const reused = new Set<string>();
+	let phase: "hash" | "upload" = "hash";
+	const report = (file?: string) => {
+		const progress = phase === "hash" ? hashed : sent;
+		let bytesDone = 0;
+		let filesDone = 0;
+		for (const [name, fraction] of progress) {
+			bytesDone += (sizes.get(name) ?? 0) * fraction;
+			if (fraction >= 1) filesDone++;
+		}
+		context.onProgress?.({ direction: "upload", phase, repo, file, bytesDone: Math.round(bytesDone), bytesTotal, filesDone, filesTotal: files.length });
+	};
+	const iterator = commitIter({
+		repo: { type: "model", name: repo },
+		operations: files.map((f) => ({ operation: "addOrUpdate", path: f.name, content: pathToFileURL(f.path) })),
+		title: options.commitTitle ?? `Upload ${files.length} files with moe-merge ${VERSION}`,
+		description: options.commitDescription,
+		branch,
+		hubUrl: context.hubUrl,
+		fetch: context.fetch,
+		abortSignal: context.signal,
+	});
+	let step = await iterator.next();
+	while (!step.done) {
+		const event = step.value;
+		if (event.event === "phase") {
+			if (event.phase !== "preuploading") phase = "upload";
+			if (event.phase === "committing") for (const f of files) if (!sent.has(f.name)) sent.set(f.name, 1);
+			report();
+		} else if (event.state === "hashing") {
+			hashed.set(event.path, event.progress);
+			report(event.path);
+		} else if (event.state === "uploading") {
+			// The library reports a file the Hub already has with progress 1 straight away.
+			if (!sent.has(event.path) && event.progress >= 1) reused.add(event.path);
+			sent.set(event.path, event.progress);
+			report(event.path);
+		} else {
+			throw new HubError(`${repo}: uploading ${event.path} failed`);
+		}
+		step = await iterator.next();
+	}
+	if (!step.value) throw new HubError(`${repo}: the Hub did not confirm the commit`);
+	for (const f of files) sent.set(f.name, 1);
+	report();
+	return { output: step.value, reusedFiles: [...reused].sort() };
+}

@@ -1,0 +1,70 @@
+import { MoeMergeError } from "../errors.js";
+import { resolveCachedSnapshot } from "../models/resolve-cached-snapshot.js";
+import { type HubSnapshot, downloadSnapshot, resolveCommit } from "./download-snapshot.js";
+import { networkErrorCode } from "./explain-hub-failure.js";
+import { type HubContext, createHubContext } from "./hub-context.js";
+import { HubError } from "./hub-error.js";
+import type { HubOptions } from "./hub-options.js";
+import { isCommitSha } from "./repo-cache.js";
+import { snapshotGaps } from "./snapshot-gaps.js";
+
+/**
+ * Finds `repo@revision` with every file a merge needs, downloading what the cache lacks:
+ * - offline (HF_HUB_OFFLINE): the cache only, never a connection; a clear error when something is missing;
+ * - a full commit sha already complete in the cache: no request at all (a commit never changes);
+ * - otherwise the Hub says which commit the branch or tag is now (as huggingface_hub does), and only
+ *   missing files are fetched. If the Hub cannot be reached, a complete cached snapshot of that
+ *   branch or tag is used, with a warning.
+ */
+export async function resolveHubModel(repo: string, revision = "main", options: HubOptions = {}): Promise<HubSnapshot> {
+	const context = await createHubContext(options);
+	if (context.offline) return cachedOrOfflineError(context, repo, revision);
+	if (isCommitSha(revision)) {
+		const cached = await completeCachedSnapshot(context, repo, revision);
+		if (cached) return cached;
+	}
+	let commit: string;
+	try {
+		commit = await resolveCommit(context, repo, revision);
+	} catch (error) {
+		const unreachable = error instanceof HubError && networkErrorCode(error.cause) !== undefined;
+		const cached = unreachable ? await completeCachedSnapshot(context, repo, revision) : undefined;
+		if (!cached) throw error;
+		context.onWarning(`${(error as HubError).message}; using the cached snapshot ${cached.commit} of ${repo}@${revision}`);
+		return cached;
+	}
+	return downloadSnapshot(context, repo, revision, commit);
+}
+
+async function completeCachedSnapshot(context: HubContext, repo: string, revision: string): Promise<HubSnapshot | undefined> {
+	try {
+		const { dir, commit } = await resolveCachedSnapshot(repo, revision, context.cacheDir);
+		if ((await snapshotGaps(dir)).length > 0) return undefined;
+		return { repo, revision, commit, dir, downloadedBytes: 0 };
+	} catch (error) {
+		if (error instanceof MoeMergeError) return undefined;
+		throw error;
+	}
+}
+
+async function cachedOrOfflineError(context: HubContext, repo: string, revision: string): Promise<HubSnapshot> {
+	const hint = "unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE / HF_HOME at a cache that has it";
+	let found: { dir: string; commit: string };
+	try {
+		found = await resolveCachedSnapshot(repo, revision, context.cacheDir);
+	} catch (error) {
+		if (!(error instanceof MoeMergeError)) throw error;
+		throw new HubError(`${repo}@${revision} is not in the local Hugging Face cache (${context.cacheDir}), and offline mode (HF_HUB_OFFLINE) forbids downloading it`, {
+			file: context.cacheDir,
+			hint,
+		});
+	}
+	const gaps = await snapshotGaps(found.dir);
+	if (gaps.length > 0) {
+		throw new HubError(`${repo}@${revision}: the cached snapshot ${found.commit} lacks ${gaps.join(", ")}, and offline mode (HF_HUB_OFFLINE) forbids downloading`, {
+			file: found.dir,
+			hint,
+		});
+	}
+	return { repo, revision, commit: found.commit, dir: found.dir, downloadedBytes: 0 };
+}

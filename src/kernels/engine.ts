@@ -1,0 +1,378 @@
+/**
+ * ComputeEngine: f32 GEMM of Linear layers on worker threads sharing one WebAssembly.Memory.
+ *
+ * Weights are converted and packed once (packLinear, on the workers); `linear` then copies x into the
+ * shared memory, packs it into 4-row blocks (main thread, wasm), runs the GEMM on the workers (dynamic
+ * work split in column panels, and in rows when there are few panels), and copies y out. Operations
+ * run one at a time in call order; the main thread only waits with Atomics.waitAsync, so the event
+ * loop stays free. See kernels.wat for the data layouts and the micro-kernel.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { SharedHeap } from "./heap.js";
+import {
+	CONTROL_BYTES, DTYPE_CODE, ERROR, ERROR_TEXT_BYTE, ERROR_TEXT_LENGTH, JobKind, KIND, NEXT_TASK, PACK_SCRATCH_BYTES,
+	PARAMS, REMAINING, SEQ, TASKS, type KernelExports, type WorkerInit,
+} from "./protocol.js";
+import { enableRelaxedSimd, kernelsModule, relaxedSimdSupported } from "./wasm-modules.js";
+
+export interface KernelInfo {
+	/** Worker threads doing the compute. */
+	threads: number;
+	/** Whether the multiply-adds are relaxed-SIMD FMAs (else f32x4.mul + f32x4.add). */
+	relaxedSimd: boolean;
+}
+
+export interface ComputeEngineOptions {
+	/** Worker threads; default os.availableParallelism(). */
+	threads?: number;
+	/**
+	 * true: require relaxed SIMD (enabling V8's flag on Node 20; throws if impossible); false: plain SIMD;
+	 * "auto" (default): relaxed SIMD when it is or can be enabled.
+	 */
+	relaxedSimd?: boolean | "auto";
+}
+
+export type LinearDType = "F32" | "F16" | "BF16";
+
+/** A Linear weight converted to f32 and packed in the engine's shared memory. */
+export interface PackedLinear {
+	/** Output features (N). */
+	readonly rows: number;
+	/** Input features (K). */
+	readonly cols: number;
+}
+
+export interface LinearOptions {
+	/** bias[N], added to every row of y. */
+	bias?: Float32Array;
+	/** Where to write y (at least M*N values); a new array otherwise. */
+	out?: Float32Array;
+}
+
+/** GEMM blocking (see gemm in kernels.wat): k block, and 4-row blocks per row slab. */
+const KC = 256;
+const MC_BLOCKS = 32;
+/** Weight bytes copied into shared memory and packed per job. */
+const PACK_CHUNK_BYTES = 32 << 20;
+const BYTES_PER_ELEMENT: Record<LinearDType, number> = { F32: 4, F16: 2, BF16: 2 };
+
+class Packed implements PackedLinear {
+	freed = false;
+	constructor(
+		readonly engine: ComputeEngine,
+		readonly rows: number,
+		readonly cols: number,
+		/** Byte offset of panel 0. */
+		readonly offset: number,
+		/** cols rounded up to 4. */
+		readonly kp: number,
+		/** ceil(rows / 8) panels of 8 columns of y. */
+		readonly panels: number,
+		readonly bytes: number,
+	) {}
+}
+
+/** Atomics.waitAsync (ES2024; the project's lib is ES2023). */
+const waitAsync = (Atomics as unknown as {
+	waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+let failureForTesting: (engine: ComputeEngine, index: number, exit: boolean) => Promise<void>;
+
+/** Testing only: makes worker `index` throw in a job, or exit its thread (`exit`); resolves/rejects like a job. */
+export function injectWorkerFailure(engine: ComputeEngine, index: number, exit: boolean): Promise<void> {
+	return failureForTesting(engine, index, exit);
+}
+
+export class ComputeEngine {
+	readonly info: KernelInfo;
+	readonly #memory: WebAssembly.Memory;
+	readonly #heap: SharedHeap;
+	readonly #kernels: KernelExports;
+	readonly #workers: Worker[];
+	readonly #workerExits: Promise<void>[];
+	readonly #control: Int32Array;
+	readonly #controlBytes: Uint8Array;
+	/** Tail of the queue of operations (never rejects). */
+	#queue: Promise<unknown> = Promise.resolve();
+	#failure: Error | undefined;
+	#closing: Promise<void> | undefined;
+
+	private constructor(
+		info: KernelInfo, memory: WebAssembly.Memory, heap: SharedHeap, kernels: KernelExports,
+		workers: Worker[], control: SharedArrayBuffer,
+	) {
+		this.info = info;
+		this.#memory = memory;
+		this.#heap = heap;
+		this.#kernels = kernels;
+		this.#workers = workers;
+		this.#control = new Int32Array(control);
+		this.#controlBytes = new Uint8Array(control);
+		this.#workerExits = workers.map((worker, index) => new Promise<void>((resolve) => {
+			worker.on("error", (error) => this.#fail(new Error(`ComputeEngine worker ${index} failed: ${error.message}`, { cause: error })));
+			worker.on("exit", (code) => {
+				if (!this.#closing) this.#fail(new Error(`ComputeEngine worker ${index} exited unexpectedly (exit code ${code})`));
+				resolve();
+			});
+		}));
+	}
+
+	/** Starts `threads` workers (default: os.availableParallelism()) sharing one WebAssembly.Memory. */
+	static async create(options: ComputeEngineOptions = {}): Promise<ComputeEngine> {
+		const threads = options.threads ?? availableParallelism();
+		if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`ComputeEngine: threads must be an integer from 1 to 256, got ${threads}`);
+		const relaxedSimd = resolveRelaxedSimd(options.relaxedSimd ?? "auto");
+		const module = await kernelsModule(relaxedSimd);
+		const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+		const heap = new SharedHeap(memory);
+		const scratch = heap.alloc(threads * PACK_SCRATCH_BYTES);
+		const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+		const control = new SharedArrayBuffer(CONTROL_BYTES);
+
+		const workers: Worker[] = [];
+		const started: Promise<void>[] = [];
+		for (let index = 0; index < threads; index++) {
+			const workerData: WorkerInit = { module, memory, control, index, scratch: scratch + index * PACK_SCRATCH_BYTES };
+			const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData, name: `moe-merge-kernels-${index}` });
+			workers.push(worker);
+			started.push(new Promise<void>((resolve, reject) => {
+				worker.once("message", () => resolve());
+				worker.once("error", reject);
+				worker.once("exit", (code) => reject(new Error(`exited with code ${code}`)));
+			}));
+		}
+		try {
+			await Promise.all(started);
+		} catch (error) {
+			await Promise.all(workers.map((worker) => worker.terminate()));
+			throw new Error(`ComputeEngine: a worker could not start: ${(error as Error).message}`, { cause: error });
+		}
+		for (const worker of workers) {
+			worker.removeAllListeners();
+			// Idle workers do not keep the process alive; they are ref'ed while a job runs.
+			worker.unref();
+		}
+		return new ComputeEngine({ threads, relaxedSimd }, memory, heap, kernels, workers, control);
+	}
+
+	/**
+	 * Converts a Linear weight [rows = N, cols = K] given as raw little-endian bytes of `dtype` to f32
+	 * and packs it into shared memory (on the workers). Free it with `free` when it is no longer used.
+	 */
+	packLinear(bytes: Uint8Array, dtype: LinearDType, rows: number, cols: number): Promise<PackedLinear> {
+		const bpe = BYTES_PER_ELEMENT[dtype];
+		if (bpe === undefined) return Promise.reject(new TypeError(`packLinear: dtype must be F32, F16 or BF16, got ${String(dtype)}`));
+		if (!isPositiveInteger(rows) || !isPositiveInteger(cols)) return Promise.reject(new RangeError(`packLinear: bad shape [${rows}, ${cols}]`));
+		if (!(bytes instanceof Uint8Array) || bytes.byteLength !== rows * cols * bpe) {
+			return Promise.reject(new RangeError(`packLinear: a [${rows}, ${cols}] ${dtype} weight has ${rows * cols * bpe} bytes, got ${bytes?.byteLength}`));
+		}
+		return this.#enqueue(async () => {
+			const kp = roundUp(cols, 4);
+			const panels = Math.ceil(rows / 8);
+			const packedBytes = panels * kp * 32;
+			const offset = this.#heap.alloc(packedBytes);
+			const rowBytes = cols * bpe;
+			const chunkRows = Math.min(roundUp(rows, 8), Math.max(8, Math.floor(PACK_CHUNK_BYTES / rowBytes / 8) * 8));
+			const stagingBytes = chunkRows * rowBytes;
+			let staging = 0;
+			try {
+				staging = this.#heap.alloc(stagingBytes);
+				for (let row0 = 0; row0 < rows; row0 += chunkRows) {
+					const chunk = Math.min(chunkRows, rows - row0);
+					new Uint8Array(this.#memory.buffer, staging, chunk * rowBytes).set(bytes.subarray(row0 * rowBytes, (row0 + chunk) * rowBytes));
+					const chunkPanels = Math.ceil(chunk / 8);
+					const panelsPerTask = Math.max(1, Math.ceil(chunkPanels / (4 * this.info.threads)));
+					await this.#run(JobKind.PackB, Math.ceil(chunkPanels / panelsPerTask), [
+						staging, DTYPE_CODE[dtype], chunk, cols, kp, offset + (row0 / 8) * kp * 32, chunkPanels, panelsPerTask,
+					]);
+				}
+			} catch (error) {
+				this.#heap.free(offset, packedBytes);
+				throw error;
+			} finally {
+				if (staging) this.#heap.free(staging, stagingBytes);
+			}
+			return new Packed(this, rows, cols, offset, kp, panels, packedBytes);
+		});
+	}
+
+	/** y[M, N] = x[M, K] · Wᵀ (+ bias[N]); x holds M*K values. Resolves to `out` or a new array. */
+	linear(x: Float32Array, m: number, w: PackedLinear, options: LinearOptions = {}): Promise<Float32Array> {
+		let packed: Packed;
+		try {
+			packed = this.#own(w, "linear");
+		} catch (error) {
+			return Promise.reject(error);
+		}
+		const { rows: n, cols: k } = packed;
+		const { bias, out } = options;
+		if (!Number.isInteger(m) || m < 0) return Promise.reject(new RangeError(`linear: bad row count ${m}`));
+		if (!(x instanceof Float32Array) || x.length !== m * k) return Promise.reject(new RangeError(`linear: x must be a Float32Array of ${m} x ${k} = ${m * k} values, got ${x?.length}`));
+		if (bias !== undefined && (!(bias instanceof Float32Array) || bias.length !== n)) return Promise.reject(new RangeError(`linear: bias must be a Float32Array of ${n} values, got ${bias?.length}`));
+		if (out !== undefined && (!(out instanceof Float32Array) || out.length < m * n)) return Promise.reject(new RangeError(`linear: out must be a Float32Array of at least ${m} x ${n} = ${m * n} values, got ${out?.length}`));
+		const y = out ?? new Float32Array(m * n);
+		if (m === 0) return Promise.resolve(y);
+
+		return this.#enqueue(async () => {
+			if (packed.freed) throw new Error("linear: the PackedLinear was freed");
+			const { kp, panels } = packed;
+			const mp = roundUp(m, 4);
+			const ldc = panels * 32;
+			// One workspace: x as given, x packed, y padded (Mp x 8*panels), bias padded.
+			const xBytes = roundUp(m * k * 4, 64);
+			const aBytes = roundUp(mp * kp * 4, 64);
+			const cBytes = roundUp(mp * ldc, 64);
+			const biasBytes = bias ? ldc : 0;
+			const total = xBytes + aBytes + cBytes + biasBytes;
+			const xAt = this.#heap.alloc(total);
+			const aAt = xAt + xBytes, cAt = aAt + aBytes, biasAt = bias ? cAt + cBytes : 0;
+			try {
+				const buffer = this.#memory.buffer;
+				new Float32Array(buffer, xAt, m * k).set(x);
+				this.#kernels.pack_a(xAt, m, k, kp, aAt);
+				if (bias) {
+					const padded = new Float32Array(buffer, biasAt, panels * 8);
+					padded.set(bias);
+					padded.fill(0, n);
+				}
+				const rowBlocks = mp / 4;
+				const split = splitGemm(rowBlocks, panels, this.info.threads);
+				await this.#run(JobKind.Gemm, split.tasks, [
+					aAt, packed.offset, cAt, biasAt, kp, ldc, rowBlocks, panels, KC, MC_BLOCKS,
+					split.panelsPerTask, split.rowBlocksPerTask, split.panelTasks,
+				]);
+				const c = new Float32Array(this.#memory.buffer, cAt, mp * panels * 8);
+				if (n === panels * 8) y.set(c.subarray(0, m * n));
+				else for (let r = 0; r < m; r++) y.set(c.subarray(r * panels * 8, r * panels * 8 + n), r * n);
+			} finally {
+				this.#heap.free(xAt, total);
+			}
+			return y;
+		});
+	}
+
+	/** Frees a packed weight's shared memory for reuse (after the operations already queued). */
+	free(w: PackedLinear): void {
+		const packed = this.#own(w, "free");
+		packed.freed = true;
+		this.#queue = this.#queue.then(() => this.#heap.free(packed.offset, packed.bytes));
+	}
+
+	/** Waits for queued operations, then stops the workers. Further calls reject. */
+	close(): Promise<void> {
+		this.#closing ??= (async () => {
+			await this.#queue;
+			if (!this.#failure) {
+				this.#control[KIND] = JobKind.Quit;
+				Atomics.add(this.#control, SEQ, 1);
+				Atomics.notify(this.#control, SEQ);
+			}
+			const timeout = new Promise<"timeout">((resolve) => setTimeout(resolve, 2000, "timeout").unref());
+			if ((await Promise.race([Promise.all(this.#workerExits), timeout])) === "timeout") {
+				await Promise.all(this.#workers.map((worker) => worker.terminate()));
+			}
+		})();
+		return this.#closing;
+	}
+
+	/** Bytes of shared memory: in use (packed weights), and the memory's size. */
+	get memoryUsage(): { usedBytes: number; memoryBytes: number } {
+		return { usedBytes: this.#heap.usedBytes, memoryBytes: this.#heap.memoryBytes };
+	}
+
+	#own(w: PackedLinear, what: string): Packed {
+		if (!(w instanceof Packed) || w.engine !== this) throw new TypeError(`${what}: the PackedLinear does not come from this ComputeEngine's packLinear`);
+		if (w.freed) throw new Error(`${what}: the PackedLinear was freed`);
+		return w;
+	}
+
+	#enqueue<T>(operation: () => Promise<T>): Promise<T> {
+		if (this.#closing) return Promise.reject(new Error("ComputeEngine is closed"));
+		const result = this.#queue.then(() => {
+			if (this.#failure) throw this.#failure;
+			return operation();
+		});
+		this.#queue = result.catch(() => undefined);
+		return result;
+	}
+
+	/** Runs one job on all workers and waits for it; rejects with the first worker error. */
+	async #run(kind: JobKind, tasks: number, params: number[]): Promise<void> {
+		const control = this.#control;
+		control[KIND] = kind;
+		control[TASKS] = tasks;
+		for (let i = 0; i < params.length; i++) control[PARAMS + i] = params[i];
+		control[ERROR] = 0;
+		control[NEXT_TASK] = 0;
+		control[REMAINING] = this.#workers.length;
+		for (const worker of this.#workers) worker.ref();
+		try {
+			Atomics.add(control, SEQ, 1);
+			Atomics.notify(control, SEQ);
+			for (;;) {
+				const remaining = Atomics.load(control, REMAINING);
+				if (remaining === 0 || this.#failure) break;
+				const wait = waitAsync(control, REMAINING, remaining);
+				if (wait.async) await wait.value;
+			}
+		} finally {
+			for (const worker of this.#workers) worker.unref();
+		}
+		if (this.#failure) throw this.#failure;
+		const failed = Atomics.load(control, ERROR);
+		if (failed !== 0) {
+			const text = new TextDecoder().decode(this.#controlBytes.slice(ERROR_TEXT_BYTE, ERROR_TEXT_BYTE + control[ERROR_TEXT_LENGTH]));
+			throw new Error(`ComputeEngine worker ${failed - 1} failed: ${text}`);
+		}
+	}
+
+	/** The engine cannot be used any more: wake a waiting job, stop the workers. */
+	#fail(error: Error): void {
+		if (this.#failure) return;
+		this.#failure = error;
+		Atomics.notify(this.#control, REMAINING);
+		for (const worker of this.#workers) void worker.terminate();
+	}
+
+	static {
+		failureForTesting = (engine, index, exit) => engine.#enqueue(() => engine.#run(JobKind.Fail, 1, [index, exit ? 1 : 0]));
+	}
+}
+
+function resolveRelaxedSimd(option: boolean | "auto"): boolean {
+	if (option === false) return false;
+	if (option === true) {
+		if (!enableRelaxedSimd()) throw new Error(`ComputeEngine: relaxed SIMD is not available in this Node.js (${process.version})`);
+		return true;
+	}
+	if (option === "auto") return relaxedSimdSupported() || enableRelaxedSimd();
+	throw new TypeError(`ComputeEngine: relaxedSimd must be true, false or "auto", got ${String(option)}`);
+}
+
+/**
+ * Task grid of a GEMM: groups of column panels (about 8 per worker, an even number of panels each so
+ * that two workers rarely write the same cache line of y), and, when that gives too few tasks, slabs
+ * of row blocks too. Workers take tasks dynamically, which also balances a busy machine.
+ */
+export function splitGemm(rowBlocks: number, panels: number, threads: number): {
+	tasks: number; panelTasks: number; panelsPerTask: number; rowBlocksPerTask: number;
+} {
+	let panelsPerTask = Math.ceil(panels / (8 * threads));
+	if (panelsPerTask > 1) panelsPerTask = roundUp(panelsPerTask, 2);
+	const panelTasks = Math.ceil(panels / panelsPerTask);
+	let rowTasks = 1;
+	if (panelTasks < 4 * threads) rowTasks = Math.min(rowBlocks, Math.ceil((4 * threads) / panelTasks));
+	const rowBlocksPerTask = Math.ceil(rowBlocks / rowTasks);
+	rowTasks = Math.ceil(rowBlocks / rowBlocksPerTask);
+	return { tasks: panelTasks * rowTasks, panelTasks, panelsPerTask, rowBlocksPerTask };
+}
+
+function roundUp(n: number, multiple: number): number {
+	return Math.ceil(n / multiple) * multiple;
+}
+
+function isPositiveInteger(n: number): boolean {
+	return Number.isSafeInteger(n) && n > 0;
+}

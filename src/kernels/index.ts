@@ -1,0 +1,10 @@
+/** CPU compute kernels (WebAssembly SIMD on worker threads) for the forward pass. */
+export {
+	ComputeEngine,
+	type ComputeEngineOptions,
+	type KernelInfo,
+	type LinearDType,
+	type LinearOptions,
+	type PackedLinear,
+} from "./engine.js";
+export { relaxedSimdSupported } from "./wasm-modules.js";

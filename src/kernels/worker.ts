@@ -1,0 +1,81 @@
+/**
+ * A compute worker: instantiates the kernels module on the shared memory, then loops forever waiting
+ * (Atomics.wait) for jobs in the control block; see protocol.ts. It never returns to its event loop
+ * while running, so it needs no message handling; the Quit job ends the loop and the thread.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import {
+	ERROR, ERROR_TEXT_BYTE, ERROR_TEXT_LENGTH, ERROR_TEXT_MAX_BYTES, JobKind, KIND, NEXT_TASK, PARAMS,
+	REMAINING, SEQ, TASKS, type KernelExports, type WorkerInit,
+} from "./protocol.js";
+
+const init = workerData as WorkerInit;
+const kernels = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports as unknown as KernelExports;
+const control = new Int32Array(init.control);
+const controlBytes = new Uint8Array(init.control);
+const index = init.index;
+
+function runTask(kind: number, task: number): void {
+	const p = PARAMS;
+	switch (kind) {
+		case JobKind.Gemm: {
+			const rowBlocks = control[p + 6], panels = control[p + 7];
+			const panelsPerTask = control[p + 10], rowBlocksPerTask = control[p + 11], panelTasks = control[p + 12];
+			const pt = task % panelTasks;
+			const rt = (task - pt) / panelTasks;
+			const p0 = pt * panelsPerTask;
+			const rb0 = rt * rowBlocksPerTask;
+			kernels.gemm(
+				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5],
+				rb0, Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, Math.min(p0 + panelsPerTask, panels),
+				control[p + 8], control[p + 9],
+			);
+			return;
+		}
+		case JobKind.PackB: {
+			const panels = control[p + 6], panelsPerTask = control[p + 7];
+			const p0 = task * panelsPerTask;
+			kernels.pack_b(
+				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5],
+				p0, Math.min(p0 + panelsPerTask, panels), init.scratch,
+			);
+			return;
+		}
+		case JobKind.Fail:
+			if (control[p] !== index) return;
+			if (control[p + 1] === 1) process.exit(70);
+			throw new Error(`test failure requested in worker ${index}`);
+		default:
+			throw new Error(`unknown job kind ${kind}`);
+	}
+}
+
+function recordError(error: unknown): void {
+	if (Atomics.compareExchange(control, ERROR, 0, index + 1) !== 0) return;
+	const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+	const { written } = new TextEncoder().encodeInto(text, controlBytes.subarray(ERROR_TEXT_BYTE, ERROR_TEXT_BYTE + ERROR_TEXT_MAX_BYTES));
+	control[ERROR_TEXT_LENGTH] = written;
+}
+
+parentPort!.postMessage("ready");
+
+let seen = Atomics.load(control, SEQ);
+for (;;) {
+	Atomics.wait(control, SEQ, seen);
+	const seq = Atomics.load(control, SEQ);
+	if (seq === seen) continue;
+	seen = seq;
+	const kind = control[KIND];
+	if (kind === JobKind.Quit) break;
+	try {
+		const tasks = control[TASKS];
+		for (let task = Atomics.add(control, NEXT_TASK, 1); task < tasks; task = Atomics.add(control, NEXT_TASK, 1)) {
+			runTask(kind, task);
+		}
+	} catch (error) {
+		recordError(error);
+		// Let the other workers stop early: no task index is handed out any more.
+		Atomics.store(control, NEXT_TASK, 0x3fffffff);
+	}
+	if (Atomics.sub(control, REMAINING, 1) === 1) Atomics.notify(control, REMAINING);
+}

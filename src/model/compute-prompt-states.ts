@@ -1,0 +1,142 @@
+/**
+ * Hidden states of prompts through a dense base model, streamed one decoder layer at a time: the
+ * embedding rows of the prompt tokens, then for each layer its weights are read and packed, every
+ * prompt goes through it, the per-prompt summaries of the layer's input are kept, and the layer is freed.
+ * Peak memory is one layer's weights plus the activations of all prompt tokens.
+ */
+import { MoeMergeError } from "../errors.js";
+import { readDenseConfig } from "../models/dense-config.js";
+import { ModelWeights } from "../safetensors/index.js";
+import { LayerScratch, runDecoderLayer, type PromptRows } from "./decoder-layer.js";
+import { gatherEmbeddings } from "./embeddings.js";
+import { freeLayer, loadLayer } from "./layer-weights.js";
+import type { LinearBackend } from "./linear-backend.js";
+import { computeLogits } from "./lm-head.js";
+import { describeModel, tensorNames, type ModelSpec } from "./model-spec.js";
+import { rmsNorm } from "./rms-norm.js";
+import { readVector } from "./tensor-io.js";
+
+export interface HiddenStateRequest {
+	/** Token ids per prompt; each prompt runs alone (no padding), at positions 0..T-1. */
+	prompts: number[][];
+}
+
+/** Per layer l = 0..L-1, a summary of the input of decoder layer l (l = 0: the embeddings). */
+export interface PromptStates {
+	/** [L] of hidden: the state at the last token. */
+	last: Float32Array[];
+	/** [L] of hidden: the mean over all tokens. */
+	mean: Float32Array[];
+}
+
+/** Every state of one prompt (tests). */
+export interface PromptAllStates {
+	/** [L + 1] of [T, hidden]: the inputs of layers 0..L-1, then the raw output of the last layer. */
+	layers: Float32Array[];
+	/** [T, hidden]: the final RMSNorm of the last layer's output (transformers' hidden_states[L]). */
+	finalNorm: Float32Array;
+}
+
+export interface ForwardProgress {
+	/** Decoder layers completed (0..layers). */
+	layer: number;
+	layers: number;
+	/** Prompts whose attention is done in the layer being computed; 0 right after a layer completes. */
+	prompt: number;
+	prompts: number;
+}
+
+export interface ForwardOptions {
+	backend: LinearBackend;
+	onProgress?: (p: ForwardProgress) => void;
+	/** Also compute the final norm and lm_head logits of each prompt's last token (tests). */
+	logits?: boolean;
+	/** Keep every state of every prompt (tests). */
+	keepAll?: boolean;
+}
+
+export interface PromptStatesResult {
+	states: PromptStates[];
+	/** Per prompt, the [vocab] logits of the last token, when `logits` was asked for. */
+	logits?: Float32Array[];
+	/** Per prompt, when `keepAll` was asked for. */
+	all?: PromptAllStates[];
+}
+
+export async function computePromptStates(modelDir: string, request: HiddenStateRequest, options: ForwardOptions): Promise<PromptStatesResult> {
+	const { prompts } = request;
+	prompts.forEach((ids, i) => {
+		if (ids.length === 0) throw new MoeMergeError(`prompt ${i} has no tokens; every prompt needs at least one token id`);
+	});
+	const spec = describeModel(await readDenseConfig(modelDir));
+	const weights = await ModelWeights.open(modelDir);
+	try {
+		return await forward(weights, spec, prompts, options);
+	} finally {
+		await weights.close();
+	}
+}
+
+async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[][], options: ForwardOptions): Promise<PromptStatesResult> {
+	const { backend, onProgress } = options;
+	const { hidden: H, layers: L } = spec;
+	const rows: PromptRows[] = [];
+	let M = 0;
+	for (const ids of prompts) {
+		rows.push({ first: M, tokens: ids.length, rope: spec.rope.tables(ids.length) });
+		M += ids.length;
+	}
+	const x = new Float32Array(M * H);
+	await gatherEmbeddings(weights, spec, prompts.flat(), x);
+
+	const states: PromptStates[] = prompts.map(() => ({ last: [], mean: [] }));
+	const all: PromptAllStates[] | undefined = options.keepAll ? rows.map(() => ({ layers: [], finalNorm: new Float32Array(0) })) : undefined;
+	const scratch = new LayerScratch(spec, M);
+	const report = (layer: number, prompt: number): void => onProgress?.({ layer, layers: L, prompt, prompts: prompts.length });
+	for (let l = 0; l < L; l++) {
+		rows.forEach((r, p) => {
+			states[p]!.last.push(x.slice((r.first + r.tokens - 1) * H, (r.first + r.tokens) * H));
+			states[p]!.mean.push(meanRows(x, r.first, r.tokens, H));
+			all?.[p]!.layers.push(x.slice(r.first * H, (r.first + r.tokens) * H));
+		});
+		const layer = await loadLayer(weights, spec, l, backend);
+		try {
+			await runDecoderLayer(x, M, layer, spec.windows[l]!, spec, rows, scratch, backend, (p) => report(l, p));
+		} finally {
+			freeLayer(backend, layer);
+		}
+		report(l + 1, 0);
+	}
+
+	const result: PromptStatesResult = { states };
+	if (!options.logits && !all) return result;
+	const normWeight = await readVector(weights, tensorNames.finalNorm, H);
+	if (all) {
+		rows.forEach((r, p) => {
+			const own = x.slice(r.first * H, (r.first + r.tokens) * H);
+			all[p]!.layers.push(own);
+			all[p]!.finalNorm = new Float32Array(own.length);
+			rmsNorm(own, all[p]!.finalNorm, r.tokens, H, normWeight, spec.eps);
+		});
+		result.all = all;
+	}
+	if (options.logits) {
+		const lastRows = new Float32Array(rows.length * H);
+		rows.forEach((r, p) => lastRows.set(x.subarray((r.first + r.tokens - 1) * H, (r.first + r.tokens) * H), p * H));
+		rmsNorm(lastRows, lastRows, rows.length, H, normWeight, spec.eps);
+		const logits = await computeLogits(weights, spec, lastRows, rows.length, backend);
+		result.logits = rows.map((_, p) => logits.slice(p * spec.vocab, (p + 1) * spec.vocab));
+	}
+	return result;
+}
+
+/** Mean over `tokens` rows from `first`, accumulated in f64. */
+function meanRows(x: Float32Array, first: number, tokens: number, H: number): Float32Array {
+	const sum = new Float64Array(H);
+	for (let t = first; t < first + tokens; t++) {
+		for (let i = 0; i < H; i++) sum[i] += x[t * H + i]!;
+	}
+	const out = new Float32Array(H);
+	for (let i = 0; i < H; i++) out[i] = sum[i]! / tokens;
+	return out;
+}

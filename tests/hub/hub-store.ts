@@ -1,0 +1,114 @@
+/**
+ * The repos of the test hub (tests/hub/hub-server.ts), in memory: commits as whole trees, branches and
+ * tags, LFS objects by sha256, with the hashes the real Hub reports (git blob sha1, LFS sha256).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface StoredFile {
+	data: Buffer;
+	lfs: boolean;
+	/** sha256 of the content. */
+	sha256: string;
+	/** git's blob sha1: of the content, or of the LFS pointer for LFS files. */
+	oid: string;
+}
+
+export interface StoredRepo {
+	id: string;
+	private: boolean;
+	gated: false | "auto" | "manual";
+	/** Users allowed through the gate. */
+	granted: Set<string>;
+	/** Branches and tags -> commit. */
+	refs: Map<string, string>;
+	commits: Map<string, Map<string, StoredFile>>;
+}
+
+/** Files the real Hub's default .gitattributes stores in LFS. */
+const LFS_NAMES = /\.(safetensors|bin|pt|pth|gguf|ckpt|h5|msgpack|onnx|model)$/;
+export const LFS_THRESHOLD = 10 * 1024 * 1024;
+
+export function isLfsPath(path: string, size: number): boolean {
+	return LFS_NAMES.test(path) || size >= LFS_THRESHOLD;
+}
+
+export function gitBlobSha1(data: Buffer | string): string {
+	const bytes = Buffer.from(data);
+	return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+}
+
+export function sha256(data: Buffer): string {
+	return createHash("sha256").update(data).digest("hex");
+}
+
+export function storedFile(path: string, content: Buffer | string, lfs = isLfsPath(path, Buffer.byteLength(content))): StoredFile {
+	const data = Buffer.from(content);
+	const hash = sha256(data);
+	const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${hash}\nsize ${data.length}\n`;
+	return { data, lfs, sha256: hash, oid: gitBlobSha1(lfs ? pointer : data) };
+}
+
+export class HubStore {
+	readonly repos = new Map<string, StoredRepo>();
+	/** LFS storage, as the upload endpoint fills it. */
+	readonly lfsObjects = new Map<string, Buffer>();
+
+	createRepo(id: string, options: { private?: boolean; gated?: false | "auto" | "manual"; granted?: string[] } = {}): StoredRepo {
+		const repo: StoredRepo = {
+			id,
+			private: options.private ?? false,
+			gated: options.gated ?? false,
+			granted: new Set(options.granted ?? []),
+			refs: new Map(),
+			commits: new Map(),
+		};
+		this.repos.set(id, repo);
+		// Like the Hub: a new repo starts with one commit holding .gitattributes.
+		this.commit(id, { ".gitattributes": "*.safetensors filter=lfs diff=lfs merge=lfs -text\n" });
+		return repo;
+	}
+
+	/** A new commit on a branch: the branch's tree plus these files (null deletes). Returns its sha. */
+	commit(id: string, files: Record<string, Buffer | string | StoredFile | null>, branch = "main", parent?: string): string {
+		const repo = this.mustGet(id);
+		const head = parent ?? repo.refs.get(branch);
+		const tree = new Map(head ? repo.commits.get(head) : []);
+		for (const [path, content] of Object.entries(files)) {
+			if (content === null) tree.delete(path);
+			else tree.set(path, Buffer.isBuffer(content) || typeof content === "string" ? storedFile(path, content) : content);
+		}
+		for (const file of tree.values()) if (file.lfs) this.lfsObjects.set(file.sha256, file.data);
+		const sha = randomBytes(20).toString("hex");
+		repo.commits.set(sha, tree);
+		repo.refs.set(branch, sha);
+		return sha;
+	}
+
+	/** Commits every file of a folder (top level, plus `extra`) to a branch. */
+	async commitFolder(id: string, dir: string, options: { branch?: string; extra?: Record<string, Buffer | string> } = {}): Promise<string> {
+		const files: Record<string, Buffer> = {};
+		for (const name of await readdir(dir)) files[name] = await readFile(join(dir, name));
+		return this.commit(id, { ...files, ...options.extra }, options.branch);
+	}
+
+	/** The commit a branch, tag or full sha names. */
+	resolve(repo: StoredRepo, revision: string): string | undefined {
+		if (repo.commits.has(revision)) return revision;
+		return repo.refs.get(revision);
+	}
+
+	tree(id: string, revision = "main"): Map<string, StoredFile> {
+		const repo = this.mustGet(id);
+		const sha = this.resolve(repo, revision);
+		if (!sha) throw new Error(`${id}: no revision ${revision}`);
+		return repo.commits.get(sha) as Map<string, StoredFile>;
+	}
+
+	mustGet(id: string): StoredRepo {
+		const repo = this.repos.get(id);
+		if (!repo) throw new Error(`test hub: no repo ${id}`);
+		return repo;
+	}
+}
