@@ -11,7 +11,8 @@ import type { MergeCliOptions } from "./program.js";
 export async function runPlanCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	try {
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
-		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, threads: options.threads });
+		// The router values do not change the plan: skip the forward pass of hidden-state gates.
+		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, computeGates: false });
 		await closeMergePlan(plan);
 		const outDir = output ?? options.output;
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;

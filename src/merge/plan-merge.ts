@@ -16,6 +16,11 @@ export interface PlanMergeOptions {
 	cacheDir?: string;
 	/** Threads of the forward pass that computes hidden-state gates (default: one per core). */
 	threads?: number;
+	/**
+	 * false: leave hidden-state routers as zeros instead of running the forward pass, for a dry run
+	 * (`moe-merge plan`) that needs the tensor layout and sizes, not the router values.
+	 */
+	computeGates?: boolean;
 }
 
 /** Everything a merge will do, decided and checked before the first byte is written. */
@@ -104,6 +109,10 @@ async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights,
 		const sharedGates = recipe.sharedExperts.length > 0 ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
 		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
 		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
+	}
+	if (mode !== "cheap_embed" && options.computeGates === false) {
+		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
+		return { routers, gates: summarizeGates(mode, []), warnings: [] };
 	}
 	if (mode !== "cheap_embed") {
 		// TODO(model): hidden, hidden_avg and hidden_last need the float32 forward pass: create a

@@ -111,6 +111,14 @@ describe("moe-merge commands", () => {
 		assert.match(text.stdout, /output: Mixtral \(per-expert layout\), bfloat16/);
 	});
 
+	it("plan of a hidden-state recipe lays out the routers without running the model", async () => {
+		const result = await runCli(["plan", join(FIXTURES, "recipes", "mixtral-hidden.yml"), "--json"]);
+		assert.equal(result.code, 0, result.stderr);
+		const plan = JSON.parse(result.stdout);
+		assert.equal(plan.gateMode, "hidden");
+		assert.equal(plan.tensors, 2 + 2 * (6 + 3 * 3 + 1));
+	});
+
 	it("Ctrl-C during a merge removes the partial output and exits 130", async () => {
 		const dir = await tempDir();
 		const shape = { modelType: "llama" as const, hiddenSize: 512, numLayers: 8, numHeads: 8, numKvHeads: 4, intermediateSize: 2048, vocabSize: 32000 };
