@@ -55,3 +55,34 @@ export function createProgressReporter(stream: NodeJS.WriteStream, mode: "auto" 
 		stop() {},
 	};
 }
+
+/** Progress of the forward pass of hidden-state gates: a bar per layer on a TTY, a line per layer otherwise. */
+export function createGateProgressReporter(stream: NodeJS.WriteStream, mode: "auto" | "quiet"): { update(p: { layer: number; layers: number; prompt: number; prompts: number }): void; stop(): void } {
+	if (mode === "quiet") return { update() {}, stop() {} };
+	if (stream.isTTY) {
+		const bar = new cliProgress.SingleBar(
+			{ stream, format: "gates   |{bar}| layer {value}/{total}, prompt {prompt}/{prompts}, ETA {eta_formatted}", hideCursor: true, fps: 5 },
+			cliProgress.Presets.shades_classic,
+		);
+		let started = false;
+		return {
+			update(p) {
+				if (!started) {
+					bar.start(p.layers, p.layer, { prompt: p.prompt, prompts: p.prompts });
+					started = true;
+				} else bar.update(p.layer, { prompt: p.prompt, prompts: p.prompts });
+			},
+			stop: () => started && bar.stop(),
+		};
+	}
+	let last = -1;
+	return {
+		update(p) {
+			if (p.layer !== last && p.prompt === 0) {
+				last = p.layer;
+				stream.write(`gates: ${p.layer} of ${p.layers} layers done\n`);
+			}
+		},
+		stop() {},
+	};
+}

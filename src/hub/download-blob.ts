@@ -11,6 +11,8 @@ import type { RepoFile } from "./merge-files.js";
 
 export interface BlobDownload {
 	repo: string;
+	/** The revision asked for, for messages. */
+	revision: string;
 	commit: string;
 	file: RepoFile;
 	/** Where the verified file goes: `blobs/{etag}`. It is written to `{blob}.incomplete` first. */
@@ -53,7 +55,7 @@ export async function downloadBlob(context: HubContext, job: BlobDownload): Prom
 }
 
 async function fetchWithRetries(context: HubContext, job: BlobDownload, incomplete: string, hash: ContentHash): Promise<void> {
-	const subject = { repo: job.repo, revision: job.commit, file: job.file.path, access: "read" as const };
+	const subject = { repo: job.repo, revision: job.revision, file: job.file.path, access: "read" as const };
 	let url: string | undefined;
 	for (let attempt = 0; ; attempt++) {
 		context.signal?.throwIfAborted();

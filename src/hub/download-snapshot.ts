@@ -69,6 +69,7 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 			let before: number | undefined;
 			await downloadBlob(context, {
 				repo,
+				revision,
 				commit,
 				file: first,
 				blob,

@@ -133,9 +133,10 @@ function explain(
 	}
 	const code = networkErrorCode(error);
 	if (code) {
+		const unreachable = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT_TIMEOUT)$/.test(code);
 		return {
 			network: true,
-			message: `${what}: cannot reach ${hubUrl} (${code})`,
+			message: unreachable ? `${what}: cannot reach ${hubUrl} (${code})` : `${what}: the connection to ${hubUrl} or its storage broke (${code})`,
 			hint: "check the network and HF_ENDPOINT, then run again (downloads resume where they stopped); to use only models already in the local cache, set HF_HUB_OFFLINE=1",
 		};
 	}

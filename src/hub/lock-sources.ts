@@ -3,24 +3,23 @@ import { basename, join } from "node:path";
 import type { MergePlan } from "../merge/plan-merge.js";
 import type { ModelRef } from "../recipe/index.js";
 import { INDEX_FILE_NAME } from "../safetensors/index.js";
-import { sha256File } from "./content-hash.js";
+import { sha256Files } from "./hash-files.js";
 import type { LockedFile, LockedSource } from "./merge-lock.js";
 import { MERGE_SIDE_FILES } from "./merge-files.js";
-import { runPool } from "./run-pool.js";
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
 export interface LockSourcesOptions {
 	/** The base model's tokenizer files are inputs only when they are copied. */
 	copyTokenizer: boolean;
-	/** Files hashed at the same time (default 2: one per core on small machines). */
-	concurrency?: number;
+	signal?: AbortSignal;
 }
 
 /**
  * Every input model of a plan with the files the merge reads (config, index, shards; for the base also
  * generation config and tokenizer) and their sha256. A Hub file stored under its sha256 (LFS, checked
- * when downloaded) is not read again: its blob name is the hash. Everything else is hashed, 1 MB at a time.
+ * when downloaded) is not read again: its blob name is the hash. Everything else is hashed, big files
+ * on several cores (hash-files.ts).
  */
 export async function lockSources(plan: MergePlan, options: LockSourcesOptions): Promise<LockedSource[]> {
 	const roles: { role: string; model: number }[] = [
@@ -28,29 +27,27 @@ export async function lockSources(plan: MergePlan, options: LockSourcesOptions):
 		...plan.experts.map((model, i) => ({ role: `expert ${i}`, model })),
 		...plan.recipe.sharedExperts.map((s, i) => ({ role: `shared expert ${i}`, model: plan.models.findIndex((m) => sameRef(m.ref, s.source)) })),
 	].filter((r) => r.model >= 0);
-	const filesOf = new Map<number, Promise<LockedFile[]>>();
-	const hashes = new Map<string, string>();
-	const listFor = (model: number) => {
-		let list = filesOf.get(model);
-		if (!list) {
-			list = inputFiles(plan, model, model === plan.base && options.copyTokenizer);
-			filesOf.set(model, list);
-		}
-		return list;
-	};
-	const paths = new Set<string>();
-	for (const { model } of roles) for (const f of await listFor(model)) paths.add(join(plan.models[model].dir, f.path));
-	await runPool([...paths], options.concurrency ?? 2, async (path) => {
-		hashes.set(path, await sha256Of(path));
-	});
-	const sources: LockedSource[] = [];
-	for (const { role, model } of roles) {
-		const m = plan.models[model];
-		const files = (await listFor(model)).map((f) => ({ ...f, sha256: hashes.get(join(m.dir, f.path)) as string }));
-		const hub = m.ref.kind === "hub" ? { repo: m.ref.repo, revision: m.ref.revision ?? "main", commit: m.commit } : {};
-		sources.push({ role, ref: m.label, kind: m.ref.kind === "hub" ? "hub" : "local", ...hub, files });
+	const filesOf = new Map<number, LockedFile[]>();
+	for (const { model } of roles) {
+		if (!filesOf.has(model)) filesOf.set(model, await inputFiles(plan, model, model === plan.base && options.copyTokenizer));
 	}
-	return sources;
+	const hashes = new Map<string, string>();
+	const toRead: string[] = [];
+	for (const [model, files] of filesOf) {
+		for (const file of files) {
+			const path = join(plan.models[model].dir, file.path);
+			const named = await blobSha256(path);
+			if (named) hashes.set(path, named);
+			else toRead.push(path);
+		}
+	}
+	for (const [path, hex] of await sha256Files(toRead, { signal: options.signal })) hashes.set(path, hex);
+	return roles.map(({ role, model }) => {
+		const m = plan.models[model];
+		const files = (filesOf.get(model) as LockedFile[]).map((f) => ({ ...f, sha256: hashes.get(join(m.dir, f.path)) as string }));
+		const hub = m.ref.kind === "hub" ? { repo: m.ref.repo, revision: m.ref.revision ?? "main", commit: m.commit } : {};
+		return { role, ref: m.label, kind: m.ref.kind === "hub" ? ("hub" as const) : ("local" as const), ...hub, files };
+	});
 }
 
 /** The files of one model the merge uses, with sizes; sha256 filled in later. */
@@ -65,23 +62,20 @@ async function inputFiles(plan: MergePlan, model: number, withSideFiles: boolean
 	return files;
 }
 
-/** A symlink into a Hub cache blob named by a sha256 gives the hash for free; anything else is read. */
-async function sha256Of(path: string): Promise<string> {
-	if ((await lstat(path)).isSymbolicLink()) {
-		const target = basename(await readlink(path));
-		if (SHA256.test(target)) return target;
-	}
-	return sha256File(path);
+/** A symlink into a Hub cache blob named by a sha256 (an LFS file) gives the hash without reading. */
+async function blobSha256(path: string): Promise<string | undefined> {
+	if (!(await lstat(path)).isSymbolicLink()) return undefined;
+	const target = basename(await readlink(path));
+	return SHA256.test(target) ? target : undefined;
 }
 
-/** Output files and their sha256 (the lock itself excepted). */
-export async function lockFolderFiles(dir: string, except: string, concurrency = 2): Promise<LockedFile[]> {
+/** Output files and their sha256 (the lock itself and hidden files excepted). */
+export async function lockFolderFiles(dir: string, except: string, signal?: AbortSignal): Promise<LockedFile[]> {
 	const names = (await readdir(dir)).filter((n) => n !== except && !n.startsWith(".")).sort();
-	const files: LockedFile[] = names.map((path) => ({ path, size: 0, sha256: "" }));
-	await runPool(files, concurrency, async (file) => {
-		file.size = (await stat(join(dir, file.path))).size;
-		file.sha256 = await sha256File(join(dir, file.path));
-	});
+	// The shards were just written with O_DIRECT: read them the same way (see hash-worker.ts).
+	const hashes = await sha256Files(names.map((n) => join(dir, n)), { signal, direct: true });
+	const files: LockedFile[] = [];
+	for (const path of names) files.push({ path, size: (await stat(join(dir, path))).size, sha256: hashes.get(join(dir, path)) as string });
 	return files;
 }
 

@@ -6,19 +6,27 @@ import { assertMatchesLock } from "./check-lock.js";
 import { lockFolderFiles, lockSources } from "./lock-sources.js";
 import { LOCK_FILE_NAME, type LockedSource, type MergeLock, readLock, recipeLockPath, writeLock } from "./merge-lock.js";
 
-/** The three moments of a merge that involve its lock, so run-merge.ts stays about merging. */
+/** The moments of a merge that involve its lock, so run-merge.ts stays about merging. */
 
-/**
- * Before anything is written: hashes the inputs and, with `locked`, refuses sources that differ from the
- * lock beside the recipe.
- */
-export async function lockInputs(plan: MergePlan, options: { locked?: boolean; copyTokenizer: boolean }): Promise<LockedSource[]> {
-	const sources = await lockSources(plan, { copyTokenizer: options.copyTokenizer });
-	if (options.locked) {
-		const file = recipeLockPath(plan.recipe.file);
-		assertMatchesLock(file, await readLock(file), sources);
-	}
-	return sources;
+/** Input hashes being computed in the background (worker threads) while the merge writes. */
+export interface InputHashing {
+	sources: Promise<LockedSource[]>;
+	/** Stops the hashing (the merge failed). */
+	cancel(): void;
+}
+
+/** Starts hashing the inputs of a plan, to overlap with writing the output. */
+export function hashInputs(plan: MergePlan, options: { copyTokenizer: boolean }): InputHashing {
+	const abort = new AbortController();
+	const sources = lockSources(plan, { copyTokenizer: options.copyTokenizer, signal: abort.signal });
+	sources.catch(() => {}); // awaited later, or abandoned when the merge fails first
+	return { sources, cancel: () => abort.abort() };
+}
+
+/** For --locked, before anything is written: the sources must match the lock beside the recipe. */
+export async function checkRecipeLock(plan: MergePlan, sources: LockedSource[]): Promise<void> {
+	const file = recipeLockPath(plan.recipe.file);
+	assertMatchesLock(file, await readLock(file), sources);
 }
 
 /** Into the (staging) output folder, last: the sources and the sha256 of every file written. */

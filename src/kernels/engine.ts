@@ -135,7 +135,9 @@ export class ComputeEngine {
 		const started: Promise<void>[] = [];
 		for (let index = 0; index < threads; index++) {
 			const workerData: WorkerInit = { module, memory, control, index, scratch: scratch + index * PACK_SCRATCH_BYTES };
-			const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData, name: `moe-merge-kernels-${index}` });
+			// execArgv: [] because some of the process's options break workers (node --input-type=module -e ...
+			// makes them fail to load); V8 flags such as --experimental-wasm-relaxed-simd are process-wide anyway.
+			const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData, execArgv: [], name: `moe-merge-kernels-${index}` });
 			workers.push(worker);
 			started.push(new Promise<void>((resolve, reject) => {
 				worker.once("message", () => resolve());
@@ -143,6 +145,9 @@ export class ComputeEngine {
 				worker.once("exit", (code) => reject(new Error(`exited with code ${code}`)));
 			}));
 		}
+		// While the workers load: get V8 to optimize the kernels (see warmUp). Compiled code is shared by
+		// every instance of the module, the workers' included.
+		warmUp(kernels, heap, scratch);
 		try {
 			await Promise.all(started);
 		} catch (error) {
@@ -189,10 +194,10 @@ export class ComputeEngine {
 					]);
 				}
 			} catch (error) {
-				this.#heap.free(offset, packedBytes);
+				this.#heap.free(offset);
 				throw error;
 			} finally {
-				if (staging) this.#heap.free(staging, stagingBytes);
+				if (staging) this.#heap.free(staging);
 			}
 			return new Packed(this, rows, cols, offset, kp, panels, packedBytes);
 		});
@@ -215,8 +220,8 @@ export class ComputeEngine {
 		const y = out ?? new Float32Array(m * n);
 		if (m === 0) return Promise.resolve(y);
 
+		// Runs even if `w` is freed meanwhile: the memory is released after the operations queued before free().
 		return this.#enqueue(async () => {
-			if (packed.freed) throw new Error("linear: the PackedLinear was freed");
 			const { kp, panels } = packed;
 			const mp = roundUp(m, 4);
 			const ldc = panels * 32;
@@ -247,7 +252,7 @@ export class ComputeEngine {
 				if (n === panels * 8) y.set(c.subarray(0, m * n));
 				else for (let r = 0; r < m; r++) y.set(c.subarray(r * panels * 8, r * panels * 8 + n), r * n);
 			} finally {
-				this.#heap.free(xAt, total);
+				this.#heap.free(xAt);
 			}
 			return y;
 		});
@@ -257,13 +262,15 @@ export class ComputeEngine {
 	free(w: PackedLinear): void {
 		const packed = this.#own(w, "free");
 		packed.freed = true;
-		this.#queue = this.#queue.then(() => this.#heap.free(packed.offset, packed.bytes));
+		this.#queue = this.#queue.then(() => this.#heap.free(packed.offset));
 	}
 
 	/** Waits for queued operations, then stops the workers. Further calls reject. */
 	close(): Promise<void> {
 		this.#closing ??= (async () => {
 			await this.#queue;
+			// Keep the process alive until the workers are gone (they are unref'ed while idle).
+			for (const worker of this.#workers) worker.ref();
 			if (!this.#failure) {
 				this.#control[KIND] = JobKind.Quit;
 				Atomics.add(this.#control, SEQ, 1);
@@ -337,8 +344,29 @@ export class ComputeEngine {
 	}
 
 	static {
-		failureForTesting = (engine, index, exit) => engine.#enqueue(() => engine.#run(JobKind.Fail, 1, [index, exit ? 1 : 0]));
+		failureForTesting = (engine, index, exit) => engine.#enqueue(() => engine.#run(JobKind.Fail, 0, [index, exit ? 1 : 0]));
 	}
+}
+
+/**
+ * V8 first runs WebAssembly functions as baseline (Liftoff) code, ~20x slower here on SIMD, and
+ * optimizes a function (TurboFan, in the background) only after it has run for a while; a call that is
+ * already running never switches. A job calls pack_b or gemm once per task, so a cold engine would
+ * run its first tasks entirely in baseline code. Calling every kernel a few dozen times on small
+ * inputs (a few ms) triggers the optimization up front.
+ */
+function warmUp(kernels: KernelExports, heap: SharedHeap, scratch: number): void {
+	const k = 256, n = 16, m = 8;
+	const srcBytes = n * k * 4, bBytes = n * k * 4, xBytes = m * k * 4, aBytes = m * k * 4, cBytes = m * n * 4;
+	const total = srcBytes + bBytes + xBytes + aBytes + cBytes;
+	const src = heap.alloc(total);
+	const b = src + srcBytes, x = b + bBytes, a = x + xBytes, c = a + aBytes;
+	for (let i = 0; i < 40; i++) {
+		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) kernels.pack_b(src, dtype, n, k, k, b, 0, n / 8, scratch);
+		kernels.pack_a(x, m, k, k, a);
+		kernels.gemm(a, b, c, 0, k, n * 4, 0, m / 4, 0, n / 8, 64, 32);
+	}
+	heap.free(src);
 }
 
 function resolveRelaxedSimd(option: boolean | "auto"): boolean {

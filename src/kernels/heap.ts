@@ -19,6 +19,8 @@ export class SharedHeap {
 	readonly #memory: WebAssembly.Memory;
 	/** Free blocks sorted by offset, never adjacent (coalesced). */
 	readonly #free: Block[] = [];
+	/** Size of every block handed out, by offset. */
+	readonly #allocated = new Map<number, number>();
 	#end: number;
 	#used = 0;
 
@@ -58,20 +60,19 @@ export class SharedHeap {
 			block.size -= size;
 		}
 		this.#used += size;
+		this.#allocated.set(offset, size);
 		return offset;
 	}
 
-	/** Returns a block given by alloc (same size argument). */
-	free(offset: number, bytes: number): void {
-		const size = alignUp(bytes);
-		if (offset <= 0 || offset % ALIGN !== 0 || offset + size > this.#end) throw new RangeError(`SharedHeap.free: bad block ${offset}+${size}`);
+	/** Returns a block given by alloc. */
+	free(offset: number): void {
+		const size = this.#allocated.get(offset);
+		if (size === undefined) throw new Error(`SharedHeap.free: ${offset} is not an allocated block (double free?)`);
+		this.#allocated.delete(offset);
 		let i = 0;
 		while (i < this.#free.length && this.#free[i].offset < offset) i++;
 		const prev = this.#free[i - 1];
 		const next = this.#free[i];
-		if ((prev && prev.offset + prev.size > offset) || (next && offset + size > next.offset)) {
-			throw new Error(`SharedHeap.free: block ${offset}+${size} overlaps free memory (double free?)`);
-		}
 		this.#used -= size;
 		if (prev && prev.offset + prev.size === offset) {
 			prev.size += size;

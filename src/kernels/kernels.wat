@@ -135,6 +135,50 @@
 	;; ------------------------------------------------------------------------------------------------
 	;; Packing.
 
+	;; The transpose step of pack_b: scratch rows r = 0..7 (1 KiB apart) of len4 floats (a multiple of
+	;; 4) become len4 packed lines of 8 floats at d (32 bytes each). Its own function (like every hot
+	;; loop here) so that V8 tiers it up to optimized code after a few calls; see the engine's warm-up.
+	(func $transpose_strip (param $s i32) (param $d i32) (param $len4 i32)
+		(local $s_end i32)
+		(local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+		(local $v4 v128) (local $v5 v128) (local $v6 v128) (local $v7 v128)
+		(local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+		;; Transpose: 4 k-values of each of the 8 scratch rows (v0..v7, one row each) become
+		;; the 4 packed lines B[p][k+j][0..7] = (v0[j] .. v3[j], v4[j] .. v7[j]).
+		;; A 4x4 transpose is two rounds of shuffles: interleave pairs of rows, then pairs of pairs.
+		(local.set $s_end (i32.add (local.get $s) (i32.shl (local.get $len4) (i32.const 2))))
+		(loop $transpose
+			(local.set $v0 (v128.load offset=0 (local.get $s)))
+			(local.set $v1 (v128.load offset=1024 (local.get $s)))
+			(local.set $v2 (v128.load offset=2048 (local.get $s)))
+			(local.set $v3 (v128.load offset=3072 (local.get $s)))
+			(local.set $v4 (v128.load offset=4096 (local.get $s)))
+			(local.set $v5 (v128.load offset=5120 (local.get $s)))
+			(local.set $v6 (v128.load offset=6144 (local.get $s)))
+			(local.set $v7 (v128.load offset=7168 (local.get $s)))
+			;; rows 0..3: t0 = (v0[0] v1[0] v0[1] v1[1]), t1 = (v0[2] v1[2] v0[3] v1[3]), t2/t3 likewise for v2, v3
+			(local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
+			(local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
+			(local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
+			(local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
+			;; (v0[j] v1[j] v2[j] v3[j]) for j = 0..3 into the low halves of the 4 lines
+			(v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+			(v128.store offset=32 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+			(v128.store offset=64 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+			(v128.store offset=96 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+			;; rows 4..7 into the high halves
+			(local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v4) (local.get $v5)))
+			(local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v4) (local.get $v5)))
+			(local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v6) (local.get $v7)))
+			(local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v6) (local.get $v7)))
+			(v128.store offset=16 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+			(v128.store offset=48 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+			(v128.store offset=80 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+			(v128.store offset=112 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+			(local.set $s (i32.add (local.get $s) (i32.const 16)))
+			(local.set $d (i32.add (local.get $d) (i32.const 128)))
+			(br_if $transpose (i32.lt_u (local.get $s) (local.get $s_end)))))
+
 	;; Packs panels [p0, p1) of a weight chunk: `rows` rows of `k` values of `dtype` (0 = f32,
 	;; 1 = f16, 2 = bf16) at `src`, row-major; panel p goes to dst + p*kp*32 (layout B above).
 	;; Works in strips of 8 rows x 256 k: each row segment is converted to f32 into `scratch`
@@ -144,10 +188,7 @@
 		(param $src i32) (param $dtype i32) (param $rows i32) (param $k i32) (param $kp i32)
 		(param $dst i32) (param $p0 i32) (param $p1 i32) (param $scratch i32)
 		(local $p i32) (local $k0 i32) (local $len i32) (local $len4 i32) (local $r i32) (local $row i32)
-		(local $srow i32) (local $bpe i32) (local $s i32) (local $s_end i32) (local $d i32)
-		(local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
-		(local $v4 v128) (local $v5 v128) (local $v6 v128) (local $v7 v128)
-		(local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+		(local $srow i32) (local $bpe i32) (local $s i32)
 		(local.set $bpe (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $dtype))))
 		(local.set $p (local.get $p0))
 		(block $panels_done
@@ -180,44 +221,10 @@
 							(else (call $zero_f32 (local.get $srow) (local.get $len4))))
 						(local.set $r (i32.add (local.get $r) (i32.const 1)))
 						(br_if $convert (i32.lt_u (local.get $r) (i32.const 8))))
-					;; Transpose: 4 k-values of each of the 8 scratch rows (v0..v7, one row each) become
-					;; the 4 packed lines B[p][k+j][0..7] = (v0[j] .. v3[j], v4[j] .. v7[j]).
-					;; A 4x4 transpose is two rounds of shuffles: interleave pairs of rows, then pairs of pairs.
-					(local.set $s (local.get $scratch))
-					(local.set $s_end (i32.add (local.get $scratch) (i32.shl (local.get $len4) (i32.const 2))))
-					(local.set $d (i32.add (local.get $dst)
-						(i32.shl (i32.add (i32.mul (local.get $p) (local.get $kp)) (local.get $k0)) (i32.const 5))))
-					(loop $transpose
-						(local.set $v0 (v128.load offset=0 (local.get $s)))
-						(local.set $v1 (v128.load offset=1024 (local.get $s)))
-						(local.set $v2 (v128.load offset=2048 (local.get $s)))
-						(local.set $v3 (v128.load offset=3072 (local.get $s)))
-						(local.set $v4 (v128.load offset=4096 (local.get $s)))
-						(local.set $v5 (v128.load offset=5120 (local.get $s)))
-						(local.set $v6 (v128.load offset=6144 (local.get $s)))
-						(local.set $v7 (v128.load offset=7168 (local.get $s)))
-						;; rows 0..3: t0 = (v0[0] v1[0] v0[1] v1[1]), t1 = (v0[2] v1[2] v0[3] v1[3]), t2/t3 likewise for v2, v3
-						(local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))
-						(local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1)))
-						(local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))
-						(local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3)))
-						;; (v0[j] v1[j] v2[j] v3[j]) for j = 0..3 into the low halves of the 4 lines
-						(v128.store offset=0 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-						(v128.store offset=32 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-						(v128.store offset=64 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-						(v128.store offset=96 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
-						;; rows 4..7 into the high halves
-						(local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v4) (local.get $v5)))
-						(local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v4) (local.get $v5)))
-						(local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v6) (local.get $v7)))
-						(local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v6) (local.get $v7)))
-						(v128.store offset=16 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-						(v128.store offset=48 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-						(v128.store offset=80 (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-						(v128.store offset=112 (local.get $d) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
-						(local.set $s (i32.add (local.get $s) (i32.const 16)))
-						(local.set $d (i32.add (local.get $d) (i32.const 128)))
-						(br_if $transpose (i32.lt_u (local.get $s) (local.get $s_end))))
+					(call $transpose_strip
+						(local.get $scratch)
+						(i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $p) (local.get $kp)) (local.get $k0)) (i32.const 5)))
+						(local.get $len4))
 					(local.set $k0 (i32.add (local.get $k0) (i32.const 256)))
 					(br_if $strips (i32.lt_u (local.get $k0) (local.get $k))))
 				(local.set $p (i32.add (local.get $p) (i32.const 1)))

@@ -31,7 +31,7 @@ export const enum JobKind {
 	Gemm = 2,
 	/** params: src, dtype, rows, k, kp, dst, panels, panelsPerTask */
 	PackB = 3,
-	/** Testing: the worker with index params[0] throws; params[1] = 1: it exits its thread instead. */
+	/** Testing (no tasks): the worker with index params[0] throws; params[1] = 1: it exits its thread instead. */
 	Fail = 4,
 }
 

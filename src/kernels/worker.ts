@@ -41,10 +41,6 @@ function runTask(kind: number, task: number): void {
 			);
 			return;
 		}
-		case JobKind.Fail:
-			if (control[p] !== index) return;
-			if (control[p + 1] === 1) process.exit(70);
-			throw new Error(`test failure requested in worker ${index}`);
 		default:
 			throw new Error(`unknown job kind ${kind}`);
 	}
@@ -57,9 +53,9 @@ function recordError(error: unknown): void {
 	control[ERROR_TEXT_LENGTH] = written;
 }
 
-parentPort!.postMessage("ready");
-
+// Read before saying ready: the first job may be posted as soon as the main thread hears from us.
 let seen = Atomics.load(control, SEQ);
+parentPort!.postMessage("ready");
 for (;;) {
 	Atomics.wait(control, SEQ, seen);
 	const seq = Atomics.load(control, SEQ);
@@ -68,6 +64,10 @@ for (;;) {
 	const kind = control[KIND];
 	if (kind === JobKind.Quit) break;
 	try {
+		if (kind === JobKind.Fail && control[PARAMS] === index) {
+			if (control[PARAMS + 1] === 1) process.exit(70);
+			throw new Error(`test failure requested in worker ${index}`);
+		}
 		const tasks = control[TASKS];
 		for (let task = Atomics.add(control, NEXT_TASK, 1); task < tasks; task = Atomics.add(control, NEXT_TASK, 1)) {
 			runTask(kind, task);

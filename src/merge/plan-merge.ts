@@ -1,6 +1,8 @@
 import type { ExpertLayout } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
 import { type GateSummary, buildPromptGates, buildRandomGates, routerStats, summarizeGates } from "../gates/index.js";
+import { ComputeEngine } from "../kernels/index.js";
+import { type ForwardProgress, computePromptStates } from "../model/index.js";
 import { buildTensorPlan } from "../plan/build-tensor-plan.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
 import type { ExpertSpec, Recipe } from "../recipe/index.js";
@@ -21,6 +23,8 @@ export interface PlanMergeOptions {
 	 * (`moe-merge plan`) that needs the tensor layout and sizes, not the router values.
 	 */
 	computeGates?: boolean;
+	/** Progress of the forward pass of hidden-state gates, layer by layer. */
+	onGateProgress?: (progress: ForwardProgress) => void;
 }
 
 /** Everything a merge will do, decided and checked before the first byte is written. */
@@ -114,26 +118,26 @@ async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights,
 		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
 		return { routers, gates: summarizeGates(mode, []), warnings: [] };
 	}
-	if (mode !== "cheap_embed") {
-		// TODO(model): hidden, hidden_avg and hidden_last need the float32 forward pass: create a
-		// ComputeEngine (src/kernels/index.ts) with { threads: options.threads }, pass buildPromptGates
-		// computeStates = async (prompts) => (await computePromptStates(base.dir, { prompts }, { backend: engine, onProgress })).states
-		// (src/model/index.ts), and close the engine after. Until both land these modes are refused here.
-		throw new MoeMergeError(`${recipe.file}: gate_mode ${mode} (router weights from hidden states) is not available in this version yet`, {
-			file: recipe.file,
-			hint: "use gate_mode: cheap_embed, random or uniform_random for now",
+	// The compute engine (worker threads) is started only for hidden-state modes, and stopped right after.
+	const engine = mode === "cheap_embed" ? undefined : await ComputeEngine.create({ threads: options.threads });
+	let built: Awaited<ReturnType<typeof buildPromptGates>>;
+	try {
+		built = await buildPromptGates({
+			mode,
+			baseModelDir: base.dir,
+			baseWeights,
+			numLayers,
+			hiddenSize,
+			expertLabels,
+			experts: recipe.experts.map(gatePrompts),
+			sharedExpert: recipe.sharedExperts[0] && gatePrompts(recipe.sharedExperts[0]),
+			computeStates: engine
+				? async (prompts) => (await computePromptStates(base.dir, { prompts }, { backend: engine, onProgress: options.onGateProgress })).states
+				: undefined,
 		});
+	} finally {
+		await engine?.close();
 	}
-	const built = await buildPromptGates({
-		mode,
-		baseModelDir: base.dir,
-		baseWeights,
-		numLayers,
-		hiddenSize,
-		expertLabels,
-		experts: recipe.experts.map(gatePrompts),
-		sharedExpert: recipe.sharedExperts[0] && gatePrompts(recipe.sharedExperts[0]),
-	});
 	return { routers: built.routers, sharedGates: built.sharedGates, gates: summarizeGates(mode, built.stats, built), warnings: built.warnings };
 }
 

@@ -10,7 +10,7 @@ import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import type { HubOptions } from "../hub/hub-options.js";
 import { withHubOptions } from "../hub/hub-session.js";
-import { lockInputs, updateRecipeLock, writeOutputLock } from "../hub/merge-lock-steps.js";
+import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "../hub/merge-lock-steps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 
@@ -27,7 +27,7 @@ export interface MergeOptions extends PlanMergeOptions {
 	hub?: HubOptions;
 	/** Refuse to merge when a source resolves differently from the lock beside the recipe (`<recipe>.lock.json`). */
 	locked?: boolean;
-	/** Write or update `<recipe>.lock.json` beside the recipe (default true; never with `locked`). */
+	/** Write or update `<recipe>.lock.json` beside the recipe, as the CLI does (never with `locked`; default false). */
 	recipeLock?: boolean;
 }
 
@@ -68,7 +68,9 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	try {
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000 });
 		options.onPlan?.(plan);
-		const sources = await lockInputs(plan, { locked: options.locked, copyTokenizer: options.copyTokenizer !== false });
+		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
+		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
+		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
 			await writeShards({
@@ -81,11 +83,12 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				signal: options.signal,
 			});
 			const files = await writeSideFiles(plan, staging.path, options);
+			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources));
 			await staging.commit();
 			const warnings = [...plan.warnings];
 			let recipeLockFile: string | undefined;
-			if (!options.locked && options.recipeLock !== false) {
+			if (options.recipeLock && !options.locked) {
 				recipeLockFile = await updateRecipeLock(plan, sources).catch((error: Error) => {
 					warnings.push(`could not write the lock beside the recipe: ${error.message}`);
 					return undefined;
@@ -109,6 +112,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				gates: plan.gates,
 			};
 		} catch (error) {
+			hashing.cancel();
 			await staging.discard();
 			throw error;
 		}

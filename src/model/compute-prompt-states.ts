@@ -14,7 +14,7 @@ import type { LinearBackend } from "./linear-backend.js";
 import { computeLogits } from "./lm-head.js";
 import { describeModel, tensorNames, type ModelSpec } from "./model-spec.js";
 import { rmsNorm } from "./rms-norm.js";
-import { readVector } from "./tensor-io.js";
+import { ReadBuffer, readVector } from "./tensor-io.js";
 
 export interface HiddenStateRequest {
 	/** Token ids per prompt; each prompt runs alone (no padding), at positions 0..T-1. */
@@ -53,6 +53,8 @@ export interface ForwardOptions {
 	logits?: boolean;
 	/** Keep every state of every prompt (tests). */
 	keepAll?: boolean;
+	/** Token rows per MLP matrix product; default: as many as keep the [rows, 2·intermediate] buffer within 64 MB. */
+	mlpChunkRows?: number;
 }
 
 export interface PromptStatesResult {
@@ -91,7 +93,8 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 
 	const states: PromptStates[] = prompts.map(() => ({ last: [], mean: [] }));
 	const all: PromptAllStates[] | undefined = options.keepAll ? rows.map(() => ({ layers: [], finalNorm: new Float32Array(0) })) : undefined;
-	const scratch = new LayerScratch(spec, M);
+	const scratch = new LayerScratch(spec, M, options.mlpChunkRows);
+	const readBuffer = new ReadBuffer();
 	const report = (layer: number, prompt: number): void => onProgress?.({ layer, layers: L, prompt, prompts: prompts.length });
 	for (let l = 0; l < L; l++) {
 		rows.forEach((r, p) => {
@@ -99,7 +102,7 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 			states[p]!.mean.push(meanRows(x, r.first, r.tokens, H));
 			all?.[p]!.layers.push(x.slice(r.first * H, (r.first + r.tokens) * H));
 		});
-		const layer = await loadLayer(weights, spec, l, backend);
+		const layer = await loadLayer(weights, spec, l, backend, readBuffer);
 		try {
 			await runDecoderLayer(x, M, layer, spec.windows[l]!, spec, rows, scratch, backend, (p) => report(l, p));
 		} finally {
@@ -124,7 +127,7 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 		const lastRows = new Float32Array(rows.length * H);
 		rows.forEach((r, p) => lastRows.set(x.subarray((r.first + r.tokens - 1) * H, (r.first + r.tokens) * H), p * H));
 		rmsNorm(lastRows, lastRows, rows.length, H, normWeight, spec.eps);
-		const logits = await computeLogits(weights, spec, lastRows, rows.length, backend);
+		const logits = await computeLogits(weights, spec, lastRows, rows.length, backend, readBuffer);
 		result.logits = rows.map((_, p) => logits.slice(p * spec.vocab, (p + 1) * spec.vocab));
 	}
 	return result;

@@ -12,7 +12,7 @@ import { rmsNorm, rmsNormHeads } from "./rms-norm.js";
 import type { RopeTables } from "./rope.js";
 import { siluGate } from "./silu-gate.js";
 
-/** Values of the widest MLP intermediate buffer; bigger batches run the MLP in row chunks. */
+/** Values of the widest MLP intermediate buffer (64 MB); bigger batches run the MLP in row chunks. */
 const MLP_CHUNK_VALUES = 1 << 24;
 
 export interface PromptRows {
@@ -32,9 +32,9 @@ export class LayerScratch {
 	readonly act: Float32Array;
 	readonly chunkRows: number;
 
-	constructor(spec: ModelSpec, rows: number) {
+	constructor(spec: ModelSpec, rows: number, mlpChunkRows?: number) {
 		const { hidden: H, heads, kvHeads, headDim: D, intermediate: I } = spec;
-		this.chunkRows = Math.max(1, Math.min(rows, Math.floor(MLP_CHUNK_VALUES / (2 * I))));
+		this.chunkRows = Math.max(1, Math.min(rows, mlpChunkRows ?? Math.floor(MLP_CHUNK_VALUES / (2 * I))));
 		this.normed = new Float32Array(rows * H);
 		this.qkv = new Float32Array(rows * (heads + 2 * kvHeads) * D);
 		this.attn = new Float32Array(rows * heads * D);

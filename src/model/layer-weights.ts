@@ -6,7 +6,7 @@
 import type { ModelWeights } from "../safetensors/index.js";
 import type { LinearBackend } from "./linear-backend.js";
 import { tensorNames, type ModelSpec } from "./model-spec.js";
-import { readStacked, readVector, readVectors } from "./tensor-io.js";
+import { readStacked, readVector, readVectors, type ReadBuffer } from "./tensor-io.js";
 
 export interface LayerWeights {
 	inputNorm: Float32Array;
@@ -26,7 +26,8 @@ export interface LayerWeights {
 	downBias?: Float32Array;
 }
 
-export async function loadLayer(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend): Promise<LayerWeights> {
+/** `buffer` receives each matrix's raw bytes in turn (the backend copies them when packing). */
+export async function loadLayer(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend, buffer: ReadBuffer): Promise<LayerWeights> {
 	const name = (rest: string): string => tensorNames.layer(l, rest);
 	const { hidden: H, heads, kvHeads, headDim: D, intermediate: I } = spec;
 	const qRows = heads * D;
@@ -34,7 +35,7 @@ export async function loadLayer(weights: ModelWeights, spec: ModelSpec, l: numbe
 	const packed: unknown[] = [];
 	// Matrices are packed one by one so only one raw copy exists at a time.
 	const pack = async (parts: { name: string; rows: number }[], cols: number): Promise<unknown> => {
-		const { bytes, dtype, rows } = await readStacked(weights, parts, cols);
+		const { bytes, dtype, rows } = await readStacked(weights, parts, cols, buffer);
 		const w = await backend.packLinear(bytes, dtype, rows, cols);
 		packed.push(w);
 		return w;

@@ -2,16 +2,16 @@
  * Final-norm + lm_head logits of a few rows (tests compare them with transformers). The vocabulary
  * matrix can be huge, so it goes through the backend in slices of rows.
  */
-import type { ModelWeights } from "../safetensors/index.js";
+import { dtypeBytes, type ModelWeights } from "../safetensors/index.js";
 import type { LinearBackend } from "./linear-backend.js";
 import { tensorNames, type ModelSpec } from "./model-spec.js";
-import { locate, readRows } from "./tensor-io.js";
+import { locate, readRows, type ReadBuffer } from "./tensor-io.js";
 
 /** Values per slice of the vocabulary matrix (16 M = 64 MB as f32). */
 const SLICE_VALUES = 1 << 24;
 
 /** logits [rows, vocab] of `x` [rows, hidden] (already final-normed). */
-export async function computeLogits(weights: ModelWeights, spec: ModelSpec, x: Float32Array, rows: number, backend: LinearBackend): Promise<Float32Array> {
+export async function computeLogits(weights: ModelWeights, spec: ModelSpec, x: Float32Array, rows: number, backend: LinearBackend, buffer: ReadBuffer): Promise<Float32Array> {
 	const { hidden: H, vocab: V } = spec;
 	const name = spec.tiedEmbeddings ? tensorNames.embed : tensorNames.lmHead;
 	const location = locate(weights, name, [V, H]);
@@ -20,7 +20,8 @@ export async function computeLogits(weights: ModelWeights, spec: ModelSpec, x: F
 	const part = new Float32Array(rows * sliceRows);
 	for (let first = 0; first < V; first += sliceRows) {
 		const count = Math.min(sliceRows, V - first);
-		const w = await backend.packLinear(await readRows(location, H, first, count), location.dtype, count, H);
+		const bytes = await readRows(location, H, first, count, buffer.take(count * H * dtypeBytes(location.dtype)));
+		const w = await backend.packLinear(bytes, location.dtype, count, H);
 		try {
 			const y = await backend.linear(x, rows, w, { out: part.subarray(0, rows * count) });
 			for (let r = 0; r < rows; r++) logits.set(y.subarray(r * count, (r + 1) * count), r * V + first);

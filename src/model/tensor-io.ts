@@ -1,6 +1,6 @@
 /** Reading whole tensors or row ranges of a model's weights, with shape and dtype checks that name the file. */
 import { ModelError } from "../errors.js";
-import { dtypeBytes, fromFloat32, toFloat32, type ModelWeights, type TensorLocation } from "../safetensors/index.js";
+import { dtypeBytes, toFloat32, type ModelWeights, type TensorLocation } from "../safetensors/index.js";
 import type { LinearDType } from "./linear-backend.js";
 
 const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16"];
@@ -38,15 +38,29 @@ export async function readVectors(weights: ModelWeights, parts: { name: string; 
 }
 
 /**
- * Matrices [rows_i, cols] stacked into one [Σ rows_i, cols] (row-major stacking is byte concatenation),
- * in their common dtype, or F32 if they differ.
+ * A byte buffer reused for every matrix read: reading into freshly allocated buffers is several times
+ * slower (page faults), and one buffer the size of the largest matrix bounds the memory.
  */
-export async function readStacked(weights: ModelWeights, parts: { name: string; rows: number }[], cols: number): Promise<{ bytes: Uint8Array; dtype: LinearDType; rows: number }> {
+export class ReadBuffer {
+	private buffer = new Uint8Array(0);
+
+	/** `length` bytes, valid until the next call. */
+	take(length: number): Uint8Array {
+		if (this.buffer.length < length) this.buffer = new Uint8Array(length);
+		return this.buffer.subarray(0, length);
+	}
+}
+
+/**
+ * Matrices [rows_i, cols] stacked into one [Σ rows_i, cols] (row-major stacking is byte concatenation),
+ * in their common dtype, or F32 if they differ; into `buffer`, so valid until its next use.
+ */
+export async function readStacked(weights: ModelWeights, parts: { name: string; rows: number }[], cols: number, buffer: ReadBuffer): Promise<{ bytes: Uint8Array; dtype: LinearDType; rows: number }> {
 	const located = parts.map((p) => locate(weights, p.name, [p.rows, cols]));
 	const same = located.every((l) => l.dtype === located[0]!.dtype);
 	const dtype: LinearDType = same ? located[0]!.dtype : "F32";
 	const rows = parts.reduce((n, p) => n + p.rows, 0);
-	const bytes = new Uint8Array(rows * cols * dtypeBytes(dtype));
+	const bytes = buffer.take(rows * cols * dtypeBytes(dtype));
 	let at = 0;
 	for (const { file, info, dtype: own } of located) {
 		const length = info.end - info.begin;
@@ -56,9 +70,9 @@ export async function readStacked(weights: ModelWeights, parts: { name: string; 
 		} else {
 			const raw = new Uint8Array(length);
 			await file.read(info, 0, length, raw);
-			const count = length / dtypeBytes(own);
-			fromFloat32(toFloat32(raw, own, count), "F32", bytes.subarray(at, at + count * 4));
-			at += count * 4;
+			const values = toFloat32(raw, own, length / dtypeBytes(own));
+			bytes.set(new Uint8Array(values.buffer, 0, values.byteLength), at);
+			at += values.byteLength;
 		}
 	}
 	return { bytes, dtype, rows };

@@ -84,7 +84,7 @@ export class HubServer {
 		const auth = req.headers.authorization;
 		this.requests.push({ method: req.method ?? "GET", host: req.headers.host ?? "", path: url.pathname + url.search, range: req.headers.range, authorization: auth });
 		if (parts[0] === "lfs") return this.serveLfs(req, res, parts[1]);
-		if (parts[0] === "lfs-upload") return this.receiveLfs(req, res, parts[1]);
+		if (parts[0] === "lfs-upload") return this.receiveLfs(req, res, `${parts[1]}/${parts[2]}`, parts[3]);
 
 		const token = auth?.startsWith("Bearer ") ? auth.slice(7) : undefined;
 		const account = token ? this.accounts.get(token) : undefined;
@@ -314,17 +314,18 @@ export class HubServer {
 
 	private async lfsBatch(req: IncomingMessage, res: ServerResponse, id: string, account: Account | undefined): Promise<void> {
 		const body = JSON.parse(await readBody(req));
-		if (!this.writable(res, id, account)) return;
+		const repo = this.writable(res, id, account);
+		if (!repo) return;
 		this.pendingUploads = new Set();
 		const objects = body.objects.map((o: { oid: string; size: number }) => {
-			if (this.store.lfsObjects.has(o.oid)) return { oid: o.oid, size: o.size };
+			if (repo.lfs.has(o.oid)) return { oid: o.oid, size: o.size };
 			this.pendingUploads.add(o.oid);
-			return { oid: o.oid, size: o.size, authenticated: true, actions: { upload: { href: `${this.lfsUrl}/lfs-upload/${o.oid}`, header: {} } } };
+			return { oid: o.oid, size: o.size, authenticated: true, actions: { upload: { href: `${this.lfsUrl}/lfs-upload/${id}/${o.oid}`, header: {} } } };
 		});
 		json(res, 200, { transfer: "basic", objects }, { "Content-Type": "application/vnd.git-lfs+json" });
 	}
 
-	private async receiveLfs(req: IncomingMessage, res: ServerResponse, oid: string): Promise<void> {
+	private async receiveLfs(req: IncomingMessage, res: ServerResponse, id: string, oid: string): Promise<void> {
 		const failures = this.faults.failUpload.get(oid) ?? 0;
 		if (failures > 0) {
 			this.faults.failUpload.set(oid, failures - 1);
@@ -338,6 +339,7 @@ export class HubServer {
 		const data = Buffer.from(await readBody(req, true));
 		if (sha256(data) !== oid) return json(res, 400, { error: "sha256 mismatch" });
 		this.store.lfsObjects.set(oid, data);
+		this.store.mustGet(id).lfs.add(oid);
 		this.pendingUploads.delete(oid);
 		res.writeHead(200, { ETag: `"${oid}"` });
 		res.end();
@@ -357,7 +359,7 @@ export class HubServer {
 		for (const { key, value } of lines) {
 			if (key === "file") files[value.path] = storedFile(value.path, Buffer.from(value.content, value.encoding === "base64" ? "base64" : "utf8"), false);
 			else if (key === "lfsFile") {
-				const data = this.store.lfsObjects.get(value.oid);
+				const data = repo.lfs.has(value.oid) ? this.store.lfsObjects.get(value.oid) : undefined;
 				if (!data || data.length !== value.size) return json(res, 422, { error: `LFS object ${value.oid} for ${value.path} was not uploaded` });
 				files[value.path] = storedFile(value.path, data, true);
 			} else if (key === "deletedFile") files[value.path] = null;

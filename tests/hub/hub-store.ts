@@ -23,6 +23,8 @@ export interface StoredRepo {
 	granted: Set<string>;
 	/** Branches and tags -> commit. */
 	refs: Map<string, string>;
+	/** LFS objects uploaded to this repo (the Hub's LFS storage is per repo). */
+	lfs: Set<string>;
 	commits: Map<string, Map<string, StoredFile>>;
 }
 
@@ -52,7 +54,7 @@ export function storedFile(path: string, content: Buffer | string, lfs = isLfsPa
 
 export class HubStore {
 	readonly repos = new Map<string, StoredRepo>();
-	/** LFS storage, as the upload endpoint fills it. */
+	/** LFS storage (bytes by sha256), as the upload endpoint fills it; which repo has which: StoredRepo.lfs. */
 	readonly lfsObjects = new Map<string, Buffer>();
 
 	createRepo(id: string, options: { private?: boolean; gated?: false | "auto" | "manual"; granted?: string[] } = {}): StoredRepo {
@@ -63,6 +65,7 @@ export class HubStore {
 			granted: new Set(options.granted ?? []),
 			refs: new Map(),
 			commits: new Map(),
+			lfs: new Set(),
 		};
 		this.repos.set(id, repo);
 		// Like the Hub: a new repo starts with one commit holding .gitattributes.
@@ -79,7 +82,11 @@ export class HubStore {
 			if (content === null) tree.delete(path);
 			else tree.set(path, Buffer.isBuffer(content) || typeof content === "string" ? storedFile(path, content) : content);
 		}
-		for (const file of tree.values()) if (file.lfs) this.lfsObjects.set(file.sha256, file.data);
+		for (const file of tree.values()) {
+			if (!file.lfs) continue;
+			this.lfsObjects.set(file.sha256, file.data);
+			repo.lfs.add(file.sha256);
+		}
 		const sha = randomBytes(20).toString("hex");
 		repo.commits.set(sha, tree);
 		repo.refs.set(branch, sha);

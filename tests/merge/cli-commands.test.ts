@@ -111,6 +111,20 @@ describe("moe-merge commands", () => {
 		assert.match(text.stdout, /output: Mixtral \(per-expert layout\), bfloat16/);
 	});
 
+	it("hidden gates through the CLI: a progress line per layer and per-layer gate stats in --json", async () => {
+		const dir = await tempDir();
+		const recipe = join(FIXTURES, "recipes", "mixtral-hidden.yml");
+		const text = await runCli([recipe, join(dir, "text")]);
+		assert.equal(text.code, 0, text.stderr);
+		assert.match(text.stderr, /gates: 1 of 2 layers done\ngates: 2 of 2 layers done/);
+		const json = await runCli([recipe, join(dir, "json"), "--json", "--threads", "1"]);
+		assert.equal(json.code, 0, json.stderr);
+		const gates = JSON.parse(json.stdout).gates;
+		assert.equal(gates.mode, "hidden");
+		assert.deepEqual(gates.layers.map((l: { layer: number }) => l.layer), [0, 1]);
+		assert.ok(gates.layers.every((l: { conditionNumber: number }) => l.conditionNumber >= 1));
+	});
+
 	it("plan of a hidden-state recipe lays out the routers without running the model", async () => {
 		const result = await runCli(["plan", join(FIXTURES, "recipes", "mixtral-hidden.yml"), "--json"]);
 		assert.equal(result.code, 0, result.stderr);

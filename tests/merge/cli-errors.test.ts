@@ -122,10 +122,16 @@ describe("CLI failures are clear, exit 1 and leave nothing behind", () => {
 		await assertCleanFailure(dir, result, /model\.safetensors: cannot write .*EFBIG/);
 	});
 
-	it("gate modes from prompts say they are not available yet instead of writing something else", async () => {
+	it("a prompt that is not valid for the base model's tokenizer setup is refused before writing (hidden gates, empty bos-less prompt)", async () => {
 		const dir = await tempDir();
-		const file = await writeRecipe(dir, { base: rope.base, experts: [{ model: rope.a }, { model: rope.b }], gateMode: "hidden" });
-		await assertCleanFailure(dir, await runCli([file, join(dir, "out")]), /gate_mode hidden .* not available/);
+		const models = join(FIXTURES, "models");
+		// A chat prompt needs a chat template, which the fixture tokenizer does not have.
+		const file = join(dir, "recipe.yml");
+		await writeFile(
+			file,
+			[`base_model: ${models}/llama-base`, "experts:", `  - source_model: ${models}/llama-expert-a`, "    positive_prompts:", "      - messages: [{role: user, content: hi}]", `  - source_model: ${models}/llama-expert-b`, "    positive_prompts: [story]", ""].join("\n"),
+		);
+		await assertCleanFailure(dir, await runCli([file, join(dir, "out")]), /chat template/i);
 	});
 
 	it("--verbose adds the stack trace", async () => {

@@ -1,0 +1,203 @@
+/**
+ * Compute-kernel benchmark: GFLOP/s of ComputeEngine.linear on Llama/Mistral Linear shapes with 1 and
+ * 2 threads, relaxed SIMD (FMA) and plain SIMD; bf16 packing throughput; and the cost of dispatching
+ * ~1 ms tasks to workers with Atomics.wait/notify versus postMessage.
+ *
+ *   npm run bench:kernels
+ *   npm run bench:kernels -- --threads 1,2 --variants relaxed,plain --m 240 --reps 5 [--quick] [--no-dispatch]
+ *
+ * Prints a Markdown table (docs/performance.md has the reference figures). The machine's peak is
+ * taken as 100 GFLOP/s per core (AVX2 + FMA: 2 x 8-lane FMAs per cycle at ~3 GHz); WebAssembly SIMD is
+ * 128-bit, so its ceiling is half of that.
+ */
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
+import { ComputeEngine, type PackedLinear } from "../src/kernels/index.js";
+
+const PEAK_PER_CORE = 100;
+
+const { values } = parseArgs({
+	options: {
+		threads: { type: "string", default: `1,${Math.min(2, availableParallelism())}` },
+		variants: { type: "string", default: "relaxed,plain" },
+		m: { type: "string", default: "240" },
+		reps: { type: "string", default: "5" },
+		quick: { type: "boolean", default: false },
+		"no-dispatch": { type: "boolean", default: false },
+	},
+});
+
+const SHAPES: [number, number][] = values.quick
+	? [[2048, 2048], [2048, 5632]]
+	: [[2048, 2048], [5632, 2048], [2048, 5632], [14336, 4096]];
+const M = Number(values.m);
+const REPS = Number(values.reps);
+const threadCounts = [...new Set((values.threads as string).split(",").map(Number))];
+const variants = (values.variants as string).split(",") as ("relaxed" | "plain")[];
+
+/** bf16 bytes of N(0,1)-ish values (sum of uniforms), cheap to make for 58 M elements. */
+function randomBf16(count: number, seed: number): Uint8Array {
+	const out = new Uint16Array(count);
+	const f = new Float32Array(1);
+	const u = new Uint32Array(f.buffer);
+	let s = seed | 1;
+	for (let i = 0; i < count; i++) {
+		s ^= s << 13;
+		s ^= s >>> 17;
+		s ^= s << 5;
+		f[0] = ((s & 0xffff) + (s >>> 16)) / 65536 - 1;
+		out[i] = u[0] >>> 16;
+	}
+	return new Uint8Array(out.buffer);
+}
+
+function randomF32(count: number, seed: number): Float32Array {
+	const out = new Float32Array(count);
+	let s = seed | 1;
+	for (let i = 0; i < count; i++) {
+		s ^= s << 13;
+		s ^= s >>> 17;
+		s ^= s << 5;
+		out[i] = (s >>> 0) / 2 ** 31 - 1;
+	}
+	return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+interface Row {
+	threads: number;
+	variant: string;
+	n: number;
+	k: number;
+	packGBs: number;
+	best: number;
+	med: number;
+	firstMs: number;
+}
+
+async function benchGemm(): Promise<Row[]> {
+	const rows: Row[] = [];
+	const weights = SHAPES.map(([n, k], i) => ({ n, k, bytes: randomBf16(n * k, 1234 + i) }));
+	const inputs = new Map(SHAPES.map(([, k]) => [k, randomF32(M * k, k)]));
+	for (const threads of threadCounts) {
+		for (const variant of variants) {
+			const engine = await ComputeEngine.create({ threads, relaxedSimd: variant === "relaxed" });
+			try {
+				for (const { n, k, bytes } of weights) {
+					// Packing is timed the second time, as every layer after the first sees it: the memory
+					// freed by the previous layer is reused (the first time also pays the page faults).
+					engine.free(await engine.packLinear(bytes, "BF16", n, k));
+					const t0 = performance.now();
+					const packed: PackedLinear = await engine.packLinear(bytes, "BF16", n, k);
+					const packSeconds = (performance.now() - t0) / 1000;
+					const x = inputs.get(k)!;
+					const out = new Float32Array(M * n);
+					const times: number[] = [];
+					for (let r = 0; r < REPS + 1; r++) {
+						const t = performance.now();
+						await engine.linear(x, M, packed, { out });
+						times.push((performance.now() - t) / 1000);
+					}
+					engine.free(packed);
+					const flop = 2 * M * n * k;
+					const gflops = times.slice(1).map((s) => flop / s / 1e9);
+					const row: Row = {
+						threads, variant, n, k, packGBs: bytes.byteLength / packSeconds / 1e9,
+						best: Math.max(...gflops), med: median(gflops), firstMs: times[0] * 1000,
+					};
+					rows.push(row);
+					const perCore = row.best / threads;
+					console.error(
+						`threads ${threads} ${variant.padEnd(7)} M=${M} N=${n} K=${k}: best ${row.best.toFixed(1)} GFLOP/s ` +
+						`(median ${row.med.toFixed(1)}, first call ${row.firstMs.toFixed(0)} ms), ${perCore.toFixed(1)}/core = ` +
+						`${((100 * perCore) / PEAK_PER_CORE).toFixed(0)}% of peak; pack ${row.packGBs.toFixed(2)} GB/s bf16`,
+					);
+				}
+			} finally {
+				await engine.close();
+			}
+		}
+	}
+	return rows;
+}
+
+/**
+ * Round trips of jobs of ~1 ms (a busy loop on each of 2 workers): Atomics (workers block in
+ * Atomics.wait, the main thread awaits Atomics.waitAsync, as ComputeEngine does) versus postMessage
+ * to each worker and a message back. Reports the overhead per job above the 1 ms of work.
+ */
+async function benchDispatch(): Promise<{ atomicsUs: number; messageUs: number }> {
+	const WORK_MS = 1;
+	const JOBS = 400;
+	const source = `
+		const { parentPort, workerData } = require("node:worker_threads");
+		const busy = (ms) => { const end = performance.now() + ms; while (performance.now() < end); };
+		const ctl = new Int32Array(workerData.control);
+		parentPort.postMessage("ready");
+		if (workerData.mode === "atomics") {
+			let seen = 0;
+			for (;;) {
+				Atomics.wait(ctl, 0, seen);
+				seen = Atomics.load(ctl, 0);
+				if (seen < 0) break;
+				busy(${WORK_MS});
+				if (Atomics.sub(ctl, 1, 1) === 1) Atomics.notify(ctl, 1);
+			}
+		} else {
+			parentPort.on("message", (m) => { if (m === "quit") process.exit(0); busy(${WORK_MS}); parentPort.postMessage(m); });
+		}`;
+	const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+	const result: Record<string, number> = {};
+	for (const mode of ["atomics", "message"] as const) {
+		const control = new SharedArrayBuffer(64);
+		const ctl = new Int32Array(control);
+		const workers = [0, 1].map(() => new Worker(source, { eval: true, workerData: { control, mode } }));
+		await Promise.all(workers.map((w) => new Promise((resolve) => w.once("message", resolve))));
+		const times: number[] = [];
+		for (let job = 1; job <= JOBS; job++) {
+			const t = performance.now();
+			if (mode === "atomics") {
+				ctl[1] = workers.length;
+				Atomics.store(ctl, 0, job);
+				Atomics.notify(ctl, 0);
+				for (let v = Atomics.load(ctl, 1); v !== 0; v = Atomics.load(ctl, 1)) {
+					const w = waitAsync(ctl, 1, v);
+					if (w.async) await w.value;
+				}
+			} else {
+				await Promise.all(workers.map((w) => new Promise((resolve) => {
+					w.once("message", resolve);
+					w.postMessage(job);
+				})));
+			}
+			times.push(performance.now() - t);
+		}
+		result[mode] = (median(times) - WORK_MS) * 1000;
+		if (mode === "atomics") {
+			Atomics.store(ctl, 0, -1);
+			Atomics.notify(ctl, 0);
+		} else for (const w of workers) w.postMessage("quit");
+		await Promise.all(workers.map((w) => new Promise((resolve) => w.once("exit", resolve))));
+	}
+	console.error(`dispatch of ${WORK_MS} ms jobs to 2 workers, median overhead per job: Atomics ${result.atomics.toFixed(0)} us, postMessage ${result.message.toFixed(0)} us`);
+	return { atomicsUs: result.atomics, messageUs: result.message };
+}
+
+const rows = await benchGemm();
+const dispatch = values["no-dispatch"] ? undefined : await benchDispatch();
+
+console.log(`\nM = ${M} rows, bf16 weights packed to f32, best of ${REPS} runs (median in brackets); % of peak = per-core GFLOP/s / ${PEAK_PER_CORE}.\n`);
+console.log("| threads | SIMD | N x K | GFLOP/s | per core | % of peak | pack bf16 GB/s |");
+console.log("|---|---|---|---|---|---|---|");
+for (const r of rows) {
+	const perCore = r.best / r.threads;
+	console.log(
+		`| ${r.threads} | ${r.variant === "relaxed" ? "relaxed (FMA)" : "plain"} | ${r.n} x ${r.k} | ${r.best.toFixed(1)} (${r.med.toFixed(1)}) | ` +
+		`${perCore.toFixed(1)} | ${Math.round((100 * perCore) / PEAK_PER_CORE)}% | ${r.packGBs.toFixed(2)} |`,
+	);
+}
+if (dispatch) {
+	console.log(`\nDispatch overhead per ~1 ms job on 2 workers (median): Atomics.wait/notify + waitAsync ${dispatch.atomicsUs.toFixed(0)} us, postMessage ${dispatch.messageUs.toFixed(0)} us.`);
+}
