@@ -1,23 +1,12 @@
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "../safetensors/index.js";
+import { TOKENIZER_FILES } from "../output/copy-base-files.js";
 import { HubError } from "./hub-error.js";
 
 /**
  * Files beside the weights that a merge reads or copies: the config, the generation config and the
  * tokenizer files (the list of src/output/copy-base-files.ts). Nothing else is downloaded.
  */
-export const MERGE_SIDE_FILES: ReadonlySet<string> = new Set([
-	"config.json",
-	"generation_config.json",
-	"tokenizer.json",
-	"tokenizer_config.json",
-	"tokenizer.model",
-	"special_tokens_map.json",
-	"added_tokens.json",
-	"vocab.json",
-	"merges.txt",
-	"chat_template.jinja",
-	"chat_template.json",
-]);
+export const MERGE_SIDE_FILES: ReadonlySet<string> = new Set(["config.json", "generation_config.json", ...TOKENIZER_FILES]);
 
 /** Weights we never download: pickles can run code, and GGUF is quantized for inference. */
 const OTHER_WEIGHTS = /\.(bin|pt|pth|ckpt|gguf|h5|msgpack)$/;

@@ -2,7 +2,7 @@ import { copyFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Tokenizer and chat-template files, copied byte for byte (mergekit-moe re-saves them, which alters them). */
-const TOKENIZER_FILES = new Set([
+export const TOKENIZER_FILES: ReadonlySet<string> = new Set([
 	"tokenizer.json",
 	"tokenizer_config.json",
 	"tokenizer.model",
