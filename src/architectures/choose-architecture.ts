@@ -6,8 +6,9 @@ import type { OutputArchitecture } from "./output-architecture.js";
 /** Implemented output architectures, in mergekit-moe's order of preference. */
 export const ARCHITECTURES: readonly OutputArchitecture[] = [mixtral];
 
-/** Architectures a recipe may name that this version cannot write yet. */
+/** Architectures a recipe may name that this version cannot write yet, and the inputs they will take. */
 const PLANNED: Record<string, string> = { qwen2_moe: "Qwen MoE", qwen3_moe: "Qwen3 MoE", deepseek_moe: "DeepSeek MoE" };
+const PLANNED_INPUTS: Record<string, string> = { qwen2: "Qwen MoE (Qwen2-MoE)", qwen3: "Qwen3 MoE" };
 
 export interface ArchitectureChoiceInput {
 	/** What the recipe's `architecture:` prefix allows, in mergekit's order; undefined = any. */
@@ -35,7 +36,10 @@ export function chooseArchitecture(input: ArchitectureChoiceInput): OutputArchit
 		if (reason === null) return arch;
 		reasons.push(`${arch.displayName}: ${reason}`);
 	}
-	throw new ModelError(`no output architecture can express this recipe:\n  ${reasons.join("\n  ")}`);
+	const later = [...new Set(input.inputModelTypes)].map((t) => PLANNED_INPUTS[t]).filter(Boolean);
+	throw new ModelError(`no output architecture can express this recipe:\n  ${reasons.join("\n  ")}`, {
+		hint: later.length > 0 ? `these models need ${later.join(" / ")} output, which comes in a later version of moe-merge` : undefined,
+	});
 }
 
 function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput): string | null {

@@ -11,7 +11,7 @@ export const mixtral: OutputArchitecture = {
 	sharedExperts: { min: 0, max: 0 },
 	unsupportedInput(config) {
 		if (config.attentionBias) {
-			return "it has attention biases (q/k/v/o bias), which Mixtral has no place for; use `architecture: Qwen MoE`, whose attention has q/k/v biases";
+			return "it has attention biases (q/k/v/o bias), which Mixtral has no place for; Qwen MoE output, whose attention has q/k/v biases, can carry them (it comes in a later version of moe-merge)";
 		}
 		if (config.mlpBias) return "its MLP has biases (mlp_bias: true), which Mixtral experts cannot carry";
 		if (config.hiddenAct !== "silu") return `its MLP activation is ${config.hiddenAct}; Mixtral experts use silu`;
