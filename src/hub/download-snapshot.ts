@@ -64,10 +64,13 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 				filesTotal: byEtag.size,
 			});
 		if (byEtag.size > 0) progress();
+		// One failed file stops the others (their partial files stay, to be resumed).
+		const stop = linkedAbort(context.signal);
+		const local = { ...context, signal: stop.signal };
 		await runPool([...byEtag.values()], context.concurrency, async ([first, ...same]) => {
 			const blob = cache.blob(first.etag);
 			let before: number | undefined;
-			await downloadBlob(context, {
+			await downloadBlob(local, {
 				repo,
 				revision,
 				commit,
@@ -83,7 +86,7 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 			for (const file of [first, ...same]) await linkSnapshotFile(blob, cache.snapshotFile(commit, file.path));
 			filesDone++;
 			progress(first.path);
-		});
+		}, { onFailure: () => stop.abort() }).finally(() => stop.dispose());
 	};
 	// The index comes first: it says which shards to fetch.
 	if (selection.index) await fetchFiles([selection.index], false);
@@ -127,4 +130,13 @@ async function sizeOf(path: string): Promise<number | undefined> {
 	} catch {
 		return undefined;
 	}
+}
+
+/** An AbortController that also aborts when `parent` does (AbortSignal.any needs Node 20.3). */
+function linkedAbort(parent: AbortSignal | undefined): AbortController & { dispose(): void } {
+	const controller = new AbortController();
+	const follow = () => controller.abort(parent?.reason);
+	if (parent?.aborted) follow();
+	else parent?.addEventListener("abort", follow, { once: true });
+	return Object.assign(controller, { dispose: () => parent?.removeEventListener("abort", follow) });
 }

@@ -71,7 +71,8 @@ async function blobSha256(path: string): Promise<string | undefined> {
 
 /** Output files and their sha256 (the lock itself and hidden files excepted). */
 export async function lockFolderFiles(dir: string, except: string, signal?: AbortSignal): Promise<LockedFile[]> {
-	const names = (await readdir(dir)).filter((n) => n !== except && !n.startsWith(".")).sort();
+	const entries = await readdir(dir, { withFileTypes: true });
+	const names = entries.filter((e) => e.isFile() && e.name !== except && !e.name.startsWith(".")).map((e) => e.name).sort();
 	// The shards were just written with O_DIRECT: read them the same way (see hash-worker.ts).
 	const hashes = await sha256Files(names.map((n) => join(dir, n)), { signal, direct: true });
 	const files: LockedFile[] = [];

@@ -50,9 +50,8 @@ export interface LinearOptions {
 	out?: Float32Array;
 }
 
-/** GEMM blocking (see gemm in kernels.wat): k block, and 4-row blocks per row slab. */
-const KC = 256;
-const MC_BLOCKS = 32;
+/** GEMM blocking (see gemm in kernels.wat; the k block, 256, is part of the packed layout): 4-row blocks per row slab. */
+const MC_BLOCKS = 64;
 /** Weight bytes copied into shared memory and packed per job. */
 const PACK_CHUNK_BYTES = 32 << 20;
 const BYTES_PER_ELEMENT: Record<LinearDType, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -145,10 +144,10 @@ export class ComputeEngine {
 				worker.once("exit", (code) => reject(new Error(`exited with code ${code}`)));
 			}));
 		}
-		// While the workers load: get V8 to optimize the kernels (see warmUp). Compiled code is shared by
-		// every instance of the module, the workers' included.
-		warmUp(kernels, heap, scratch);
 		try {
+			// While the workers load: get V8 to optimize the kernels (see warmUp). Compiled code is shared
+			// by every instance of the module, the workers' included.
+			warmUp(kernels, heap, scratch);
 			await Promise.all(started);
 		} catch (error) {
 			await Promise.all(workers.map((worker) => worker.terminate()));
@@ -167,7 +166,7 @@ export class ComputeEngine {
 	 * and packs it into shared memory (on the workers). Free it with `free` when it is no longer used.
 	 */
 	packLinear(bytes: Uint8Array, dtype: LinearDType, rows: number, cols: number): Promise<PackedLinear> {
-		const bpe = BYTES_PER_ELEMENT[dtype];
+		const bpe = Object.hasOwn(BYTES_PER_ELEMENT, dtype) ? BYTES_PER_ELEMENT[dtype] : undefined;
 		if (bpe === undefined) return Promise.reject(new TypeError(`packLinear: dtype must be F32, F16 or BF16, got ${String(dtype)}`));
 		if (!isPositiveInteger(rows) || !isPositiveInteger(cols)) return Promise.reject(new RangeError(`packLinear: bad shape [${rows}, ${cols}]`));
 		if (!(bytes instanceof Uint8Array) || bytes.byteLength !== rows * cols * bpe) {
@@ -190,7 +189,7 @@ export class ComputeEngine {
 					const chunkPanels = Math.ceil(chunk / 8);
 					const panelsPerTask = Math.max(1, Math.ceil(chunkPanels / (4 * this.info.threads)));
 					await this.#run(JobKind.PackB, Math.ceil(chunkPanels / panelsPerTask), [
-						staging, DTYPE_CODE[dtype], chunk, cols, kp, offset + (row0 / 8) * kp * 32, chunkPanels, panelsPerTask,
+						staging, DTYPE_CODE[dtype], chunk, cols, kp, offset, panels, row0 / 8, chunkPanels, panelsPerTask,
 					]);
 				}
 			} catch (error) {
@@ -229,7 +228,7 @@ export class ComputeEngine {
 			const xBytes = roundUp(m * k * 4, 64);
 			const aBytes = roundUp(mp * kp * 4, 64);
 			const cBytes = roundUp(mp * ldc, 64);
-			const biasBytes = bias ? ldc : 0;
+			const biasBytes = bias ? panels * 32 : 0;
 			const total = xBytes + aBytes + cBytes + biasBytes;
 			const xAt = this.#heap.alloc(total);
 			const aAt = xAt + xBytes, cAt = aAt + aBytes, biasAt = bias ? cAt + cBytes : 0;
@@ -245,12 +244,13 @@ export class ComputeEngine {
 				const rowBlocks = mp / 4;
 				const split = splitGemm(rowBlocks, panels, this.info.threads);
 				await this.#run(JobKind.Gemm, split.tasks, [
-					aAt, packed.offset, cAt, biasAt, kp, ldc, rowBlocks, panels, KC, MC_BLOCKS,
+					aAt, packed.offset, cAt, biasAt, kp, ldc, rowBlocks, panels, MC_BLOCKS,
 					split.panelsPerTask, split.rowBlocksPerTask, split.panelTasks,
 				]);
-				const c = new Float32Array(this.#memory.buffer, cAt, mp * panels * 8);
-				if (n === panels * 8) y.set(c.subarray(0, m * n));
-				else for (let r = 0; r < m; r++) y.set(c.subarray(r * panels * 8, r * panels * 8 + n), r * n);
+				const row = ldc / 4;
+				const c = new Float32Array(this.#memory.buffer, cAt, mp * row);
+				if (n === row) y.set(c.subarray(0, m * n));
+				else for (let r = 0; r < m; r++) y.set(c.subarray(r * row, r * row + n), r * n);
 			} finally {
 				this.#heap.free(xAt);
 			}
@@ -362,9 +362,9 @@ function warmUp(kernels: KernelExports, heap: SharedHeap, scratch: number): void
 	const src = heap.alloc(total);
 	const b = src + srcBytes, x = b + bBytes, a = x + xBytes, c = a + aBytes;
 	for (let i = 0; i < 40; i++) {
-		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) kernels.pack_b(src, dtype, n, k, k, b, 0, n / 8, scratch);
+		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) kernels.pack_b(src, dtype, n, k, k, b, n / 8, 0, 0, n / 8, scratch);
 		kernels.pack_a(x, m, k, k, a);
-		kernels.gemm(a, b, c, 0, k, n * 4, 0, m / 4, 0, n / 8, 64, 32);
+		kernels.gemm(a, b, c, 0, k, n * 4, n / 8, 0, m / 4, 0, n / 8, 64);
 	}
 	heap.free(src);
 }

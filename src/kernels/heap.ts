@@ -1,8 +1,8 @@
 /**
- * A best-fit allocator over the shared WebAssembly.Memory, used by the main thread
- * only. Blocks are 64-byte aligned; freed blocks coalesce with their neighbours, so packing a layer,
- * freeing it and packing the next one of the same size reuses the same bytes instead of growing.
- * The memory grows (by whole 64 KiB pages, only what is missing) when no free block fits.
+ * A best-fit allocator over the shared WebAssembly.Memory, used by the main thread only. Blocks are
+ * 64-byte aligned; freed blocks coalesce with their neighbours, so packing a layer, freeing it and
+ * packing the next one of the same size reuses the same bytes instead of growing. The memory grows
+ * (by whole 64 KiB pages, only what is missing) when no free block fits; it never shrinks.
  */
 
 export const ALIGN = 64;

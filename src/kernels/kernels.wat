@@ -13,9 +13,14 @@
 ;; Data layouts (f32 everywhere once packed):
 ;;   W   a PyTorch Linear weight [N][K] (out x in), row-major, any of f32/f16/bf16, in a staging buffer.
 ;;   Kp  K rounded up to a multiple of 4; packed data is zero in k in [K, Kp).
-;;   B   packed W: panels of 8 output columns; panel p (rows 8p..8p+7 of W) holds, for k = 0..Kp-1,
-;;       the 8 values W[8p+0..7][k] contiguously: B[p][k][0..7] at  b + (p*Kp + k)*32.
-;;       Rows past N are zero. The micro-kernel streams one panel front to back.
+;;   KC  the k block: 256. B is cut in blocks of 256 values of k (the last one: Kp mod 256, or 256).
+;;   B   packed W: panels of 8 output columns (panel p = rows 8p..8p+7 of W, zero past N), stored
+;;       k block by k block; within k block kb (k0 = 256*kb, kl = its length), the pieces of all
+;;       panels follow each other, and piece p holds for k = k0..k0+kl-1 the 8 values W[8p+0..7][k]:
+;;         B[kb][p][k - k0][0..7] at  b + (k0*panels + p*kl + (k - k0))*32.
+;;       So the micro-kernel streams one 8 KiB piece, and a task walking consecutive panels of a
+;;       k block reads consecutive memory, one stream for the hardware prefetcher (with whole
+;;       panels stored one after the other, every piece starts a new stream 32*Kp bytes away).
 ;;   X   the input [M][K], row-major f32, in a staging buffer.
 ;;   A   packed X: blocks of 4 rows; block i holds, for k = 0..Kp-1, X[4i+0..3][k] contiguously:
 ;;       A[i][k][0..3] at  a + (i*Kp + k)*16. Rows past M are zero.
@@ -180,13 +185,14 @@
 			(br_if $transpose (i32.lt_u (local.get $s) (local.get $s_end)))))
 
 	;; Packs panels [p0, p1) of a weight chunk: `rows` rows of `k` values of `dtype` (0 = f32,
-	;; 1 = f16, 2 = bf16) at `src`, row-major; panel p goes to dst + p*kp*32 (layout B above).
-	;; Works in strips of 8 rows x 256 k: each row segment is converted to f32 into `scratch`
+	;; 1 = f16, 2 = bf16) at `src`, row-major, which are rows 8*pbase.. of the weight; so chunk panel p
+	;; is panel pbase + p of the packed weight at dst (layout B above; `panels` in all).
+	;; Works in strips of 8 rows x one k block: each row segment is converted to f32 into `scratch`
 	;; (8 KiB, L1-resident, one per worker) and zero-padded to a multiple of 4, then the strip is
-	;; transposed 4x4 at a time into the panel, which is written sequentially.
+	;; transposed 4x4 at a time into its piece of B, which is written sequentially.
 	(func $pack_b (export "pack_b")
 		(param $src i32) (param $dtype i32) (param $rows i32) (param $k i32) (param $kp i32)
-		(param $dst i32) (param $p0 i32) (param $p1 i32) (param $scratch i32)
+		(param $dst i32) (param $panels i32) (param $pbase i32) (param $p0 i32) (param $p1 i32) (param $scratch i32)
 		(local $p i32) (local $k0 i32) (local $len i32) (local $len4 i32) (local $r i32) (local $row i32)
 		(local $srow i32) (local $bpe i32) (local $s i32)
 		(local.set $bpe (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $dtype))))
@@ -196,7 +202,7 @@
 			(loop $panels
 				(local.set $k0 (i32.const 0))
 				(loop $strips
-					;; len = min(256, k - k0); len4 = len rounded up to 4 (stays within kp)
+					;; len = min(256, k - k0); len4 = len rounded up to 4 = the length of this k block in B
 					(local.set $len (i32.sub (local.get $k) (local.get $k0)))
 					(if (i32.gt_u (local.get $len) (i32.const 256)) (then (local.set $len (i32.const 256))))
 					(local.set $len4 (i32.and (i32.add (local.get $len) (i32.const 3)) (i32.const -4)))
@@ -221,9 +227,15 @@
 							(else (call $zero_f32 (local.get $srow) (local.get $len4))))
 						(local.set $r (i32.add (local.get $r) (i32.const 1)))
 						(br_if $convert (i32.lt_u (local.get $r) (i32.const 8))))
+					;; piece (k block of k0, panel pbase + p) at dst + (k0*panels + (pbase + p)*len4)*32
 					(call $transpose_strip
 						(local.get $scratch)
-						(i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $p) (local.get $kp)) (local.get $k0)) (i32.const 5)))
+						(i32.add (local.get $dst)
+							(i32.shl
+								(i32.add
+									(i32.mul (local.get $k0) (local.get $panels))
+									(i32.mul (i32.add (local.get $pbase) (local.get $p)) (local.get $len4)))
+								(i32.const 5)))
 						(local.get $len4))
 					(local.set $k0 (i32.add (local.get $k0) (i32.const 256)))
 					(br_if $strips (i32.lt_u (local.get $k0) (local.get $k))))
@@ -365,15 +377,16 @@
 
 	;; C = A * B (+ bias) for the row blocks [rb0, rb1) (4 rows each) and panels [p0, p1) (8 columns
 	;; each) of C: one worker's task. Loop nest, outermost first (GotoBLAS order):
-	;;   row slabs of mcb blocks  - the A slab (4*mcb rows x kc) stays in L2 while ...
-	;;   k blocks of kc           - ... the panels of B are walked one kc x 8 piece (kc*32 bytes,
-	;;   panels p                   8 KiB at kc = 256) at a time, which stays in L1 while ...
+	;;   row slabs of mcb blocks  - the A slab (4*mcb rows x 256 k, mcb * 4 KiB) stays in L2 while ...
+	;;   k blocks of 256          - ... the pieces of B of this k block and task's panels, which are
+	;;   panels p                   consecutive in memory, are walked one 256 x 8 piece (8 KiB) at a
+	;;                              time, which stays in L1 while ...
 	;;   row blocks rb            - ... the micro-kernel runs it against every row block of the slab.
 	;; Each piece of B is read from memory once per row slab; C tiles are re-read once per k block.
-	;; kc: a positive multiple of 4; kp: K rounded up to 4; ldc: C row stride in bytes.
+	;; kp: K rounded up to 4; ldc: C row stride in bytes; panels: panels of the whole weight.
 	(func $gemm (export "gemm")
 		(param $a i32) (param $b i32) (param $c i32) (param $bias i32) (param $kp i32) (param $ldc i32)
-		(param $rb0 i32) (param $rb1 i32) (param $p0 i32) (param $p1 i32) (param $kc i32) (param $mcb i32)
+		(param $panels i32) (param $rb0 i32) (param $rb1 i32) (param $p0 i32) (param $p1 i32) (param $mcb i32)
 		(local $mb0 i32) (local $mb1 i32) (local $k0 i32) (local $kl i32) (local $p i32) (local $rb i32)
 		(local $bp i32) (local $bias_p i32)
 		(if (i32.or (i32.ge_u (local.get $rb0) (local.get $rb1)) (i32.ge_u (local.get $p0) (local.get $p1)))
@@ -385,11 +398,13 @@
 			(local.set $k0 (i32.const 0))
 			(loop $kblocks
 				(local.set $kl (i32.sub (local.get $kp) (local.get $k0)))
-				(if (i32.gt_u (local.get $kl) (local.get $kc)) (then (local.set $kl (local.get $kc))))
+				(if (i32.gt_u (local.get $kl) (i32.const 256)) (then (local.set $kl (i32.const 256))))
 				(local.set $p (local.get $p0))
 				(loop $panels
 					(local.set $bp (i32.add (local.get $b)
-						(i32.shl (i32.add (i32.mul (local.get $p) (local.get $kp)) (local.get $k0)) (i32.const 5))))
+						(i32.shl
+							(i32.add (i32.mul (local.get $k0) (local.get $panels)) (i32.mul (local.get $p) (local.get $kl)))
+							(i32.const 5))))
 					(local.set $bias_p (select
 						(i32.add (local.get $bias) (i32.shl (local.get $p) (i32.const 5)))
 						(i32.const 0)
@@ -409,7 +424,7 @@
 						(br_if $rows (i32.lt_u (local.get $rb) (local.get $mb1))))
 					(local.set $p (i32.add (local.get $p) (i32.const 1)))
 					(br_if $panels (i32.lt_u (local.get $p) (local.get $p1))))
-				(local.set $k0 (i32.add (local.get $k0) (local.get $kc)))
+				(local.set $k0 (i32.add (local.get $k0) (i32.const 256)))
 				(br_if $kblocks (i32.lt_u (local.get $k0) (local.get $kp))))
 			(local.set $mb0 (local.get $mb1))
 			(br_if $slabs (i32.lt_u (local.get $mb0) (local.get $rb1)))))

@@ -27,9 +27,9 @@ export const ERROR_TEXT_MAX_BYTES = CONTROL_BYTES - ERROR_TEXT_BYTE;
 
 export const enum JobKind {
 	Quit = 1,
-	/** params: a, b, c, bias, kp, ldc, rowBlocks, panels, kc, mcb, panelsPerTask, rowBlocksPerTask, panelTasks */
+	/** params: a, b, c, bias, kp, ldc, rowBlocks, panels, mcb, panelsPerTask, rowBlocksPerTask, panelTasks */
 	Gemm = 2,
-	/** params: src, dtype, rows, k, kp, dst, panels, panelsPerTask */
+	/** params: src, dtype, rows, k, kp, dst, panels (all), pbase, chunkPanels, panelsPerTask */
 	PackB = 3,
 	/** Testing (no tasks): the worker with index params[0] throws; params[1] = 1: it exits its thread instead. */
 	Fail = 4,
@@ -55,10 +55,13 @@ export interface KernelExports {
 	cvt_bf16_f32(src: number, dst: number, n: number): void;
 	cvt_f16_f32(src: number, dst: number, n: number): void;
 	copy_f32(src: number, dst: number, n: number): void;
-	pack_b(src: number, dtype: number, rows: number, k: number, kp: number, dst: number, p0: number, p1: number, scratch: number): void;
+	pack_b(
+		src: number, dtype: number, rows: number, k: number, kp: number,
+		dst: number, panels: number, pbase: number, p0: number, p1: number, scratch: number,
+	): void;
 	pack_a(src: number, m: number, k: number, kp: number, dst: number): void;
 	gemm(
 		a: number, b: number, c: number, bias: number, kp: number, ldc: number,
-		rb0: number, rb1: number, p0: number, p1: number, kc: number, mcb: number,
+		panels: number, rb0: number, rb1: number, p0: number, p1: number, mcb: number,
 	): void;
 }

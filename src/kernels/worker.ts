@@ -20,24 +20,23 @@ function runTask(kind: number, task: number): void {
 	switch (kind) {
 		case JobKind.Gemm: {
 			const rowBlocks = control[p + 6], panels = control[p + 7];
-			const panelsPerTask = control[p + 10], rowBlocksPerTask = control[p + 11], panelTasks = control[p + 12];
+			const panelsPerTask = control[p + 9], rowBlocksPerTask = control[p + 10], panelTasks = control[p + 11];
 			const pt = task % panelTasks;
 			const rt = (task - pt) / panelTasks;
 			const p0 = pt * panelsPerTask;
 			const rb0 = rt * rowBlocksPerTask;
 			kernels.gemm(
-				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5],
-				rb0, Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, Math.min(p0 + panelsPerTask, panels),
-				control[p + 8], control[p + 9],
+				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], panels,
+				rb0, Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, Math.min(p0 + panelsPerTask, panels), control[p + 8],
 			);
 			return;
 		}
 		case JobKind.PackB: {
-			const panels = control[p + 6], panelsPerTask = control[p + 7];
+			const chunkPanels = control[p + 8], panelsPerTask = control[p + 9];
 			const p0 = task * panelsPerTask;
 			kernels.pack_b(
-				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5],
-				p0, Math.min(p0 + panelsPerTask, panels), init.scratch,
+				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], control[p + 6], control[p + 7],
+				p0, Math.min(p0 + panelsPerTask, chunkPanels), init.scratch,
 			);
 			return;
 		}

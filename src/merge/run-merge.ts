@@ -64,7 +64,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	const started = performance.now();
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
 	// Hub models are resolved (and downloaded) inside planMerge, with these options.
-	const plan = await withHubOptions({ signal: options.signal, ...options.hub }, () => planMerge(recipe, options));
+	const plan = await withHubOptions({ ...options.hub, signal: options.hub?.signal ?? options.signal }, () => planMerge(recipe, options));
 	try {
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000 });
 		options.onPlan?.(plan);

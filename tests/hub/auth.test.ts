@@ -73,7 +73,7 @@ describe("Hub authentication", () => {
 		assert.match(anonymous.hint ?? "", /HF_TOKEN/);
 		const denied = await failure(resolveHubModel("org/gated-model", "main", hubOptions(hub, cache, BOB)));
 		assert.equal(denied.status, 403);
-		assert.match(denied.message, /org\/gated-model@main: config\.json: the repo is gated and the account of the token from the accessToken option has not been granted access/);
+		assert.match(denied.message, /org\/gated-model@main: [\w.]+: the repo is gated and the account of the token from the accessToken option has not been granted access/);
 		assert.match(denied.hint ?? "", new RegExp(`open ${hub.url}/org/gated-model while logged in and accept its conditions`));
 		const granted = await resolveHubModel("org/gated-model", "main", hubOptions(hub, cache, CAROL));
 		assert.ok(granted.commit);

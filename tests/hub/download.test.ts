@@ -156,6 +156,16 @@ print(json.dumps(out))`;
 		}
 		const snap = await resolveHubModel("org/llama-base", "main", hubOptions(hub, cache));
 		assert.equal(sha256(await readFile(join(snap.dir, "model.safetensors"))), weights.sha256);
+		// Small (non-LFS) files are checked against their git blob sha1.
+		const config = hub.store.tree("org/llama-base").get("generation_config.json");
+		assert.ok(config && !config.lfs);
+		hub.faults.corrupt.add(config.oid);
+		try {
+			const failure = await resolveHubModel("org/llama-base", "main", hubOptions(hub, await tempDir())).catch((e) => e);
+			assert.match(String(failure?.message), new RegExp(`generation_config\\.json arrived corrupted: its git sha1 is [0-9a-f]{40}, the Hub lists ${config.oid}`));
+		} finally {
+			hub.faults.corrupt.delete(config.oid);
+		}
 	});
 
 	it("downloads the index first, then exactly the shards it names", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { HubError, pushToHub, resolveHubModel } from "../../src/hub/index.js";
+import { HubError, type TransferProgress, pushToHub, resolveHubModel } from "../../src/hub/index.js";
 import { runMerge } from "../../src/merge/run-merge.js";
 import { loadRecipe } from "../../src/recipe/index.js";
 import { VERSION } from "../../src/version.js";
@@ -65,7 +65,12 @@ describe("pushing a merged model to the Hub", () => {
 
 		const before = hub.store.mustGet("org/base").refs.size;
 		hub.takeRequests();
-		const pushed = await pushToHub(out, "alice/moe", hubOptions(hub, await tempDir(), ALICE));
+		const seen: TransferProgress[] = [];
+		const pushed = await pushToHub(out, "alice/moe", hubOptions(hub, await tempDir(), ALICE, { onProgress: (p) => seen.push(p) }));
+		assert.deepEqual([...new Set(seen.map((p) => p.phase))], ["hash", "upload"]);
+		const last = seen[seen.length - 1];
+		assert.equal(last.bytesDone, last.bytesTotal);
+		assert.equal(last.filesDone, local.length);
 		assert.equal(pushed.repo, "alice/moe");
 		assert.equal(pushed.createdRepo, true);
 		assert.deepEqual(pushed.files, local);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { ComputeEngine } from "../../src/kernels/index.js";
 import { splitGemm } from "../../src/kernels/engine.js";
+import { toFloat32 } from "../../src/safetensors/index.js";
 import { assertClose, randomMatrix, randomWeight, referenceLinear, type WeightDType } from "./helpers.js";
 
 /** [M, N, K]: odd sizes around the 4-row / 8-column tiles, the 256 k block and the 128-row slab. */
@@ -104,7 +105,6 @@ describe("exact conversion through pack + linear", () => {
 			const k = 256;
 			const n = Math.floor(bits.length / k);
 			const raw = new Uint16Array(bits.slice(0, n * k));
-			const { toFloat32 } = await import("../../src/safetensors/index.js");
 			const expected = toFloat32(new Uint8Array(raw.buffer), dtype, n * k);
 			const identity = new Float32Array(k * k);
 			for (let i = 0; i < k; i++) identity[i * k + i] = 1;
