@@ -4,17 +4,16 @@
  * tokenizer shipped in demo/tokenizer), then merges them with recipes/demo.yml into a Mixtral, offline,
  * in seconds. Everything goes into ./moe-merge-demo (or the folder given as the first argument).
  */
-import { copyFile, mkdir, readdir } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createProgressReporter } from "../cli/progress-reporter.js";
+import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createGateProgressReporter, createProgressReporter } from "../cli/progress-reporter.js";
 import { describeError } from "../cli/report-error.js";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { runMerge } from "../merge/run-merge.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import { type DenseModelShape, makeDenseModel } from "./make-dense-model.js";
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 const DEMO_SHAPE: DenseModelShape = {
 	modelType: "llama",
@@ -38,24 +37,29 @@ async function main(): Promise<void> {
 	const root = resolve(process.argv[2] ?? "moe-merge-demo");
 	const log = (line: string) => process.stderr.write(`${line}\n`);
 	log(`demo folder: ${root}`);
+	// Made afresh on every run, so the demo can be run again.
+	await rm(join(root, "models"), { recursive: true, force: true });
 	for (const model of MODELS) {
 		const dir = join(root, "models", model.name);
 		await makeDenseModel({ dir, shape: DEMO_SHAPE, seed: model.seed, dtype: "BF16" });
 		log(`  made dense model ${model.name} (Llama, ${DEMO_SHAPE.numLayers} layers, hidden ${DEMO_SHAPE.hiddenSize})`);
 	}
-	const tokenizerDir = join(packageRoot, "demo", "tokenizer");
+	const tokenizerDir = join(PACKAGE_ROOT, "demo", "tokenizer");
 	for (const file of await readdir(tokenizerDir)) {
 		if (file.startsWith("tokenizer")) await copyFile(join(tokenizerDir, file), join(root, "models", "base", file));
 	}
 	const recipeFile = join(root, "recipe.yml");
 	await mkdir(root, { recursive: true });
-	await copyFile(join(packageRoot, "recipes", "demo.yml"), recipeFile);
+	await copyFile(join(PACKAGE_ROOT, "recipes", "demo.yml"), recipeFile);
 	const recipe = await loadRecipe(recipeFile);
 	const progress = createProgressReporter(process.stderr, "auto");
+	const gateProgress = createGateProgressReporter(process.stderr, "auto");
 	const result = await runMerge(recipe, {
 		outputDir: join(root, "moe"),
 		overwrite: true,
 		seed: 1234,
+		onGateProgress: (p) => gateProgress.update(p),
+		onPlan: () => gateProgress.stop(),
 		onProgress: (p) => progress.update(p),
 	});
 	progress.stop();

@@ -1,11 +1,11 @@
 /**
  * The JSON Schema of recipes. schemas/recipe.schema.json is the single source (editors use it
- * too); it ships in the package beside dist/, so we look for it upwards from this module.
+ * too); it ships in the package beside dist/.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import { PACKAGE_ROOT } from "../package-root.js";
 
 export type JsonSchema = { [keyword: string]: unknown };
 
@@ -13,16 +13,11 @@ const SCHEMA_RELATIVE_PATH = join("schemas", "recipe.schema.json");
 
 let cached: { schema: JsonSchema; validate: ValidateFunction } | undefined;
 
-/** Path of schemas/recipe.schema.json (dist/recipe/ and .test-build/src/recipe/ differ in depth). */
+/** Path of schemas/recipe.schema.json in the package. */
 export function schemaPath(): string {
-	let dir = dirname(fileURLToPath(import.meta.url));
-	for (;;) {
-		const candidate = join(dir, SCHEMA_RELATIVE_PATH);
-		if (existsSync(candidate)) return candidate;
-		const parent = dirname(dir);
-		if (parent === dir) throw new Error(`moe-merge is installed without ${SCHEMA_RELATIVE_PATH}`);
-		dir = parent;
-	}
+	const path = join(PACKAGE_ROOT, SCHEMA_RELATIVE_PATH);
+	if (!existsSync(path)) throw new Error(`moe-merge is installed without ${SCHEMA_RELATIVE_PATH}`);
+	return path;
 }
 
 function compiled(): { schema: JsonSchema; validate: ValidateFunction } {
