@@ -48,7 +48,10 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			layout: options.layout,
 			seed: options.randomSeed,
 			threads: options.threads,
-			onGateProgress: (p) => gateProgress.update(p),
+			onGateProgress: (p) => {
+				transfers.stop();
+				gateProgress.update(p);
+			},
 			copyTokenizer: options.copyTokenizer,
 			signal: abort.signal,
 			hub,
@@ -60,6 +63,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				progress.update(p);
 			},
 			onPlan: (plan) => {
+				transfers.stop();
 				gateProgress.stop();
 				if (options.json) return;
 				for (const w of plan.warnings) err.write(`warning: ${w}\n`);

@@ -7,6 +7,7 @@ import { isTransientHubFailure } from "./explain-hub-failure.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
+import { bodyChunks } from "./read-body.js";
 import type { RepoFile } from "./merge-files.js";
 
 export interface BlobDownload {
@@ -116,7 +117,7 @@ async function fetchRemainder(context: HubContext, url: string, incomplete: stri
 	const handle = await open(incomplete, offset > 0 ? "a" : "w");
 	try {
 		if (response.body) {
-			for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+			for await (const chunk of bodyChunks(response.body, context.signal)) {
 				if (offset + chunk.byteLength > size) throw new HubError(`${job.repo}: ${job.file.path}: the server sent more than the ${size} bytes the repo lists`);
 				hash.update(chunk);
 				await handle.write(chunk);
@@ -149,7 +150,8 @@ async function describeFailure(
 	const explained = error instanceof ShortBody ? new HubError(`${job.repo}: ${job.file.path}: ${error.message}`) : context.explain(error, subject);
 	const kept = await sizeOf(incomplete);
 	if (!transient || kept === 0 || !(explained instanceof HubError)) return explained;
-	return new HubError(`${explained.message} (after ${context.retries + 1} attempts)`, {
+	const attempts = context.retries + 1;
+	return new HubError(`${explained.message} (after ${attempts} attempt${attempts > 1 ? "s" : ""})`, {
 		file: incomplete,
 		status: explained.status,
 		hint: `${kept} of ${job.file.size} bytes are kept; run again to resume from there${explained.hint ? `. ${explained.hint}` : ""}`,

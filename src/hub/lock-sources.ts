@@ -70,13 +70,17 @@ async function blobSha256(path: string): Promise<string | undefined> {
 }
 
 /** Output files and their sha256 (the lock itself and hidden files excepted). */
-export async function lockFolderFiles(dir: string, except: string, signal?: AbortSignal): Promise<LockedFile[]> {
+export async function lockFolderFiles(dir: string, except: string, signal?: AbortSignal, known?: ReadonlyMap<string, string>): Promise<LockedFile[]> {
 	const entries = await readdir(dir, { withFileTypes: true });
 	const names = entries.filter((e) => e.isFile() && e.name !== except && !e.name.startsWith(".")).map((e) => e.name).sort();
-	// The shards were just written with O_DIRECT: read them the same way (see hash-worker.ts).
-	const hashes = await sha256Files(names.map((n) => join(dir, n)), { signal, direct: true });
+	// Files whose hash is not known yet are read back; shards written with O_DIRECT are read the same way (see hash-worker.ts).
+	const unknown = names.filter((n) => !known?.has(n));
+	const hashes = await sha256Files(unknown.map((n) => join(dir, n)), { signal, direct: true });
 	const files: LockedFile[] = [];
-	for (const path of names) files.push({ path, size: (await stat(join(dir, path))).size, sha256: hashes.get(join(dir, path)) as string });
+	for (const path of names) {
+		const sha256 = known?.get(path) ?? (hashes.get(join(dir, path)) as string);
+		files.push({ path, size: (await stat(join(dir, path))).size, sha256 });
+	}
 	return files;
 }
 

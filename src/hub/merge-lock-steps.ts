@@ -29,9 +29,12 @@ export async function checkRecipeLock(plan: MergePlan, sources: LockedSource[]):
 	assertMatchesLock(file, await readLock(file), sources);
 }
 
-/** Into the (staging) output folder, last: the sources and the sha256 of every file written. */
-export async function writeOutputLock(dir: string, plan: MergePlan, sources: LockedSource[]): Promise<string> {
-	const files = await lockFolderFiles(dir, LOCK_FILE_NAME);
+/**
+ * Into the (staging) output folder, last: the sources and the sha256 of every file written.
+ * `known` holds hashes computed while writing (the shards), so only the small files are read back.
+ */
+export async function writeOutputLock(dir: string, plan: MergePlan, sources: LockedSource[], known?: ReadonlyMap<string, string>): Promise<string> {
+	const files = await lockFolderFiles(dir, LOCK_FILE_NAME, undefined, known);
 	await writeLock(join(dir, LOCK_FILE_NAME), { ...lockHead(plan, sources), output: { files } });
 	return LOCK_FILE_NAME;
 }

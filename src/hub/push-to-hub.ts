@@ -54,9 +54,9 @@ export async function preparePush(repo: string, options: HubOptions = {}): Promi
  * failures are retried the same way.
  */
 export async function pushToHub(dir: string, repo: string, options: PushOptions = {}): Promise<PushResult> {
+	const files = await modelFiles(dir);
 	const context = await createHubContext(options);
 	const target = await checkPushAccess(context, repo);
-	const files = await modelFiles(dir);
 	const branch = options.branch ?? "main";
 	const createdRepo = await ensureRepo(context, target.repo, options.private === true);
 	if (branch !== "main") await ensureBranch(context, target.repo, branch);
@@ -76,12 +76,13 @@ export async function pushToHub(dir: string, repo: string, options: PushOptions 
 			};
 		} catch (error) {
 			if (context.signal?.aborted) throw context.signal.reason ?? error;
+			const explained = context.explain(error, { repo: target.repo, revision: branch, access: "write" });
 			if (isTransientHubFailure(error) && attempt < context.retries) {
-				context.onWarning(`upload to ${target.repo} interrupted (${error instanceof Error ? error.message : String(error)}); retrying, files already uploaded are skipped`);
+				const why = explained instanceof Error ? explained.message : "connection lost";
+				context.onWarning(`upload to ${target.repo} interrupted (${why}); retrying, files already uploaded are skipped`);
 				await sleep(context.retryDelayMs * 2 ** attempt, undefined, { signal: context.signal });
 				continue;
 			}
-			const explained = context.explain(error, { repo: target.repo, revision: branch, access: "write" });
 			if (!(explained instanceof HubError) || !isTransientHubFailure(error)) throw explained;
 			throw new HubError(explained.message, {
 				status: explained.status,
@@ -170,14 +171,19 @@ async function commitFiles(
 	let step = await iterator.next();
 	while (!step.done) {
 		const event = step.value;
+		// The library hashes large files inside its "uploadingLargeFiles" phase, so the event decides the phase.
 		if (event.event === "phase") {
-			if (event.phase !== "preuploading") phase = "upload";
-			if (event.phase === "committing") for (const f of files) if (!sent.has(f.name)) sent.set(f.name, 1);
-			report();
+			if (event.phase === "committing") {
+				phase = "upload";
+				for (const f of files) if (!sent.has(f.name)) sent.set(f.name, 1);
+				report();
+			}
 		} else if (event.state === "hashing") {
+			phase = "hash";
 			hashed.set(event.path, event.progress);
 			report(event.path);
 		} else if (event.state === "uploading") {
+			phase = "upload";
 			// The library reports a file the Hub already has with progress 1 straight away.
 			if (!sent.has(event.path) && event.progress >= 1) reused.add(event.path);
 			sent.set(event.path, event.progress);

@@ -73,7 +73,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			await writeShards({
+			const shardHashes = await writeShards({
 				dir: staging.path,
 				tensors: plan.tensors,
 				shards: plan.shards,
@@ -84,7 +84,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			});
 			const files = await writeSideFiles(plan, staging.path, options);
 			const sources = await hashing.sources;
-			files.push(await writeOutputLock(staging.path, plan, sources));
+			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await staging.commit();
 			const warnings = [...plan.warnings];
 			let recipeLockFile: string | undefined;

@@ -36,7 +36,9 @@ const DEFAULT_CHUNK_ELEMENTS = 4 << 20;
  * source bytes are read (or converted) straight into the writer's staging buffer while the other
  * staging buffer is on its way to disk, so throughput follows the disk and memory stays bounded.
  */
-export async function writeShards(options: WriteShardsOptions): Promise<void> {
+export async function writeShards(options: WriteShardsOptions): Promise<Map<string, string>> {
+	/** sha256 of each shard, computed while it is written (for the lock file). */
+	const hashes = new Map<string, string>();
 	const chunk = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
 	const byName = new Map(options.tensors.map((t) => [t.name, t]));
 	const bytesTotal = options.shards.reduce((sum, s) => sum + s.dataBytes, 0);
@@ -47,7 +49,7 @@ export async function writeShards(options: WriteShardsOptions): Promise<void> {
 		options.onProgress?.({ bytesDone, bytesTotal, tensorsDone, tensorsTotal: options.tensors.length, tensor });
 
 	for (const shard of options.shards) {
-		const writer = await ShardWriter.create(options.dir, shard);
+		const writer = await ShardWriter.create(options.dir, shard, undefined, { sha256: true });
 		try {
 			for (const { spec } of shard.tensors) {
 				const tensor = byName.get(spec.name);
@@ -65,12 +67,14 @@ export async function writeShards(options: WriteShardsOptions): Promise<void> {
 				tensorsDone++;
 			}
 			await writer.finish();
+			hashes.set(shard.fileName, writer.sha256 as string);
 		} catch (error) {
 			await writer.abort().catch(() => {});
 			throw error;
 		}
 	}
 	report("");
+	return hashes;
 }
 
 /** Writes the output bytes of one part into the shard, in place where possible. */

@@ -11,6 +11,8 @@ export interface ShardWriterOptions {
 	overwrite?: boolean;
 	/** Use O_DIRECT where possible (default "auto"); see SequentialFileWriter. */
 	direct?: "auto" | false;
+	/** Compute the file's sha256 while writing (read it from `sha256` after finish). */
+	sha256?: boolean;
 }
 
 export class ShardWriter {
@@ -36,7 +38,7 @@ export class ShardWriter {
 
 		let file: SequentialFileWriter;
 		try {
-			file = await SequentialFileWriter.open(path, { exclusive: !options.overwrite, direct: options.direct });
+			file = await SequentialFileWriter.open(path, { exclusive: !options.overwrite, direct: options.direct, sha256: options.sha256 });
 		} catch (error) {
 			throw outputError(path, "cannot create output shard", error);
 		}
@@ -52,6 +54,11 @@ export class ShardWriter {
 	/** Data bytes handed over so far. */
 	get bytesWritten(): number {
 		return this.written;
+	}
+
+	/** The shard's sha256 (hex) after finish, when created with `sha256: true`. */
+	get sha256(): string | undefined {
+		return this.file.sha256;
 	}
 
 	/** True when the data bypasses the page cache (O_DIRECT). */

@@ -79,6 +79,8 @@ describe("the CLI with the Hub", () => {
 		const revoked = "hf_revokedButStillSecret0123456789";
 		const tokenFile = join(home, "token");
 		await writeFile(tokenFile, revoked);
+		await writeFile(join(dir, "config.json"), "{}");
+		await writeFile(join(dir, "model.safetensors"), "not checked before the token is");
 		hub.faults.echoToken = true;
 		try {
 			const run = await runCli(["push", dir, "alice/nope", "--json", "--verbose"], { env: cliEnv(hub, home) });

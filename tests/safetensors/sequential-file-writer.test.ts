@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ let counter = 0;
 /** Writes `pieces` through the writer, alternating copy and in-place fills, and returns the file's bytes. */
 async function writeThrough(pieces: Uint8Array[], options: { direct: "auto" | false; bufferBytes: number; folder?: string }): Promise<{ bytes: Buffer; direct: boolean }> {
 	const path = join(options.folder ?? dir, `f${counter++}`);
-	const writer = await SequentialFileWriter.open(path, { direct: options.direct, bufferBytes: options.bufferBytes });
+	const writer = await SequentialFileWriter.open(path, { direct: options.direct, bufferBytes: options.bufferBytes, sha256: true });
 	for (const [i, piece] of pieces.entries()) {
 		if (i % 2 === 0) {
 			await writer.append(piece);
@@ -30,7 +31,10 @@ async function writeThrough(pieces: Uint8Array[], options: { direct: "auto" | fa
 	}
 	const direct = writer.direct;
 	await writer.finish();
-	return { bytes: await readFile(path), direct };
+	const bytes = await readFile(path);
+	// The hash made while writing is the hash of what is on disk (O_DIRECT padding excluded).
+	assert.equal(writer.sha256, createHash("sha256").update(bytes).digest("hex"));
+	return { bytes, direct };
 }
 
 describe("SequentialFileWriter", () => {
