@@ -4,6 +4,7 @@ import type { MergePlan } from "../merge/plan-merge.js";
 import type { ModelRef } from "../recipe/index.js";
 import { INDEX_FILE_NAME } from "../safetensors/index.js";
 import { sha256Files } from "./hash-files.js";
+import { InputHashCache } from "./input-hash-cache.js";
 import type { LockedFile, LockedSource } from "./merge-lock.js";
 import { MERGE_SIDE_FILES } from "./merge-files.js";
 
@@ -18,8 +19,8 @@ export interface LockSourcesOptions {
 /**
  * Every input model of a plan with the files the merge reads (config, index, shards; for the base also
  * generation config and tokenizer) and their sha256. A Hub file stored under its sha256 (LFS, checked
- * when downloaded) is not read again: its blob name is the hash. Everything else is hashed, big files
- * on several cores (hash-files.ts).
+ * when downloaded) is not read again: its blob name is the hash. Local files are hashed once, big files
+ * on several cores (hash-files.ts), and remembered while unchanged (input-hash-cache.ts).
  */
 export async function lockSources(plan: MergePlan, options: LockSourcesOptions): Promise<LockedSource[]> {
 	const roles: { role: string; model: number }[] = [
@@ -41,7 +42,19 @@ export async function lockSources(plan: MergePlan, options: LockSourcesOptions):
 			else toRead.push(path);
 		}
 	}
-	for (const [path, hex] of await sha256Files(toRead, { signal: options.signal })) hashes.set(path, hex);
+	// Local files hashed by an earlier merge and unchanged since are not read again.
+	const cache = await InputHashCache.open();
+	const misses: string[] = [];
+	for (const path of toRead) {
+		const known = await cache.get(path);
+		if (known) hashes.set(path, known);
+		else misses.push(path);
+	}
+	for (const [path, hex] of await sha256Files(misses, { signal: options.signal })) {
+		hashes.set(path, hex);
+		await cache.set(path, hex);
+	}
+	if (misses.length > 0) await cache.save();
 	return roles.map(({ role, model }) => {
 		const m = plan.models[model];
 		const files = (filesOf.get(model) as LockedFile[]).map((f) => ({ ...f, sha256: hashes.get(join(m.dir, f.path)) as string }));
