@@ -14,7 +14,8 @@ export async function runValidateCommand(
 	for (const file of files) {
 		try {
 			const recipe = await loadRecipe(file, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
-			const resolved = await resolveRecipeModels(recipe);
+			// Configs only: a Hub model's weights are not downloaded to validate a recipe.
+			const resolved = await resolveRecipeModels(recipe, { configOnly: true });
 			results.push({ file, ok: true, architecture: resolved.architecture.displayName, experts: recipe.experts.length, warnings: resolved.warnings });
 			if (!options.json) {
 				process.stdout.write(`ok: ${file} (${resolved.architecture.displayName}, ${recipe.experts.length} experts)\n`);

@@ -36,7 +36,7 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
  * Brings the files a merge needs from `repo` at `commit` into the cache (see merge-files.ts), reusing
  * what is there, and records `refs/{revision}` when the revision is a branch or tag.
  */
-export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string): Promise<HubSnapshot> {
+export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
 	const cache = new RepoCache(context.cacheDir, repo);
 	const label = `${repo}@${revision}`;
 	const listing = await listRepoFiles(context, repo, commit, revision);
@@ -88,6 +88,11 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 			progress(first.path);
 		}, { onFailure: () => stop.abort() }).finally(() => stop.dispose());
 	};
+	if (mode.configOnly) {
+		// The listing above already checked that safetensors weights exist; fetch nothing else.
+		await fetchFiles(selection.side.filter((f) => f.path === "config.json"), false);
+		return { repo, revision, commit, dir: cache.snapshot(commit), downloadedBytes };
+	}
 	// The index comes first: it says which shards to fetch.
 	if (selection.index) await fetchFiles([selection.index], false);
 	const weights = selection.index

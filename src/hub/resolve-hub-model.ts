@@ -16,12 +16,17 @@ import { snapshotGaps } from "./snapshot-gaps.js";
  *   missing files are fetched. If the Hub cannot be reached, a complete cached snapshot of that
  *   branch or tag is used, with a warning.
  */
-export async function resolveHubModel(repo: string, revision = "main", options: HubOptions = {}): Promise<HubSnapshot> {
+export async function resolveHubModel(repo: string, revision = "main", options: HubOptions = {}, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
 	const context = await createHubContext(options);
 	if (context.offline) return cachedOrOfflineError(context, repo, revision);
 	if (isCommitSha(revision)) {
 		const cached = await completeCachedSnapshot(context, repo, revision);
 		if (cached) return cached;
+	}
+	if (mode.configOnly) {
+		// `validate` reads configs only: config.json is fetched, the weights are only checked to exist.
+		const commit = await resolveCommit(context, repo, revision);
+		return downloadSnapshot(context, repo, revision, commit, { configOnly: true });
 	}
 	let commit: string;
 	try {

@@ -21,6 +21,8 @@ export interface ResolvedRecipe {
 
 export interface ResolveRecipeOptions {
 	cacheDir?: string;
+	/** Configs only (`validate`): Hub weights are checked to exist, not downloaded. */
+	configOnly?: boolean;
 }
 
 const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
@@ -39,7 +41,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { cacheDir: options.cacheDir });
+			model = await resolveModel(ref, { cacheDir: options.cacheDir, configOnly: options.configOnly });
 		} catch (error) {
 			throw at(loc, error);
 		}

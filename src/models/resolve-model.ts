@@ -22,6 +22,8 @@ export interface ResolveModelOptions {
 	cacheDir?: string;
 	/** Hub access (token, endpoint, offline, progress); default: the surrounding runMerge's, else the environment. */
 	hub?: HubOptions;
+	/** Read configs only (`validate`): a Hub model's weights are checked to exist but not downloaded. */
+	configOnly?: boolean;
 }
 
 /** Finds the folder of a model reference, checks it holds safetensors weights, and reads its config. */
@@ -35,9 +37,10 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 	} else if (ref.kind === "hub") {
 		// Cache first; downloads what is missing unless HF_HUB_OFFLINE (src/hub/resolve-hub-model.ts).
 		const hub = { ...ambientHubOptions(), ...options.hub };
-		const snapshot = await resolveHubModel(ref.repo, ref.revision, { ...hub, cacheDir: options.cacheDir ?? hub.cacheDir });
+		const snapshot = await resolveHubModel(ref.repo, ref.revision, { ...hub, cacheDir: options.cacheDir ?? hub.cacheDir }, { configOnly: options.configOnly });
 		dir = snapshot.dir;
 		commit = snapshot.commit;
+		if (options.configOnly) return { ref, label: ref.text, dir, commit, config: await readDenseConfig(dir) };
 	} else {
 		dir = ref.path;
 		let isDir = false;

@@ -31,6 +31,19 @@ async function everything(dirs: string[], run: { stdout: string; stderr: string 
 }
 
 describe("the CLI with the Hub", () => {
+	it("validate reads the configs of Hub models without downloading their weights", async () => {
+		const dir = await tempDir();
+		const home = await tempDir();
+		const recipe = await hubRecipe(dir);
+		const before = hub.requests.length;
+		const run = await runCli(["validate", recipe, "--json"], { env: cliEnv(hub, home) });
+		assert.equal(run.code, 0, run.stderr);
+		assert.equal(JSON.parse(run.stdout).recipes[0].architecture, "Mixtral");
+		const fetched = hub.requests.slice(before).map((r) => r.path);
+		assert.ok(fetched.some((p) => p.endsWith("/config.json")), `config.json fetched: ${fetched.join(" ")}`);
+		assert.deepEqual(fetched.filter((p) => p.includes(".safetensors")), [], "no weights downloaded");
+	});
+
 	it("merges Hub models, pushes the result, and the token shows up nowhere", async () => {
 		const dir = await tempDir();
 		const home = await tempDir();
