@@ -86,9 +86,9 @@ async function blobSha256(path: string): Promise<string | undefined> {
 export async function lockFolderFiles(dir: string, except: string, signal?: AbortSignal, known?: ReadonlyMap<string, string>): Promise<LockedFile[]> {
 	const entries = await readdir(dir, { withFileTypes: true });
 	const names = entries.filter((e) => e.isFile() && e.name !== except && !e.name.startsWith(".")).map((e) => e.name).sort();
-	// Files whose hash is not known yet are read back; shards written with O_DIRECT are read the same way (see hash-worker.ts).
+	// Files whose hash is not known yet (the small side files; shards are hashed as they are written) are read back.
 	const unknown = names.filter((n) => !known?.has(n));
-	const hashes = await sha256Files(unknown.map((n) => join(dir, n)), { signal, direct: true });
+	const hashes = await sha256Files(unknown.map((n) => join(dir, n)), { signal });
 	const files: LockedFile[] = [];
 	for (const path of names) {
 		const sha256 = known?.get(path) ?? (hashes.get(join(dir, path)) as string);

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { runMerge } from "../../src/merge/run-merge.js";
 import { loadRecipe } from "../../src/recipe/index.js";
+import { tempDir } from "../merge/helpers.js";
 import { FIXTURES, NUM_LAYERS, assertRowsMatch, expectedDir, fp32GateName, mergekitGateName, minRowCosine, readGateRows } from "./helpers.js";
-
-async function tempDir(): Promise<string> {
-	const dir = await mkdtemp(join(tmpdir(), "moe-merge-gates-"));
-	after(() => rm(dir, { recursive: true, force: true }));
-	return dir;
-}
 
 /** Merges a fixture recipe and returns the written (bf16) router rows per layer, as float32. */
 async function mergeRecipe(recipe: string, layout: "per-expert" | "fused" = "per-expert") {
