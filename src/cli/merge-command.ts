@@ -3,7 +3,7 @@ import { runMerge } from "../merge/run-merge.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import type { MergeCliOptions } from "./program.js";
-import { createGateProgressReporter, createProgressReporter } from "./progress-reporter.js";
+import { createProgressReporter } from "./progress-reporter.js";
 import { cliHubOptions, describePush } from "./push-command.js";
 import { HubError } from "../hub/hub-error.js";
 import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
@@ -22,7 +22,6 @@ export function outputDirOf(output: string | undefined, options: MergeCliOptions
 export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	const err = process.stderr;
 	const progress = createProgressReporter(err, options.json ? "quiet" : "auto");
-	const gateProgress = createGateProgressReporter(err, options.json ? "quiet" : "auto");
 	const abort = new AbortController();
 	// Stays installed until the process exits: a second Ctrl-C must not kill the clean-up.
 	let pushing: { dir: string; repo: string } | undefined;
@@ -50,7 +49,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			threads: options.threads,
 			onGateProgress: (p) => {
 				transfers.stop();
-				gateProgress.update(p);
+				progress.gates(p);
 			},
 			copyTokenizer: options.copyTokenizer,
 			signal: abort.signal,
@@ -60,11 +59,14 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			recipeLock: true,
 			onProgress: (p) => {
 				transfers.stop();
-				progress.update(p);
+				progress.writing(p);
+			},
+			onGates: (_, warnings) => {
+				if (options.json) return;
+				for (const w of warnings) progress.log(`warning: ${w}\n`);
 			},
 			onPlan: (plan) => {
 				transfers.stop();
-				gateProgress.stop();
 				if (options.json) return;
 				for (const w of plan.warnings) err.write(`warning: ${w}\n`);
 				err.write(

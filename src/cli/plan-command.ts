@@ -12,7 +12,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 	try {
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
-		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, computeGates: false });
+		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, hiddenGates: "skip" });
 		await closeMergePlan(plan);
 		const outDir = output ?? options.output;
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
