@@ -1,7 +1,6 @@
 /**
  * What the forward pass needs from a matrix-multiply engine. `ComputeEngine` (src/kernels/) satisfies it
- * structurally; `ReferenceLinearBackend` (reference-linear.ts) is the plain-JS version used by tests and
- * as a fallback.
+ * structurally; `ReferenceLinearBackend` (reference-linear.ts) is the plain-JS version tests compare it with.
  */
 export type LinearDType = "F32" | "F16" | "BF16";
 
