@@ -13,7 +13,8 @@ import { ModelWeights } from "../safetensors/index.js";
 import { GateTokenizer } from "../tokenize/index.js";
 import { type GateShape, type PromptGates, gatesFromEmbeddingSums, gatesFromStates } from "./assemble-gates.js";
 import { embeddingSums } from "./embedding-sums.js";
-import type { ComputePromptStates, PromptGateMode, PromptStates } from "./prompt-states.js";
+import { type PromptGateMode, readsHiddenStates } from "../recipe/gate-modes.js";
+import type { ComputePromptStates, PromptStates } from "./prompt-states.js";
 
 export interface GatePrompts {
 	positive: readonly Prompt[];
@@ -60,7 +61,7 @@ export async function buildPromptGates(options: BuildGatesOptions): Promise<Buil
 	const counts = { distinctPrompts: distinct.size, tokens: [...distinct.values()].reduce((n, ids) => n + ids.length, 0) };
 	const split = <T>(rows: T[]): [T[], T | undefined] => [rows.slice(0, options.experts.length), options.sharedExpert ? rows[rows.length - 1] : undefined];
 
-	if (options.mode === "cheap_embed") {
+	if (!readsHiddenStates(options.mode)) {
 		const sums = await withWeights(options, (weights) =>
 			embeddingSums(weights, tokenized.flatMap((t) => [t.positive.flat(), t.negative.flat()]), options.hiddenSize),
 		);
@@ -69,7 +70,8 @@ export async function buildPromptGates(options: BuildGatesOptions): Promise<Buil
 		return { ...gatesFromEmbeddingSums(experts, shared, options), ...counts };
 	}
 
-	if (!options.computeStates) throw new Error(`gate_mode ${options.mode} needs a forward pass (computeStates)`);
+	const mode = options.mode;
+	if (!options.computeStates) throw new Error(`gate_mode ${mode} needs a forward pass (computeStates)`);
 	// One forward pass per distinct id list, whichever experts share the prompt.
 	const unique = new Map<string, number>();
 	const lists: number[][] = [];
@@ -91,7 +93,7 @@ export async function buildPromptGates(options: BuildGatesOptions): Promise<Buil
 	if (states.length !== lists.length) throw new Error(`the forward pass returned ${states.length} prompt states for ${lists.length} prompts`);
 	const pick = (idx: number[]): PromptStates[] => idx.map((i) => states[i]);
 	const [experts, shared] = split(indices.map((i) => ({ positive: pick(i.positive), negative: pick(i.negative) })));
-	return { ...gatesFromStates(options.mode, experts, shared, options), ...counts };
+	return { ...gatesFromStates(mode, experts, shared, options), ...counts };
 }
 
 async function withWeights<T>(options: BuildGatesOptions, use: (weights: ModelWeights) => Promise<T>): Promise<T> {

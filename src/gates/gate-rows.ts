@@ -5,15 +5,15 @@
  * - cheap_embed: the normalised token-embedding sum of the positive prompts, minus the same for the
  *   negative ones (if any), normalised again; the same row for every layer.
  */
-import type { PromptGateMode, PromptStates } from "./prompt-states.js";
+import { GATE_MODES, type HiddenGateMode } from "../recipe/gate-modes.js";
+import type { PromptStates } from "./prompt-states.js";
 import { meanOf, minus, normalized } from "./vector-math.js";
 
 /** The per-prompt, per-layer vector a hidden mode uses. */
-export function promptVectors(states: PromptStates, mode: Exclude<PromptGateMode, "cheap_embed">): Float32Array[] {
-	// mergekit's hidden_last is the same as hidden (`average = mode == "hidden_avg"`).
-	// hidden_avg averages real tokens only: mergekit also averages the left padding of its batch,
+export function promptVectors(states: PromptStates, mode: HiddenGateMode): Float32Array[] {
+	// The mean covers real tokens only: mergekit also averages the left padding of its batch,
 	// which pulls rows of experts with prompts of different lengths towards the padding's states.
-	return mode === "hidden_avg" ? states.mean : states.last;
+	return GATE_MODES[mode].vector === "mean" ? states.mean : states.last;
 }
 
 /** Rows [L] of H for one expert, from per-prompt vectors [prompt][layer] of H. */

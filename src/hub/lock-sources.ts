@@ -1,7 +1,7 @@
 import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { MergePlan } from "../merge/plan-merge.js";
-import type { ModelRef } from "../recipe/index.js";
+import { DEFAULT_REVISION, modelKey } from "../recipe/index.js";
 import { INDEX_FILE_NAME } from "../safetensors/index.js";
 import { sha256Files } from "./hash-files.js";
 import { InputHashCache } from "./input-hash-cache.js";
@@ -26,7 +26,7 @@ export async function lockSources(plan: MergePlan, options: LockSourcesOptions):
 	const roles: { role: string; model: number }[] = [
 		{ role: "base", model: plan.base },
 		...plan.experts.map((model, i) => ({ role: `expert ${i}`, model })),
-		...plan.recipe.sharedExperts.map((s, i) => ({ role: `shared expert ${i}`, model: plan.models.findIndex((m) => sameRef(m.ref, s.source)) })),
+		...plan.recipe.sharedExperts.map((s, i) => ({ role: `shared expert ${i}`, model: plan.models.findIndex((m) => modelKey(m.ref) === modelKey(s.source)) })),
 	].filter((r) => r.model >= 0);
 	const filesOf = new Map<number, LockedFile[]>();
 	for (const { model } of roles) {
@@ -58,7 +58,7 @@ export async function lockSources(plan: MergePlan, options: LockSourcesOptions):
 	return roles.map(({ role, model }) => {
 		const m = plan.models[model];
 		const files = (filesOf.get(model) as LockedFile[]).map((f) => ({ ...f, sha256: hashes.get(join(m.dir, f.path)) as string }));
-		const hub = m.ref.kind === "hub" ? { repo: m.ref.repo, revision: m.ref.revision ?? "main", commit: m.commit } : {};
+		const hub = m.ref.kind === "hub" ? { repo: m.ref.repo, revision: m.ref.revision ?? DEFAULT_REVISION, commit: m.commit } : {};
 		return { role, ref: m.label, kind: m.ref.kind === "hub" ? ("hub" as const) : ("local" as const), ...hub, files };
 	});
 }
@@ -95,10 +95,4 @@ export async function lockFolderFiles(dir: string, except: string, signal?: Abor
 		files.push({ path, size: (await stat(join(dir, path))).size, sha256 });
 	}
 	return files;
-}
-
-function sameRef(a: ModelRef, b: ModelRef): boolean {
-	if (a.kind === "local" && b.kind === "local") return a.path === b.path;
-	if (a.kind === "hub" && b.kind === "hub") return a.repo === b.repo && (a.revision ?? "main") === (b.revision ?? "main");
-	return a.text === b.text;
 }

@@ -5,7 +5,7 @@ import { ComputeEngine } from "../kernels/index.js";
 import { type ForwardProgress, computePromptStates } from "../model/index.js";
 import { buildTensorPlan } from "../plan/build-tensor-plan.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
-import type { ExpertSpec, Recipe } from "../recipe/index.js";
+import { type ExpertSpec, type Recipe, isRandomGateMode, readsHiddenStates } from "../recipe/index.js";
 import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 
@@ -108,18 +108,19 @@ async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights,
 	const numExperts = recipe.experts.length;
 	const expertLabels = resolved.experts.map((m) => resolved.models[m].label);
 	const mode = recipe.gateMode;
-	if (mode === "random" || mode === "uniform_random") {
+	if (isRandomGateMode(mode)) {
 		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
 		const sharedGates = recipe.sharedExperts.length > 0 ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
 		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
 		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
 	}
-	if (mode !== "cheap_embed" && options.computeGates === false) {
+	const hidden = readsHiddenStates(mode);
+	if (hidden && options.computeGates === false) {
 		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
 		return { routers, gates: summarizeGates(mode, []), warnings: [] };
 	}
 	// The compute engine (worker threads) is started only for hidden-state modes, and stopped right after.
-	const engine = mode === "cheap_embed" ? undefined : await ComputeEngine.create({ threads: options.threads });
+	const engine = hidden ? await ComputeEngine.create({ threads: options.threads }) : undefined;
 	let built: Awaited<ReturnType<typeof buildPromptGates>>;
 	try {
 		built = await buildPromptGates({
