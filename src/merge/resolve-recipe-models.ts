@@ -1,8 +1,8 @@
 import { chooseArchitecture } from "../architectures/choose-architecture.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
-import { checkCompatible } from "../models/check-compatible.js";
-import { type ResolvedModel, resolveModel } from "../models/resolve-model.js";
+import { checkCompatible } from "../inputs/check-compatible.js";
+import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
 import { type ModelRef, type Recipe, type SourceLoc, modelKey } from "../recipe/index.js";
 import type { DType } from "../safetensors/index.js";
 

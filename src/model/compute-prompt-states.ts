@@ -5,7 +5,7 @@
  * Peak memory is one layer's weights plus the activations of all prompt tokens.
  */
 import { MoeMergeError } from "../errors.js";
-import { readDenseConfig } from "../models/dense-config.js";
+import { readDenseConfig } from "../inputs/dense-config.js";
 import { ModelWeights } from "../safetensors/index.js";
 import { LayerScratch, runDecoderLayer, type PromptRows } from "./decoder-layer.js";
 import { gatherEmbeddings } from "./embeddings.js";

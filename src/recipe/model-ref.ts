@@ -3,9 +3,9 @@
  * local folders, and `base+lora`. A folder that exists wins over a Hub name, like in transformers.
  */
 import { statSync } from "node:fs";
-import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { RecipeError } from "../errors.js";
+import { expandHome } from "../util/home-paths.js";
 import type { ModelRef } from "./types.js";
 
 /** The revision of a Hub reference that names none: the repo's default branch. */
@@ -87,9 +87,7 @@ function localRef(text: string, baseDir: string): PlainRef {
 }
 
 function localPath(text: string, baseDir: string): string {
-	if (text === "~") return homedir();
-	if (text.startsWith("~/") || text.startsWith("~\\")) return join(homedir(), text.slice(2));
-	return resolve(baseDir, text);
+	return resolve(baseDir, expandHome(text));
 }
 
 function isFolder(path: string): boolean {
