@@ -1,6 +1,6 @@
 /** Floating-point operations of the forward pass of hidden-state gates, as moe-merge runs it. */
 import type { GateSummary } from "../src/gates/index.js";
-import type { DenseConfig } from "../src/models/dense-config.js";
+import type { DenseConfig } from "../src/inputs/dense-config.js";
 
 /**
  * GFLOP of the seven linear layers (q, k, v, o, gate, up, down; 2 per multiply-add) over the layers the

@@ -1,4 +1,4 @@
-import type { DenseConfig } from "../models/dense-config.js";
+import type { DenseConfig } from "../inputs/dense-config.js";
 import type { ArchitectureName } from "../recipe/index.js";
 
 /** How expert weights are laid out in the output files. */

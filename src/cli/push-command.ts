@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { MoeMergeError } from "../errors.js";
 import type { HubOptions } from "../hub/hub-options.js";
 import { type PushResult, pushToHub } from "../hub/push-to-hub.js";
-import { type TransferReporter, createTransferReporter } from "../hub/transfer-progress-bar.js";
+import { type TransferReporter, createTransferReporter } from "./transfer-progress-bar.js";
 import { formatBytes } from "../util/size.js";
 import { EXIT_OK, describeError, errorToJson } from "./report-error.js";
 

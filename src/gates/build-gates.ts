@@ -13,7 +13,8 @@ import { ModelWeights } from "../safetensors/index.js";
 import { GateTokenizer } from "../tokenize/index.js";
 import { type GateShape, type PromptGates, gatesFromEmbeddingSums, gatesFromStates } from "./assemble-gates.js";
 import { embeddingSums } from "./embedding-sums.js";
-import type { ComputePromptStates, PromptGateMode, PromptStates } from "./prompt-states.js";
+import { type PromptGateMode, readsHiddenStates } from "../recipe/gate-modes.js";
+import type { ComputePromptStates, PromptStates } from "./prompt-states.js";
 
 export interface GatePrompts {
 	positive: readonly Prompt[];
@@ -72,7 +73,7 @@ export async function tokenizeGatePrompts(options: BuildGatesOptions & { vocabSi
 	};
 	const tokenized: TokenizedSide[] = sets.map((s) => ({ positive: s.positive.map(encode), negative: s.negative.map(encode) }));
 	const counts = { distinctPrompts: distinct.size, tokens: [...distinct.values()].reduce((n, ids) => n + ids.length, 0) };
-	if (options.mode === "cheap_embed") return { sets: tokenized, lists: [], indices: [], ...counts };
+	if (!readsHiddenStates(options.mode)) return { sets: tokenized, lists: [], indices: [], ...counts };
 	// One forward pass per distinct id list, whichever experts share the prompt.
 	const unique = new Map<string, number>();
 	const lists: number[][] = [];
@@ -101,7 +102,8 @@ export async function buildPromptGates(options: BuildGatesOptions, prompts?: Tok
 	const counts = { distinctPrompts, tokens };
 	const split = <T>(rows: T[]): [T[], T | undefined] => [rows.slice(0, options.experts.length), options.sharedExpert ? rows[rows.length - 1] : undefined];
 
-	if (options.mode === "cheap_embed") {
+	const mode = options.mode;
+	if (!readsHiddenStates(mode)) {
 		const sums = await withWeights(options, (weights) =>
 			embeddingSums(weights, sets.flatMap((t) => [t.positive.flat(), t.negative.flat()]), options.hiddenSize),
 		);
@@ -110,12 +112,12 @@ export async function buildPromptGates(options: BuildGatesOptions, prompts?: Tok
 		return { ...gatesFromEmbeddingSums(experts, shared, options), ...counts };
 	}
 
-	if (!options.computeStates) throw new Error(`gate_mode ${options.mode} needs a forward pass (computeStates)`);
+	if (!options.computeStates) throw new Error(`gate_mode ${mode} needs a forward pass (computeStates)`);
 	const states = await options.computeStates(lists);
 	if (states.length !== lists.length) throw new Error(`the forward pass returned ${states.length} prompt states for ${lists.length} prompts`);
 	const pick = (idx: number[]): PromptStates[] => idx.map((i) => states[i]);
 	const [experts, shared] = split(indices.map((i) => ({ positive: pick(i.positive), negative: pick(i.negative) })));
-	return { ...gatesFromStates(options.mode, experts, shared, options), ...counts };
+	return { ...gatesFromStates(mode, experts, shared, options), ...counts };
 }
 
 async function withWeights<T>(options: BuildGatesOptions, use: (weights: ModelWeights) => Promise<T>): Promise<T> {

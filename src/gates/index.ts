@@ -4,5 +4,5 @@ export { buildPromptGates, tokenizeGatePrompts, type BuildGatesOptions, type Bui
 export { assembleGates, gatesFromEmbeddingSums, gatesFromStates, routerStats, type ExpertEmbeddingSums, type ExpertStates, type GateShape, type PromptGates } from "./assemble-gates.js";
 export { gateLayerStats, type GateLayerStats } from "./gate-stats.js";
 export { DEGENERATE_CONDITION_NUMBER, degenerateGateWarnings } from "./degenerate-warnings.js";
-export { isPromptGateMode, type ComputePromptStates, type PromptGateMode, type PromptStates } from "./prompt-states.js";
+export type { ComputePromptStates, PromptStates } from "./prompt-states.js";
 export { summarizeGates, type GateSummary } from "./gate-summary.js";

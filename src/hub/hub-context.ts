@@ -1,4 +1,4 @@
-import { hubCacheDir } from "../models/hub-cache-dir.js";
+import { hubCacheDir } from "./cache-paths.js";
 import { envFlag, hubEndpoint } from "./hub-endpoint.js";
 import { type HubFailureSubject, explainHubFailure } from "./explain-hub-failure.js";
 import { createHubFetch } from "./hub-fetch.js";

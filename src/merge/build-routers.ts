@@ -7,7 +7,7 @@ import { type GateSummary, buildPromptGates, buildRandomGates, routerStats, summ
 import { stateSummaryOf } from "../gates/gate-rows.js";
 import { ComputeEngine } from "../kernels/index.js";
 import { type ForwardProgress, computePromptStates, newPhaseTimes } from "../model/index.js";
-import type { ExpertSpec } from "../recipe/index.js";
+import { type ExpertSpec, isRandomGateMode, readsHiddenStates } from "../recipe/index.js";
 import type { ModelWeights } from "../safetensors/index.js";
 import type { ResolvedRecipe } from "./resolve-recipe-models.js";
 
@@ -46,13 +46,14 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 	const expertLabels = resolved.experts.map((m) => resolved.models[m].label);
 	const mode = recipe.gateMode;
 	const { seed } = options;
-	if (mode === "random" || mode === "uniform_random") {
+	if (isRandomGateMode(mode)) {
 		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
 		const sharedGates = recipe.sharedExperts.length > 0 ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
 		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
 		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
 	}
-	if (mode !== "cheap_embed" && options.hiddenGates === "skip") {
+	const hidden = readsHiddenStates(mode);
+	if (hidden && options.hiddenGates === "skip") {
 		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
 		return { routers, gates: summarizeGates(mode, []), warnings: [] };
 	}
@@ -71,13 +72,13 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 	const prompts = await tokenizeGatePrompts({ ...gateOptions, vocabSize: base.config.vocabSize });
 	const build = async (signal?: AbortSignal): Promise<Routers> => {
 		// The compute engine (worker threads) is started only for hidden-state modes, and stopped right after.
-		const engine = mode === "cheap_embed" ? undefined : await ComputeEngine.create({ threads: options.threads });
+		const engine = hidden ? await ComputeEngine.create({ threads: options.threads }) : undefined;
 		const times = newPhaseTimes();
 		let forward: GateSummary["forward"];
 		try {
 			const built = await buildPromptGates({
 				...gateOptions,
-				computeStates: engine && mode !== "cheap_embed"
+				computeStates: engine && hidden
 					? async (lists) => {
 						const summary = stateSummaryOf(mode) === "mean" ? "both" : "last";
 						let layers = 0;
@@ -98,7 +99,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 			await engine?.close();
 		}
 	};
-	if (mode === "cheap_embed" || options.hiddenGates !== "defer") return build();
+	if (!hidden || options.hiddenGates !== "defer") return build();
 	return pendingRouters(build);
 }
 

@@ -1,9 +1,9 @@
 import { chooseArchitecture } from "../architectures/choose-architecture.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
-import { checkCompatible } from "../models/check-compatible.js";
-import { type ResolvedModel, resolveModel } from "../models/resolve-model.js";
-import type { ModelRef, Recipe, SourceLoc } from "../recipe/index.js";
+import { checkCompatible } from "../inputs/check-compatible.js";
+import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
+import { type ModelRef, type Recipe, type SourceLoc, modelKey } from "../recipe/index.js";
 import type { DType } from "../safetensors/index.js";
 
 export interface ResolvedRecipe {
@@ -36,7 +36,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const models: ResolvedModel[] = [];
 	const byKey = new Map<string, number>();
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
-		const key = refKey(ref);
+		const key = modelKey(ref);
 		const known = byKey.get(key);
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
@@ -77,12 +77,6 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
 	}
 	return { recipe, models, base, experts, architecture, dtype, warnings };
-}
-
-function refKey(ref: ModelRef): string {
-	if (ref.kind === "local") return `local:${ref.path}`;
-	if (ref.kind === "hub") return `hub:${ref.repo}@${ref.revision ?? "main"}`;
-	return `lora:${ref.text}`;
 }
 
 /** Prefixes an error about a model with the recipe position that names it. */

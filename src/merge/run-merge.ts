@@ -10,7 +10,7 @@ import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import type { HubOptions } from "../hub/hub-options.js";
 import { withHubOptions } from "../hub/hub-session.js";
-import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "../hub/merge-lock-steps.js";
+import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 

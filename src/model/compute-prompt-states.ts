@@ -9,7 +9,7 @@
  * run, and with `summary: "last"` the layer before it only updates each prompt's last token.
  */
 import { MoeMergeError } from "../errors.js";
-import { readDenseConfig } from "../models/dense-config.js";
+import { readDenseConfig } from "../inputs/dense-config.js";
 import { ModelWeights } from "../safetensors/index.js";
 import { LayerScratch, runDecoderLayer, type PromptRows } from "./decoder-layer.js";
 import { gatherEmbeddings } from "./embeddings.js";

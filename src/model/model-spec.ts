@@ -4,7 +4,7 @@
  * config.json, raised before a single weight is read.
  */
 import { ModelError } from "../errors.js";
-import type { DenseConfig } from "../models/dense-config.js";
+import type { DenseConfig } from "../inputs/dense-config.js";
 import { buildRope, type Rope } from "./rope.js";
 
 export const SUPPORTED_MODEL_TYPES = ["llama", "mistral", "qwen2", "qwen3"] as const;

@@ -1,3 +1,4 @@
+import { type GateMode, isRandomGateMode } from "../recipe/gate-modes.js";
 import { stringify } from "yaml";
 
 export interface ModelCardInput {
@@ -6,7 +7,7 @@ export interface ModelCardInput {
 	architecture: string;
 	numExperts: number;
 	expertsPerToken: number;
-	gateMode: string;
+	gateMode: GateMode;
 	seed: number;
 	dtype: string;
 	layout: string;
@@ -44,7 +45,7 @@ export function renderModelCard(input: ModelCardInput): string {
 		`- dtype: \`${input.dtype}\`, expert layout: \`${input.layout}\``,
 		...input.warnings.map((w) => `- note: ${w}`),
 		"",
-		`The routers have not been trained${input.gateMode.includes("random") ? " (random gates: fine-tune before use)" : ""}.`,
+		`The routers have not been trained${isRandomGateMode(input.gateMode) ? " (random gates: fine-tune before use)" : ""}.`,
 		"",
 		`Recipe (\`${input.recipeFileName}\`):`,
 		"",

@@ -1,10 +1,10 @@
-import type { DType, ShardPlan } from "../safetensors/index.js";
+import type { DType } from "../safetensors/index.js";
 
 /** One contiguous piece of an output tensor, in row-major order. */
 export type TensorPart =
 	| {
 			kind: "copy";
-			/** Index into MergePlan.sources. */
+			/** Index into the input models (TensorPlanInput.weights, MergePlan.weights). */
 			source: number;
 			name: string;
 			/** residual_scale: multiply every value. */
@@ -22,13 +22,4 @@ export interface PlannedTensor {
 	dtype: DType;
 	shape: number[];
 	parts: TensorPart[];
-}
-
-export interface PlannedShards {
-	tensors: PlannedTensor[];
-	shards: ShardPlan[];
-	/** Bytes of tensor data in all shards. */
-	dataBytes: number;
-	/** Bytes on disk (data + headers). */
-	fileBytes: number;
 }

@@ -5,6 +5,7 @@
  */
 import type { RecipeError } from "../errors.js";
 import { locatedError } from "./location.js";
+import { usesPrompts } from "./gate-modes.js";
 import { modelKey } from "./model-ref.js";
 import { promptListKey } from "./prompts.js";
 import type { RawRecipe } from "./raw.js";
@@ -12,11 +13,6 @@ import type { ExpertSpec, GateMode, ParseRecipeOptions } from "./types.js";
 import type { YamlSource } from "./yaml-source.js";
 
 export const SAME_MODEL_FLAG = "--i-understand-this-is-not-useful-without-training";
-
-/** Gate modes whose routers come from prompts (the others are random and need training). */
-export function usesPrompts(mode: GateMode): boolean {
-	return mode !== "random" && mode !== "uniform_random";
-}
 
 export interface RuleInput {
 	raw: RawRecipe;

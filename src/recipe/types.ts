@@ -1,6 +1,8 @@
 /** The parsed, validated form of a recipe (mergekit-moe's YAML format plus our extensions). */
 
-export type GateMode = "hidden" | "cheap_embed" | "random" | "uniform_random" | "hidden_avg" | "hidden_last";
+import type { GateMode } from "./gate-modes.js";
+
+export type { GateMode } from "./gate-modes.js";
 
 export type ArchitectureName = "mixtral" | "qwen2_moe" | "qwen3_moe" | "deepseek_moe";
 

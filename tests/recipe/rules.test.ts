@@ -78,6 +78,11 @@ describe("recipe rules", () => {
 		assert.equal(parseLines(["base_model: org/base", "experts:", ...expert("org/a", ["x"]), ...expert("org/a@v2", ["y"])]).experts.length, 2);
 	});
 
+	it("takes a Hub repo without a revision for its main branch, as resolution does", () => {
+		const lines = ["base_model: org/base", "experts:", ...expert("org/a", ["x"]), ...expert("org/a@main", ["y"])];
+		assert.match(messagesOf(lines)[0], /every expert is the same model \(org\/a\)/);
+	});
+
 	it("refuses one model copied into every expert with random gates too, unless the flag is given", () => {
 		const lines = ["base_model: org/a", "gate_mode: random", "experts:", ...expert("org/a", null), ...expert("org/a", null)];
 		assert.match(messagesOf(lines)[0], /every expert is the same model \(org\/a\).*--i-understand-this-is-not-useful-without-training/);

@@ -1,6 +1,7 @@
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { ModelError } from "../errors.js";
 import type { ModelRef } from "../recipe/index.js";
+import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "../safetensors/index.js";
 import { type DenseConfig, readDenseConfig } from "./dense-config.js";
 import type { HubOptions } from "../hub/hub-options.js";
 import { ambientHubOptions } from "../hub/hub-session.js";
@@ -59,17 +60,14 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 async function checkHasSafetensors(dir: string, label: string): Promise<void> {
 	let files: string[];
 	try {
-		files = await readdir(dir);
+		files = await folderFileNames(dir);
 	} catch (cause) {
 		throw new ModelError(`${label}: cannot list ${dir} (${(cause as NodeJS.ErrnoException).code})`, { file: dir, cause });
 	}
-	if (files.some((f) => f.endsWith(".safetensors") || f === "model.safetensors.index.json")) return;
-	const pickle = files.filter((f) => /\.(bin|pt|pth)$/.test(f));
-	if (pickle.length > 0) {
-		throw new ModelError(`${label}: ${dir} has only PyTorch pickle weights (${pickle.slice(0, 3).join(", ")}), no safetensors`, {
-			file: dir,
-			hint: "convert it to safetensors first (load and save_pretrained(..., safe_serialization=True) in transformers)",
-		});
+	const selected = selectWeightFiles(files);
+	if (selected.kind !== "none") return;
+	if (selected.otherWeights.length > 0) {
+		throw new ModelError(`${label}: ${dir} has no safetensors weights, only PyTorch pickle weights or other formats (${selected.otherWeights.slice(0, 3).join(", ")})`, { file: dir, hint: ONLY_SAFETENSORS_HINT });
 	}
 	throw new ModelError(`${label}: ${dir} holds no *.safetensors weights`, { file: dir });
 }
