@@ -3,7 +3,7 @@ import { runMerge } from "../merge/run-merge.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import type { MergeCliOptions } from "./program.js";
-import { createGateProgressReporter, createProgressReporter } from "./progress-reporter.js";
+import { createProgressReporter } from "./progress-reporter.js";
 import { describePush } from "./push-command.js";
 import { HubError } from "../hub/hub-error.js";
 import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
@@ -13,7 +13,6 @@ import { runCommand } from "./run-command.js";
 export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	const err = process.stderr;
 	const progress = createProgressReporter(err, options.json ? "quiet" : "auto");
-	const gateProgress = createGateProgressReporter(err, options.json ? "quiet" : "auto");
 	await runCommand(options, "interrupted; the partial output was removed", async (run) => {
 		const { transfers } = run;
 		try {
@@ -32,7 +31,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				threads: options.threads,
 				onGateProgress: (p) => {
 					transfers.stop();
-					gateProgress.update(p);
+					progress.gates(p);
 				},
 				copyTokenizer: options.copyTokenizer,
 				signal: run.signal,
@@ -42,11 +41,14 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				recipeLock: true,
 				onProgress: (p) => {
 					transfers.stop();
-					progress.update(p);
+					progress.writing(p);
+				},
+				onGates: (_, warnings) => {
+					if (options.json) return;
+					for (const w of warnings) progress.log(`warning: ${w}\n`);
 				},
 				onPlan: (plan) => {
 					transfers.stop();
-					gateProgress.stop();
 					if (options.json) return;
 					for (const w of plan.warnings) err.write(`warning: ${w}\n`);
 					err.write(
@@ -75,7 +77,6 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			}
 		} finally {
 			progress.stop();
-			gateProgress.stop();
 		}
 	});
 }

@@ -20,7 +20,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			layout: options.layout,
 			shardSize: options.outShardSize,
 			seed: options.randomSeed,
-			computeGates: false,
+			hiddenGates: "skip",
 			hub: await run.hubFor(recipe),
 		});
 		await closeMergePlan(plan);

@@ -20,6 +20,8 @@ export interface MergeOptions extends PlanMergeOptions {
 	onProgress?: (progress: WriteProgress) => void;
 	/** Called once the plan is made, before writing (warnings, sizes). */
 	onPlan?: (plan: MergePlan) => void;
+	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
+	onGates?: (gates: GateSummary, warnings: string[]) => void;
 	signal?: AbortSignal;
 	/** Refuse to merge when a source resolves differently from the lock beside the recipe (`<recipe>.lock.json`). */
 	locked?: boolean;
@@ -60,7 +62,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	const started = performance.now();
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
 	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
-	const plan = await planMerge(recipe, { ...options, hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
+	const plan = await planMerge(recipe, { ...options, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes });
 		options.onPlan?.(plan);
@@ -69,20 +71,13 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const shardHashes = await writeShards({
-				dir: staging.path,
-				tensors: plan.tensors,
-				shards: plan.shards,
-				sources: plan.weights,
-				seed: plan.seed,
-				onProgress: options.onProgress,
-				signal: options.signal,
-			});
-			const files = await writeSideFiles(plan, staging.path, options);
+			const { shardHashes, gates, gateWarnings } = await writeWhileGating(plan, staging.path, options);
+			options.onGates?.(gates, gateWarnings);
+			const warnings = [...plan.warnings, ...gateWarnings];
+			const files = await writeSideFiles(plan, staging.path, options, warnings);
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await staging.commit();
-			const warnings = [...plan.warnings];
 			let recipeLockFile: string | undefined;
 			if (options.recipeLock && !options.locked) {
 				recipeLockFile = await updateRecipeLock(plan, sources).catch((error: Error) => {
@@ -105,7 +100,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				files: [...plan.shards.map((s) => s.fileName), ...files].sort(),
 				sources: sources.map(({ role, ref, commit }) => ({ role, ref, ...(commit && { commit }) })),
 				recipeLockFile,
-				gates: plan.gates,
+				gates,
 			};
 		} catch (error) {
 			hashing.cancel();
@@ -117,7 +112,38 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	}
 }
 
-async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions): Promise<string[]> {
+/**
+ * Streams the shards while the forward pass of hidden-state gates runs (the routers are planned last
+ * in the last shard, so the writer only waits for them at the very end). A failure of either half
+ * stops the other, and both have ended before this returns or throws, so the staging folder can go.
+ */
+async function writeWhileGating(plan: MergePlan, dir: string, options: MergeOptions): Promise<{ shardHashes: Map<string, string>; gates: GateSummary; gateWarnings: string[] }> {
+	const stop = new AbortController();
+	const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+	let firstError: { error: unknown } | undefined;
+	const failing = (error: unknown): never => {
+		firstError ??= { error };
+		stop.abort(error);
+		throw error;
+	};
+	const writing = writeShards({
+		dir,
+		tensors: plan.tensors,
+		shards: plan.shards,
+		sources: plan.weights,
+		seed: plan.seed,
+		onProgress: options.onProgress,
+		signal,
+	}).catch(failing);
+	const gating = plan.pendingGates ? plan.pendingGates.run(signal).catch(failing) : Promise.resolve({ gates: plan.gates!, warnings: [] });
+	const [written, gated] = await Promise.allSettled([writing, gating]);
+	if (firstError) throw firstError.error;
+	if (written.status === "rejected") throw written.reason;
+	if (gated.status === "rejected") throw gated.reason;
+	return { shardHashes: written.value, gates: gated.value.gates, gateWarnings: gated.value.warnings };
+}
+
+async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[]): Promise<string[]> {
 	const written = ["config.json", RECIPE_FILE_NAME, "README.md"];
 	await writeFile(join(dir, "config.json"), stringifyConfig(plan.config));
 	if (plan.shards.length > 1) {
@@ -142,7 +168,7 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 		recipeText: plan.recipe.text,
 		recipeFileName: basename(plan.recipe.file),
 		toolVersion: VERSION,
-		warnings: plan.warnings,
+		warnings,
 	});
 	await writeFile(join(dir, "README.md"), card);
 	return written;

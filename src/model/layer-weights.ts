@@ -1,70 +1,108 @@
 /**
- * One decoder layer's weights, read from disk and handed to the backend: q/k/v stacked into one
- * projection and gate/up into another, so each needs a single matrix product for all prompts' tokens.
- * Only one layer is held at a time; free it before loading the next.
+ * One decoder layer's weights in two steps, so the next layer can be read while this one multiplies:
+ * readLayer brings the raw bytes into the backend's raw buffers (q/k/v stacked into one projection and
+ * gate/up into another, so each needs a single matrix product for all prompts' tokens); packLayer hands
+ * them to the backend and gives the raw memory back. Free a packed layer before packing the next one.
  */
-import type { ModelWeights } from "../safetensors/index.js";
-import type { LinearBackend } from "./linear-backend.js";
+import { dtypeBytes, toFloat32, type ModelWeights } from "../safetensors/index.js";
+import { takeRawBuffer, type LinearBackend, type LinearDType, type RawBuffer } from "./linear-backend.js";
 import { tensorNames, type ModelSpec } from "./model-spec.js";
-import { readStacked, readVector, readVectors, type ReadBuffer } from "./tensor-io.js";
+import { locate, readVector, readVectors } from "./tensor-io.js";
 
-export interface LayerWeights {
+export interface LayerVectors {
 	inputNorm: Float32Array;
 	postNorm: Float32Array;
-	/** [(heads + 2 kvHeads) · headDim, hidden]: q rows, then k, then v. */
-	qkv: unknown;
 	qkvBias?: Float32Array;
 	/** Qwen3's per-head RMSNorm weights [headDim]. */
 	qNorm?: Float32Array;
 	kNorm?: Float32Array;
-	o: unknown;
 	oBias?: Float32Array;
-	/** [2 · intermediate, hidden]: gate rows, then up. */
-	gateUp: unknown;
 	gateUpBias?: Float32Array;
-	down: unknown;
 	downBias?: Float32Array;
 }
 
-/** `buffer` receives each matrix's raw bytes in turn (the backend copies them when packing). */
-export async function loadLayer(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend, buffer: ReadBuffer): Promise<LayerWeights> {
+export interface LayerWeights extends LayerVectors {
+	/** [(heads + 2 kvHeads) · headDim, hidden]: q rows, then k, then v. */
+	qkv: unknown;
+	o: unknown;
+	/** [2 · intermediate, hidden]: gate rows, then up. */
+	gateUp: unknown;
+	down: unknown;
+}
+
+interface RawMatrix {
+	raw: RawBuffer;
+	dtype: LinearDType;
+	rows: number;
+	cols: number;
+}
+
+const MATRICES = ["qkv", "o", "gateUp", "down"] as const;
+
+export interface RawLayer {
+	matrices: Record<(typeof MATRICES)[number], RawMatrix>;
+	vectors: LayerVectors;
+}
+
+export async function readLayer(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend): Promise<RawLayer> {
 	const name = (rest: string): string => tensorNames.layer(l, rest);
 	const { hidden: H, heads, kvHeads, headDim: D, intermediate: I } = spec;
-	const qRows = heads * D;
-	const kvRows = kvHeads * D;
-	const packed: unknown[] = [];
-	// Matrices are packed one by one so only one raw copy exists at a time.
-	const pack = async (parts: { name: string; rows: number }[], cols: number): Promise<unknown> => {
-		const { bytes, dtype, rows } = await readStacked(weights, parts, cols, buffer);
-		const w = await backend.packLinear(bytes, dtype, rows, cols);
-		packed.push(w);
-		return w;
-	};
+	const qkvParts = [{ name: name("self_attn.q_proj"), rows: heads * D }, { name: name("self_attn.k_proj"), rows: kvHeads * D }, { name: name("self_attn.v_proj"), rows: kvHeads * D }];
+	const read: RawMatrix[] = [];
 	try {
-		const qkvParts = [{ name: name("self_attn.q_proj"), length: qRows }, { name: name("self_attn.k_proj"), length: kvRows }, { name: name("self_attn.v_proj"), length: kvRows }];
-		const layer: LayerWeights = {
+		const matrix = async (parts: { name: string; rows: number }[], cols: number): Promise<RawMatrix> => {
+			const m = await readStacked(weights, parts, cols, backend);
+			read.push(m);
+			return m;
+		};
+		const matrices = {
+			qkv: await matrix(qkvParts.map((p) => ({ name: `${p.name}.weight`, rows: p.rows })), H),
+			o: await matrix([{ name: name("self_attn.o_proj.weight"), rows: H }], heads * D),
+			gateUp: await matrix([{ name: name("mlp.gate_proj.weight"), rows: I }, { name: name("mlp.up_proj.weight"), rows: I }], H),
+			down: await matrix([{ name: name("mlp.down_proj.weight"), rows: H }], I),
+		};
+		const vectors: LayerVectors = {
 			inputNorm: await readVector(weights, name("input_layernorm.weight"), H),
 			postNorm: await readVector(weights, name("post_attention_layernorm.weight"), H),
-			qkv: await pack(qkvParts.map((p) => ({ name: `${p.name}.weight`, rows: p.length })), H),
-			o: await pack([{ name: name("self_attn.o_proj.weight"), rows: H }], qRows),
-			gateUp: await pack([{ name: name("mlp.gate_proj.weight"), rows: I }, { name: name("mlp.up_proj.weight"), rows: I }], H),
-			down: await pack([{ name: name("mlp.down_proj.weight"), rows: H }], I),
 		};
-		if (spec.qkvBias) layer.qkvBias = await readVectors(weights, qkvParts.map((p) => ({ name: `${p.name}.bias`, length: p.length })));
-		if (spec.oBias) layer.oBias = await readVector(weights, name("self_attn.o_proj.bias"), H);
+		if (spec.qkvBias) vectors.qkvBias = await readVectors(weights, qkvParts.map((p) => ({ name: `${p.name}.bias`, length: p.rows })));
+		if (spec.oBias) vectors.oBias = await readVector(weights, name("self_attn.o_proj.bias"), H);
 		if (spec.qkNorm) {
-			layer.qNorm = await readVector(weights, name("self_attn.q_norm.weight"), D);
-			layer.kNorm = await readVector(weights, name("self_attn.k_norm.weight"), D);
+			vectors.qNorm = await readVector(weights, name("self_attn.q_norm.weight"), D);
+			vectors.kNorm = await readVector(weights, name("self_attn.k_norm.weight"), D);
 		}
 		if (spec.mlpBias) {
-			layer.gateUpBias = await readVectors(weights, [{ name: name("mlp.gate_proj.bias"), length: I }, { name: name("mlp.up_proj.bias"), length: I }]);
-			layer.downBias = await readVector(weights, name("mlp.down_proj.bias"), H);
+			vectors.gateUpBias = await readVectors(weights, [{ name: name("mlp.gate_proj.bias"), length: I }, { name: name("mlp.up_proj.bias"), length: I }]);
+			vectors.downBias = await readVector(weights, name("mlp.down_proj.bias"), H);
 		}
-		return layer;
+		return { matrices, vectors };
+	} catch (error) {
+		await Promise.all(read.map((m) => m.raw.release()));
+		throw error;
+	}
+}
+
+/** Packs a read layer (one matrix at a time, in order) and releases its raw memory, whatever happens. */
+export async function packLayer(raw: RawLayer, backend: LinearBackend): Promise<LayerWeights> {
+	const packed: unknown[] = [];
+	try {
+		for (const key of MATRICES) {
+			const { raw: buffer, dtype, rows, cols } = raw.matrices[key];
+			packed.push(await backend.packLinear(buffer.bytes, dtype, rows, cols));
+		}
+		const [qkv, o, gateUp, down] = packed;
+		return { ...raw.vectors, qkv, o, gateUp, down };
 	} catch (error) {
 		for (const w of packed) backend.free(w);
 		throw error;
+	} finally {
+		await releaseLayer(raw);
 	}
+}
+
+/** Gives a read layer's raw memory back (after a failure, or once packed). */
+export async function releaseLayer(raw: RawLayer): Promise<void> {
+	await Promise.all(MATRICES.map((key) => raw.matrices[key].raw.release()));
 }
 
 export function freeLayer(backend: LinearBackend, layer: LayerWeights): void {
@@ -72,4 +110,36 @@ export function freeLayer(backend: LinearBackend, layer: LayerWeights): void {
 	backend.free(layer.o);
 	backend.free(layer.gateUp);
 	backend.free(layer.down);
+}
+
+/**
+ * Matrices [rows_i, cols] stacked into one [Σ rows_i, cols] (row-major stacking is byte concatenation),
+ * in their common dtype, or F32 if they differ, read into a raw buffer of the backend.
+ */
+async function readStacked(weights: ModelWeights, parts: { name: string; rows: number }[], cols: number, backend: LinearBackend): Promise<RawMatrix> {
+	const located = parts.map((p) => locate(weights, p.name, [p.rows, cols]));
+	const same = located.every((l) => l.dtype === located[0]!.dtype);
+	const dtype: LinearDType = same ? located[0]!.dtype : "F32";
+	const rows = parts.reduce((n, p) => n + p.rows, 0);
+	const raw = takeRawBuffer(backend, rows * cols * dtypeBytes(dtype));
+	try {
+		let at = 0;
+		for (const { file, info, dtype: own } of located) {
+			const length = info.end - info.begin;
+			if (own === dtype) {
+				await file.read(info, 0, length, raw.bytes.subarray(at, at + length));
+				at += length;
+			} else {
+				const bytes = new Uint8Array(length);
+				await file.read(info, 0, length, bytes);
+				const values = toFloat32(bytes, own, length / dtypeBytes(own));
+				raw.bytes.set(new Uint8Array(values.buffer, 0, values.byteLength), at);
+				at += values.byteLength;
+			}
+		}
+	} catch (error) {
+		await raw.release();
+		throw error;
+	}
+	return { raw, dtype, rows, cols };
 }

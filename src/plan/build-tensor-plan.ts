@@ -21,8 +21,8 @@ export interface TensorPlanInput {
 	numLayers: number;
 	hiddenSize: number;
 	intermediateSize: number;
-	/** Router rows per layer, [numExperts, hidden] row-major. */
-	routers: Float32Array[];
+	/** Router rows per layer, [numExperts, hidden] row-major, or a function giving them once computed. */
+	routers: Float32Array[] | ((layer: number) => Promise<Float32Array>);
 }
 
 const PROJECTIONS: readonly MlpProjection[] = ["gate_proj", "up_proj", "down_proj"];
@@ -31,7 +31,7 @@ const IGNORED = /\.rotary_emb\.inv_freq$/;
 
 /**
  * Lays out every output tensor in file order (embeddings, then layer by layer, then the final norm
- * and head) and names the source bytes of each. Every source tensor is looked up and its shape
+ * and head; routers still being computed at the very end) and names the source bytes of each. Every source tensor is looked up and its shape
  * checked here, so a missing or mis-shaped tensor is reported before any byte is written.
  */
 export function buildTensorPlan(input: TensorPlanInput): PlannedTensor[] {
@@ -62,12 +62,20 @@ export function buildTensorPlan(input: TensorPlanInput): PlannedTensor[] {
 		tensors.push(...byLayer[l].sort().map(copyOf));
 		tensors.push(...expertTensors(input, l, H, I));
 		const E = input.experts.length;
-		const router = input.routers[l];
-		if (router.length !== E * H) throw new Error(`router of layer ${l} has ${router.length} values, expected ${E * H}`);
-		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: [{ kind: "values", values: router, label: `router ${l}` }] });
+		const { routers } = input;
+		const label = `router ${l}`;
+		let part: TensorPart;
+		if (typeof routers === "function") part = { kind: "pending", length: E * H, values: () => routers(l), label };
+		else {
+			if (routers[l].length !== E * H) throw new Error(`router of layer ${l} has ${routers[l].length} values, expected ${E * H}`);
+			part = { kind: "values", values: routers[l], label };
+		}
+		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: [part] });
 	}
 	tensors.push(...tail.sort().map(copyOf));
-	return tensors;
+	// Values still being computed go last, so the writer streams everything else before it waits for them.
+	const pending = (t: PlannedTensor) => t.parts.some((p) => p.kind === "pending");
+	return [...tensors.filter((t) => !pending(t)), ...tensors.filter(pending)];
 }
 
 /** Integer tensors (none in Llama-likes, but possible) keep their dtype; floats take the output dtype. */

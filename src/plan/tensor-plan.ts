@@ -12,7 +12,9 @@ export type TensorPart =
 			/** noise_scale: add N(0, std²) from a stream keyed by `key` and the merge's seed. */
 			noise?: { std: number; key: string };
 	  }
-	| { kind: "values"; values: Float32Array; label: string };
+	| { kind: "values"; values: Float32Array; label: string }
+	/** Values computed while the other tensors are written (hidden-state routers): the writer waits for them. */
+	| { kind: "pending"; length: number; values: () => Promise<Float32Array>; label: string };
 
 /** An output tensor and where its bytes come from (parts concatenated along the first dimension). */
 export interface PlannedTensor {
