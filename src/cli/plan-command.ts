@@ -4,17 +4,27 @@ import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
 import { formatBytes } from "../util/size.js";
-import { reportFailure } from "./merge-command.js";
+import { outputDirOf } from "./output-dir.js";
 import type { MergeCliOptions } from "./program.js";
+import { runCommand } from "./run-command.js";
 
 /** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
 export async function runPlanCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
-	try {
+	await runCommand(options, "interrupted", async (run) => {
+		const outDir = outputDirOf(output, options.output, false);
+		// Refused before resolving models, as merge does.
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite });
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
-		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, hiddenGates: "skip" });
+		const plan = await planMerge(recipe, {
+			layout: options.layout,
+			shardSize: options.outShardSize,
+			seed: options.randomSeed,
+			hiddenGates: "skip",
+			hub: await run.hubFor(recipe),
+		});
 		await closeMergePlan(plan);
-		const outDir = output ?? options.output;
+		run.transfers.stop();
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
 		const summary = {
 			ok: true,
@@ -52,7 +62,5 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		for (const s of summary.shards) out.write(`  ${s.file}: ${s.tensors} tensors, ${formatBytes(s.bytes)}\n`);
 		if (summary.output) out.write(`target: ${summary.output.dir} (${free === undefined ? "free space unknown" : `${formatBytes(free)} free`})\n`);
 		for (const w of summary.warnings) out.write(`warning: ${w}\n`);
-	} catch (error) {
-		reportFailure(error, options);
-	}
+	});
 }

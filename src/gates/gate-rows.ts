@@ -16,7 +16,7 @@ export function stateSummaryOf(mode: HiddenGateMode): "last" | "mean" {
 
 /** The per-prompt, per-layer vector a hidden mode uses. */
 export function promptVectors(states: PromptStates, mode: HiddenGateMode): Float32Array[] {
-	// The mean covers real tokens only: mergekit also averages the left padding of its batch,
+	// hidden_avg averages real tokens only: mergekit also averages the left padding of its batch,
 	// which pulls rows of experts with prompts of different lengths towards the padding's states.
 	const vectors = stateSummaryOf(mode) === "mean" ? states.mean : states.last;
 	if (vectors.length === 0) throw new Error(`gate_mode ${mode} needs the ${stateSummaryOf(mode)} states, which the forward pass did not keep`);

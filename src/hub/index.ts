@@ -10,4 +10,4 @@ export type { HubSnapshot } from "./download-snapshot.js";
 export { MERGE_SIDE_FILES } from "./merge-files.js";
 export { preparePush, pushToHub, type PushOptions, type PushResult } from "./push-to-hub.js";
 export type { PushTarget } from "./push-access.js";
-export { withHubOptions } from "./hub-session.js";
+export { openHub, type HubAccess, type HubContext } from "./hub-context.js";

@@ -1,8 +1,7 @@
 import { type HubSnapshot, downloadSnapshot, resolveCommit } from "./download-snapshot.js";
 import { networkErrorCode } from "./explain-hub-failure.js";
-import { type HubContext, createHubContext } from "./hub-context.js";
+import { type HubAccess, type HubContext, openHub } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
-import type { HubOptions } from "./hub-options.js";
 import { RepoCache, isCommitSha } from "./repo-cache.js";
 import { snapshotGaps } from "./snapshot-gaps.js";
 
@@ -14,8 +13,8 @@ import { snapshotGaps } from "./snapshot-gaps.js";
  *   missing files are fetched. If the Hub cannot be reached, a complete cached snapshot of that
  *   branch or tag is used, with a warning.
  */
-export async function resolveHubModel(repo: string, revision = "main", options: HubOptions = {}, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
-	const context = await createHubContext(options);
+export async function resolveHubModel(repo: string, revision = "main", hub: HubAccess = {}, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
+	const context = await openHub(hub);
 	if (context.offline) return cachedOrOfflineError(context, repo, revision);
 	if (isCommitSha(revision)) {
 		const cached = await completeCachedSnapshot(context, repo, revision);

@@ -3,8 +3,7 @@ import { ModelError } from "../errors.js";
 import type { ModelRef } from "../recipe/index.js";
 import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "../safetensors/index.js";
 import { type DenseConfig, readDenseConfig } from "./dense-config.js";
-import type { HubOptions } from "../hub/hub-options.js";
-import { ambientHubOptions } from "../hub/hub-session.js";
+import type { HubAccess } from "../hub/hub-context.js";
 import { resolveHubModel } from "../hub/resolve-hub-model.js";
 
 /** A model named by the recipe, found on disk, with its config read (weights not opened). */
@@ -19,10 +18,8 @@ export interface ResolvedModel {
 }
 
 export interface ResolveModelOptions {
-	/** Hugging Face hub cache root; defaults to HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub. */
-	cacheDir?: string;
-	/** Hub access (token, endpoint, offline, progress); default: the surrounding runMerge's, else the environment. */
-	hub?: HubOptions;
+	/** Hub access (token, endpoint, cache, offline, progress, abort); default: the environment's. */
+	hub?: HubAccess;
 	/** Read configs only (`validate`): a Hub model's weights are checked to exist but not downloaded. */
 	configOnly?: boolean;
 }
@@ -37,8 +34,7 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 		});
 	} else if (ref.kind === "hub") {
 		// Cache first; downloads what is missing unless HF_HUB_OFFLINE (src/hub/resolve-hub-model.ts).
-		const hub = { ...ambientHubOptions(), ...options.hub };
-		const snapshot = await resolveHubModel(ref.repo, ref.revision, { ...hub, cacheDir: options.cacheDir ?? hub.cacheDir }, { configOnly: options.configOnly });
+		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly });
 		dir = snapshot.dir;
 		commit = snapshot.commit;
 		if (options.configOnly) return { ref, label: ref.text, dir, commit, config: await readDenseConfig(dir) };

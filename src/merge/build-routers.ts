@@ -78,7 +78,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 		try {
 			const built = await buildPromptGates({
 				...gateOptions,
-				computeStates: engine && hidden
+				computeStates: engine && readsHiddenStates(mode)
 					? async (lists) => {
 						const summary = stateSummaryOf(mode) === "mean" ? "both" : "last";
 						let layers = 0;

@@ -1,5 +1,6 @@
 import type { ExpertLayout } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
+import type { HubAccess } from "../hub/hub-context.js";
 import type { GateSummary } from "../gates/index.js";
 import type { ForwardProgress } from "../model/index.js";
 import { buildTensorPlan } from "../plan/build-tensor-plan.js";
@@ -15,7 +16,8 @@ export interface PlanMergeOptions {
 	shardSize?: number;
 	/** Seed of random gates and expert noise; drawn at random (and recorded) when absent. */
 	seed?: number;
-	cacheDir?: string;
+	/** How Hub models are found and downloaded (token, endpoint, cache, offline, progress, abort); default: the environment's. */
+	hub?: HubAccess;
 	/** Threads of the forward pass that computes hidden-state gates (default: one per core). */
 	threads?: number;
 	/**
@@ -51,7 +53,7 @@ export interface MergePlan extends ResolvedRecipe {
 export const DEFAULT_SHARD_SIZE = 5_000_000_000;
 
 export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}): Promise<MergePlan> {
-	const resolved = await resolveRecipeModels(recipe, { cacheDir: options.cacheDir });
+	const resolved = await resolveRecipeModels(recipe, { hub: options.hub });
 	const layout = options.layout ?? "per-expert";
 	const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
 	const base = resolved.models[resolved.base].config;

@@ -1,6 +1,7 @@
 import { chooseArchitecture } from "../architectures/choose-architecture.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
+import { type HubAccess, openHub } from "../hub/hub-context.js";
 import { checkCompatible } from "../inputs/check-compatible.js";
 import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
 import { type ModelRef, type Recipe, type SourceLoc, modelKey } from "../recipe/index.js";
@@ -20,7 +21,8 @@ export interface ResolvedRecipe {
 }
 
 export interface ResolveRecipeOptions {
-	cacheDir?: string;
+	/** How Hub models are found and downloaded (token, endpoint, cache, offline, progress, abort); default: the environment's. */
+	hub?: HubAccess;
 	/** Configs only (`validate`): Hub weights are checked to exist, not downloaded. */
 	configOnly?: boolean;
 }
@@ -35,13 +37,16 @@ const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16
 export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
 	const models: ResolvedModel[] = [];
 	const byKey = new Map<string, number>();
+	const refs = [recipe.baseModel, ...recipe.experts.map((e) => e.source), ...recipe.sharedExperts.map((e) => e.source)];
+	// One context for every Hub model of the recipe: the token is looked up once.
+	const hub = refs.some((r) => r.kind === "hub") ? await openHub(options.hub) : undefined;
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
 		const key = modelKey(ref);
 		const known = byKey.get(key);
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { cacheDir: options.cacheDir, configOnly: options.configOnly });
+			model = await resolveModel(ref, { hub, configOnly: options.configOnly });
 		} catch (error) {
 			throw at(loc, error);
 		}

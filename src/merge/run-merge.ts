@@ -8,8 +8,6 @@ import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
-import type { HubOptions } from "../hub/hub-options.js";
-import { withHubOptions } from "../hub/hub-session.js";
 import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
@@ -25,8 +23,6 @@ export interface MergeOptions extends PlanMergeOptions {
 	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
 	onGates?: (gates: GateSummary, warnings: string[]) => void;
 	signal?: AbortSignal;
-	/** How Hub models are found and downloaded (token, endpoint, offline, progress); default from the environment. */
-	hub?: HubOptions;
 	/** Refuse to merge when a source resolves differently from the lock beside the recipe (`<recipe>.lock.json`). */
 	locked?: boolean;
 	/** Write or update `<recipe>.lock.json` beside the recipe, as the CLI does (never with `locked`; default false). */
@@ -65,12 +61,10 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
-	// Hub models are resolved (and downloaded) inside planMerge, with these options.
-	const plan = await withHubOptions({ ...options.hub, signal: options.hub?.signal ?? options.signal }, () =>
-		planMerge(recipe, { ...options, hiddenGates: "defer" }),
-	);
+	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
+	const plan = await planMerge(recipe, { ...options, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000 });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });

@@ -20,9 +20,12 @@ export interface StagingDir {
 
 export interface OutputCheckOptions {
 	overwrite?: boolean;
-	/** Bytes the output will take; refused early when the file system has less free. */
+	/** Bytes of the output's shards; refused early when the file system has less free (with OUTPUT_SPACE_MARGIN). */
 	requiredBytes?: number;
 }
+
+/** Room asked beyond the shards: config, tokenizer, model card and lock, and the file system's rounding. */
+export const OUTPUT_SPACE_MARGIN = 50_000_000;
 
 /** Refuses an existing non-empty target (unless overwriting) and a file system without room, before any work. */
 export async function checkOutputTarget(target: string, options: OutputCheckOptions = {}): Promise<void> {
@@ -43,9 +46,10 @@ export async function checkOutputTarget(target: string, options: OutputCheckOpti
 	}
 	if (options.requiredBytes !== undefined) {
 		const free = await freeBytes(dirname(dir));
-		if (free !== undefined && free < options.requiredBytes) {
+		const needed = options.requiredBytes + OUTPUT_SPACE_MARGIN;
+		if (free !== undefined && free < needed) {
 			throw new OutputError(
-				`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(options.requiredBytes)}, has ${formatBytes(free)}`,
+				`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(needed)}, has ${formatBytes(free)}`,
 				{ file: dir },
 			);
 		}
