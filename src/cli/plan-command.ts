@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
 import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
+import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
 import { formatBytes } from "../util/size.js";
@@ -11,10 +12,11 @@ import type { MergeCliOptions } from "./program.js";
 export async function runPlanCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	try {
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+		const outDir = output ?? options.output;
+		if (outDir) await checkOutputSparesInputs(outDir, localModelDirs(recipe));
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
 		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, computeGates: false });
 		await closeMergePlan(plan);
-		const outDir = output ?? options.output;
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
 		const summary = {
 			ok: true,
@@ -39,7 +41,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			warnings: plan.warnings,
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
-		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes });
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
 		if (options.json) {
 			process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 			return;

@@ -6,6 +6,7 @@ import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import { localModelDirs } from "../output/protect-inputs.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import type { HubOptions } from "../hub/hub-options.js";
@@ -62,11 +63,11 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
  */
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
-	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
+	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs: localModelDirs(recipe) });
 	// Hub models are resolved (and downloaded) inside planMerge, with these options.
 	const plan = await withHubOptions({ ...options.hub, signal: options.hub?.signal ?? options.signal }, () => planMerge(recipe, options));
 	try {
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000 });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000, inputs: plan.models.map((m) => m.dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
