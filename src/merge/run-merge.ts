@@ -7,6 +7,7 @@ import { copyBaseFiles } from "../output/copy-base-files.js";
 import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
 import { localModelDirs } from "../output/protect-inputs.js";
+import { checkMergedOutput } from "../verify/index.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import type { HubOptions } from "../hub/hub-options.js";
@@ -84,6 +85,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				signal: options.signal,
 			});
 			const files = await writeSideFiles(plan, staging.path, options);
+			await checkMergedOutput(staging.path);
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await staging.commit();
