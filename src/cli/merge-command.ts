@@ -8,6 +8,7 @@ import { cliHubOptions, describePush } from "./push-command.js";
 import { HubError } from "../hub/hub-error.js";
 import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
 import { EXIT_OK, describeError, errorToJson } from "./report-error.js";
+import { runReportAfterMerge } from "./report-after-merge.js";
 
 /** Picks the output folder from the argument or -o, refusing two different ones or none. */
 export function outputDirOf(output: string | undefined, options: MergeCliOptions): string {
@@ -73,6 +74,8 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			},
 		});
 		progress.stop();
+		// Before any push, so the report goes up with the model.
+		const report = options.report ? await runReportAfterMerge(recipeFile, result.outputDir, options, abort.signal) : undefined;
 		let push: PushResult | undefined;
 		if (target) {
 			pushing = { dir: result.outputDir, repo: target.repo };
@@ -85,7 +88,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			transfers.stop();
 		}
 		if (options.json) {
-			process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }) }, null, 2)}\n`);
+			process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }), ...(report && { report }) }, null, 2)}\n`);
 		} else {
 			const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
 			process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);

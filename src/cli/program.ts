@@ -3,6 +3,7 @@ import { VERSION } from "../version.js";
 import { parseSize } from "../util/size.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
+import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { runValidateCommand } from "./validate-command.js";
 
@@ -23,6 +24,8 @@ export interface MergeCliOptions {
 	private?: boolean;
 	revision?: string;
 	locked?: boolean;
+	/** merge only (report-command.ts): run the routing report on the output. */
+	report?: boolean;
 }
 
 const sizeArg = (text: string): number => {
@@ -70,7 +73,9 @@ export function buildProgram(): Command {
 				.command("merge <recipe> [output]", { isDefault: true })
 				.description("merge the models a recipe names into an MoE checkpoint (the default command: `moe-merge recipe.yml out/`)"),
 		),
-	).action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, options));
+	)
+		.option("--report", "after the merge, run the recipe's prompts through the output and write report.json and report.html into it")
+		.action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, options));
 
 	addMergeOptions(
 		program
@@ -88,5 +93,6 @@ export function buildProgram(): Command {
 			runValidateCommand(recipes, options),
 		);
 	addPushCommand(program);
+	addReportCommand(program, threadsArg);
 	return program;
 }

@@ -6,6 +6,7 @@
  */
 import type { ModelWeights } from "../safetensors/index.js";
 import { applyRope, attendPrompt } from "../model/attention.js";
+import type { LayerWeights } from "../model/layer-weights.js";
 import type { LinearBackend } from "../model/linear-backend.js";
 import { tensorNames, type ModelSpec } from "../model/model-spec.js";
 import { rmsNorm, rmsNormHeads } from "../model/rms-norm.js";
@@ -19,15 +20,8 @@ export interface PromptSpan {
 	rope: RopeTables;
 }
 
-interface AttentionWeights {
-	inputNorm: Float32Array;
-	qkv: unknown;
-	qkvBias?: Float32Array;
-	qNorm?: Float32Array;
-	kNorm?: Float32Array;
-	o: unknown;
-	oBias?: Float32Array;
-}
+/** The attention half of the dense forward pass's layer weights. */
+type AttentionWeights = Pick<LayerWeights, "inputNorm" | "qkv" | "qkvBias" | "qNorm" | "kNorm" | "o" | "oBias">;
 
 async function loadAttention(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend, buffer: ReadBuffer): Promise<AttentionWeights> {
 	const name = (rest: string): string => tensorNames.layer(l, rest);
@@ -59,6 +53,12 @@ async function loadAttention(weights: ModelWeights, spec: ModelSpec, l: number, 
 		backend.free(qkv);
 		throw error;
 	}
+}
+
+/** Each prompt's rows, one prompt after the other, with its rope tables. */
+export function promptSpans(prompts: readonly number[][], rope: { tables(tokens: number): RopeTables }): PromptSpan[] {
+	const starts = prompts.map((_, p) => prompts.slice(0, p).reduce((n, ids) => n + ids.length, 0));
+	return prompts.map((ids, p) => ({ first: starts[p]!, tokens: ids.length, rope: rope.tables(ids.length) }));
 }
 
 /** Adds layer l's attention output to `x` [rows, hidden] in place. */

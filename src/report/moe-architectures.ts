@@ -60,7 +60,15 @@ const qwenSparse = (raw: Record<string, unknown>, l: number): boolean => {
 	const step = typeof raw.decoder_sparse_step === "number" ? raw.decoder_sparse_step : 1;
 	return !only.includes(l) && step > 0 && (l + 1) % step === 0;
 };
-const qwenNormTopK = (raw: Record<string, unknown>): boolean => raw.norm_topk_prob === true;
+/** What Qwen2-MoE and Qwen3-MoE share (transformers 5 names the expert count num_local_experts). */
+const qwenMoe = {
+	expertsKeys: ["num_experts", "num_local_experts"],
+	expertIntermediateKey: "moe_intermediate_size",
+	normTopK: (raw: Record<string, unknown>): boolean => raw.norm_topk_prob === true,
+	isSparse: qwenSparse,
+	layouts: [qwenPerExpert, fusedLayout],
+	denseMlp: (l: number): MlpNames => projections(layer(l, "mlp")),
+};
 
 export const MOE_ARCHITECTURES: readonly MoeArchitecture[] = [
 	{
@@ -79,30 +87,16 @@ export const MOE_ARCHITECTURES: readonly MoeArchitecture[] = [
 		],
 	},
 	{
+		...qwenMoe,
 		modelType: "qwen2_moe",
 		attentionType: "qwen2",
-		expertsKeys: ["num_experts", "num_local_experts"],
-		expertIntermediateKey: "moe_intermediate_size",
-		normTopK: qwenNormTopK,
-		isSparse: qwenSparse,
-		layouts: [qwenPerExpert, fusedLayout],
-		denseMlp: (l) => projections(layer(l, "mlp")),
 		shared: {
 			intermediateKey: "shared_expert_intermediate_size",
 			mlp: (l) => projections(layer(l, "mlp.shared_expert")),
 			gate: (l) => layer(l, "mlp.shared_expert_gate.weight"),
 		},
 	},
-	{
-		modelType: "qwen3_moe",
-		attentionType: "qwen3",
-		expertsKeys: ["num_experts", "num_local_experts"],
-		expertIntermediateKey: "moe_intermediate_size",
-		normTopK: qwenNormTopK,
-		isSparse: qwenSparse,
-		layouts: [qwenPerExpert, fusedLayout],
-		denseMlp: (l) => projections(layer(l, "mlp")),
-	},
+	{ ...qwenMoe, modelType: "qwen3_moe", attentionType: "qwen3" },
 ];
 
 export type MoeLayout = MoeArchitecture["layouts"][number];

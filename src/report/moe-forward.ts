@@ -11,7 +11,7 @@ import { computeLogits } from "../model/lm-head.js";
 import { tensorNames } from "../model/model-spec.js";
 import { rmsNorm } from "../model/rms-norm.js";
 import { ReadBuffer, readVector } from "../model/tensor-io.js";
-import { runAttentionBlock, type PromptSpan } from "./attention-block.js";
+import { promptSpans, runAttentionBlock } from "./attention-block.js";
 import { runMoeBlock } from "./moe-block.js";
 import type { MoeSpec } from "./moe-spec.js";
 
@@ -53,14 +53,10 @@ async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly n
 	const { backend } = options;
 	const dense = spec.dense;
 	const H = dense.hidden;
-	const spans: PromptSpan[] = [];
-	let rows = 0;
-	for (const ids of prompts) {
-		spans.push({ first: rows, tokens: ids.length, rope: dense.rope.tables(ids.length) });
-		rows += ids.length;
-	}
-	const x = new Float32Array(rows * H);
-	await gatherEmbeddings(weights, dense, prompts.flat(), x);
+	const spans = promptSpans(prompts, dense.rope);
+	const tokens = prompts.flat();
+	const x = new Float32Array(tokens.length * H);
+	await gatherEmbeddings(weights, dense, tokens, x);
 	const buffer = new ReadBuffer();
 	const layers: PromptLayerRouting[][] = prompts.map(() => []);
 	for (let l = 0; l < dense.layers; l++) {
