@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const REPORT_FIXTURES = join(REPO_ROOT, "tests/fixtures/report");
 /** The tiny MoE checkpoints of tests/fixtures/report (see its README). */
-export const MOE_FIXTURES = ["mixtral-per-expert", "mixtral-fused", "qwen2-moe", "qwen3-moe"] as const;
+export const MOE_FIXTURES = ["mixtral-per-expert", "mixtral-fused", "mixtral-mergekit", "qwen2-moe", "qwen3-moe"] as const;
 
 export interface ExpectedRouting {
 	experts_per_tok: number;
