@@ -8,7 +8,7 @@ import { cliHubOptions, describePush } from "./push-command.js";
 import { HubError } from "../hub/hub-error.js";
 import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
 import { EXIT_OK, describeError, errorToJson } from "./report-error.js";
-import { runReportAfterMerge } from "./report-after-merge.js";
+import { reportBeforeCommit } from "./report-after-merge.js";
 
 /** Picks the output folder from the argument or -o, refusing two different ones or none. */
 export function outputDirOf(output: string | undefined, options: MergeCliOptions): string {
@@ -42,8 +42,12 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
 		// A push that cannot happen (no token, read-only token, offline) is refused before merging.
 		const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
+		const outputDir = outputDirOf(output, options);
+		const routing = options.report ? reportBeforeCommit(recipeFile, outputDir, options, abort.signal) : undefined;
 		const result = await runMerge(recipe, {
-			outputDir: outputDirOf(output, options),
+			outputDir,
+			repoId: target?.repo,
+			beforeCommit: routing?.beforeCommit,
 			overwrite: options.overwrite,
 			shardSize: options.outShardSize,
 			layout: options.layout,
@@ -74,8 +78,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			},
 		});
 		progress.stop();
-		// Before any push, so the report goes up with the model.
-		const report = options.report ? await runReportAfterMerge(recipeFile, result.outputDir, options, abort.signal) : undefined;
+		const report = routing?.finish();
 		let push: PushResult | undefined;
 		if (target) {
 			pushing = { dir: result.outputDir, repo: target.repo };

@@ -1,5 +1,9 @@
 /** The routing report in the CLI: layer progress, the printed summary, and the merge's `--report`. */
+import { readFile, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { MoeMergeError } from "../errors.js";
+import { withRoutingSection } from "../output/model-card.js";
+import { cardRouting } from "../report/card-routing.js";
 import { formatSummary } from "../report/terminal-summary.js";
 import { type ReportOptions, type ReportResult, runReport } from "../report/run-report.js";
 
@@ -22,23 +26,33 @@ export function printReport(result: ReportResult, json: boolean | undefined): vo
 	if (result.files.length > 0) process.stdout.write(`wrote ${result.files.join(", ")} (${result.seconds.toFixed(1)} s)\n`);
 }
 
-/** `moe-merge recipe.yml out --report`: the report of the fresh output, with the recipe's prompts; its summary for --json. */
-export async function runReportAfterMerge(
-	recipeFile: string,
-	outputDir: string,
-	options: { threads?: number; json?: boolean },
-	signal: AbortSignal,
-): Promise<{ files: string[]; routing_agreement: number | null; seconds: number }> {
-	const progress = layerProgress(options.json);
-	try {
-		const result = await runReport({ modelDir: outputDir, recipeFile, outputDir, threads: options.threads, onLayer: progress.onLayer, signal }).catch((error) => {
-			if (!(error instanceof MoeMergeError) || signal.aborted) throw error;
-			throw new MoeMergeError(`${error.message}\nthe merged model is complete in ${outputDir}; only its report failed`, { hint: error.hint, file: error.file, cause: error });
-		});
-		progress.stop();
-		if (!options.json) printReport(result, false);
-		return { files: result.files, routing_agreement: result.report.routing_agreement, seconds: result.seconds };
-	} finally {
-		progress.stop();
-	}
+/**
+ * `moe-merge recipe.yml out --report`: the report runs on the complete staging folder, before the lock
+ * is written and the folder renamed into place, so report.json, report.html and the card's routing
+ * section are part of the output (and its lock), and a failed report leaves no output behind.
+ */
+export function reportBeforeCommit(recipeFile: string, outputDir: string, options: { threads?: number; json?: boolean }, signal: AbortSignal) {
+	let result: ReportResult | undefined;
+	return {
+		async beforeCommit(stagingDir: string): Promise<string[]> {
+			const progress = layerProgress(options.json);
+			try {
+				result = await runReport({ modelDir: stagingDir, modelLabel: resolve(outputDir), recipeFile, outputDir: stagingDir, threads: options.threads, onLayer: progress.onLayer, signal });
+			} catch (error) {
+				if (!(error instanceof MoeMergeError) || signal.aborted) throw error;
+				throw new MoeMergeError(`routing report (--report): ${error.message}`, { hint: error.hint, file: error.file, cause: error });
+			} finally {
+				progress.stop();
+			}
+			const card = join(stagingDir, "README.md");
+			await writeFile(card, withRoutingSection(await readFile(card, "utf8"), cardRouting(result.report)));
+			return result.files.map((f) => basename(f));
+		},
+		/** After the merge: the summary (terminal) or its figures (--json). */
+		finish(): { files: string[]; routing_agreement: number | null; seconds: number } | undefined {
+			if (!result) return undefined;
+			if (!options.json) printReport(result, false);
+			return { files: result.files.map((f) => join(outputDir, basename(f))), routing_agreement: result.report.routing_agreement, seconds: result.seconds };
+		},
+	};
 }

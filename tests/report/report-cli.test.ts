@@ -53,6 +53,17 @@ describe("moe-merge recipe.yml out --report", () => {
 		await access(join(out, "report.html"));
 	});
 
+	test("the report is part of the output: in its lock, and summarised in the model card", async () => {
+		const lock = JSON.parse(await readFile(join(out, "moe-merge.lock.json"), "utf8")) as { output: { files: { path: string }[] } };
+		const locked = lock.output.files.map((f) => f.path);
+		for (const name of ["report.json", "report.html", "README.md"]) assert.ok(locked.includes(name), `${name} in the lock`);
+		const report = await readReport(out);
+		assert.equal(report.model.path, out, "the report names the final folder, not the staging one");
+		const card = await readFile(join(out, "README.md"), "utf8");
+		assert.ok(card.indexOf("## Routing") > 0 && card.indexOf("## Routing") < card.indexOf("## Usage"));
+		assert.ok(card.includes(`**routing agreement ${Math.round(report.routing_agreement! * 100)}%**`));
+	});
+
 	test("`report` reruns it with extra prompts into another folder, as JSON", async () => {
 		const dir = await tempDir();
 		const prompts = join(dir, "prompts.txt");
