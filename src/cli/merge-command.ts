@@ -8,6 +8,7 @@ import { describePush } from "./push-command.js";
 import { HubError } from "../hub/hub-error.js";
 import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
 import { outputDirOf } from "./output-dir.js";
+import { reportBeforeCommit } from "./report-after-merge.js";
 import { runCommand } from "./run-command.js";
 
 export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
@@ -22,8 +23,11 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			const hub = options.pushToHub ? await run.hub() : await run.hubFor(recipe);
 			// A push that cannot happen (no token, read-only token, offline) is refused before merging.
 			const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
+			const routing = options.report ? reportBeforeCommit(recipeFile, outputDir, options, run.signal) : undefined;
 			const result = await runMerge(recipe, {
 				outputDir,
+				repoId: target?.repo,
+				beforeCommit: routing?.beforeCommit,
 				overwrite: options.overwrite,
 				shardSize: options.outShardSize,
 				layout: options.layout,
@@ -57,6 +61,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				},
 			});
 			progress.stop();
+			const report = routing?.finish();
 			let push: PushResult | undefined;
 			if (target) {
 				run.setInterruptMessage(`interrupted; the merged model is in ${result.outputDir}: \`moe-merge push ${result.outputDir} ${target.repo}\` resumes the upload`);
@@ -69,7 +74,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				transfers.stop();
 			}
 			if (options.json) {
-				process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }) }, null, 2)}\n`);
+				process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }), ...(report && { report }) }, null, 2)}\n`);
 			} else {
 				const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
 				process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);

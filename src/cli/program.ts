@@ -3,6 +3,7 @@ import { VERSION } from "../version.js";
 import { parseSize } from "../util/size.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
+import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
@@ -24,6 +25,8 @@ export interface MergeCliOptions {
 	private?: boolean;
 	revision?: string;
 	locked?: boolean;
+	/** merge only (report-command.ts): run the routing report on the output. */
+	report?: boolean;
 }
 
 const sizeArg = (text: string): number => {
@@ -71,7 +74,9 @@ export function buildProgram(): Command {
 				.command("merge <recipe> [output]", { isDefault: true })
 				.description("merge the models a recipe names into an MoE checkpoint (the default command: `moe-merge recipe.yml out/`)"),
 		),
-	).action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, options));
+	)
+		.option("--report", "after the merge, run the recipe's prompts through the output and write report.json and report.html into it")
+		.action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, options));
 
 	addMergeOptions(
 		program
@@ -96,5 +101,6 @@ export function buildProgram(): Command {
 		.option("--verbose", "print stack traces with errors")
 		.action((dir: string, options: { values?: boolean; json?: boolean; verbose?: boolean }) => runVerifyCommand(dir, options));
 	addPushCommand(program);
+	addReportCommand(program, threadsArg);
 	return program;
 }

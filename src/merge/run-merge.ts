@@ -4,6 +4,7 @@ import type { GateSummary } from "../gates/index.js";
 import type { Recipe } from "../recipe/index.js";
 import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
+import { describeCardSource } from "../output/card-sources.js";
 import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
 import { localModelDirs } from "../output/protect-inputs.js";
@@ -29,6 +30,10 @@ export interface MergeOptions extends PlanMergeOptions {
 	locked?: boolean;
 	/** Write or update `<recipe>.lock.json` beside the recipe, as the CLI does (never with `locked`; default false). */
 	recipeLock?: boolean;
+	/** The Hub repo the output will be pushed to: the model card's title and usage snippet. */
+	repoId?: string;
+	/** Runs on the complete staging folder before the lock is written and it is renamed into place (the routing report); returns the files it wrote. */
+	beforeCommit?: (stagingDir: string) => Promise<string[]>;
 }
 
 export interface MergeResult {
@@ -78,6 +83,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			const warnings = [...plan.warnings, ...gateWarnings];
 			const files = await writeSideFiles(plan, staging.path, options, warnings);
 			await checkMergedOutput(staging.path);
+			if (options.beforeCommit) files.push(...(await options.beforeCommit(staging.path)));
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await staging.commit();
@@ -157,10 +163,10 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 	written.push(...(await copyBaseFiles(base.dir, dir, { tokenizer: options.copyTokenizer !== false })));
 	await writeFile(join(dir, RECIPE_FILE_NAME), plan.recipe.text);
 	const card = renderModelCard({
-		sources: [
-			{ ...sourceOf(plan, plan.base), role: "base" },
-			...plan.experts.map((m, e) => ({ ...sourceOf(plan, m), role: `expert ${e}` })),
-		],
+		sources: await Promise.all([
+			describeCardSource({ ...sourceOf(plan, plan.base), role: "base" }),
+			...plan.experts.map((m, e) => describeCardSource({ ...sourceOf(plan, m), role: `expert ${e}` })),
+		]),
 		architecture: plan.architecture.displayName,
 		numExperts: plan.experts.length,
 		expertsPerToken: plan.recipe.expertsPerToken,
@@ -172,12 +178,14 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 		recipeFileName: basename(plan.recipe.file),
 		toolVersion: VERSION,
 		warnings,
+		repoId: options.repoId,
+		tokenizer: options.copyTokenizer !== false,
 	});
 	await writeFile(join(dir, "README.md"), card);
 	return written;
 }
 
-function sourceOf(plan: MergePlan, index: number): { label: string; commit?: string; hubRepo?: string } {
+function sourceOf(plan: MergePlan, index: number): { label: string; dir: string; commit?: string; hubRepo?: string; config: Record<string, unknown> } {
 	const model = plan.models[index];
-	return { label: model.label, commit: model.commit, hubRepo: model.ref.kind === "hub" ? model.ref.repo : undefined };
+	return { label: model.label, dir: model.dir, commit: model.commit, hubRepo: model.ref.kind === "hub" ? model.ref.repo : undefined, config: model.config.raw };
 }

@@ -4,10 +4,10 @@
  * gate/up into another, so each needs a single matrix product for all prompts' tokens); packLayer hands
  * them to the backend and gives the raw memory back. Free a packed layer before packing the next one.
  */
-import { dtypeBytes, toFloat32, type ModelWeights } from "../safetensors/index.js";
+import type { ModelWeights } from "../safetensors/index.js";
 import { takeRawBuffer, type LinearBackend, type LinearDType, type RawBuffer } from "./linear-backend.js";
 import { tensorNames, type ModelSpec } from "./model-spec.js";
-import { locate, readVector, readVectors } from "./tensor-io.js";
+import { readStacked, readVector, readVectors } from "./tensor-io.js";
 
 export interface LayerVectors {
 	inputNorm: Float32Array;
@@ -51,7 +51,7 @@ export async function readLayer(weights: ModelWeights, spec: ModelSpec, l: numbe
 	const read: RawMatrix[] = [];
 	try {
 		const matrix = async (parts: { name: string; rows: number }[], cols: number): Promise<RawMatrix> => {
-			const m = await readStacked(weights, parts, cols, backend);
+			const m = await readRaw(weights, parts, cols, backend);
 			read.push(m);
 			return m;
 		};
@@ -112,34 +112,14 @@ export function freeLayer(backend: LinearBackend, layer: LayerWeights): void {
 	backend.free(layer.down);
 }
 
-/**
- * Matrices [rows_i, cols] stacked into one [Σ rows_i, cols] (row-major stacking is byte concatenation),
- * in their common dtype, or F32 if they differ, read into a raw buffer of the backend.
- */
-async function readStacked(weights: ModelWeights, parts: { name: string; rows: number }[], cols: number, backend: LinearBackend): Promise<RawMatrix> {
-	const located = parts.map((p) => locate(weights, p.name, [p.rows, cols]));
-	const same = located.every((l) => l.dtype === located[0]!.dtype);
-	const dtype: LinearDType = same ? located[0]!.dtype : "F32";
-	const rows = parts.reduce((n, p) => n + p.rows, 0);
-	const raw = takeRawBuffer(backend, rows * cols * dtypeBytes(dtype));
+/** Reads stacked matrices (see readStacked) into a raw buffer of the backend, released if the read fails. */
+async function readRaw(weights: ModelWeights, parts: { name: string; rows: number }[], cols: number, backend: LinearBackend): Promise<RawMatrix> {
+	let raw: RawBuffer | undefined;
 	try {
-		let at = 0;
-		for (const { file, info, dtype: own } of located) {
-			const length = info.end - info.begin;
-			if (own === dtype) {
-				await file.read(info, 0, length, raw.bytes.subarray(at, at + length));
-				at += length;
-			} else {
-				const bytes = new Uint8Array(length);
-				await file.read(info, 0, length, bytes);
-				const values = toFloat32(bytes, own, length / dtypeBytes(own));
-				raw.bytes.set(new Uint8Array(values.buffer, 0, values.byteLength), at);
-				at += values.byteLength;
-			}
-		}
+		const { dtype, rows } = await readStacked(weights, parts, cols, (bytes) => (raw = takeRawBuffer(backend, bytes)).bytes);
+		return { raw: raw!, dtype, rows, cols };
 	} catch (error) {
-		await raw.release();
+		await raw?.release();
 		throw error;
 	}
-	return { raw, dtype, rows, cols };
 }

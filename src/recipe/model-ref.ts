@@ -64,7 +64,7 @@ export function parsePlainRef(text: string, baseDir: string, revision?: string):
 }
 
 /** Why `name` is not an HF repo id, or undefined when it is one. */
-function hubNameProblem(name: string): string | undefined {
+export function hubNameProblem(name: string): string | undefined {
 	if (!HUB_REPO.test(name)) return "only letters, digits, _, . and - are allowed, and it must start with a letter or digit";
 	if (name.includes("--") || name.includes("..")) return `"--" and ".." are not allowed`;
 	if (name.slice(name.indexOf("/") + 1).length > HUB_NAME_MAX) return `the name is longer than ${HUB_NAME_MAX} characters`;

@@ -76,6 +76,11 @@ export class GateTokenizer {
 		return renderChat(this.chat, messages, this.specials, join(this.dir, TOKENIZER_CONFIG_FILE));
 	}
 
+	/** The text of `ids`, special tokens included (the report's token view and next-token predictions). */
+	decode(ids: readonly number[]): string {
+		return this.tokenizer.decode([...ids], { skip_special_tokens: false });
+	}
+
 	private encodeText(text: string): number[] {
 		return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
 	}

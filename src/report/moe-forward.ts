@@ -1,0 +1,80 @@
+/**
+ * A float32 forward pass of an MoE checkpoint over a few prompts, streamed one decoder layer at a time
+ * (peak memory: one layer's attention, one expert, and the activations of all prompt tokens), recording
+ * each sparse layer's routing and each prompt's next-token logits.
+ */
+import { MoeMergeError } from "../errors.js";
+import { ModelWeights } from "../safetensors/index.js";
+import { gatherEmbeddings } from "../model/embeddings.js";
+import type { LinearBackend } from "../model/linear-backend.js";
+import { computeLogits } from "../model/lm-head.js";
+import { tensorNames } from "../model/model-spec.js";
+import { rmsNorm } from "../model/rms-norm.js";
+import { ReadBuffer, readVector } from "../model/tensor-io.js";
+import { promptSpans, runAttentionBlock } from "./attention-block.js";
+import { runMoeBlock } from "./moe-block.js";
+import type { MoeSpec } from "./moe-spec.js";
+
+/** One sparse layer's routing of one prompt. */
+export interface PromptLayerRouting {
+	layer: number;
+	/** [tokens][experts] */
+	routerProbs: number[][];
+	/** [tokens][topK], highest probability first. */
+	experts: number[][];
+}
+
+export interface PromptRouting {
+	layers: PromptLayerRouting[];
+	/** [vocab] logits of the token after the prompt. */
+	nextTokenLogits: Float32Array;
+}
+
+export interface MoeForwardOptions {
+	backend: LinearBackend;
+	/** Called after each decoder layer. */
+	onLayer?: (done: number, layers: number) => void;
+	signal?: AbortSignal;
+}
+
+export async function runMoeForward(modelDir: string, spec: MoeSpec, prompts: readonly number[][], options: MoeForwardOptions): Promise<PromptRouting[]> {
+	prompts.forEach((ids, i) => {
+		if (ids.length === 0) throw new MoeMergeError(`prompt ${i} has no tokens; every prompt needs at least one token`);
+	});
+	const weights = await ModelWeights.open(modelDir);
+	try {
+		return await forward(weights, spec, prompts, options);
+	} finally {
+		await weights.close();
+	}
+}
+
+async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly number[][], options: MoeForwardOptions): Promise<PromptRouting[]> {
+	const { backend } = options;
+	const dense = spec.dense;
+	const H = dense.hidden;
+	const spans = promptSpans(prompts, dense.rope);
+	const tokens = prompts.flat();
+	const x = new Float32Array(tokens.length * H);
+	await gatherEmbeddings(weights, dense, tokens, x);
+	const buffer = new ReadBuffer();
+	const layers: PromptLayerRouting[][] = prompts.map(() => []);
+	for (let l = 0; l < dense.layers; l++) {
+		options.signal?.throwIfAborted();
+		await runAttentionBlock(weights, dense, l, x, spans, backend, buffer);
+		const routing = await runMoeBlock(weights, spec, l, x, backend, buffer);
+		if (routing) {
+			spans.forEach((span, p) => {
+				const rowsOf = (values: ArrayLike<number>, width: number): number[][] =>
+					Array.from({ length: span.tokens }, (_, t) => Array.from((values as Float32Array).subarray((span.first + t) * width, (span.first + t + 1) * width)));
+				layers[p]!.push({ layer: l, routerProbs: rowsOf(routing.probs, spec.experts), experts: rowsOf(routing.chosen, spec.topK) });
+			});
+		}
+		options.onLayer?.(l + 1, dense.layers);
+	}
+	const last = new Float32Array(spans.length * H);
+	spans.forEach((s, p) => last.set(x.subarray((s.first + s.tokens - 1) * H, (s.first + s.tokens) * H), p * H));
+	rmsNorm(last, last, spans.length, H, await readVector(weights, tensorNames.finalNorm, H), dense.eps);
+	const logits = await computeLogits(weights, dense, last, spans.length, backend, buffer);
+	return spans.map((_, p) => ({ layers: layers[p]!, nextTokenLogits: logits.slice(p * dense.vocab, (p + 1) * dense.vocab) }));
+}

@@ -1,0 +1,69 @@
+/**
+ * The shape of an MoE checkpoint, from its config.json: the attention half is described by the dense
+ * forward pass's own ModelSpec (config read as the dense model_type with the same attention), the MoE
+ * half by the architecture table. Anything unsupported is a ModelError naming config.json.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ModelError } from "../errors.js";
+import { normaliseDenseConfig } from "../inputs/dense-config.js";
+import { describeModel, type ModelSpec } from "../model/model-spec.js";
+import { MOE_ARCHITECTURES, type MoeArchitecture } from "./moe-architectures.js";
+
+export interface MoeSpec {
+	arch: MoeArchitecture;
+	/** Attention, norms, rope, vocabulary: as the dense forward pass describes them. */
+	dense: ModelSpec;
+	experts: number;
+	topK: number;
+	normTopK: boolean;
+	expertIntermediate: number;
+	/** The shared expert's intermediate size (Qwen2-MoE). */
+	sharedIntermediate?: number;
+	/** Per layer: a routed MoE block (else a dense MLP). */
+	sparse: boolean[];
+}
+
+export async function readMoeSpec(dir: string): Promise<MoeSpec> {
+	const file = join(dir, "config.json");
+	let raw: Record<string, unknown>;
+	try {
+		raw = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+	} catch (cause) {
+		const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+		throw new ModelError(`${file}: cannot read the model's config.json (${reason})`, { file, cause });
+	}
+	if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ModelError(`${file}: config.json must hold a JSON object`, { file });
+	return describeMoe(raw, file);
+}
+
+export function describeMoe(raw: Record<string, unknown>, file: string): MoeSpec {
+	const arch = MOE_ARCHITECTURES.find((a) => a.modelType === raw.model_type);
+	if (!arch) {
+		const known = MOE_ARCHITECTURES.map((a) => a.modelType).join(", ");
+		throw new ModelError(`${file}: model_type ${JSON.stringify(raw.model_type)} is not an MoE architecture the report can run (supported: ${known})`, {
+			file,
+			hint: "run the report on a merged MoE model folder (or its Hub name)",
+		});
+	}
+	const int = (key: string, fallback?: number): number => {
+		const v = raw[key] ?? fallback;
+		if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new ModelError(`${file}: "${key}" must be a positive integer, got ${JSON.stringify(raw[key])}`, { file });
+		return v;
+	};
+	const experts = int(arch.expertsKeys.find((key) => raw[key] != null) ?? arch.expertsKeys[0]!);
+	const topK = int("num_experts_per_tok");
+	if (topK > experts) throw new ModelError(`${file}: num_experts_per_tok ${topK} is more than the ${experts} experts`, { file });
+	// Qwen MoE configs carry intermediate_size for their dense layers; the dense reader needs one anyway.
+	const dense = describeModel(normaliseDenseConfig({ ...raw, model_type: arch.attentionType, intermediate_size: raw.intermediate_size ?? raw[arch.expertIntermediateKey] }, file));
+	return {
+		arch,
+		dense,
+		experts,
+		topK,
+		normTopK: arch.normTopK(raw),
+		expertIntermediate: int(arch.expertIntermediateKey),
+		sharedIntermediate: arch.shared ? int(arch.shared.intermediateKey) : undefined,
+		sparse: Array.from({ length: dense.layers }, (_, l) => arch.isSparse(raw, l)),
+	};
+}
