@@ -1,9 +1,10 @@
 /**
  * Hidden states of prompts through a dense base model, streamed one decoder layer at a time: the
  * embedding rows of the prompt tokens, then for each layer its weights are packed, every prompt goes
- * through it, the per-prompt summaries of the layer's input are kept, and the layer is freed. The next
- * layer's raw weights are read while the current one multiplies, so the products rarely wait for the
- * disk. Peak memory is one packed layer, the next layer's raw bytes and the activations of all tokens.
+ * through it, the per-prompt summaries of the layer's input are kept, and the layer is freed. Weights
+ * go half a layer at a time (attention, MLP): the next half's raw weights are read while the current
+ * one multiplies, so the products rarely wait for the disk. Peak memory is one packed half, the next
+ * half's raw bytes and the activations of all tokens.
  *
  * Routers read the input of each decoder layer, so without `logits` or `keepAll` the last layer is not
  * run, and with `summary: "last"` the layer before it only updates each prompt's last token.
@@ -11,9 +12,9 @@
 import { MoeMergeError } from "../errors.js";
 import { readDenseConfig } from "../inputs/dense-config.js";
 import { ModelWeights } from "../safetensors/index.js";
-import { LayerScratch, runDecoderLayer, type PromptRows } from "./decoder-layer.js";
+import { LayerScratch, runAttentionBlock, runMlpBlock, type LayerRows, type PromptRows } from "./decoder-layer.js";
 import { gatherEmbeddings } from "./embeddings.js";
-import { freeLayer, packLayer, readLayer, releaseLayer, type RawLayer } from "./layer-weights.js";
+import { freeMatrices, packHalf, readAttention, readMlp, releaseHalf, type RawAttention, type RawMlp } from "./layer-weights.js";
 import type { LinearBackend } from "./linear-backend.js";
 import { computeLogits } from "./lm-head.js";
 import { describeModel, tensorNames, type ModelSpec } from "./model-spec.js";
@@ -117,27 +118,38 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 		});
 	const scratch = new LayerScratch(spec, M, options.mlpChunkRows);
 	const report = (layer: number, prompt: number): void => onProgress?.({ layer, layers: runLayers, prompt, prompts: prompts.length });
-	let next: Promise<RawLayer> | undefined = runLayers > 0 ? readLayer(weights, spec, 0, backend) : undefined;
+	// The next half layer's raw weights are read while the current half multiplies.
+	let nextAttention: Promise<RawAttention> | undefined = runLayers > 0 ? readAttention(weights, spec, 0, backend) : undefined;
+	let nextMlp: Promise<RawMlp> | undefined;
 	try {
 		for (let l = 0; l < runLayers; l++) {
 			keep();
 			signal?.throwIfAborted();
-			const raw = await timed(times, "readWait", () => next!);
-			next = undefined;
-			const layer = await timed(times, "pack", () => packLayer(raw, backend));
+			const rawAttention = await timed(times, "readWait", () => nextAttention!);
+			nextAttention = undefined;
+			const attention = await timed(times, "pack", () => packHalf(rawAttention, backend));
+			let leaving: LayerRows;
 			try {
-				// The next layer is read from disk while this one multiplies (its packing waits for this one's memory).
-				if (l + 1 < runLayers) next = readLayer(weights, spec, l + 1, backend);
+				nextMlp = readMlp(weights, spec, l, backend);
 				const outputs = lastOnly && l === runLayers - 1 ? "last" : "all";
-				await runDecoderLayer(x, M, layer, spec.windows[l]!, spec, rows, scratch, backend, { onPrompt: (p) => report(l, p), outputs, times });
+				leaving = await runAttentionBlock(x, M, attention, spec.windows[l]!, spec, rows, scratch, backend, { onPrompt: (p) => report(l, p), outputs, times });
 			} finally {
-				freeLayer(backend, layer);
+				freeMatrices(backend, attention.qkv, attention.o);
+			}
+			const rawMlp = await timed(times, "readWait", () => nextMlp!);
+			nextMlp = undefined;
+			const mlp = await timed(times, "pack", () => packHalf(rawMlp, backend));
+			try {
+				if (l + 1 < runLayers) nextAttention = readAttention(weights, spec, l + 1, backend);
+				await runMlpBlock(x, leaving, mlp, spec, scratch, backend, times);
+			} finally {
+				freeMatrices(backend, mlp.gateUp, mlp.down);
 			}
 			report(l + 1, 0);
 		}
 	} finally {
-		// After a failure, the layer being read ahead is given back once its read ends.
-		if (next) await next.then(releaseLayer, () => undefined);
+		// After a failure, a half being read ahead is given back once its read ends.
+		await Promise.all([nextAttention?.then(releaseHalf, () => undefined), nextMlp?.then(releaseHalf, () => undefined)]);
 	}
 	if (runLayers < L) keep();
 

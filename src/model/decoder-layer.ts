@@ -1,11 +1,12 @@
 /**
- * One decoder layer over all prompts at once: the tokens of every prompt are rows of one [M, hidden]
+ * One decoder layer over all prompts at once, in two halves (attention, then MLP, so that each half's
+ * weights can be packed only when needed): the tokens of every prompt are rows of one [M, hidden]
  * matrix for the projections and the MLP (one matrix product each); rope and attention run per prompt.
  * Pre-norm residual blocks, as in LlamaDecoderLayer:
  *   x += o_proj(attention(rope(qkv(norm1(x)))));  x += down(silu(gate(norm2(x))) * up(norm2(x)))
  */
 import { applyRope, attendPrompt } from "./attention.js";
-import type { LayerWeights } from "./layer-weights.js";
+import type { AttentionWeights, MlpWeights } from "./layer-weights.js";
 import type { LinearBackend } from "./linear-backend.js";
 import type { ModelSpec } from "./model-spec.js";
 import { timed, type PhaseTimes } from "./phase-times.js";
@@ -57,29 +58,36 @@ export interface DecoderLayerOptions {
 	times?: PhaseTimes;
 }
 
-export async function runDecoderLayer(
+/** The rows leaving the attention half: x itself, or (outputs "last") a compact copy of the rows in `out`. */
+export interface LayerRows {
+	xs: Float32Array;
+	n: number;
+	/** Rows of x that xs holds, when compact. */
+	out?: number[];
+}
+
+/** x += o_proj(attention(rope(qkv(norm1(x))))) for the rows that leave the layer. */
+export async function runAttentionBlock(
 	x: Float32Array,
 	rows: number,
-	layer: LayerWeights,
+	layer: AttentionWeights,
 	window: number | null,
 	spec: ModelSpec,
 	prompts: readonly PromptRows[],
 	scratch: LayerScratch,
 	backend: LinearBackend,
 	options: DecoderLayerOptions = {},
-): Promise<void> {
-	const { hidden: H, heads, kvHeads, headDim: D, intermediate: I, eps } = spec;
-	const { normed, qkv, attn, proj, gateUp, act } = scratch;
+): Promise<LayerRows> {
+	const { hidden: H, heads, kvHeads, headDim: D, eps } = spec;
+	const { normed, qkv, attn, proj } = scratch;
 	const { times } = options;
 	const stride = (heads + 2 * kvHeads) * D;
 	const lastOnly = options.outputs === "last";
-	/** Rows of x that leave the layer updated, in the order of the compact buffers below. */
 	const out = lastOnly ? prompts.map((p) => p.first + p.tokens - 1) : undefined;
 	const n = out ? out.length : rows;
-	const product = (input: Float32Array, m: number, w: unknown, o: { bias?: Float32Array; out: Float32Array }) => timed(times, "products", () => backend.linear(input, m, w, o));
 
 	await timed(times, "rowOps", () => rmsNorm(x, normed, rows, H, layer.inputNorm, eps));
-	await product(normed, rows, layer.qkv, { bias: layer.qkvBias, out: qkv.subarray(0, rows * stride) });
+	await product(backend, times, normed, rows, layer.qkv, { bias: layer.qkvBias, out: qkv.subarray(0, rows * stride) });
 	await timed(times, "attention", () => {
 		if (layer.qNorm && layer.kNorm) {
 			rmsNormHeads(qkv, rows, stride, 0, heads, D, layer.qNorm, eps);
@@ -97,23 +105,35 @@ export async function runDecoderLayer(
 	});
 	// From here on every row is independent: work on the n rows that leave the layer.
 	const xs = out ? gatherRows(x, out, H) : x;
-	await product(attn.subarray(0, n * heads * D), n, layer.o, { bias: layer.oBias, out: proj.subarray(0, n * H) });
+	await product(backend, times, attn.subarray(0, n * heads * D), n, layer.o, { bias: layer.oBias, out: proj.subarray(0, n * H) });
 	await timed(times, "rowOps", () => {
 		for (let i = 0; i < n * H; i++) xs[i] += proj[i]!;
-		rmsNorm(xs, normed, n, H, layer.postNorm, eps);
 	});
+	return { xs, n, out };
+}
+
+/** x += down(silu(gate(norm2(x))) * up(norm2(x))) for the rows that left the attention half; then back into x. */
+export async function runMlpBlock(x: Float32Array, rows: LayerRows, layer: MlpWeights, spec: ModelSpec, scratch: LayerScratch, backend: LinearBackend, times?: PhaseTimes): Promise<void> {
+	const { hidden: H, intermediate: I, eps } = spec;
+	const { normed, proj, gateUp, act } = scratch;
+	const { xs, n, out } = rows;
+	await timed(times, "rowOps", () => rmsNorm(xs, normed, n, H, layer.postNorm, eps));
 	for (let first = 0; first < n; first += scratch.chunkRows) {
 		const count = Math.min(scratch.chunkRows, n - first);
 		const input = normed.subarray(first * H, (first + count) * H);
-		await product(input, count, layer.gateUp, { bias: layer.gateUpBias, out: gateUp.subarray(0, count * 2 * I) });
+		await product(backend, times, input, count, layer.gateUp, { bias: layer.gateUpBias, out: gateUp.subarray(0, count * 2 * I) });
 		await timed(times, "rowOps", () => siluGate(gateUp, act, count, I));
 		const y = proj.subarray(first * H, (first + count) * H);
-		await product(act.subarray(0, count * I), count, layer.down, { bias: layer.downBias, out: y });
+		await product(backend, times, act.subarray(0, count * I), count, layer.down, { bias: layer.downBias, out: y });
 		await timed(times, "rowOps", () => {
 			for (let i = 0; i < count * H; i++) xs[first * H + i] += y[i]!;
 		});
 	}
 	if (out) out.forEach((row, i) => x.set(xs.subarray(i * H, (i + 1) * H), row * H));
+}
+
+function product(backend: LinearBackend, times: PhaseTimes | undefined, x: Float32Array, m: number, w: unknown, o: { bias?: Float32Array; out: Float32Array }): Promise<Float32Array> {
+	return timed(times, "products", () => backend.linear(x, m, w, o));
 }
 
 function gatherRows(x: Float32Array, rows: readonly number[], H: number): Float32Array {

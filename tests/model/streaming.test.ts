@@ -49,7 +49,7 @@ function spyReads(log: string[]): void {
 	};
 }
 
-test("embedding rows are read one by one, layers read one ahead and packed one at a time, everything freed", async () => {
+test("embedding rows are read one by one, half layers read one ahead and packed one at a time, everything freed", async () => {
 	const backend = new CountingBackend();
 	spyReads(backend.events);
 	await computePromptStates(QWEN3, { prompts: PROMPTS }, { backend, logits: true });
@@ -63,7 +63,8 @@ test("embedding rows are read one by one, layers read one ahead and packed one a
 		assert.equal(Number(offset) % 256, 0);
 	}
 	// Reads run at most one layer ahead (layer l is first read once layer l - 1 is packed), and a layer
-	// is packed only once the previous one is freed (never more than four matrices alive, below).
+	// is packed half a layer at a time, each half once the previous one is freed (never more than two
+	// matrices alive, below).
 	let packs = 0;
 	let currentLayer = -1;
 	for (const e of backend.events) {
@@ -74,8 +75,8 @@ test("embedding rows are read one by one, layers read one ahead and packed one a
 			assert.ok(packs >= 4 * (currentLayer - 1), `layer ${currentLayer} is read after only ${packs} packs`);
 		}
 	}
-	// q/k/v, o, gate/up, down: four matrices per layer, then lm_head.
-	assert.equal(backend.maxLive, 4);
+	// q/k/v and o, then gate/up and down: two halves of two matrices per layer, then lm_head.
+	assert.equal(backend.maxLive, 2);
 	assert.equal(backend.live, 0);
 	assert.equal(backend.events.filter((e) => e.startsWith("pack")).length, 2 * 4 + 1);
 	// q (4 heads x 32) and k, v (2 kv heads x 32 each) stacked: one 256 x 64 matrix; gate + up: 256 x 64.
@@ -86,7 +87,7 @@ test("sharded weights: one layer's tensors spread over shards are gathered and f
 	const backend = new CountingBackend();
 	const out = await computePromptStates(SHARDED, { prompts: [[1, 5, 9, 33, 70, 2, 11]] }, { backend });
 	assert.equal(out.states[0]!.last.length, 2);
-	assert.equal(backend.maxLive, 4);
+	assert.equal(backend.maxLive, 2);
 	assert.equal(backend.live, 0);
 });
 
