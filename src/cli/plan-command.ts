@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
 import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
+import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
 import { formatBytes } from "../util/size.js";
@@ -15,6 +16,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		// Refused before resolving models, as merge does.
 		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite });
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+		if (outDir) await checkOutputSparesInputs(outDir, localModelDirs(recipe));
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
 		const plan = await planMerge(recipe, {
 			layout: options.layout,
@@ -49,7 +51,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			warnings: plan.warnings,
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
-		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes });
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
 		if (options.json) {
 			process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 			return;

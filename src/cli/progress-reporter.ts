@@ -45,8 +45,9 @@ function barReporter(stream: NodeJS.WriteStream): MergeProgressReporter {
 			writeBar.update(p.bytesDone, payload);
 		},
 		gates(p) {
-			const payload = { prompt: p.prompt, prompts: p.prompts };
-			gateBar ??= bars.create(p.layers, 0, payload, { format: "gates   |{bar}| layer {value}/{total}, prompt {prompt}/{prompts}, ETA {eta_formatted}" });
+			// Within a layer, which prompt's attention is done; between layers, nothing.
+			const payload = { prompt: p.prompt > 0 ? `, prompt ${p.prompt}/${p.prompts}` : "" };
+			gateBar ??= bars.create(p.layers, 0, payload, { format: "gates   |{bar}| layer {value}/{total} of the forward pass{prompt}, ETA {eta_formatted}" });
 			gateBar.update(p.layer, payload);
 		},
 		log: (text) => (writeBar || gateBar ? bars.log(text) : stream.write(text)),

@@ -6,6 +6,8 @@ import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import { localModelDirs } from "../output/protect-inputs.js";
+import { checkMergedOutput } from "../verify/index.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
@@ -60,11 +62,11 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
  */
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
-	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
+	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs: localModelDirs(recipe) });
 	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
 	const plan = await planMerge(recipe, { ...options, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
@@ -75,6 +77,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			options.onGates?.(gates, gateWarnings);
 			const warnings = [...plan.warnings, ...gateWarnings];
 			const files = await writeSideFiles(plan, staging.path, options, warnings);
+			await checkMergedOutput(staging.path);
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await staging.commit();
