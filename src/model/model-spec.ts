@@ -5,10 +5,11 @@
  */
 import { ModelError } from "../errors.js";
 import type { DenseConfig } from "../inputs/dense-config.js";
-import { type InputNames, LLAMA_LIKE_NAMES } from "../inputs/input-families.js";
+import { INPUT_FAMILIES, type InputNames, LLAMA_LIKE_NAMES } from "../inputs/input-families.js";
 import { buildRope, type Rope } from "./rope.js";
 
-export const SUPPORTED_MODEL_TYPES = ["llama", "mistral", "qwen2", "qwen3"] as const;
+/** The input families (src/inputs/input-families.ts) are exactly what the forward pass reproduces. */
+export const SUPPORTED_MODEL_TYPES: readonly string[] = INPUT_FAMILIES.map((f) => f.modelType);
 /** transformers' ACT2FN maps both names to SiLU. */
 const SILU_NAMES = ["silu", "swish"];
 
@@ -38,7 +39,7 @@ export function describeModel(config: DenseConfig): ModelSpec {
 		throw new ModelError(`${config.file}: ${what}`, { file: config.file });
 	};
 	const type = config.modelType;
-	if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
+	if (!SUPPORTED_MODEL_TYPES.includes(type)) {
 		fail(`model_type "${type}" is not supported for computing hidden states (supported: ${SUPPORTED_MODEL_TYPES.join(", ")})`);
 	}
 	if (!SILU_NAMES.includes(config.hiddenAct)) fail(`hidden_act "${config.hiddenAct}" is not supported (only silu)`);
