@@ -28,6 +28,8 @@ export interface Routers extends GatesOutcome {
 export interface PendingRouters {
 	run(signal?: AbortSignal): Promise<GatesOutcome>;
 	layer(l: number): Promise<Float32Array>;
+	/** The shared expert's gate row of layer l (when the recipe has a shared expert). */
+	sharedLayer(l: number): Promise<Float32Array>;
 }
 
 export interface RouterOptions {
@@ -108,22 +110,27 @@ export function isPending(routers: Routers | PendingRouters): routers is Pending
 }
 
 function pendingRouters(build: (signal?: AbortSignal) => Promise<Routers>): PendingRouters {
-	let settle: { resolve(r: Float32Array[]): void; reject(e: unknown): void } | undefined;
-	const ready = new Promise<Float32Array[]>((resolve, reject) => (settle = { resolve, reject }));
+	let settle: { resolve(r: Routers): void; reject(e: unknown): void } | undefined;
+	const ready = new Promise<Routers>((resolve, reject) => (settle = { resolve, reject }));
 	// Whoever waits for a layer sees the failure; the merge sees it from run().
 	ready.catch(() => undefined);
 	return {
 		async run(signal) {
 			try {
-				const { routers, gates, warnings } = await build(signal);
-				settle!.resolve(routers);
-				return { gates, warnings };
+				const built = await build(signal);
+				settle!.resolve(built);
+				return { gates: built.gates, warnings: built.warnings };
 			} catch (error) {
 				settle!.reject(error);
 				throw error;
 			}
 		},
-		layer: async (l) => (await ready)[l]!,
+		layer: async (l) => (await ready).routers[l]!,
+		sharedLayer: async (l) => {
+			const shared = (await ready).sharedGates;
+			if (!shared) throw new Error("the routers were built without a shared expert gate");
+			return shared[l]!;
+		},
 	};
 }
 

@@ -1,5 +1,5 @@
 import { basename, join } from "node:path";
-import { DEFAULT_REVISION, modelKey } from "../recipe/index.js";
+import { DEFAULT_REVISION } from "../recipe/index.js";
 import {
 	LOCK_FILE_NAME,
 	type LockModel,
@@ -75,7 +75,7 @@ function lockInputs(plan: MergePlan, copyTokenizer: boolean): { models: LockMode
 	const roles: LockRole[] = [
 		{ role: "base", model: plan.base },
 		...plan.experts.map((model, i) => ({ role: `expert ${i}`, model })),
-		...plan.recipe.sharedExperts.map((s, i) => ({ role: `shared expert ${i}`, model: plan.models.findIndex((m) => modelKey(m.ref) === modelKey(s.source)) })),
-	].filter((r) => r.model >= 0);
+		...plan.sharedExperts.map((model, i) => ({ role: `shared expert ${i}`, model })),
+	];
 	return { models, roles };
 }

@@ -3,7 +3,8 @@ import { MoeMergeError } from "../errors.js";
 import type { HubAccess } from "../hub/hub-context.js";
 import type { GateSummary } from "../gates/index.js";
 import type { ForwardProgress } from "../model/index.js";
-import { buildTensorPlan } from "../plan/build-tensor-plan.js";
+import { type LayerValues, type TensorPlanInput, buildTensorPlan } from "../plan/build-tensor-plan.js";
+import { inputFamilyOf } from "../inputs/input-families.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
 import type { Recipe } from "../recipe/index.js";
 import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
@@ -65,6 +66,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		const ready = isPending(built) ? undefined : built;
 		const tensors = buildTensorPlan({
 			architecture: resolved.architecture,
+			inputNames: inputFamilyOf(base.modelType).names,
 			layout,
 			dtype: resolved.dtype,
 			weights: resolved.models.map((m, i) => ({ label: m.label, weights: weights[i] })),
@@ -73,7 +75,14 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			numLayers: base.numLayers,
 			hiddenSize: base.hiddenSize,
 			intermediateSize: base.intermediateSize,
+			attentionRows: {
+				q_proj: base.numHeads * base.headDim,
+				k_proj: base.numKvHeads * base.headDim,
+				v_proj: base.numKvHeads * base.headDim,
+				o_proj: base.hiddenSize,
+			},
 			routers: ready ? ready.routers : (l) => pending!.layer(l),
+			sharedExpert: sharedExpertOf(resolved, ready ? ready.sharedGates : (l) => pending!.sharedLayer(l)),
 		});
 		const shards = planShards(
 			tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
@@ -82,7 +91,8 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		const config = resolved.architecture.deriveConfig({
 			base,
 			numExperts: recipe.experts.length,
-			expertsPerToken: recipe.expertsPerToken,
+			expertsPerToken: resolved.expertsPerToken,
+			sharedExperts: recipe.sharedExperts.length,
 			dtype: TORCH_DTYPE[resolved.dtype],
 		});
 		const dataBytes = tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype), 0);
@@ -94,6 +104,14 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		await Promise.all(weights.map((w) => w.close()));
 		throw error;
 	}
+}
+
+/** The recipe's shared expert for the tensor plan, when the output architecture has a place for it. */
+function sharedExpertOf(resolved: ResolvedRecipe, gates: LayerValues | undefined): TensorPlanInput["sharedExpert"] {
+	const spec = resolved.recipe.sharedExperts[0];
+	if (!spec || !resolved.architecture.sharedExpertNames) return undefined;
+	if (!gates) throw new Error("the recipe has a shared expert but no shared expert gate was built");
+	return { expert: { source: resolved.sharedExperts[0], noiseScale: spec.noiseScale, residualScale: spec.residualScale }, gates };
 }
 
 export async function closeMergePlan(plan: MergePlan): Promise<void> {

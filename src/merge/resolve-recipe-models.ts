@@ -1,4 +1,5 @@
 import { chooseArchitecture } from "../architectures/choose-architecture.js";
+import { unsupportedInputReason } from "../architectures/input-support.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
@@ -15,7 +16,11 @@ export interface ResolvedRecipe {
 	base: number;
 	/** Index into `models` of each routed expert, in recipe order. */
 	experts: number[];
+	/** Index into `models` of each shared expert, in recipe order. */
+	sharedExperts: number[];
 	architecture: OutputArchitecture;
+	/** As the recipe writes it, else the architecture's default. */
+	expertsPerToken: number;
 	dtype: DType;
 	warnings: string[];
 }
@@ -57,16 +62,19 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const base = await resolveAt(recipe.baseModel, recipe.baseModelLoc);
 	const experts: number[] = [];
 	for (const expert of recipe.experts) experts.push(await resolveAt(expert.source, expert.loc));
-	for (const expert of recipe.sharedExperts) await resolveAt(expert.source, expert.loc);
+	const sharedExperts: number[] = [];
+	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert.source, expert.loc));
 
 	checkCompatible(models[base], models.filter((_, i) => i !== base));
 	const architecture = chooseArchitecture({
 		candidates: recipe.architecture ? recipe.architectureCandidates : undefined,
 		inputModelTypes: models.map((m) => m.config.modelType),
 		sharedExperts: recipe.sharedExperts.length,
+		sharedExpertPrompts: recipe.sharedExperts.some((e) => e.positivePrompts.length > 0),
+		gateMode: recipe.gateMode,
 	});
 	for (const model of models) {
-		const reason = architecture.unsupportedInput(model.config);
+		const reason = unsupportedInputReason(architecture, model.config);
 		if (reason) throw new MoeMergeError(`${model.label} cannot become part of a ${architecture.displayName} model: ${reason}`, { file: model.config.file });
 	}
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
@@ -81,7 +89,11 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	if ((E & (E - 1)) !== 0) {
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
 	}
-	return { recipe, models, base, experts, architecture, dtype, warnings };
+	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : architecture.defaults.expertsPerToken(recipe.sharedExperts.length);
+	if (expertsPerToken > E) {
+		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
+	}
+	return { recipe, models, base, experts, sharedExperts, architecture, expertsPerToken, dtype, warnings };
 }
 
 /** Prefixes an error about a model with the recipe position that names it. */

@@ -169,7 +169,7 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 		]),
 		architecture: plan.architecture.displayName,
 		numExperts: plan.experts.length,
-		expertsPerToken: plan.recipe.expertsPerToken,
+		expertsPerToken: plan.expertsPerToken,
 		gateMode: plan.recipe.gateMode,
 		seed: plan.seed,
 		dtype: String(plan.config.torch_dtype),

@@ -62,6 +62,7 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 		sharedExperts,
 		gateMode,
 		expertsPerToken,
+		expertsPerTokenWritten: raw.experts_per_token != null,
 		architectureCandidates: candidates,
 	};
 	// mergekit: `if config.dtype` (an empty string means the default), "torch.bfloat16" = "bfloat16".

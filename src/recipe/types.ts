@@ -43,7 +43,12 @@ export interface Recipe {
 	gateMode: GateMode;
 	/** undefined = the base model's torch_dtype. */
 	dtype?: "float32" | "float16" | "bfloat16";
+	/**
+	 * As written, else mergekit's default 2 (what the recipe rules check). The merge uses
+	 * ResolvedRecipe.expertsPerToken: when not written, the chosen output architecture's default.
+	 */
 	expertsPerToken: number;
+	expertsPerTokenWritten: boolean;
 	/**
 	 * The first architecture the recipe's `architecture:` prefix matches (mergekit's order);
 	 * undefined = choose automatically later.

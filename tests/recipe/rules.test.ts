@@ -20,6 +20,14 @@ describe("recipe rules", () => {
 		]);
 	});
 
+	it("leaves the default to the output architecture when there is a shared expert (DeepSeek MoE's is 1)", () => {
+		const recipe = parseLines(["base_model: org/base", "experts:", ...expert("org/a", ["x"]), "shared_experts:", ...expert("org/s", ["y"])]);
+		assert.equal(recipe.expertsPerTokenWritten, false);
+		assert.deepEqual(messagesOf(["base_model: org/base", "experts_per_token: 2", "experts:", ...expert("org/a", ["x"]), "shared_experts:", ...expert("org/s", ["y"])]), [
+			"recipe.yml:2:20: experts_per_token: 2 experts per token but only 1 expert; lower experts_per_token or add experts",
+		]);
+	});
+
 	it("accepts a single expert with experts_per_token 1", () => {
 		const recipe = parseLines(["base_model: org/base", "experts_per_token: 1", "experts:", ...expert("org/a", ["x"])]);
 		assert.equal(recipe.experts.length, 1);
