@@ -15,7 +15,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		const outDir = output ?? options.output;
 		if (outDir) await checkOutputSparesInputs(outDir, localModelDirs(recipe));
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
-		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, computeGates: false });
+		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, computeGates: false, headersOnly: true });
 		await closeMergePlan(plan);
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
 		const summary = {

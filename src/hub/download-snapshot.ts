@@ -1,12 +1,19 @@
 import { readFile, stat } from "node:fs/promises";
 import { listFiles, modelInfo } from "@huggingface/hub";
-import { INDEX_FILE_NAME } from "../safetensors/index.js";
+import { INDEX_FILE_NAME, type WeightFiles } from "../safetensors/index.js";
 import { downloadBlob } from "./download-blob.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { type RepoFile, indexedShards, selectSnapshotFiles } from "./merge-files.js";
 import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
+import { remoteWeightFiles } from "./remote-weight-files.js";
 import { runPool } from "./run-pool.js";
+
+/** How much of a snapshot to bring: everything (a merge), config only (`validate`), or config, index and remote headers (`plan`). */
+export interface SnapshotMode {
+	configOnly?: boolean;
+	headersOnly?: boolean;
+}
 
 /** A model repo at one commit, present in the local cache with every file a merge needs. */
 export interface HubSnapshot {
@@ -18,6 +25,8 @@ export interface HubSnapshot {
 	dir: string;
 	/** Bytes that came over the network in this call (0: all cached). */
 	downloadedBytes: number;
+	/** With `headersOnly`: the weight files, read with range requests (the snapshot holds config and index only). */
+	weightFiles?: WeightFiles;
 }
 
 /** The commit a branch or tag points to now, from the Hub's model info. */
@@ -36,7 +45,7 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
  * Brings the files a merge needs from `repo` at `commit` into the cache (see merge-files.ts), reusing
  * what is there, and records `refs/{revision}` when the revision is a branch or tag.
  */
-export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
+export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: SnapshotMode = {}): Promise<HubSnapshot> {
 	const cache = new RepoCache(context.cacheDir, repo);
 	const label = `${repo}@${revision}`;
 	const listing = await listRepoFiles(context, repo, commit, revision);
@@ -92,6 +101,11 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 		// The listing above already checked that safetensors weights exist; fetch nothing else.
 		await fetchFiles(selection.side.filter((f) => f.path === "config.json"), false);
 		return { repo, revision, commit, dir: cache.snapshot(commit), downloadedBytes };
+	}
+	if (mode.headersOnly) {
+		// `plan`: config and index into the cache; the shards' headers are read remotely when opened.
+		await fetchFiles([...selection.side.filter((f) => f.path === "config.json"), ...(selection.index ? [selection.index] : [])], false);
+		return { repo, revision, commit, dir: cache.snapshot(commit), downloadedBytes, weightFiles: remoteWeightFiles(context, repo, commit, listing) };
 	}
 	// The index comes first: it says which shards to fetch.
 	if (selection.index) await fetchFiles([selection.index], false);

@@ -23,6 +23,8 @@ export interface PlanMergeOptions {
 	 * (`moe-merge plan`) that needs the tensor layout and sizes, not the router values.
 	 */
 	computeGates?: boolean;
+	/** Read Hub models' weight headers with range requests instead of downloading them (`plan`; implies no gates). */
+	headersOnly?: boolean;
 	/** Progress of the forward pass of hidden-state gates, layer by layer. */
 	onGateProgress?: (progress: ForwardProgress) => void;
 }
@@ -48,13 +50,13 @@ export interface MergePlan extends ResolvedRecipe {
 export const DEFAULT_SHARD_SIZE = 5_000_000_000;
 
 export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}): Promise<MergePlan> {
-	const resolved = await resolveRecipeModels(recipe, { cacheDir: options.cacheDir });
+	const resolved = await resolveRecipeModels(recipe, { cacheDir: options.cacheDir, headersOnly: options.headersOnly });
 	const layout = options.layout ?? "per-expert";
 	const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
 	const base = resolved.models[resolved.base].config;
 	const weights: ModelWeights[] = [];
 	try {
-		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir));
+		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir, model.weightFiles));
 		const { routers, sharedGates, gates, warnings: gateWarnings } = await buildRouters(resolved, weights[resolved.base], seed, options);
 		const tensors = buildTensorPlan({
 			architecture: resolved.architecture,
@@ -114,7 +116,8 @@ async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights,
 		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
 		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
 	}
-	if (mode !== "cheap_embed" && options.computeGates === false) {
+	// Without gates (plan) every mode gets zero routers: cheap_embed would read embeddings that may not be here.
+	if (options.computeGates === false || options.headersOnly) {
 		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
 		return { routers, gates: summarizeGates(mode, []), warnings: [] };
 	}

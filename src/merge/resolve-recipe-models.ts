@@ -23,6 +23,8 @@ export interface ResolveRecipeOptions {
 	cacheDir?: string;
 	/** Configs only (`validate`): Hub weights are checked to exist, not downloaded. */
 	configOnly?: boolean;
+	/** Configs and weight headers only (`plan`): Hub weights are read with range requests. */
+	headersOnly?: boolean;
 }
 
 const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
@@ -41,7 +43,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { cacheDir: options.cacheDir, configOnly: options.configOnly });
+			model = await resolveModel(ref, { cacheDir: options.cacheDir, configOnly: options.configOnly, headersOnly: options.headersOnly });
 		} catch (error) {
 			throw at(loc, error);
 		}

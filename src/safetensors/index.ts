@@ -9,7 +9,7 @@ export {
 	type TensorInfo,
 } from "./header.js";
 export { SafetensorsFile } from "./file.js";
-export { ModelWeights, type TensorLocation } from "./model-weights.js";
+export { ModelWeights, type TensorLocation, type WeightFiles } from "./model-weights.js";
 export { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "./file-names.js";
 export { convertDtype, toFloat32, fromFloat32 } from "./convert.js";
 export { planShards, shardFileName, tensorByteLength, type OutputTensorSpec, type ShardPlan } from "./shard-plan.js";

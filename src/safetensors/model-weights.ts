@@ -16,6 +16,17 @@ export interface TensorLocation {
 	info: TensorInfo;
 }
 
+/**
+ * Where a model's weight files are: a local folder (the default), or elsewhere, e.g. a Hub repo whose
+ * headers `plan` reads with range requests. Names are relative to the model folder.
+ */
+export interface WeightFiles {
+	isFile(name: string): Promise<boolean>;
+	/** The `*.safetensors` files at the top level. */
+	list(): Promise<string[]>;
+	open(name: string): Promise<SafetensorsFile>;
+}
+
 /** How many index/shard disagreements one error message lists before "and N more". */
 const MAX_LISTED_PROBLEMS = 5;
 
@@ -30,11 +41,14 @@ export class ModelWeights {
 		this.tensors = tensors;
 	}
 
-	/** Opens every shard (headers only) and checks that the index, if any, matches the shards. */
-	static async open(dir: string): Promise<ModelWeights> {
-		if (await isFile(join(dir, INDEX_FILE_NAME))) return openIndexed(dir);
-		if (await isFile(join(dir, SINGLE_FILE_NAME))) return openUnindexed(dir, [SINGLE_FILE_NAME]);
-		return openUnindexed(dir, await listSafetensorsFiles(dir));
+	/**
+	 * Opens every shard (headers only) and checks that the index, if any, matches the shards. The index
+	 * is always read from `dir`; the shards from `files` (default: `dir` too).
+	 */
+	static async open(dir: string, files: WeightFiles = localWeightFiles(dir)): Promise<ModelWeights> {
+		if (await isFile(join(dir, INDEX_FILE_NAME))) return openIndexed(dir, files);
+		if (await files.isFile(SINGLE_FILE_NAME)) return openUnindexed(dir, files, [SINGLE_FILE_NAME]);
+		return openUnindexed(dir, files, await files.list());
 	}
 
 	/** Tensor names: index order for sharded models, else file order then header order. */
@@ -67,18 +81,27 @@ export class ModelWeights {
 	}
 }
 
-async function openIndexed(dir: string): Promise<ModelWeights> {
+/** The weight files of a local folder. */
+function localWeightFiles(dir: string): WeightFiles {
+	return {
+		isFile: (name) => isFile(join(dir, name)),
+		list: () => listSafetensorsFiles(dir),
+		open: (name) => SafetensorsFile.open(join(dir, name)),
+	};
+}
+
+async function openIndexed(dir: string, source: WeightFiles): Promise<ModelWeights> {
 	const indexPath = join(dir, INDEX_FILE_NAME);
 	const { weightMap, shardFiles } = await readWeightIndex(indexPath);
 	const missing: string[] = [];
-	for (const shard of shardFiles) if (!(await isFile(join(dir, shard)))) missing.push(shard);
+	for (const shard of shardFiles) if (!(await source.isFile(shard))) missing.push(shard);
 	if (missing.length > 0) {
 		throw new SafetensorsError(
 			`${indexPath}: the index lists shard file${missing.length > 1 ? "s" : ""} ${missing.map(quote).join(", ")} but ${missing.length > 1 ? "they are" : "it is"} missing from ${dir}`,
 			{ file: indexPath, hint: "the download is incomplete; fetch the missing shards" },
 		);
 	}
-	const files = await openAll(shardFiles.map((shard) => join(dir, shard)));
+	const files = await openAll(source, shardFiles);
 	try {
 		return ModelWeights.fromParts(dir, files, locateIndexed(indexPath, weightMap, shardFiles, files));
 	} catch (error) {
@@ -127,8 +150,8 @@ function locateIndexed(indexPath: string, weightMap: Map<string, string>, shardF
 	return tensors;
 }
 
-async function openUnindexed(dir: string, fileNames: string[]): Promise<ModelWeights> {
-	const files = await openAll(fileNames.map((name) => join(dir, name)));
+async function openUnindexed(dir: string, source: WeightFiles, fileNames: string[]): Promise<ModelWeights> {
+	const files = await openAll(source, fileNames);
 	const tensors = new Map<string, TensorLocation>();
 	for (const file of files) {
 		for (const [name, info] of file.header.tensors) {
@@ -164,9 +187,9 @@ async function listSafetensorsFiles(dir: string): Promise<string[]> {
 	return weights;
 }
 
-/** Opens all files; if any fails, closes the others and throws the first failure in path order. */
-async function openAll(paths: string[]): Promise<SafetensorsFile[]> {
-	const results = await Promise.allSettled(paths.map((path) => SafetensorsFile.open(path)));
+/** Opens all files; if any fails, closes the others and throws the first failure in name order. */
+async function openAll(source: WeightFiles, names: string[]): Promise<SafetensorsFile[]> {
+	const results = await Promise.allSettled(names.map((name) => source.open(name)));
 	const opened = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
 	const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
 	if (failure) {

@@ -39,6 +39,8 @@ export class HubServer {
 	readonly store = new HubStore();
 	readonly accounts = new Map<string, Account>();
 	readonly requests: LoggedRequest[] = [];
+	/** File content bytes written to clients (resolve and LFS downloads), to assert what a command moves. */
+	bytesServed = 0;
 	readonly faults: HubFaults = { cut: new Map(), corrupt: new Set(), failUpload: new Map(), echoToken: false };
 	/** The Hub's origin (HF_ENDPOINT). */
 	url = "";
@@ -272,6 +274,7 @@ export class HubServer {
 			...(status === 206 && { "Content-Range": `bytes ${start}-${end}/${data.length}` }),
 		});
 		if (req.method === "HEAD") return void res.end();
+		this.bytesServed += body.length;
 		const cut = this.faults.cut.get(key);
 		if (cut && cut.times > 0 && body.length > cut.afterBytes) {
 			cut.times--;
