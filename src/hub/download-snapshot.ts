@@ -6,6 +6,7 @@ import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { type RepoFile, indexedShards, selectSnapshotFiles } from "./merge-files.js";
 import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
+import { withBlobLock } from "./blob-lock.js";
 import { remoteWeightFiles } from "./remote-weight-files.js";
 import { runPool } from "./run-pool.js";
 
@@ -79,19 +80,23 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 		await runPool([...byEtag.values()], context.concurrency, async ([first, ...same]) => {
 			const blob = cache.blob(first.etag);
 			let before: number | undefined;
-			await downloadBlob(local, {
-				repo,
-				revision,
-				commit,
-				file: first,
-				blob,
-				onBytes: (bytes) => {
-					before ??= bytes;
-					onDisk.set(first.etag, bytes);
-					progress(first.path);
-				},
-			});
-			downloadedBytes += first.size - (before ?? 0);
+			// Another process may be fetching the same blob: wait for it, then reuse its result.
+			await withBlobLock(cache.blobLock(first.etag), async () => {
+				if ((await sizeOf(blob)) === first.size) return;
+				await downloadBlob(local, {
+					repo,
+					revision,
+					commit,
+					file: first,
+					blob,
+					onBytes: (bytes) => {
+						before ??= bytes;
+						onDisk.set(first.etag, bytes);
+						progress(first.path);
+					},
+				});
+				downloadedBytes += first.size - (before ?? 0);
+			}, { signal: local.signal, onWait: (holder) => context.onWarning(`waiting for process ${holder}, which is downloading ${repo}/${first.path} into the same cache`) });
 			for (const file of [first, ...same]) await linkSnapshotFile(blob, cache.snapshotFile(commit, file.path));
 			filesDone++;
 			progress(first.path);
