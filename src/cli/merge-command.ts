@@ -1,5 +1,6 @@
 import { MoeMergeError } from "../errors.js";
 import { runMerge } from "../merge/run-merge.js";
+import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import type { MergeCliOptions } from "./program.js";
@@ -39,10 +40,12 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 	const { hub, transfers } = cliHubOptions(options.json, abort.signal);
 	try {
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+		const outputDir = outputDirOf(output, options);
+		for (const partial of await findAbandonedPartials(outputDir)) err.write(`warning: ${describeAbandoned(partial)}\n`);
 		// A push that cannot happen (no token, read-only token, offline) is refused before merging.
 		const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
 		const result = await runMerge(recipe, {
-			outputDir: outputDirOf(output, options),
+			outputDir,
 			overwrite: options.overwrite,
 			shardSize: options.outShardSize,
 			layout: options.layout,
