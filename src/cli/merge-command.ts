@@ -1,5 +1,6 @@
 import { MoeMergeError } from "../errors.js";
 import { runMerge } from "../merge/run-merge.js";
+import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import type { MergeCliOptions } from "./program.js";
@@ -19,6 +20,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 		try {
 			const outputDir = outputDirOf(output, options.output, true) as string;
 			const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+			for (const partial of await findAbandonedPartials(outputDir)) err.write(`warning: ${describeAbandoned(partial)}\n`);
 			// A push needs the Hub whatever the recipe names; it is opened once for the merge and the push.
 			const hub = options.pushToHub ? await run.hub() : await run.hubFor(recipe);
 			// A push that cannot happen (no token, read-only token, offline) is refused before merging.

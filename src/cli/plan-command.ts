@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
 import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
+import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
 import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
@@ -17,12 +18,14 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite });
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
 		if (outDir) await checkOutputSparesInputs(outDir, localModelDirs(recipe));
+		const abandoned = outDir ? await findAbandonedPartials(outDir) : [];
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
 		const plan = await planMerge(recipe, {
 			layout: options.layout,
 			shardSize: options.outShardSize,
 			seed: options.randomSeed,
 			hiddenGates: "skip",
+			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});
 		await closeMergePlan(plan);
@@ -48,7 +51,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			diskBytes: plan.fileBytes,
 			shards: plan.shards.map((s) => ({ file: s.fileName, tensors: s.tensors.length, bytes: s.headerBytes + s.dataBytes })),
 			output: outDir ? { dir: resolve(outDir), freeBytes: free } : undefined,
-			warnings: plan.warnings,
+			warnings: [...abandoned.map(describeAbandoned), ...plan.warnings],
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
 		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });

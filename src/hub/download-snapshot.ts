@@ -1,12 +1,20 @@
 import { readFile, stat } from "node:fs/promises";
 import { listFiles, modelInfo } from "@huggingface/hub";
-import { INDEX_FILE_NAME } from "../safetensors/index.js";
+import { INDEX_FILE_NAME, type WeightSource } from "../safetensors/index.js";
 import { downloadBlob } from "./download-blob.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { type RepoFile, indexedShards, selectSnapshotFiles } from "./merge-files.js";
 import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
 import { runPool } from "../util/run-pool.js";
+import { withBlobLock } from "./blob-lock.js";
+import { remoteWeightFiles } from "./remote-weight-files.js";
+
+/** How much of a snapshot to bring: everything (a merge), config only (`validate`), or config, index and remote headers (`plan`). */
+export interface SnapshotMode {
+	configOnly?: boolean;
+	headersOnly?: boolean;
+}
 
 /** A model repo at one commit, present in the local cache with every file a merge needs. */
 export interface HubSnapshot {
@@ -18,6 +26,8 @@ export interface HubSnapshot {
 	dir: string;
 	/** Bytes that came over the network in this call (0: all cached). */
 	downloadedBytes: number;
+	/** With `headersOnly`: the weight files, read with range requests (the snapshot holds config and index only). */
+	weightFiles?: WeightSource;
 }
 
 /** The commit a branch or tag points to now, from the Hub's model info. */
@@ -36,7 +46,7 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
  * Brings the files a merge needs from `repo` at `commit` into the cache (see merge-files.ts), reusing
  * what is there, and records `refs/{revision}` when the revision is a branch or tag.
  */
-export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
+export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: SnapshotMode = {}): Promise<HubSnapshot> {
 	const cache = new RepoCache(context.cacheDir, repo);
 	const label = `${repo}@${revision}`;
 	const listing = await listRepoFiles(context, repo, commit, revision);
@@ -70,19 +80,23 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 		await runPool([...byEtag.values()], context.concurrency, async ([first, ...same]) => {
 			const blob = cache.blob(first.etag);
 			let before: number | undefined;
-			await downloadBlob(local, {
-				repo,
-				revision,
-				commit,
-				file: first,
-				blob,
-				onBytes: (bytes) => {
-					before ??= bytes;
-					onDisk.set(first.etag, bytes);
-					progress(first.path);
-				},
-			});
-			downloadedBytes += first.size - (before ?? 0);
+			// Another process may be fetching the same blob: wait for it, then reuse its result.
+			await withBlobLock(cache.blobLock(first.etag), async () => {
+				if ((await sizeOf(blob)) === first.size) return;
+				await downloadBlob(local, {
+					repo,
+					revision,
+					commit,
+					file: first,
+					blob,
+					onBytes: (bytes) => {
+						before ??= bytes;
+						onDisk.set(first.etag, bytes);
+						progress(first.path);
+					},
+				});
+				downloadedBytes += first.size - (before ?? 0);
+			}, { signal: local.signal, onWait: (holder) => context.onWarning(`waiting for process ${holder}, which is downloading ${repo}/${first.path} into the same cache`) });
 			for (const file of [first, ...same]) await linkSnapshotFile(blob, cache.snapshotFile(commit, file.path));
 			filesDone++;
 			progress(first.path);
@@ -92,6 +106,11 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 		// The listing above already checked that safetensors weights exist; fetch nothing else.
 		await fetchFiles(selection.side.filter((f) => f.path === "config.json"), false);
 		return { repo, revision, commit, dir: cache.snapshot(commit), downloadedBytes };
+	}
+	if (mode.headersOnly) {
+		// `plan`: config and index into the cache; the shards' headers are read remotely when opened.
+		await fetchFiles([...selection.side.filter((f) => f.path === "config.json"), ...(selection.index ? [selection.index] : [])], false);
+		return { repo, revision, commit, dir: cache.snapshot(commit), downloadedBytes, weightFiles: remoteWeightFiles(context, repo, commit, listing) };
 	}
 	// The index comes first: it says which shards to fetch.
 	if (selection.index) await fetchFiles([selection.index], false);

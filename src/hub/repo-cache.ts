@@ -1,5 +1,5 @@
 import { copyFile, mkdir, readFile, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { repoCacheFolderName } from "./cache-paths.js";
 import { HubError } from "./hub-error.js";
 
@@ -28,6 +28,14 @@ export class RepoCache {
 	blob(etag: string): string {
 		if (!ETAG.test(etag)) throw new HubError(`${this.repo}: the Hub gave an unexpected file id ${JSON.stringify(etag)}`);
 		return join(this.dir, "blobs", etag);
+	}
+
+	/**
+	 * `.locks/models--org--name/{etag}.moe-merge.lock`: huggingface_hub flocks `{etag}.lock` in the same
+	 * folder; Node cannot flock, so ours has its own name and never disturbs Python's.
+	 */
+	blobLock(etag: string): string {
+		return join(dirname(this.dir), ".locks", basename(this.dir), `${basename(this.blob(etag))}.moe-merge.lock`);
 	}
 
 	snapshot(commit: string): string {

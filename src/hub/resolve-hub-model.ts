@@ -1,4 +1,4 @@
-import { type HubSnapshot, downloadSnapshot, resolveCommit } from "./download-snapshot.js";
+import { type HubSnapshot, type SnapshotMode, downloadSnapshot, resolveCommit } from "./download-snapshot.js";
 import { networkErrorCode } from "./explain-hub-failure.js";
 import { type HubAccess, type HubContext, openHub } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
@@ -13,17 +13,17 @@ import { snapshotGaps } from "./snapshot-gaps.js";
  *   missing files are fetched. If the Hub cannot be reached, a complete cached snapshot of that
  *   branch or tag is used, with a warning.
  */
-export async function resolveHubModel(repo: string, revision = "main", hub: HubAccess = {}, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
+export async function resolveHubModel(repo: string, revision = "main", hub: HubAccess = {}, mode: SnapshotMode = {}): Promise<HubSnapshot> {
 	const context = await openHub(hub);
 	if (context.offline) return cachedOrOfflineError(context, repo, revision);
 	if (isCommitSha(revision)) {
 		const cached = await completeCachedSnapshot(context, repo, revision);
 		if (cached) return cached;
 	}
-	if (mode.configOnly) {
-		// `validate` reads configs only: config.json is fetched, the weights are only checked to exist.
+	if (mode.configOnly || mode.headersOnly) {
+		// `validate` reads configs only, `plan` the weights' headers too (range requests), nothing more.
 		const commit = await resolveCommit(context, repo, revision);
-		return downloadSnapshot(context, repo, revision, commit, { configOnly: true });
+		return downloadSnapshot(context, repo, revision, commit, mode);
 	}
 	let commit: string;
 	try {

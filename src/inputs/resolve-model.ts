@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { ModelError } from "../errors.js";
+import type { WeightSource } from "../safetensors/index.js";
 import type { ModelRef } from "../recipe/index.js";
 import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "../safetensors/index.js";
 import { type DenseConfig, readDenseConfig } from "./dense-config.js";
@@ -15,6 +16,8 @@ export interface ResolvedModel {
 	/** The Hub commit the snapshot belongs to, for Hub references. */
 	commit?: string;
 	config: DenseConfig;
+	/** Where the weights are when not in `dir` (a Hub model's headers read remotely by `plan`). */
+	weightFiles?: WeightSource;
 }
 
 export interface ResolveModelOptions {
@@ -22,6 +25,8 @@ export interface ResolveModelOptions {
 	hub?: HubAccess;
 	/** Read configs only (`validate`): a Hub model's weights are checked to exist but not downloaded. */
 	configOnly?: boolean;
+	/** Config and weight headers only (`plan`): a Hub model's weights are read with range requests, not downloaded. */
+	headersOnly?: boolean;
 }
 
 /** Finds the folder of a model reference, checks it holds safetensors weights, and reads its config. */
@@ -34,10 +39,11 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 		});
 	} else if (ref.kind === "hub") {
 		// Cache first; downloads what is missing unless HF_HUB_OFFLINE (src/hub/resolve-hub-model.ts).
-		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly });
+		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly, headersOnly: options.headersOnly });
 		dir = snapshot.dir;
 		commit = snapshot.commit;
 		if (options.configOnly) return { ref, label: ref.text, dir, commit, config: await readDenseConfig(dir) };
+		if (snapshot.weightFiles) return { ref, label: ref.text, dir, commit, config: await readDenseConfig(dir), weightFiles: snapshot.weightFiles };
 	} else {
 		dir = ref.path;
 		let isDir = false;

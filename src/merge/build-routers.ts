@@ -36,7 +36,7 @@ export interface RouterOptions {
 	seed: number;
 	/** Threads of the forward pass (default: one per core). */
 	threads?: number;
-	/** "compute" (default): now; "defer": as a PendingRouters; "skip": zeros, for a dry run that needs sizes only. */
+	/** Prompt gates: "compute" (default) now; "defer": hidden-state ones as a PendingRouters; "skip": zeros, for a dry run that needs sizes only. */
 	hiddenGates?: "compute" | "defer" | "skip";
 	onGateProgress?: (progress: ForwardProgress) => void;
 }
@@ -55,7 +55,8 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
 	}
 	const hidden = readsHiddenStates(mode);
-	if (hidden && options.hiddenGates === "skip") {
+	// A dry run needs sizes only; cheap_embed would read embedding rows that `plan` of a Hub model does not download.
+	if (options.hiddenGates === "skip") {
 		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
 		return { routers, gates: summarizeGates(mode, []), warnings: [] };
 	}

@@ -27,6 +27,8 @@ export interface PlanMergeOptions {
 	 * them zeros, for a dry run (`moe-merge plan`) that needs the tensor layout and sizes, not the values.
 	 */
 	hiddenGates?: "compute" | "defer" | "skip";
+	/** Read Hub models' weight headers with range requests instead of downloading them (`plan`; implies no prompt gates). */
+	headersOnly?: boolean;
 	/** Progress of the forward pass of hidden-state gates, layer by layer. */
 	onGateProgress?: (progress: ForwardProgress) => void;
 }
@@ -54,14 +56,14 @@ export interface MergePlan extends ResolvedRecipe {
 export const DEFAULT_SHARD_SIZE = 5_000_000_000;
 
 export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}): Promise<MergePlan> {
-	const resolved = await resolveRecipeModels(recipe, { hub: options.hub });
+	const resolved = await resolveRecipeModels(recipe, { hub: options.hub, headersOnly: options.headersOnly });
 	const layout = options.layout ?? "per-expert";
 	const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
 	const base = resolved.models[resolved.base].config;
 	const weights: ModelWeights[] = [];
 	try {
-		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir));
-		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed });
+		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir, model.weightFiles));
+		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed, hiddenGates: options.headersOnly ? "skip" : options.hiddenGates });
 		const pending = isPending(built) ? built : undefined;
 		const ready = isPending(built) ? undefined : built;
 		const tensors = buildTensorPlan({

@@ -30,6 +30,8 @@ export interface ResolveRecipeOptions {
 	hub?: HubAccess;
 	/** Configs only (`validate`): Hub weights are checked to exist, not downloaded. */
 	configOnly?: boolean;
+	/** Configs and weight headers only (`plan`): Hub weights are read with range requests. */
+	headersOnly?: boolean;
 }
 
 const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
@@ -51,7 +53,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { hub, configOnly: options.configOnly });
+			model = await resolveModel(ref, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly });
 		} catch (error) {
 			throw at(loc, error);
 		}

@@ -7,6 +7,7 @@ import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeCardSource } from "../output/card-sources.js";
 import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import { describeOutputFailure } from "../output/output-write-error.js";
 import { localModelDirs } from "../output/protect-inputs.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { encodeIndex } from "../safetensors/index.js";
@@ -114,7 +115,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		} catch (error) {
 			hashing.cancel();
 			await staging.discard();
-			throw error;
+			throw describeOutputFailure(error);
 		}
 	} finally {
 		await closeMergePlan(plan);

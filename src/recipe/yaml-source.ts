@@ -6,10 +6,13 @@ import { Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDo
 import type { Node, Pair } from "yaml";
 import { MultipleErrors, type RecipeError } from "../errors.js";
 import { type FieldPath, locatedError } from "./location.js";
+import { findDeepNesting } from "./yaml-depth.js";
 import type { SourceLoc } from "./types.js";
 
 /** Aliases may be used to share prompt lists, but not to blow up memory ("billion laughs"). */
 const MAX_ALIAS_COUNT = 100;
+/** Far more than any recipe needs, far less than what overflows the stack of the YAML composer. */
+const MAX_NESTING = 64;
 
 export interface YamlSource {
 	file: string;
@@ -26,6 +29,11 @@ export function readYaml(text: string, file: string): YamlSource {
 	// merge: PyYAML (and so mergekit) understands `<<: *anchor`. uniqueKeys: PyYAML silently keeps
 	// the last of duplicate keys; we refuse them, as a second `gate_mode:` is surely a mistake.
 	// logLevel error: the yaml library must not print process warnings from inside a CLI run.
+	const deep = findDeepNesting(text, MAX_NESTING);
+	if (deep) {
+		const { line, col } = lineCounterOf(text).linePos(deep.offset);
+		throw locatedError(`the YAML nests more than ${MAX_NESTING} levels deep; a recipe needs a handful`, { loc: { file, line, column: col } });
+	}
 	const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false, logLevel: "error" });
 	const at = (offset: number): SourceLoc => {
 		const { line, col } = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
@@ -147,4 +155,12 @@ function deref(doc: Document, node: Node | undefined): Node | undefined {
 	let current = node;
 	for (let hops = 0; current && isAlias(current) && hops < 8; hops++) current = asNode(current.resolve(doc));
 	return current;
+}
+
+/** Line positions of a text that parseDocument has not seen. */
+function lineCounterOf(text: string): LineCounter {
+	const counter = new LineCounter();
+	counter.addNewLine(0);
+	for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) counter.addNewLine(i + 1);
+	return counter;
 }

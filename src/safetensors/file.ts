@@ -8,9 +8,10 @@ export class SafetensorsFile {
 	readonly path: string;
 	readonly size: number;
 	readonly header: SafetensorsHeader;
-	private readonly handle: FileHandle;
+	/** Absent for a file known by its header only (a Hub file read with range requests by `plan`). */
+	private readonly handle: FileHandle | undefined;
 
-	private constructor(path: string, size: number, header: SafetensorsHeader, handle: FileHandle) {
+	private constructor(path: string, size: number, header: SafetensorsHeader, handle: FileHandle | undefined) {
 		this.path = path;
 		this.size = size;
 		this.header = header;
@@ -44,6 +45,11 @@ export class SafetensorsFile {
 		}
 	}
 
+	/** A file known only by its size and already validated header, e.g. a remote one; its data cannot be read. */
+	static fromHeader(path: string, size: number, header: SafetensorsHeader): SafetensorsFile {
+		return new SafetensorsFile(path, size, header, undefined);
+	}
+
 	/**
 	 * Reads `length` bytes starting `offset` bytes into tensor `info`'s data, into `into` (a subarray is
 	 * fine). Errors (a short read means the file was truncated) name the file and the tensor.
@@ -56,6 +62,7 @@ export class SafetensorsFile {
 		if (into.length < length) {
 			throw new RangeError(`${this.path}: buffer of ${into.length} bytes is too small to read ${length} bytes of tensor "${info.name}"`);
 		}
+		if (!this.handle) throw new Error(`${this.path}: only the header of this file was read; its data cannot be`);
 		const target = into.length === length ? into : into.subarray(0, length);
 		let got: number;
 		try {
@@ -72,7 +79,7 @@ export class SafetensorsFile {
 	}
 
 	async close(): Promise<void> {
-		await this.handle.close();
+		await this.handle?.close();
 	}
 }
 

@@ -6,6 +6,7 @@
 import { SafetensorsError } from "../errors.js";
 import { DTYPES, dtypeBytes, isDType, type DType } from "./dtype.js";
 import { findDuplicateKey } from "./json-duplicates.js";
+import { jsonNestingDepth } from "./json-depth.js";
 
 export interface TensorInfo {
 	name: string;
@@ -29,6 +30,8 @@ export const HEADER_LENGTH_BYTES = 8;
 export const MAX_HEADER_BYTES = 100_000_000;
 
 const METADATA_KEY = "__metadata__";
+/** The header object, a tensor entry, its shape or offsets: nothing valid nests deeper. */
+const MAX_HEADER_DEPTH = 3;
 const TRUNCATED_HINT = "the file is incomplete (interrupted download or copy?); fetch it again";
 
 /** Decodes and checks the 8-byte header length prefix; returns N, the header JSON length. */
@@ -59,6 +62,8 @@ export function parseSafetensorsHeader(headerJsonBytes: Uint8Array, fileSize: nu
 	// Like the official parser (serde_json): JSON whitespace may pad the header on both sides (writers
 	// may align the data to a page); a BOM or anything else before the object is refused.
 	if (!JSON_OBJECT_START.test(text)) fail(file, "header is not a JSON object (it does not start with '{')");
+	const depth = jsonNestingDepth(text);
+	if (depth > MAX_HEADER_DEPTH) fail(file, `header nests ${depth} levels deep; a safetensors header has at most ${MAX_HEADER_DEPTH}`);
 	let json: unknown;
 	try {
 		json = JSON.parse(text);

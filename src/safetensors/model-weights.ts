@@ -17,6 +17,17 @@ export interface TensorLocation {
 	info: TensorInfo;
 }
 
+/**
+ * Where a model's weight files are: a local folder (the default), or elsewhere, e.g. a Hub repo whose
+ * headers `plan` reads with range requests. Names are relative to the model folder.
+ */
+export interface WeightSource {
+	isFile(name: string): Promise<boolean>;
+	/** The names of the files at the top level (the weights are picked among them by selectWeightFiles). */
+	list(): Promise<string[]>;
+	open(name: string): Promise<SafetensorsFile>;
+}
+
 /** How many index/shard disagreements one error message lists before "and N more". */
 const MAX_LISTED_PROBLEMS = 5;
 
@@ -31,11 +42,15 @@ export class ModelWeights {
 		this.tensors = tensors;
 	}
 
-	/** Opens every shard (headers only) and checks that the index, if any, matches the shards. */
-	static async open(dir: string): Promise<ModelWeights> {
-		const selected = selectWeightFiles(await listFolder(dir));
-		if (selected.kind === "indexed") return openIndexed(dir);
-		if (selected.kind === "files") return openUnindexed(dir, selected.files);
+	/**
+	 * Opens every shard (headers only) and checks that the index, if any, matches the shards. The index
+	 * is always read from `dir`; the shards from `source` (default: `dir` too).
+	 */
+	static async open(dir: string, source: WeightSource = localWeightSource(dir)): Promise<ModelWeights> {
+		if (await isFile(join(dir, INDEX_FILE_NAME))) return openIndexed(dir, source);
+		const selected = selectWeightFiles(await source.list());
+		if (selected.kind === "indexed") return openIndexed(dir, source);
+		if (selected.kind === "files") return openUnindexed(dir, source, selected.files);
 		throw new SafetensorsError(`${dir}: no safetensors weights found (no ${SINGLE_FILE_NAME}, ${INDEX_FILE_NAME} or *.safetensors)`, {
 			file: dir,
 			hint: selected.otherWeights.length > 0 ? `this model only has ${selected.otherWeights.slice(0, 3).join(", ")}; ${ONLY_SAFETENSORS_HINT}` : undefined,
@@ -72,18 +87,27 @@ export class ModelWeights {
 	}
 }
 
-async function openIndexed(dir: string): Promise<ModelWeights> {
+/** The weight files of a local folder. */
+function localWeightSource(dir: string): WeightSource {
+	return {
+		isFile: (name) => isFile(join(dir, name)),
+		list: () => listFolder(dir),
+		open: (name) => SafetensorsFile.open(join(dir, name)),
+	};
+}
+
+async function openIndexed(dir: string, source: WeightSource): Promise<ModelWeights> {
 	const indexPath = join(dir, INDEX_FILE_NAME);
 	const { weightMap, shardFiles } = await readWeightIndex(indexPath);
 	const missing: string[] = [];
-	for (const shard of shardFiles) if (!(await isFile(join(dir, shard)))) missing.push(shard);
+	for (const shard of shardFiles) if (!(await source.isFile(shard))) missing.push(shard);
 	if (missing.length > 0) {
 		throw new SafetensorsError(
 			`${indexPath}: the index lists shard file${missing.length > 1 ? "s" : ""} ${missing.map(quote).join(", ")} but ${missing.length > 1 ? "they are" : "it is"} missing from ${dir}`,
 			{ file: indexPath, hint: "the download is incomplete; fetch the missing shards" },
 		);
 	}
-	const files = await openAll(shardFiles.map((shard) => join(dir, shard)));
+	const files = await openAll(source, shardFiles);
 	try {
 		return ModelWeights.fromParts(dir, files, locateIndexed(indexPath, weightMap, shardFiles, files));
 	} catch (error) {
@@ -132,8 +156,8 @@ function locateIndexed(indexPath: string, weightMap: Map<string, string>, shardF
 	return tensors;
 }
 
-async function openUnindexed(dir: string, fileNames: string[]): Promise<ModelWeights> {
-	const files = await openAll(fileNames.map((name) => join(dir, name)));
+async function openUnindexed(dir: string, source: WeightSource, fileNames: string[]): Promise<ModelWeights> {
+	const files = await openAll(source, fileNames);
 	const tensors = new Map<string, TensorLocation>();
 	for (const file of files) {
 		for (const [name, info] of file.header.tensors) {
@@ -157,9 +181,9 @@ async function listFolder(dir: string): Promise<string[]> {
 	}
 }
 
-/** Opens all files; if any fails, closes the others and throws the first failure in path order. */
-async function openAll(paths: string[]): Promise<SafetensorsFile[]> {
-	const results = await Promise.allSettled(paths.map((path) => SafetensorsFile.open(path)));
+/** Opens all files; if any fails, closes the others and throws the first failure in name order. */
+async function openAll(source: WeightSource, names: string[]): Promise<SafetensorsFile[]> {
+	const results = await Promise.allSettled(names.map((name) => source.open(name)));
 	const opened = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
 	const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
 	if (failure) {

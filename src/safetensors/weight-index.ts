@@ -1,8 +1,13 @@
 /** Reading `model.safetensors.index.json`, the map from tensor name to shard file of a sharded model. */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, normalize } from "node:path";
 import { SafetensorsError } from "../errors.js";
 import { findDuplicateKey } from "./json-duplicates.js";
+import { jsonNestingDepth } from "./json-depth.js";
+
+/** An index nests two levels ({"weight_map": {...}}); some writers add a little metadata. Far deeper is corrupt. */
+const MAX_INDEX_DEPTH = 16;
+const MAX_INDEX_BYTES = 100_000_000;
 
 export interface WeightIndex {
 	/** tensor name -> shard file name, in the index's order */
@@ -14,10 +19,16 @@ export interface WeightIndex {
 export async function readWeightIndex(path: string): Promise<WeightIndex> {
 	let text: string;
 	try {
+		// The biggest real indexes (~100k tensors) are about 10 MB; a bigger file is not an index.
+		const size = (await stat(path)).size;
+		if (size > MAX_INDEX_BYTES) fail(path, `is ${size} bytes, over the ${MAX_INDEX_BYTES / 1e6} MB an index can be`);
 		text = await readFile(path, "utf8");
 	} catch (error) {
+		if (error instanceof SafetensorsError) throw error;
 		fail(path, `cannot read: ${(error as Error).message}`);
 	}
+	const depth = jsonNestingDepth(text);
+	if (depth > MAX_INDEX_DEPTH) fail(path, `nests ${depth} levels deep (at most ${MAX_INDEX_DEPTH} expected)`);
 	let json: unknown;
 	try {
 		json = JSON.parse(text);
@@ -33,7 +44,7 @@ export async function readWeightIndex(path: string): Promise<WeightIndex> {
 	const map = new Map<string, string>();
 	for (const [name, shard] of Object.entries(weightMap)) {
 		if (typeof shard !== "string" || !isSafeRelativePath(shard)) {
-			fail(path, `"weight_map" entry ${JSON.stringify(name)} must be a shard file name inside the model folder, got ${JSON.stringify(shard)}`);
+			fail(path, `"weight_map" entry ${JSON.stringify(name)} must be a shard file name inside the model folder, got ${JSON.stringify(shard).slice(0, 80)}`);
 		}
 		map.set(name, shard);
 	}

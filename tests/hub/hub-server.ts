@@ -33,13 +33,17 @@ export interface HubFaults {
 	failUpload: Map<string, number>;
 	/** Put the token back into 401 error bodies, as a careless proxy might. */
 	echoToken: boolean;
+	/** File bodies are sent 64 KiB at a time with this pause between pieces (0: at once), to catch a download in flight. */
+	chunkDelayMs: number;
 }
 
 export class HubServer {
 	readonly store = new HubStore();
 	readonly accounts = new Map<string, Account>();
 	readonly requests: LoggedRequest[] = [];
-	readonly faults: HubFaults = { cut: new Map(), corrupt: new Set(), failUpload: new Map(), echoToken: false };
+	/** File content bytes written to clients (resolve and LFS downloads), to assert what a command moves. */
+	bytesServed = 0;
+	readonly faults: HubFaults = { cut: new Map(), corrupt: new Set(), failUpload: new Map(), echoToken: false, chunkDelayMs: 0 };
 	/** The Hub's origin (HF_ENDPOINT). */
 	url = "";
 	/** The LFS storage origin (same server, other host name). */
@@ -272,13 +276,23 @@ export class HubServer {
 			...(status === 206 && { "Content-Range": `bytes ${start}-${end}/${data.length}` }),
 		});
 		if (req.method === "HEAD") return void res.end();
+		this.bytesServed += body.length;
 		const cut = this.faults.cut.get(key);
 		if (cut && cut.times > 0 && body.length > cut.afterBytes) {
 			cut.times--;
 			res.write(body.subarray(0, cut.afterBytes), () => setTimeout(() => res.destroy(), 20));
 			return;
 		}
+		if (this.faults.chunkDelayMs > 0) return void this.trickle(res, body);
 		res.end(body);
+	}
+
+	private async trickle(res: ServerResponse, body: Buffer): Promise<void> {
+		for (let at = 0; at < body.length && !res.destroyed; at += 65536) {
+			res.write(body.subarray(at, at + 65536));
+			await new Promise((resolve) => setTimeout(resolve, this.faults.chunkDelayMs));
+		}
+		res.end();
 	}
 
 	// --- write endpoints -------------------------------------------------------------------------------
