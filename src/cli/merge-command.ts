@@ -43,6 +43,9 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 		// A push that cannot happen (no token, read-only token, offline) is refused before merging.
 		const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
 		const outputDir = outputDirOf(output, options);
+		if (options.report && options.copyTokenizer === false) {
+			throw new MoeMergeError("--report needs the tokenizer in the output, and --no-copy-tokenizer leaves it out", { hint: "drop --no-copy-tokenizer, or run `moe-merge report` later on a folder with the tokenizer" });
+		}
 		const routing = options.report ? reportBeforeCommit(recipeFile, outputDir, options, abort.signal) : undefined;
 		const result = await runMerge(recipe, {
 			outputDir,

@@ -92,6 +92,14 @@ describe("moe-merge recipe.yml out --report", () => {
 	});
 });
 
+test("--report with --no-copy-tokenizer is refused before merging: exit 1, no output", async () => {
+	const dir = await tempDir();
+	const run = await runCli([RECIPE, join(dir, "out"), "--report", "--no-copy-tokenizer"]);
+	assert.equal(run.code, 1);
+	assert.match(run.stderr, /--report needs the tokenizer in the output/);
+	await assert.rejects(access(join(dir, "out")));
+});
+
 describe("report.html in headless Chromium", () => {
 	const chromium = findChromium();
 	test("renders every chart with no console errors and no network requests, switches layers, prints", { skip: chromium ? false : "chromium is not installed (apt-get install chromium); .ci/run installs it" }, async () => {
