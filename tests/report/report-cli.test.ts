@@ -80,6 +80,14 @@ describe("moe-merge recipe.yml out --report", () => {
 		assert.deepEqual(printed.report.prompts.slice(0, 7), (await readReport(out)).prompts);
 	});
 
+	test("a model folder without a tokenizer is refused with exit 1, naming tokenizer.json", async () => {
+		const dir = await tempDir();
+		const run = await runCli(["report", join(FIXTURES, "report", "mixtral-per-expert"), "--recipe", RECIPE, "-o", join(dir, "r")]);
+		assert.equal(run.code, 1, run.stderr);
+		assert.match(run.stderr, /mixtral-per-expert\/tokenizer\.json: missing: the report tokenizes its prompts with the model's own tokenizer/);
+		await assert.rejects(access(join(dir, "r")));
+	});
+
 	test("a dense model is refused with exit 1, naming its config.json, and nothing is written", async () => {
 		const dir = await tempDir();
 		const prompts = join(dir, "p.txt");
