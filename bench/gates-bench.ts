@@ -7,10 +7,10 @@
  *   npm run bench:gates -- --shape tinyllama [--threads 2] [--rounds 3]
  *   npm run bench:gates -- --shape mistral7b
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { PROMPTS, REPO, addTokenizer, timeCommand, warmPageCache } from "./bench-inputs.js";
 
 const { values } = parseArgs({
 	options: {
@@ -22,20 +22,11 @@ const { values } = parseArgs({
 	},
 });
 
-const PROMPTS = [
-	["def quicksort(items): pick a pivot, split the list, and sort both halves recursively", "Write a Python function that parses a CSV file into a list of dictionaries", "Fix the off-by-one error in this loop: for i in range(len(xs) + 1): print(xs[i])"],
-	["Once upon a time, in a kingdom by the sea, there lived a girl who could talk to birds", "Write a short poem about autumn leaves falling on a quiet village road", "The dragon opened one golden eye and looked at the knight who had come to slay it"],
-	["What is the derivative of x squared times the sine of x, step by step please", "Prove that there are infinitely many prime numbers using a short argument", "Solve for x: three x plus seven equals twenty five, and check the answer"],
-	["Translate into French: the weather is lovely today and we are going to the beach", "How do you say thank you very much for your help in Japanese and in Korean", "Give me the Spanish words for the days of the week with their pronunciation"],
-];
-
 function main(): void {
 	const root = resolve(values.dir as string, values.shape as string);
 	const model = resolve((values.model as string | undefined) ?? join(root, "models", "m0"));
 	if (!existsSync(join(model, "config.json"))) throw new Error(`no model at ${model}: run npm run bench:merge -- --shape ${values.shape} first, or pass --model`);
-	const repo = resolve(import.meta.dirname ?? ".", "..", "..");
-	// The Mistral tokenizer (vocab 32000) fits the generated models.
-	for (const f of readdirSync(join(repo, "demo", "tokenizer"))) if (f.startsWith("tokenizer")) copyFileSync(join(repo, "demo", "tokenizer", f), join(model, f));
+	addTokenizer(model);
 	const recipe = join(root, "gates-recipe.yml");
 	writeFileSync(
 		recipe,
@@ -47,15 +38,13 @@ function main(): void {
 			"",
 		].join("\n"),
 	);
-	execFileSync("sh", ["-c", `cat ${model}/*.safetensors > /dev/null`]);
-	const runner = join(repo, ".bench-build", "bench", "gates-run.js");
+	warmPageCache([model]);
+	const runner = join(REPO, ".bench-build", "bench", "gates-run.js");
 	const runs: Record<string, number>[] = [];
 	for (let r = 0; r < Number(values.rounds); r++) {
 		const args = [runner, recipe, ...(values.threads ? ["--threads", values.threads as string] : [])];
-		const run = spawnSync("/usr/bin/time", ["-f", "%M", process.execPath, ...args], { encoding: "utf8" });
-		if (run.status !== 0) throw new Error(`gates run failed: ${run.stderr}`);
-		const rssKb = Number(run.stderr.trim().split("\n").at(-1));
-		runs.push({ ...JSON.parse(run.stdout), peakRssMB: Math.round(rssKb / 1024) });
+		const run = timeCommand(process.execPath, args);
+		runs.push({ ...JSON.parse(run.stdout), peakRssMB: run.peakRssMB, coreSeconds: run.coreSeconds });
 		console.error(`round ${r + 1}: ${JSON.stringify(runs[r])}`);
 	}
 	const best = (key: string, pick: (a: number, b: number) => number) => runs.map((r) => r[key]).reduce((a, b) => pick(a, b));

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { closeMergePlan, planMerge } from "../src/merge/plan-merge.js";
 import { loadRecipe } from "../src/recipe/index.js";
+import { forwardGflop } from "./forward-flops.js";
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { threads: { type: "string" } } });
 const recipe = await loadRecipe(positionals[0], { allowSameModelExperts: true });
@@ -10,10 +11,19 @@ const plan = await planMerge(recipe, { threads: values.threads ? Number(values.t
 // Everything from reading the recipe's models to the router rows: tokenizer, weights, forward pass.
 const seconds = (performance.now() - started) / 1000;
 await closeMergePlan(plan);
-const base = plan.models[plan.base].config;
-const tokens = plan.gates.tokens ?? 0;
-// Multiply-adds of the linear layers (q, k, v, o, gate, up, down) per token, per layer.
-const kv = base.numKvHeads * base.headDim;
-const perToken = base.hiddenSize * (base.numHeads * base.headDim) * 2 + base.hiddenSize * kv * 2 + 3 * base.hiddenSize * base.intermediateSize;
-const gflop = (2 * perToken * tokens * base.numLayers) / 1e9;
-console.log(JSON.stringify({ seconds: +seconds.toFixed(2), tokens, prompts: plan.gates.distinctPrompts, gflop: +gflop.toFixed(1), forwardGflops: +(gflop / seconds).toFixed(1) }));
+const gates = plan.gates!;
+const gflop = forwardGflop(plan.models[plan.base].config, gates);
+const forward = gates.forward!;
+console.log(
+	JSON.stringify({
+		seconds: +seconds.toFixed(2),
+		tokens: gates.tokens,
+		prompts: gates.distinctPrompts,
+		layersRun: forward.layers,
+		gflop: +gflop.toFixed(1),
+		forwardSeconds: +forward.seconds.toFixed(2),
+		forwardGflops: +(gflop / forward.seconds).toFixed(1),
+		wholeRunGflops: +(gflop / seconds).toFixed(1),
+		phases: Object.fromEntries(Object.entries(forward.phases).map(([k, v]) => [k, +v.toFixed(2)])),
+	}),
+);

@@ -50,6 +50,9 @@ export class ModelError extends MoeMergeError {}
 /** The output folder cannot be written (exists, no space, I/O error). */
 export class OutputError extends MoeMergeError {}
 
+/** A checkpoint folder given to `moe-merge verify` that cannot be checked at all (not a folder). */
+export class CheckpointError extends MoeMergeError {}
+
 /** Several errors found in one pass (e.g. `validate` on a recipe with three mistakes). */
 export class MultipleErrors extends MoeMergeError {
 	readonly errors: MoeMergeError[];

@@ -7,9 +7,9 @@ export { runMerge, RECIPE_FILE_NAME, type MergeOptions, type MergeResult } from 
 export { planMerge, closeMergePlan, DEFAULT_SHARD_SIZE, type MergePlan, type PlanMergeOptions } from "./merge/plan-merge.js";
 export { resolveRecipeModels, type ResolvedRecipe } from "./merge/resolve-recipe-models.js";
 export type { WriteProgress } from "./merge/write-shards.js";
-export { readDenseConfig, type DenseConfig } from "./models/dense-config.js";
-export { hubCacheDir } from "./models/hub-cache-dir.js";
+export { readDenseConfig, type DenseConfig } from "./inputs/dense-config.js";
 export * from "./hub/index.js";
+export { LOCK_FILE_NAME, lockDifferences, readLock, recipeLockPath, type LockedFile, type LockedSource, type MergeLock } from "./lock/index.js";
 export { ARCHITECTURES, chooseArchitecture } from "./architectures/choose-architecture.js";
 export type { OutputArchitecture, ExpertLayout } from "./architectures/output-architecture.js";
 export * from "./safetensors/index.js";

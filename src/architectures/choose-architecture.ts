@@ -1,5 +1,5 @@
 import { ModelError } from "../errors.js";
-import type { ArchitectureName } from "../recipe/index.js";
+import { type ArchitectureName, type GateMode, usesPrompts } from "../recipe/index.js";
 import { mixtral } from "./mixtral.js";
 import type { OutputArchitecture } from "./output-architecture.js";
 
@@ -16,6 +16,9 @@ export interface ArchitectureChoiceInput {
 	/** model_type of every input model (base and experts). */
 	inputModelTypes: string[];
 	sharedExperts: number;
+	/** Whether the shared experts have positive_prompts (all or none do: a recipe rule). */
+	sharedExpertPrompts: boolean;
+	gateMode: GateMode;
 }
 
 /**
@@ -42,15 +45,19 @@ export function chooseArchitecture(input: ArchitectureChoiceInput): OutputArchit
 	});
 }
 
-function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput): string | null {
+/** Why `arch` cannot express the recipe, or null when it can. */
+export function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput): string | null {
 	const types = [...new Set(input.inputModelTypes)];
 	if (types.length > 1) return `all input models must have the same model_type, got ${types.join(", ")}`;
 	if (!arch.inputModelTypes.includes(types[0])) {
 		return `input model_type "${types[0]}" is not supported (accepted: ${arch.inputModelTypes.join(", ")})`;
 	}
-	const { min, max } = arch.sharedExperts;
+	const { min, max, needPrompts } = arch.sharedExperts;
 	if (input.sharedExperts < min || input.sharedExperts > max) {
 		return max === 0 ? "it has no shared experts" : `it needs ${min}..${max} shared experts, got ${input.sharedExperts}`;
+	}
+	if (needPrompts && input.sharedExperts > 0 && !input.sharedExpertPrompts && usesPrompts(input.gateMode)) {
+		return `its shared expert gate is built from prompts: give the shared expert positive_prompts (or use gate_mode random)`;
 	}
 	return null;
 }

@@ -1,4 +1,4 @@
-import type { DenseConfig } from "../models/dense-config.js";
+import type { DenseConfig } from "../inputs/dense-config.js";
 
 /** Token ids and generation defaults carried over from the base config when present. */
 const CARRIED_KEYS = ["bos_token_id", "eos_token_id", "pad_token_id", "initializer_range", "use_cache", "attention_dropout"] as const;

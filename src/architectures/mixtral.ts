@@ -8,12 +8,13 @@ export const mixtral: OutputArchitecture = {
 	name: "mixtral",
 	displayName: "Mixtral",
 	inputModelTypes: ["llama", "mistral"],
-	sharedExperts: { min: 0, max: 0 },
+	sharedExperts: { min: 0, max: 0, needPrompts: false },
+	biases: {
+		carried: [],
+		whyNot: "Qwen MoE output, whose attention has q/k/v biases, can carry them (it comes in a later version of moe-merge)",
+	},
+	defaults: { expertsPerToken: () => 2 },
 	unsupportedInput(config) {
-		if (config.attentionBias) {
-			return "it has attention biases (q/k/v/o bias), which Mixtral has no place for; Qwen MoE output, whose attention has q/k/v biases, can carry them (it comes in a later version of moe-merge)";
-		}
-		if (config.mlpBias) return "its MLP has biases (mlp_bias: true), which Mixtral experts cannot carry";
 		if (config.hiddenAct !== "silu") return `its MLP activation is ${config.hiddenAct}; Mixtral experts use silu`;
 		return null;
 	},
@@ -40,5 +41,4 @@ export const mixtral: OutputArchitecture = {
 			torch_dtype: dtype,
 		};
 	},
-	isDenseMlpTensor: (name) => /^model\.layers\.\d+\.mlp\./.test(name),
 };

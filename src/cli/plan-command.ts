@@ -1,20 +1,32 @@
 import { dirname, resolve } from "node:path";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
 import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
+import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
 import { formatBytes } from "../util/size.js";
-import { reportFailure } from "./merge-command.js";
+import { outputDirOf } from "./output-dir.js";
 import type { MergeCliOptions } from "./program.js";
+import { runCommand } from "./run-command.js";
 
 /** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
 export async function runPlanCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
-	try {
+	await runCommand(options, "interrupted", async (run) => {
+		const outDir = outputDirOf(output, options.output, false);
+		// Refused before resolving models, as merge does.
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite });
 		const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+		if (outDir) await checkOutputSparesInputs(outDir, localModelDirs(recipe));
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
-		const plan = await planMerge(recipe, { layout: options.layout, shardSize: options.outShardSize, seed: options.randomSeed, computeGates: false });
+		const plan = await planMerge(recipe, {
+			layout: options.layout,
+			shardSize: options.outShardSize,
+			seed: options.randomSeed,
+			hiddenGates: "skip",
+			hub: await run.hubFor(recipe),
+		});
 		await closeMergePlan(plan);
-		const outDir = output ?? options.output;
+		run.transfers.stop();
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
 		const summary = {
 			ok: true,
@@ -39,7 +51,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			warnings: plan.warnings,
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
-		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes });
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
 		if (options.json) {
 			process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 			return;
@@ -52,7 +64,5 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		for (const s of summary.shards) out.write(`  ${s.file}: ${s.tensors} tensors, ${formatBytes(s.bytes)}\n`);
 		if (summary.output) out.write(`target: ${summary.output.dir} (${free === undefined ? "free space unknown" : `${formatBytes(free)} free`})\n`);
 		for (const w of summary.warnings) out.write(`warning: ${w}\n`);
-	} catch (error) {
-		reportFailure(error, options);
-	}
+	});
 }

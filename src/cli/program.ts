@@ -6,6 +6,7 @@ import { runPlanCommand } from "./plan-command.js";
 import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { runValidateCommand } from "./validate-command.js";
+import { runVerifyCommand } from "./verify-command.js";
 
 /** Options shared by the commands that plan or run a merge. */
 export interface MergeCliOptions {
@@ -92,6 +93,13 @@ export function buildProgram(): Command {
 		.action((recipes: string[], options: { json?: boolean; verbose?: boolean; iUnderstandThisIsNotUsefulWithoutTraining?: boolean }) =>
 			runValidateCommand(recipes, options),
 		);
+	program
+		.command("verify <dir>")
+		.description("check a finished checkpoint: shard headers and sizes, index, config.json against the tensors, tokenizer, the lock's sha256; exit 1 naming each problem")
+		.option("--values", "also scan every tensor for NaN and Inf (reads all the weights)")
+		.option("--json", "print the report as JSON on stdout")
+		.option("--verbose", "print stack traces with errors")
+		.action((dir: string, options: { values?: boolean; json?: boolean; verbose?: boolean }) => runVerifyCommand(dir, options));
 	addPushCommand(program);
 	addReportCommand(program, threadsArg);
 	return program;

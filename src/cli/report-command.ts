@@ -2,13 +2,11 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { MoeMergeError } from "../errors.js";
-import { resolveModel } from "../models/resolve-model.js";
+import { resolveModel } from "../inputs/resolve-model.js";
 import { parseModelRef } from "../recipe/index.js";
 import { runReport } from "../report/run-report.js";
-import { reportFailure } from "./merge-command.js";
-import { cliHubOptions } from "./push-command.js";
 import { layerProgress, printReport } from "./report-after-merge.js";
-import { EXIT_OK } from "./report-error.js";
+import { runCommand } from "./run-command.js";
 
 export interface ReportCliOptions {
 	recipe?: string;
@@ -33,38 +31,27 @@ export function addReportCommand(program: Command, threadsArg: (text: string) =>
 }
 
 async function runReportCommand(model: string, options: ReportCliOptions): Promise<void> {
-	const abort = new AbortController();
-	const onSignal = () => abort.abort(new MoeMergeError("interrupted; no report was written"));
-	process.on("SIGINT", onSignal);
-	process.on("SIGTERM", onSignal);
-	const { hub, transfers } = cliHubOptions(options.json, abort.signal);
 	const progress = layerProgress(options.json);
-	try {
-		const ref = parseModelRef(model, process.cwd());
-		if (ref.kind === "lora") throw new MoeMergeError(`${model}: a report needs a merged MoE model folder or Hub repo, not base+lora`);
-		const resolved = await resolveModel(ref, { hub });
-		transfers.stop();
-		const result = await runReport({
-			modelDir: resolved.dir,
-			modelLabel: ref.kind === "hub" ? ref.text : resolved.dir,
-			recipeFile: options.recipe,
-			promptsFile: options.prompts,
-			outputDir: options.output ?? (ref.kind === "hub" ? `${basename(ref.repo)}-report` : resolved.dir),
-			threads: options.threads,
-			onLayer: progress.onLayer,
-			signal: abort.signal,
-		});
-		progress.stop();
-		printReport(result, options.json);
-		process.exitCode = EXIT_OK;
-	} catch (error) {
-		progress.stop();
-		transfers.stop();
-		reportFailure(abort.signal.aborted ? abort.signal.reason : error, options);
-		if (abort.signal.aborted) process.exitCode = 130;
-	} finally {
-		process.off("SIGINT", onSignal);
-		process.off("SIGTERM", onSignal);
-	}
+	await runCommand(options, "interrupted; no report was written", async (run) => {
+		try {
+			const ref = parseModelRef(model, process.cwd());
+			if (ref.kind === "lora") throw new MoeMergeError(`${model}: a report needs a merged MoE model folder or Hub repo, not base+lora`);
+			const resolved = await resolveModel(ref, { hub: ref.kind === "hub" ? await run.hub() : undefined });
+			run.transfers.stop();
+			const result = await runReport({
+				modelDir: resolved.dir,
+				modelLabel: ref.kind === "hub" ? ref.text : resolved.dir,
+				recipeFile: options.recipe,
+				promptsFile: options.prompts,
+				outputDir: options.output ?? (ref.kind === "hub" ? `${basename(ref.repo)}-report` : resolved.dir),
+				threads: options.threads,
+				onLayer: progress.onLayer,
+				signal: run.signal,
+			});
+			progress.stop();
+			printReport(result, options.json);
+		} finally {
+			progress.stop();
+		}
+	});
 }
-

@@ -3,6 +3,8 @@ import { MoeMergeError, MultipleErrors } from "../errors.js";
 export const EXIT_OK = 0;
 export const EXIT_USER_ERROR = 1;
 export const EXIT_BUG = 2;
+/** 128 + SIGINT, as shells report a process stopped by Ctrl-C. */
+export const EXIT_INTERRUPTED = 130;
 
 /** What the CLI prints for an error and the exit code it implies: user errors without a stack unless verbose. */
 export function describeError(error: unknown, verbose: boolean): { text: string; exitCode: number } {

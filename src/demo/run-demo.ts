@@ -6,7 +6,7 @@
  */
 import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createGateProgressReporter, createProgressReporter } from "../cli/progress-reporter.js";
+import { createProgressReporter } from "../cli/progress-reporter.js";
 import { describeError } from "../cli/report-error.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import { runMerge } from "../merge/run-merge.js";
@@ -53,14 +53,12 @@ async function main(): Promise<void> {
 	await copyFile(join(PACKAGE_ROOT, "recipes", "demo.yml"), recipeFile);
 	const recipe = await loadRecipe(recipeFile);
 	const progress = createProgressReporter(process.stderr, "auto");
-	const gateProgress = createGateProgressReporter(process.stderr, "auto");
 	const result = await runMerge(recipe, {
 		outputDir: join(root, "moe"),
 		overwrite: true,
 		seed: 1234,
-		onGateProgress: (p) => gateProgress.update(p),
-		onPlan: () => gateProgress.stop(),
-		onProgress: (p) => progress.update(p),
+		onGateProgress: (p) => progress.gates(p),
+		onProgress: (p) => progress.writing(p),
 	});
 	progress.stop();
 	for (const w of result.warnings) log(`warning: ${w}`);

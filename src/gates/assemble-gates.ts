@@ -4,7 +4,8 @@
  */
 import { degenerateGateWarnings } from "./degenerate-warnings.js";
 import { type GateLayerStats, gateLayerStats } from "./gate-stats.js";
-import { type PromptStates, type PromptGateMode } from "./prompt-states.js";
+import type { HiddenGateMode, PromptGateMode } from "../recipe/gate-modes.js";
+import type { PromptStates } from "./prompt-states.js";
 import { cheapEmbedRow, hiddenGateRows, promptVectors } from "./gate-rows.js";
 
 export interface PromptGates {
@@ -37,7 +38,7 @@ export interface GateShape {
 }
 
 /** hidden / hidden_last / hidden_avg rows from the forward pass's states of each prompt. */
-export function gatesFromStates(mode: Exclude<PromptGateMode, "cheap_embed">, experts: readonly ExpertStates[], shared: ExpertStates | undefined, shape: GateShape): PromptGates {
+export function gatesFromStates(mode: HiddenGateMode, experts: readonly ExpertStates[], shared: ExpertStates | undefined, shape: GateShape): PromptGates {
 	const rowsOf = (e: ExpertStates) => {
 		const vectors = (list: readonly PromptStates[]) => list.map((s) => checkedVectors(promptVectors(s, mode), shape));
 		return hiddenGateRows(vectors(e.positive), vectors(e.negative), shape.numLayers, shape.hiddenSize);

@@ -13,7 +13,8 @@ import { ModelWeights } from "../safetensors/index.js";
 import { GateTokenizer } from "../tokenize/index.js";
 import { type GateShape, type PromptGates, gatesFromEmbeddingSums, gatesFromStates } from "./assemble-gates.js";
 import { embeddingSums } from "./embedding-sums.js";
-import type { ComputePromptStates, PromptGateMode, PromptStates } from "./prompt-states.js";
+import { type PromptGateMode, readsHiddenStates } from "../recipe/gate-modes.js";
+import type { ComputePromptStates, PromptStates } from "./prompt-states.js";
 
 export interface GatePrompts {
 	positive: readonly Prompt[];
@@ -46,7 +47,21 @@ interface TokenizedSide {
 	negative: number[][];
 }
 
-export async function buildPromptGates(options: BuildGatesOptions): Promise<BuiltGates> {
+/** The prompts of every expert tokenized, and, for the hidden modes, the distinct id lists to run. */
+export interface TokenizedGatePrompts {
+	sets: TokenizedSide[];
+	/** Distinct id lists (hidden modes) and, per set, the index of each prompt's list. */
+	lists: number[][];
+	indices: { positive: number[]; negative: number[] }[];
+	distinctPrompts: number;
+	tokens: number;
+}
+
+/**
+ * Tokenizes every prompt once (deduplicated) and checks what the forward pass would refuse (no tokens,
+ * ids beyond `vocabSize`), so that a merge fails on those before it writes anything.
+ */
+export async function tokenizeGatePrompts(options: BuildGatesOptions & { vocabSize?: number }): Promise<TokenizedGatePrompts> {
 	const tokenizer = options.tokenizer ?? (await GateTokenizer.load(options.baseModelDir));
 	const sets = [...options.experts, ...(options.sharedExpert ? [options.sharedExpert] : [])];
 	const distinct = new Map<string, number[]>();
@@ -58,23 +73,14 @@ export async function buildPromptGates(options: BuildGatesOptions): Promise<Buil
 	};
 	const tokenized: TokenizedSide[] = sets.map((s) => ({ positive: s.positive.map(encode), negative: s.negative.map(encode) }));
 	const counts = { distinctPrompts: distinct.size, tokens: [...distinct.values()].reduce((n, ids) => n + ids.length, 0) };
-	const split = <T>(rows: T[]): [T[], T | undefined] => [rows.slice(0, options.experts.length), options.sharedExpert ? rows[rows.length - 1] : undefined];
-
-	if (options.mode === "cheap_embed") {
-		const sums = await withWeights(options, (weights) =>
-			embeddingSums(weights, tokenized.flatMap((t) => [t.positive.flat(), t.negative.flat()]), options.hiddenSize),
-		);
-		const perSet = tokenized.map((t, i) => ({ positive: sums[2 * i], negative: t.negative.length > 0 ? sums[2 * i + 1] : undefined }));
-		const [experts, shared] = split(perSet);
-		return { ...gatesFromEmbeddingSums(experts, shared, options), ...counts };
-	}
-
-	if (!options.computeStates) throw new Error(`gate_mode ${options.mode} needs a forward pass (computeStates)`);
+	if (!readsHiddenStates(options.mode)) return { sets: tokenized, lists: [], indices: [], ...counts };
 	// One forward pass per distinct id list, whichever experts share the prompt.
 	const unique = new Map<string, number>();
 	const lists: number[][] = [];
 	const indexOf = (ids: number[], where: string): number => {
 		if (ids.length === 0) throw new MoeMergeError(`${where} tokenizes to no tokens (the base model's tokenizer adds no bos), so it has no hidden state to route by`, { hint: "remove the empty prompt or write some text in it" });
+		const beyond = options.vocabSize === undefined ? undefined : ids.find((id) => id >= options.vocabSize!);
+		if (beyond !== undefined) throw new MoeMergeError(`${where} has token id ${beyond}, outside the base model's vocabulary (vocab_size ${options.vocabSize})`, { hint: "the base model's tokenizer does not match its config.json" });
 		const key = ids.join(",");
 		let i = unique.get(key);
 		if (i === undefined) unique.set(key, (i = lists.push(ids) - 1));
@@ -87,11 +93,31 @@ export async function buildPromptGates(options: BuildGatesOptions): Promise<Buil
 			negative: t.negative.map((ids, i) => indexOf(ids, `negative prompt ${i} of ${who}`)),
 		};
 	});
+	return { sets: tokenized, lists, indices, ...counts };
+}
+
+/** The router rows: from the embedding rows the prompts use (cheap_embed) or from one forward pass over all distinct prompts. */
+export async function buildPromptGates(options: BuildGatesOptions, prompts?: TokenizedGatePrompts): Promise<BuiltGates> {
+	const { sets, lists, indices, distinctPrompts, tokens } = prompts ?? (await tokenizeGatePrompts(options));
+	const counts = { distinctPrompts, tokens };
+	const split = <T>(rows: T[]): [T[], T | undefined] => [rows.slice(0, options.experts.length), options.sharedExpert ? rows[rows.length - 1] : undefined];
+
+	const mode = options.mode;
+	if (!readsHiddenStates(mode)) {
+		const sums = await withWeights(options, (weights) =>
+			embeddingSums(weights, sets.flatMap((t) => [t.positive.flat(), t.negative.flat()]), options.hiddenSize),
+		);
+		const perSet = sets.map((t, i) => ({ positive: sums[2 * i], negative: t.negative.length > 0 ? sums[2 * i + 1] : undefined }));
+		const [experts, shared] = split(perSet);
+		return { ...gatesFromEmbeddingSums(experts, shared, options), ...counts };
+	}
+
+	if (!options.computeStates) throw new Error(`gate_mode ${mode} needs a forward pass (computeStates)`);
 	const states = await options.computeStates(lists);
 	if (states.length !== lists.length) throw new Error(`the forward pass returned ${states.length} prompt states for ${lists.length} prompts`);
 	const pick = (idx: number[]): PromptStates[] => idx.map((i) => states[i]);
 	const [experts, shared] = split(indices.map((i) => ({ positive: pick(i.positive), negative: pick(i.negative) })));
-	return { ...gatesFromStates(options.mode, experts, shared, options), ...counts };
+	return { ...gatesFromStates(mode, experts, shared, options), ...counts };
 }
 
 async function withWeights<T>(options: BuildGatesOptions, use: (weights: ModelWeights) => Promise<T>): Promise<T> {

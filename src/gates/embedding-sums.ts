@@ -3,9 +3,10 @@
  * positional read per distinct token) instead of the whole [vocab, H] matrix.
  */
 import { ModelError } from "../errors.js";
+import { LLAMA_LIKE_NAMES } from "../inputs/input-families.js";
 import { type ModelWeights, dtypeBytes, toFloat32 } from "../safetensors/index.js";
 
-export const EMBEDDING_TENSOR = "model.embed_tokens.weight";
+export const EMBEDDING_TENSOR = LLAMA_LIKE_NAMES.embed;
 
 /** For each id list (all tokens of one side of one expert), the f64 sum of their f32-upcast embeddings. */
 export async function embeddingSums(weights: ModelWeights, idLists: readonly (readonly number[])[], hiddenSize: number): Promise<Float64Array[]> {

@@ -5,15 +5,22 @@
  * - cheap_embed: the normalised token-embedding sum of the positive prompts, minus the same for the
  *   negative ones (if any), normalised again; the same row for every layer.
  */
-import type { PromptGateMode, PromptStates } from "./prompt-states.js";
+import { GATE_MODES, type HiddenGateMode } from "../recipe/gate-modes.js";
+import type { PromptStates } from "./prompt-states.js";
 import { meanOf, minus, normalized } from "./vector-math.js";
 
+/** Which summary of each layer's input a hidden mode reads, so the forward pass computes no other. */
+export function stateSummaryOf(mode: HiddenGateMode): "last" | "mean" {
+	return GATE_MODES[mode].vector;
+}
+
 /** The per-prompt, per-layer vector a hidden mode uses. */
-export function promptVectors(states: PromptStates, mode: Exclude<PromptGateMode, "cheap_embed">): Float32Array[] {
-	// mergekit's hidden_last is the same as hidden (`average = mode == "hidden_avg"`).
+export function promptVectors(states: PromptStates, mode: HiddenGateMode): Float32Array[] {
 	// hidden_avg averages real tokens only: mergekit also averages the left padding of its batch,
 	// which pulls rows of experts with prompts of different lengths towards the padding's states.
-	return mode === "hidden_avg" ? states.mean : states.last;
+	const vectors = stateSummaryOf(mode) === "mean" ? states.mean : states.last;
+	if (vectors.length === 0) throw new Error(`gate_mode ${mode} needs the ${stateSummaryOf(mode)} states, which the forward pass did not keep`);
+	return vectors;
 }
 
 /** Rows [L] of H for one expert, from per-prompt vectors [prompt][layer] of H. */

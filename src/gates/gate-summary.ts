@@ -12,6 +12,8 @@ export interface GateSummary {
 	/** Prompt modes: distinct prompts tokenized and their tokens. */
 	distinctPrompts?: number;
 	tokens?: number;
+	/** Hidden modes: the forward pass's wall time, decoder layers run, and seconds per phase. */
+	forward?: { seconds: number; layers: number; phases: Record<string, number> };
 }
 
 export function summarizeGates(mode: GateMode, stats: readonly GateLayerStats[], counts: { distinctPrompts?: number; tokens?: number } = {}): GateSummary {

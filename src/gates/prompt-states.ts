@@ -11,9 +11,3 @@ export interface PromptStates {
 
 /** Runs the base model on every id list once (batch of unpadded prompts) and returns their states. */
 export type ComputePromptStates = (prompts: number[][]) => Promise<PromptStates[]>;
-
-export type PromptGateMode = "hidden" | "hidden_last" | "hidden_avg" | "cheap_embed";
-
-export function isPromptGateMode(mode: string): mode is PromptGateMode {
-	return mode === "hidden" || mode === "hidden_last" || mode === "hidden_avg" || mode === "cheap_embed";
-}

@@ -1,7 +1,8 @@
+import { GATE_MODES, type RandomGateMode } from "../recipe/gate-modes.js";
 import { SeededRandom } from "../random/seeded-random.js";
 
 export interface RandomGateOptions {
-	mode: "random" | "uniform_random";
+	mode: RandomGateMode;
 	numLayers: number;
 	/** Rows per layer: routed experts, or 1 for a shared-expert gate. */
 	rows: number;
@@ -22,6 +23,6 @@ export function buildRandomGates(options: RandomGateOptions): Float32Array[] {
 	return Array.from({ length: numLayers }, (_, layer) => {
 		const rng = new SeededRandom(seed, `${purpose}/${mode}/layer${layer}`);
 		const out = new Float32Array(rows * H);
-		return mode === "random" ? rng.fillNormal(out) : rng.fillUniform(out, -bound, bound);
+		return GATE_MODES[mode].distribution === "normal" ? rng.fillNormal(out) : rng.fillUniform(out, -bound, bound);
 	});
 }

@@ -6,7 +6,7 @@ import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { type RepoFile, indexedShards, selectSnapshotFiles } from "./merge-files.js";
 import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
-import { runPool } from "./run-pool.js";
+import { runPool } from "../util/run-pool.js";
 
 /** A model repo at one commit, present in the local cache with every file a merge needs. */
 export interface HubSnapshot {

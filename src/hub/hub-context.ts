@@ -1,4 +1,4 @@
-import { hubCacheDir } from "../models/hub-cache-dir.js";
+import { hubCacheDir } from "./cache-paths.js";
 import { envFlag, hubEndpoint } from "./hub-endpoint.js";
 import { type HubFailureSubject, explainHubFailure } from "./explain-hub-failure.js";
 import { createHubFetch } from "./hub-fetch.js";
@@ -6,8 +6,12 @@ import type { HubOptions } from "./hub-options.js";
 import { findHubToken } from "./hub-token.js";
 import type { TransferProgressCallback } from "./transfer-progress.js";
 
-/** HubOptions with every default filled in, and the fetch that carries the token. */
+/**
+ * HubOptions with every default filled in, the token looked up, and the fetch that carries it. Made once
+ * per run (openHub) and handed to every call that talks to the Hub.
+ */
 export interface HubContext {
+	readonly kind: "hub-context";
 	hubUrl: string;
 	cacheDir: string;
 	offline: boolean;
@@ -26,12 +30,21 @@ export interface HubContext {
 	explain(error: unknown, subject: HubFailureSubject): unknown;
 }
 
+/** What a library call accepts: options (defaults from the environment), or a context already opened. */
+export type HubAccess = HubOptions | HubContext;
+
+/** The context of `hub`: itself when already opened, else made from the options (the token looked up once). */
+export async function openHub(hub: HubAccess = {}): Promise<HubContext> {
+	return "kind" in hub && hub.kind === "hub-context" ? hub : createHubContext(hub);
+}
+
 export async function createHubContext(options: HubOptions = {}): Promise<HubContext> {
 	const env = options.env ?? process.env;
 	const hubUrl = (options.hubUrl ?? hubEndpoint(env)).replace(/\/+$/, "");
 	const found = options.accessToken === null ? undefined : options.accessToken ? { value: options.accessToken, source: "the accessToken option" } : await findHubToken(env);
 	const context = { hubUrl, token: found?.value, tokenSource: found?.source };
 	return {
+		kind: "hub-context",
 		...context,
 		cacheDir: options.cacheDir ?? hubCacheDir(env),
 		offline: options.offline ?? envFlag(env.HF_HUB_OFFLINE),

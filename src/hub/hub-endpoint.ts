@@ -10,8 +10,3 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
 export function envFlag(value: string | undefined): boolean {
 	return value !== undefined && ["1", "on", "yes", "true"].includes(value.trim().toLowerCase());
 }
-
-/** The web page of a model repo, for messages ("accept its conditions at ..."). */
-export function repoPageUrl(hubUrl: string, repo: string): string {
-	return `${hubUrl}/${repo}`;
-}

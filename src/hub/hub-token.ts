@@ -1,6 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { tokenFilePath } from "./cache-paths.js";
 import { HubError } from "./hub-error.js";
 
 /** An access token and where it was found, so errors can say which one was refused without showing it. */
@@ -8,16 +7,6 @@ export interface HubToken {
 	value: string;
 	/** `HF_TOKEN`, `HUGGING_FACE_HUB_TOKEN`, or the token file's path. */
 	source: string;
-}
-
-/** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface` (huggingface_hub's rule). */
-export function hfHomeDir(env: NodeJS.ProcessEnv = process.env): string {
-	return env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "huggingface");
-}
-
-/** Where `hf auth login` stores the token: `$HF_TOKEN_PATH`, else `$HF_HOME/token`. */
-export function tokenFilePath(env: NodeJS.ProcessEnv = process.env): string {
-	return env.HF_TOKEN_PATH || join(hfHomeDir(env), "token");
 }
 
 /**

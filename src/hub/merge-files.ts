@@ -1,4 +1,4 @@
-import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "../safetensors/index.js";
+import { INDEX_FILE_NAME, ONLY_SAFETENSORS_HINT, selectWeightFiles } from "../safetensors/index.js";
 import { TOKENIZER_FILES } from "../output/copy-base-files.js";
 import { HubError } from "./hub-error.js";
 
@@ -7,9 +7,6 @@ import { HubError } from "./hub-error.js";
  * tokenizer files (the list of src/output/copy-base-files.ts). Nothing else is downloaded.
  */
 export const MERGE_SIDE_FILES: ReadonlySet<string> = new Set(["config.json", "generation_config.json", ...TOKENIZER_FILES]);
-
-/** Weights we never download: pickles can run code, and GGUF is quantized for inference. */
-const OTHER_WEIGHTS = /\.(bin|pt|pth|ckpt|gguf|h5|msgpack)$/;
 
 /** A file of a repo at one commit, as the Hub's tree listing describes it. */
 export interface RepoFile {
@@ -30,9 +27,9 @@ export interface SnapshotSelection {
 }
 
 /**
- * Picks the files to download from a repo's top level, in the order model-weights.ts reads weights:
- * the index and its shards, else model.safetensors, else every *.safetensors. Refuses repos without
- * config.json or without safetensors weights (a .bin-only repo says so).
+ * Picks the files to download from a repo's top level, the weights as a local folder's are picked
+ * (selectWeightFiles). Refuses repos without config.json or without safetensors weights (a .bin-only
+ * repo says so).
  */
 export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotSelection {
 	const byPath = new Map(files.map((f) => [f.path, f]));
@@ -40,16 +37,12 @@ export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotS
 		throw new HubError(`${label}: the repo has no config.json at its top level; it is not a transformers model`);
 	}
 	const side = files.filter((f) => MERGE_SIDE_FILES.has(f.path));
-	const index = byPath.get(INDEX_FILE_NAME);
-	if (index) return { side, index, weights: [] };
-	const single = byPath.get(SINGLE_FILE_NAME);
-	const weights = single ? [single] : files.filter((f) => f.path.endsWith(".safetensors"));
-	if (weights.length > 0) return { side, weights };
-	const other = files.filter((f) => OTHER_WEIGHTS.test(f.path)).map((f) => f.path);
+	const selected = selectWeightFiles(files.map((f) => f.path));
+	if (selected.kind === "indexed") return { side, index: byPath.get(selected.index), weights: [] };
+	if (selected.kind === "files") return { side, weights: selected.files.map((name) => byPath.get(name) as RepoFile) };
+	const other = selected.otherWeights;
 	if (other.length > 0) {
-		throw new HubError(`${label}: the repo has no safetensors weights, only ${other.slice(0, 3).join(", ")}${other.length > 3 ? ", ..." : ""}`, {
-			hint: "moe-merge reads only safetensors (pickled .bin/.pt files can run code, GGUF is quantized): pick a revision or a repo with *.safetensors, or convert it (transformers: save_pretrained(..., safe_serialization=True))",
-		});
+		throw new HubError(`${label}: the repo has no safetensors weights, only ${other.slice(0, 3).join(", ")}${other.length > 3 ? ", ..." : ""}`, { hint: ONLY_SAFETENSORS_HINT });
 	}
 	throw new HubError(`${label}: the repo has no model weights (*.safetensors) at its top level`);
 }

@@ -5,20 +5,24 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type CommitOutput, HubApiError, commitIter, createBranch, createRepo } from "@huggingface/hub";
 import { VERSION } from "../version.js";
 import { isTransientHubFailure } from "./explain-hub-failure.js";
-import { type HubContext, createHubContext } from "./hub-context.js";
+import { type HubAccess, type HubContext, openHub } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { TOKEN_VIA_FETCH } from "./hub-fetch.js";
-import type { HubOptions } from "./hub-options.js";
 import { type PushTarget, checkPushAccess } from "./push-access.js";
 
-export interface PushOptions extends HubOptions {
+export interface PushSettings {
 	/** Create the repo private (an existing repo keeps its visibility). */
 	private?: boolean;
 	/** The branch to commit to, created from the default branch when missing; default main. */
 	branch?: string;
 	commitTitle?: string;
 	commitDescription?: string;
+	/** What preparePush found for this repo earlier in the run: the Hub is not asked again who the token is. */
+	target?: PushTarget;
 }
+
+/** Hub access (options or an opened context) and what to push. */
+export type PushOptions = HubAccess & PushSettings;
 
 export interface PushResult {
 	repo: string;
@@ -43,8 +47,8 @@ interface LocalFile {
  * Checks that a push to `repo` can work (online, a write token) and gives its full id, before a merge
  * spends an hour producing something that cannot be pushed.
  */
-export async function preparePush(repo: string, options: HubOptions = {}): Promise<PushTarget> {
-	return checkPushAccess(await createHubContext(options), repo);
+export async function preparePush(repo: string, hub: HubAccess = {}): Promise<PushTarget> {
+	return checkPushAccess(await openHub(hub), repo);
 }
 
 /**
@@ -55,8 +59,8 @@ export async function preparePush(repo: string, options: HubOptions = {}): Promi
  */
 export async function pushToHub(dir: string, repo: string, options: PushOptions = {}): Promise<PushResult> {
 	const files = await modelFiles(dir);
-	const context = await createHubContext(options);
-	const target = await checkPushAccess(context, repo);
+	const context = await openHub(options);
+	const target = options.target?.repo === repo ? options.target : await checkPushAccess(context, repo);
 	const branch = options.branch ?? "main";
 	const createdRepo = await ensureRepo(context, target.repo, options.private === true);
 	if (branch !== "main") await ensureBranch(context, target.repo, branch);

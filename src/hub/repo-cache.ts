@@ -1,6 +1,6 @@
-import { copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
-import { repoCacheFolderName } from "../models/hub-cache-dir.js";
+import { repoCacheFolderName } from "./cache-paths.js";
 import { HubError } from "./hub-error.js";
 
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
@@ -47,6 +47,18 @@ export class RepoCache {
 		const parts = revision.split("/");
 		if (parts.some((p) => p === "" || p === "." || p === "..")) throw new HubError(`${this.repo}: invalid revision ${JSON.stringify(revision)}`);
 		return join(this.dir, "refs", ...parts);
+	}
+
+	/**
+	 * The snapshot of `revision` already in the cache, or undefined: a full commit sha names a snapshot
+	 * folder, a branch or tag is looked up in `refs/`. Whether its files are complete is not checked here.
+	 */
+	async cachedSnapshot(revision: string): Promise<{ dir: string; commit: string } | undefined> {
+		const commit = isCommitSha(revision) ? revision : (await readFile(this.ref(revision), "utf8").catch(() => "")).trim();
+		if (!isCommitSha(commit)) return undefined;
+		const dir = this.snapshot(commit);
+		const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+		return isDir ? { dir, commit } : undefined;
 	}
 
 	/** Records which commit a branch or tag pointed to (huggingface_hub writes the sha without a newline). */

@@ -1,11 +1,8 @@
-import { MoeMergeError } from "../errors.js";
-import { resolveCachedSnapshot } from "../models/resolve-cached-snapshot.js";
 import { type HubSnapshot, downloadSnapshot, resolveCommit } from "./download-snapshot.js";
 import { networkErrorCode } from "./explain-hub-failure.js";
-import { type HubContext, createHubContext } from "./hub-context.js";
+import { type HubAccess, type HubContext, openHub } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
-import type { HubOptions } from "./hub-options.js";
-import { isCommitSha } from "./repo-cache.js";
+import { RepoCache, isCommitSha } from "./repo-cache.js";
 import { snapshotGaps } from "./snapshot-gaps.js";
 
 /**
@@ -16,8 +13,8 @@ import { snapshotGaps } from "./snapshot-gaps.js";
  *   missing files are fetched. If the Hub cannot be reached, a complete cached snapshot of that
  *   branch or tag is used, with a warning.
  */
-export async function resolveHubModel(repo: string, revision = "main", options: HubOptions = {}, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
-	const context = await createHubContext(options);
+export async function resolveHubModel(repo: string, revision = "main", hub: HubAccess = {}, mode: { configOnly?: boolean } = {}): Promise<HubSnapshot> {
+	const context = await openHub(hub);
 	if (context.offline) return cachedOrOfflineError(context, repo, revision);
 	if (isCommitSha(revision)) {
 		const cached = await completeCachedSnapshot(context, repo, revision);
@@ -42,23 +39,15 @@ export async function resolveHubModel(repo: string, revision = "main", options: 
 }
 
 async function completeCachedSnapshot(context: HubContext, repo: string, revision: string): Promise<HubSnapshot | undefined> {
-	try {
-		const { dir, commit } = await resolveCachedSnapshot(repo, revision, context.cacheDir);
-		if ((await snapshotGaps(dir)).length > 0) return undefined;
-		return { repo, revision, commit, dir, downloadedBytes: 0 };
-	} catch (error) {
-		if (error instanceof MoeMergeError) return undefined;
-		throw error;
-	}
+	const found = await new RepoCache(context.cacheDir, repo).cachedSnapshot(revision);
+	if (!found || (await snapshotGaps(found.dir)).length > 0) return undefined;
+	return { repo, revision, commit: found.commit, dir: found.dir, downloadedBytes: 0 };
 }
 
 async function cachedOrOfflineError(context: HubContext, repo: string, revision: string): Promise<HubSnapshot> {
 	const hint = "unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE / HF_HOME at a cache that has it";
-	let found: { dir: string; commit: string };
-	try {
-		found = await resolveCachedSnapshot(repo, revision, context.cacheDir);
-	} catch (error) {
-		if (!(error instanceof MoeMergeError)) throw error;
+	const found = await new RepoCache(context.cacheDir, repo).cachedSnapshot(revision);
+	if (!found) {
 		throw new HubError(`${repo}@${revision} is not in the local Hugging Face cache (${context.cacheDir}), and offline mode (HF_HUB_OFFLINE) forbids downloading it`, {
 			file: context.cacheDir,
 			hint,

@@ -1,6 +1,6 @@
-import { readFile, readdir, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "../safetensors/index.js";
+import { folderFileNames, selectWeightFiles } from "../safetensors/index.js";
 
 /**
  * What a cached snapshot lacks for a merge: config.json and complete weights (the index and all its
@@ -8,30 +8,17 @@ import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "../safetensors/index.js";
  * Files are followed through their symlinks, so a link to a missing blob counts as missing.
  */
 export async function snapshotGaps(dir: string): Promise<string[]> {
-	const gaps: string[] = [];
-	if (!(await isFile(join(dir, "config.json")))) gaps.push("config.json");
-	if (await isFile(join(dir, INDEX_FILE_NAME))) {
-		let shards: string[] = [];
-		try {
-			const index = JSON.parse(await readFile(join(dir, INDEX_FILE_NAME), "utf8")) as { weight_map?: Record<string, string> };
-			shards = [...new Set(Object.values(index.weight_map ?? {}))];
-		} catch {
-			return [...gaps, `a readable ${INDEX_FILE_NAME}`];
-		}
-		for (const shard of shards.sort()) if (!(await isFile(join(dir, shard)))) gaps.push(shard);
-		return gaps;
-	}
-	if (await isFile(join(dir, SINGLE_FILE_NAME))) return gaps;
-	const names = await readdir(dir).catch(() => [] as string[]);
-	const weights = await Promise.all(names.filter((n) => n.endsWith(".safetensors")).map((n) => isFile(join(dir, n))));
-	if (!weights.some(Boolean)) gaps.push("*.safetensors weights");
-	return gaps;
-}
-
-async function isFile(path: string): Promise<boolean> {
+	const names = await folderFileNames(dir).catch(() => [] as string[]);
+	const gaps = names.includes("config.json") ? [] : ["config.json"];
+	const selected = selectWeightFiles(names);
+	if (selected.kind === "files") return gaps;
+	if (selected.kind === "none") return [...gaps, "*.safetensors weights"];
+	let shards: string[] = [];
 	try {
-		return (await stat(path)).isFile();
+		const index = JSON.parse(await readFile(join(dir, selected.index), "utf8")) as { weight_map?: Record<string, string> };
+		shards = [...new Set(Object.values(index.weight_map ?? {}))];
 	} catch {
-		return false;
+		return [...gaps, `a readable ${selected.index}`];
 	}
+	return [...gaps, ...shards.sort().filter((shard) => !names.includes(shard))];
 }

@@ -43,6 +43,14 @@ export interface PackedLinear {
 	readonly cols: number;
 }
 
+/** Shared memory for a matrix's raw bytes (see ComputeEngine.rawBuffer). */
+export interface RawBuffer {
+	/** A view into the engine's shared memory; read weights straight into it. */
+	readonly bytes: Uint8Array;
+	/** Gives the memory back, after the operations already queued (a pack of these bytes); resolves once it is free. */
+	release(): Promise<void>;
+}
+
 export interface LinearOptions {
 	/** bias[N], added to every row of y. */
 	bias?: Float32Array;
@@ -93,6 +101,8 @@ export class ComputeEngine {
 	readonly #workerExits: Promise<void>[];
 	readonly #control: Int32Array;
 	readonly #controlBytes: Uint8Array;
+	/** SharedArrayBuffers of `#memory` handed out in views (each grow gives a new one; all share the bytes). */
+	readonly #sharedBuffers = new WeakSet<ArrayBufferLike>();
 	/** Tail of the queue of operations (never rejects). */
 	#queue: Promise<unknown> = Promise.resolve();
 	#failure: Error | undefined;
@@ -166,6 +176,8 @@ export class ComputeEngine {
 	 * and packs it into shared memory (on the workers). Free it with `free` when it is no longer used.
 	 */
 	packLinear(bytes: Uint8Array, dtype: LinearDType, rows: number, cols: number): Promise<PackedLinear> {
+		// Bytes already in the shared memory (a rawBuffer) are converted where they are, without a copy.
+		const inPlace = this.#sharedBuffers.has(bytes.buffer) ? bytes.byteOffset : 0;
 		const bpe = Object.hasOwn(BYTES_PER_ELEMENT, dtype) ? BYTES_PER_ELEMENT[dtype] : undefined;
 		if (bpe === undefined) return Promise.reject(new TypeError(`packLinear: dtype must be F32, F16 or BF16, got ${String(dtype)}`));
 		if (!isPositiveInteger(rows) || !isPositiveInteger(cols)) return Promise.reject(new RangeError(`packLinear: bad shape [${rows}, ${cols}]`));
@@ -178,14 +190,14 @@ export class ComputeEngine {
 			const packedBytes = panels * kp * 32;
 			const offset = this.#heap.alloc(packedBytes);
 			const rowBytes = cols * bpe;
-			const chunkRows = Math.min(roundUp(rows, 8), Math.max(8, Math.floor(PACK_CHUNK_BYTES / rowBytes / 8) * 8));
-			const stagingBytes = chunkRows * rowBytes;
+			const chunkRows = inPlace ? roundUp(rows, 8) : Math.min(roundUp(rows, 8), Math.max(8, Math.floor(PACK_CHUNK_BYTES / rowBytes / 8) * 8));
 			let staging = 0;
 			try {
-				staging = this.#heap.alloc(stagingBytes);
+				if (!inPlace) staging = this.#heap.alloc(chunkRows * rowBytes);
 				for (let row0 = 0; row0 < rows; row0 += chunkRows) {
 					const chunk = Math.min(chunkRows, rows - row0);
-					new Uint8Array(this.#memory.buffer, staging, chunk * rowBytes).set(bytes.subarray(row0 * rowBytes, (row0 + chunk) * rowBytes));
+					if (inPlace) staging = inPlace + row0 * rowBytes;
+					else new Uint8Array(this.#memory.buffer, staging, chunk * rowBytes).set(bytes.subarray(row0 * rowBytes, (row0 + chunk) * rowBytes));
 					const chunkPanels = Math.ceil(chunk / 8);
 					const panelsPerTask = Math.max(1, Math.ceil(chunkPanels / (4 * this.info.threads)));
 					await this.#run(JobKind.PackB, Math.ceil(chunkPanels / panelsPerTask), [
@@ -196,7 +208,7 @@ export class ComputeEngine {
 				this.#heap.free(offset);
 				throw error;
 			} finally {
-				if (staging) this.#heap.free(staging);
+				if (staging && !inPlace) this.#heap.free(staging);
 			}
 			return new Packed(this, rows, cols, offset, kp, panels, packedBytes);
 		});
@@ -256,6 +268,28 @@ export class ComputeEngine {
 			}
 			return y;
 		});
+	}
+
+	/**
+	 * `bytes` of shared memory to read a raw weight into (from a file, say) before packLinear: packing
+	 * then converts it in place, with no copy through a JS buffer. Taken at once, not queued.
+	 */
+	rawBuffer(bytes: number): RawBuffer {
+		if (this.#closing) throw new Error("ComputeEngine is closed");
+		const offset = this.#heap.alloc(bytes);
+		const buffer = this.#memory.buffer;
+		this.#sharedBuffers.add(buffer);
+		let released: Promise<void> | undefined;
+		return {
+			bytes: new Uint8Array(buffer, offset, bytes),
+			release: () => {
+				if (!released) {
+					released = this.#queue.then(() => this.#heap.free(offset));
+					this.#queue = released;
+				}
+				return released;
+			},
+		};
 	}
 
 	/** Frees a packed weight's shared memory for reuse (after the operations already queued). */

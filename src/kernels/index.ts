@@ -5,6 +5,7 @@ export {
 	type KernelInfo,
 	type LinearDType,
 	type LinearOptions,
+	type RawBuffer,
 	type PackedLinear,
 } from "./engine.js";
 export { relaxedSimdSupported } from "./wasm-modules.js";

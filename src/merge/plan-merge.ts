@@ -1,12 +1,14 @@
 import type { ExpertLayout } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
-import { type GateSummary, buildPromptGates, buildRandomGates, routerStats, summarizeGates } from "../gates/index.js";
-import { ComputeEngine } from "../kernels/index.js";
-import { type ForwardProgress, computePromptStates } from "../model/index.js";
-import { buildTensorPlan } from "../plan/build-tensor-plan.js";
+import type { HubAccess } from "../hub/hub-context.js";
+import type { GateSummary } from "../gates/index.js";
+import type { ForwardProgress } from "../model/index.js";
+import { type LayerValues, type TensorPlanInput, buildTensorPlan } from "../plan/build-tensor-plan.js";
+import { inputFamilyOf } from "../inputs/input-families.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
-import type { ExpertSpec, Recipe } from "../recipe/index.js";
+import type { Recipe } from "../recipe/index.js";
 import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
+import { type PendingRouters, buildRouters, isPending } from "./build-routers.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 
 export interface PlanMergeOptions {
@@ -15,14 +17,16 @@ export interface PlanMergeOptions {
 	shardSize?: number;
 	/** Seed of random gates and expert noise; drawn at random (and recorded) when absent. */
 	seed?: number;
-	cacheDir?: string;
+	/** How Hub models are found and downloaded (token, endpoint, cache, offline, progress, abort); default: the environment's. */
+	hub?: HubAccess;
 	/** Threads of the forward pass that computes hidden-state gates (default: one per core). */
 	threads?: number;
 	/**
-	 * false: leave hidden-state routers as zeros instead of running the forward pass, for a dry run
-	 * (`moe-merge plan`) that needs the tensor layout and sizes, not the router values.
+	 * Routers from hidden states: "compute" (default) runs the forward pass in planMerge; "defer" leaves
+	 * it to `plan.pendingGates`, which the merge runs while it writes the other tensors; "skip" leaves
+	 * them zeros, for a dry run (`moe-merge plan`) that needs the tensor layout and sizes, not the values.
 	 */
-	computeGates?: boolean;
+	hiddenGates?: "compute" | "defer" | "skip";
 	/** Progress of the forward pass of hidden-state gates, layer by layer. */
 	onGateProgress?: (progress: ForwardProgress) => void;
 }
@@ -39,8 +43,10 @@ export interface MergePlan extends ResolvedRecipe {
 	/** Tensor data bytes and bytes on disk of all shards. */
 	dataBytes: number;
 	fileBytes: number;
-	/** How the routers were made, with per-layer stats (their warnings are in `warnings`). */
-	gates: GateSummary;
+	/** How the routers were made, with per-layer stats (their warnings are in `warnings`); with pending gates, what `pendingGates.run` gives instead. */
+	gates?: GateSummary;
+	/** Hidden-state routers still to compute (hiddenGates "defer"): the router tensors' values wait for its run(). */
+	pendingGates?: PendingRouters;
 	/** Per layer, the shared expert's gate row [H], when the recipe has a shared expert. */
 	sharedGates?: Float32Array[];
 }
@@ -48,16 +54,19 @@ export interface MergePlan extends ResolvedRecipe {
 export const DEFAULT_SHARD_SIZE = 5_000_000_000;
 
 export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}): Promise<MergePlan> {
-	const resolved = await resolveRecipeModels(recipe, { cacheDir: options.cacheDir });
+	const resolved = await resolveRecipeModels(recipe, { hub: options.hub });
 	const layout = options.layout ?? "per-expert";
 	const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
 	const base = resolved.models[resolved.base].config;
 	const weights: ModelWeights[] = [];
 	try {
 		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir));
-		const { routers, sharedGates, gates, warnings: gateWarnings } = await buildRouters(resolved, weights[resolved.base], seed, options);
+		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed });
+		const pending = isPending(built) ? built : undefined;
+		const ready = isPending(built) ? undefined : built;
 		const tensors = buildTensorPlan({
 			architecture: resolved.architecture,
+			inputNames: inputFamilyOf(base.modelType).names,
 			layout,
 			dtype: resolved.dtype,
 			weights: resolved.models.map((m, i) => ({ label: m.label, weights: weights[i] })),
@@ -66,7 +75,14 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			numLayers: base.numLayers,
 			hiddenSize: base.hiddenSize,
 			intermediateSize: base.intermediateSize,
-			routers,
+			attentionRows: {
+				q_proj: base.numHeads * base.headDim,
+				k_proj: base.numKvHeads * base.headDim,
+				v_proj: base.numKvHeads * base.headDim,
+				o_proj: base.hiddenSize,
+			},
+			routers: ready ? ready.routers : (l) => pending!.layer(l),
+			sharedExpert: sharedExpertOf(resolved, ready ? ready.sharedGates : (l) => pending!.sharedLayer(l)),
 		});
 		const shards = planShards(
 			tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
@@ -75,17 +91,27 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		const config = resolved.architecture.deriveConfig({
 			base,
 			numExperts: recipe.experts.length,
-			expertsPerToken: recipe.expertsPerToken,
+			expertsPerToken: resolved.expertsPerToken,
+			sharedExperts: recipe.sharedExperts.length,
 			dtype: TORCH_DTYPE[resolved.dtype],
 		});
 		const dataBytes = tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype), 0);
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
-		const warnings = [...resolved.warnings, ...gateWarnings];
-		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, gates, sharedGates };
+		const warnings = [...resolved.warnings, ...(ready?.warnings ?? [])];
+		const gates = ready ? { gates: ready.gates, sharedGates: ready.sharedGates } : { pendingGates: pending };
+		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, ...gates };
 	} catch (error) {
 		await Promise.all(weights.map((w) => w.close()));
 		throw error;
 	}
+}
+
+/** The recipe's shared expert for the tensor plan, when the output architecture has a place for it. */
+function sharedExpertOf(resolved: ResolvedRecipe, gates: LayerValues | undefined): TensorPlanInput["sharedExpert"] {
+	const spec = resolved.recipe.sharedExperts[0];
+	if (!spec || !resolved.architecture.sharedExpertNames) return undefined;
+	if (!gates) throw new Error("the recipe has a shared expert but no shared expert gate was built");
+	return { expert: { source: resolved.sharedExperts[0], noiseScale: spec.noiseScale, residualScale: spec.residualScale }, gates };
 }
 
 export async function closeMergePlan(plan: MergePlan): Promise<void> {
@@ -93,54 +119,3 @@ export async function closeMergePlan(plan: MergePlan): Promise<void> {
 }
 
 const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<string, string>;
-
-interface Routers {
-	routers: Float32Array[];
-	sharedGates?: Float32Array[];
-	gates: GateSummary;
-	warnings: string[];
-}
-
-async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights, seed: number, options: PlanMergeOptions): Promise<Routers> {
-	const { recipe } = resolved;
-	const base = resolved.models[resolved.base];
-	const { numLayers, hiddenSize } = base.config;
-	const numExperts = recipe.experts.length;
-	const expertLabels = resolved.experts.map((m) => resolved.models[m].label);
-	const mode = recipe.gateMode;
-	if (mode === "random" || mode === "uniform_random") {
-		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
-		const sharedGates = recipe.sharedExperts.length > 0 ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
-		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
-		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
-	}
-	if (mode !== "cheap_embed" && options.computeGates === false) {
-		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
-		return { routers, gates: summarizeGates(mode, []), warnings: [] };
-	}
-	// The compute engine (worker threads) is started only for hidden-state modes, and stopped right after.
-	const engine = mode === "cheap_embed" ? undefined : await ComputeEngine.create({ threads: options.threads });
-	let built: Awaited<ReturnType<typeof buildPromptGates>>;
-	try {
-		built = await buildPromptGates({
-			mode,
-			baseModelDir: base.dir,
-			baseWeights,
-			numLayers,
-			hiddenSize,
-			expertLabels,
-			experts: recipe.experts.map(gatePrompts),
-			sharedExpert: recipe.sharedExperts[0] && gatePrompts(recipe.sharedExperts[0]),
-			computeStates: engine
-				? async (prompts) => (await computePromptStates(base.dir, { prompts }, { backend: engine, onProgress: options.onGateProgress })).states
-				: undefined,
-		});
-	} finally {
-		await engine?.close();
-	}
-	return { routers: built.routers, sharedGates: built.sharedGates, gates: summarizeGates(mode, built.stats, built), warnings: built.warnings };
-}
-
-function gatePrompts(expert: ExpertSpec): { positive: ExpertSpec["positivePrompts"]; negative: ExpertSpec["negativePrompts"] } {
-	return { positive: expert.positivePrompts, negative: expert.negativePrompts };
-}

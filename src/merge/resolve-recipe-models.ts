@@ -1,9 +1,11 @@
 import { chooseArchitecture } from "../architectures/choose-architecture.js";
+import { unsupportedInputReason } from "../architectures/input-support.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
-import { checkCompatible } from "../models/check-compatible.js";
-import { type ResolvedModel, resolveModel } from "../models/resolve-model.js";
-import type { ModelRef, Recipe, SourceLoc } from "../recipe/index.js";
+import { type HubAccess, openHub } from "../hub/hub-context.js";
+import { checkCompatible } from "../inputs/check-compatible.js";
+import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
+import { type ModelRef, type Recipe, type SourceLoc, modelKey } from "../recipe/index.js";
 import type { DType } from "../safetensors/index.js";
 
 export interface ResolvedRecipe {
@@ -14,13 +16,18 @@ export interface ResolvedRecipe {
 	base: number;
 	/** Index into `models` of each routed expert, in recipe order. */
 	experts: number[];
+	/** Index into `models` of each shared expert, in recipe order. */
+	sharedExperts: number[];
 	architecture: OutputArchitecture;
+	/** As the recipe writes it, else the architecture's default. */
+	expertsPerToken: number;
 	dtype: DType;
 	warnings: string[];
 }
 
 export interface ResolveRecipeOptions {
-	cacheDir?: string;
+	/** How Hub models are found and downloaded (token, endpoint, cache, offline, progress, abort); default: the environment's. */
+	hub?: HubAccess;
 	/** Configs only (`validate`): Hub weights are checked to exist, not downloaded. */
 	configOnly?: boolean;
 }
@@ -35,13 +42,16 @@ const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16
 export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
 	const models: ResolvedModel[] = [];
 	const byKey = new Map<string, number>();
+	const refs = [recipe.baseModel, ...recipe.experts.map((e) => e.source), ...recipe.sharedExperts.map((e) => e.source)];
+	// One context for every Hub model of the recipe: the token is looked up once.
+	const hub = refs.some((r) => r.kind === "hub") ? await openHub(options.hub) : undefined;
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
-		const key = refKey(ref);
+		const key = modelKey(ref);
 		const known = byKey.get(key);
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { cacheDir: options.cacheDir, configOnly: options.configOnly });
+			model = await resolveModel(ref, { hub, configOnly: options.configOnly });
 		} catch (error) {
 			throw at(loc, error);
 		}
@@ -52,16 +62,19 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const base = await resolveAt(recipe.baseModel, recipe.baseModelLoc);
 	const experts: number[] = [];
 	for (const expert of recipe.experts) experts.push(await resolveAt(expert.source, expert.loc));
-	for (const expert of recipe.sharedExperts) await resolveAt(expert.source, expert.loc);
+	const sharedExperts: number[] = [];
+	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert.source, expert.loc));
 
 	checkCompatible(models[base], models.filter((_, i) => i !== base));
 	const architecture = chooseArchitecture({
 		candidates: recipe.architecture ? recipe.architectureCandidates : undefined,
 		inputModelTypes: models.map((m) => m.config.modelType),
 		sharedExperts: recipe.sharedExperts.length,
+		sharedExpertPrompts: recipe.sharedExperts.some((e) => e.positivePrompts.length > 0),
+		gateMode: recipe.gateMode,
 	});
 	for (const model of models) {
-		const reason = architecture.unsupportedInput(model.config);
+		const reason = unsupportedInputReason(architecture, model.config);
 		if (reason) throw new MoeMergeError(`${model.label} cannot become part of a ${architecture.displayName} model: ${reason}`, { file: model.config.file });
 	}
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
@@ -76,13 +89,11 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	if ((E & (E - 1)) !== 0) {
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
 	}
-	return { recipe, models, base, experts, architecture, dtype, warnings };
-}
-
-function refKey(ref: ModelRef): string {
-	if (ref.kind === "local") return `local:${ref.path}`;
-	if (ref.kind === "hub") return `hub:${ref.repo}@${ref.revision ?? "main"}`;
-	return `lora:${ref.text}`;
+	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : architecture.defaults.expertsPerToken(recipe.sharedExperts.length);
+	if (expertsPerToken > E) {
+		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
+	}
+	return { recipe, models, base, experts, sharedExperts, architecture, expertsPerToken, dtype, warnings };
 }
 
 /** Prefixes an error about a model with the recipe position that names it. */

@@ -7,11 +7,11 @@ import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeCardSource } from "../output/card-sources.js";
 import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import { localModelDirs } from "../output/protect-inputs.js";
+import { checkMergedOutput } from "../verify/index.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
-import type { HubOptions } from "../hub/hub-options.js";
-import { withHubOptions } from "../hub/hub-session.js";
-import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "../hub/merge-lock-steps.js";
+import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 
@@ -23,9 +23,9 @@ export interface MergeOptions extends PlanMergeOptions {
 	onProgress?: (progress: WriteProgress) => void;
 	/** Called once the plan is made, before writing (warnings, sizes). */
 	onPlan?: (plan: MergePlan) => void;
+	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
+	onGates?: (gates: GateSummary, warnings: string[]) => void;
 	signal?: AbortSignal;
-	/** How Hub models are found and downloaded (token, endpoint, offline, progress); default from the environment. */
-	hub?: HubOptions;
 	/** Refuse to merge when a source resolves differently from the lock beside the recipe (`<recipe>.lock.json`). */
 	locked?: boolean;
 	/** Write or update `<recipe>.lock.json` beside the recipe, as the CLI does (never with `locked`; default false). */
@@ -67,32 +67,26 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
  */
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
-	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite });
-	// Hub models are resolved (and downloaded) inside planMerge, with these options.
-	const plan = await withHubOptions({ ...options.hub, signal: options.hub?.signal ?? options.signal }, () => planMerge(recipe, options));
+	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs: localModelDirs(recipe) });
+	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
+	const plan = await planMerge(recipe, { ...options, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + 50_000_000 });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const shardHashes = await writeShards({
-				dir: staging.path,
-				tensors: plan.tensors,
-				shards: plan.shards,
-				sources: plan.weights,
-				seed: plan.seed,
-				onProgress: options.onProgress,
-				signal: options.signal,
-			});
-			const files = await writeSideFiles(plan, staging.path, options);
+			const { shardHashes, gates, gateWarnings } = await writeWhileGating(plan, staging.path, options);
+			options.onGates?.(gates, gateWarnings);
+			const warnings = [...plan.warnings, ...gateWarnings];
+			const files = await writeSideFiles(plan, staging.path, options, warnings);
+			await checkMergedOutput(staging.path);
 			if (options.beforeCommit) files.push(...(await options.beforeCommit(staging.path)));
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await staging.commit();
-			const warnings = [...plan.warnings];
 			let recipeLockFile: string | undefined;
 			if (options.recipeLock && !options.locked) {
 				recipeLockFile = await updateRecipeLock(plan, sources).catch((error: Error) => {
@@ -115,7 +109,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				files: [...plan.shards.map((s) => s.fileName), ...files].sort(),
 				sources: sources.map(({ role, ref, commit }) => ({ role, ref, ...(commit && { commit }) })),
 				recipeLockFile,
-				gates: plan.gates,
+				gates,
 			};
 		} catch (error) {
 			hashing.cancel();
@@ -127,7 +121,38 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	}
 }
 
-async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions): Promise<string[]> {
+/**
+ * Streams the shards while the forward pass of hidden-state gates runs (the routers are planned last
+ * in the last shard, so the writer only waits for them at the very end). A failure of either half
+ * stops the other, and both have ended before this returns or throws, so the staging folder can go.
+ */
+async function writeWhileGating(plan: MergePlan, dir: string, options: MergeOptions): Promise<{ shardHashes: Map<string, string>; gates: GateSummary; gateWarnings: string[] }> {
+	const stop = new AbortController();
+	const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+	let firstError: { error: unknown } | undefined;
+	const failing = (error: unknown): never => {
+		firstError ??= { error };
+		stop.abort(error);
+		throw error;
+	};
+	const writing = writeShards({
+		dir,
+		tensors: plan.tensors,
+		shards: plan.shards,
+		sources: plan.weights,
+		seed: plan.seed,
+		onProgress: options.onProgress,
+		signal,
+	}).catch(failing);
+	const gating = plan.pendingGates ? plan.pendingGates.run(signal).catch(failing) : Promise.resolve({ gates: plan.gates!, warnings: [] });
+	const [written, gated] = await Promise.allSettled([writing, gating]);
+	if (firstError) throw firstError.error;
+	if (written.status === "rejected") throw written.reason;
+	if (gated.status === "rejected") throw gated.reason;
+	return { shardHashes: written.value, gates: gated.value.gates, gateWarnings: gated.value.warnings };
+}
+
+async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[]): Promise<string[]> {
 	const written = ["config.json", RECIPE_FILE_NAME, "README.md"];
 	await writeFile(join(dir, "config.json"), stringifyConfig(plan.config));
 	if (plan.shards.length > 1) {
@@ -144,7 +169,7 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 		]),
 		architecture: plan.architecture.displayName,
 		numExperts: plan.experts.length,
-		expertsPerToken: plan.recipe.expertsPerToken,
+		expertsPerToken: plan.expertsPerToken,
 		gateMode: plan.recipe.gateMode,
 		seed: plan.seed,
 		dtype: String(plan.config.torch_dtype),
@@ -152,7 +177,7 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 		recipeText: plan.recipe.text,
 		recipeFileName: basename(plan.recipe.file),
 		toolVersion: VERSION,
-		warnings: plan.warnings,
+		warnings,
 		repoId: options.repoId,
 		tokenizer: options.copyTokenizer !== false,
 	});

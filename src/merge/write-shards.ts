@@ -102,10 +102,12 @@ async function streamPart(
 		progressed(t.view.length);
 	};
 
-	if (part.kind === "values") {
-		for (let start = 0; start < part.values.length; ) {
-			const t = target(part.values.length - start);
-			fromFloat32(part.values.subarray(start, start + t.n), dtype, t.view);
+	if (part.kind === "values" || part.kind === "pending") {
+		const values = part.kind === "values" ? part.values : await part.values();
+		if (part.kind === "pending" && values.length !== part.length) throw new Error(`${part.label}: ${values.length} values computed, ${part.length} planned`);
+		for (let start = 0; start < values.length; ) {
+			const t = target(values.length - start);
+			fromFloat32(values.subarray(start, start + t.n), dtype, t.view);
 			await put(t);
 			start += t.n;
 		}

@@ -44,8 +44,12 @@ export function applyRope(qkv: Float32Array, stride: number, first: number, toke
 let scoresScratch = new Float64Array(64);
 let accScratch = new Float64Array(64);
 
-/** Writes rows `first` .. of `out` [tokens, heads · headDim] (heads concatenated, as o_proj expects). */
-export function attendPrompt(qkv: Float32Array, first: number, tokens: number, shape: AttentionShape, out: Float32Array): void {
+/**
+ * Writes the attention output of query tokens `fromToken` .. `tokens - 1` of the prompt into `out`
+ * [rows, heads · headDim] (heads concatenated, as o_proj expects), from row `outRow` on; by default
+ * every token, at the prompt's own rows. Keys and values are always the prompt's tokens up to the query.
+ */
+export function attendPrompt(qkv: Float32Array, first: number, tokens: number, shape: AttentionShape, out: Float32Array, fromToken = 0, outRow = first): void {
 	const { heads, kvHeads, headDim: D, window } = shape;
 	const stride = (heads + 2 * kvHeads) * D;
 	const kOffset = heads * D;
@@ -60,7 +64,7 @@ export function attendPrompt(qkv: Float32Array, first: number, tokens: number, s
 	for (let h = 0; h < heads; h++) {
 		// repeat_kv: query head h reads key/value head floor(h / group).
 		const kv = Math.floor(h / group) * D;
-		for (let t = 0; t < tokens; t++) {
+		for (let t = fromToken; t < tokens; t++) {
 			const qi = (first + t) * stride + h * D;
 			const lo = window === null ? 0 : Math.max(0, t - window + 1);
 			let max = -Infinity;
@@ -84,7 +88,7 @@ export function attendPrompt(qkv: Float32Array, first: number, tokens: number, s
 				const vi = (first + s) * stride + vOffset + kv;
 				for (let d = 0; d < D; d++) acc[d] += w * qkv[vi + d]!;
 			}
-			const oi = (first + t) * outStride + h * D;
+			const oi = (outRow + t - fromToken) * outStride + h * D;
 			for (let d = 0; d < D; d++) out[oi + d] = acc[d]!;
 		}
 	}

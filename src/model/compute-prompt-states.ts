@@ -1,18 +1,24 @@
 /**
  * Hidden states of prompts through a dense base model, streamed one decoder layer at a time: the
- * embedding rows of the prompt tokens, then for each layer its weights are read and packed, every
- * prompt goes through it, the per-prompt summaries of the layer's input are kept, and the layer is freed.
- * Peak memory is one layer's weights plus the activations of all prompt tokens.
+ * embedding rows of the prompt tokens, then for each layer its weights are packed, every prompt goes
+ * through it, the per-prompt summaries of the layer's input are kept, and the layer is freed. Weights
+ * go half a layer at a time (attention, MLP): the next half's raw weights are read while the current
+ * one multiplies, so the products rarely wait for the disk. Peak memory is one packed half, the next
+ * half's raw bytes and the activations of all tokens.
+ *
+ * Routers read the input of each decoder layer, so without `logits` or `keepAll` the last layer is not
+ * run, and with `summary: "last"` the layer before it only updates each prompt's last token.
  */
 import { MoeMergeError } from "../errors.js";
-import { readDenseConfig } from "../models/dense-config.js";
+import { readDenseConfig } from "../inputs/dense-config.js";
 import { ModelWeights } from "../safetensors/index.js";
-import { LayerScratch, runDecoderLayer, type PromptRows } from "./decoder-layer.js";
+import { LayerScratch, runAttentionBlock, runMlpBlock, type LayerRows, type PromptRows } from "./decoder-layer.js";
 import { gatherEmbeddings } from "./embeddings.js";
-import { freeLayer, loadLayer } from "./layer-weights.js";
+import { freeMatrices, packHalf, readAttention, readMlp, releaseHalf, type RawAttention, type RawMlp } from "./layer-weights.js";
 import type { LinearBackend } from "./linear-backend.js";
 import { computeLogits } from "./lm-head.js";
 import { describeModel, tensorNames, type ModelSpec } from "./model-spec.js";
+import { timed, type PhaseTimes } from "./phase-times.js";
 import { rmsNorm } from "./rms-norm.js";
 import { ReadBuffer, readVector } from "./tensor-io.js";
 
@@ -25,7 +31,7 @@ export interface HiddenStateRequest {
 export interface PromptStates {
 	/** [L] of hidden: the state at the last token. */
 	last: Float32Array[];
-	/** [L] of hidden: the mean over all tokens. */
+	/** [L] of hidden: the mean over all tokens; empty with `summary: "last"`. */
 	mean: Float32Array[];
 }
 
@@ -40,6 +46,7 @@ export interface PromptAllStates {
 export interface ForwardProgress {
 	/** Decoder layers completed (0..layers). */
 	layer: number;
+	/** Decoder layers this pass runs (the last one is skipped when only router inputs are asked for). */
 	layers: number;
 	/** Prompts whose attention is done in the layer being computed; 0 right after a layer completes. */
 	prompt: number;
@@ -55,6 +62,12 @@ export interface ForwardOptions {
 	keepAll?: boolean;
 	/** Token rows per MLP matrix product; default: as many as keep the [rows, 2·intermediate] buffer within 64 MB. */
 	mlpChunkRows?: number;
+	/** Which summaries of each layer's input to keep: "both" (default) last-token and mean, or "last" only (less work). */
+	summary?: "both" | "last";
+	/** Stops the pass between layers. */
+	signal?: AbortSignal;
+	/** Adds where the wall time goes, phase by phase, here (benchmarks, --json). */
+	times?: PhaseTimes;
 }
 
 export interface PromptStatesResult {
@@ -80,8 +93,12 @@ export async function computePromptStates(modelDir: string, request: HiddenState
 }
 
 async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[][], options: ForwardOptions): Promise<PromptStatesResult> {
-	const { backend, onProgress } = options;
+	const { backend, onProgress, signal, times } = options;
 	const { hidden: H, layers: L } = spec;
+	const full = options.logits === true || options.keepAll === true;
+	const lastOnly = !full && options.summary === "last";
+	// Without logits, the output of the last layer is read by no router.
+	const runLayers = full ? L : L - 1;
 	const rows: PromptRows[] = [];
 	let M = 0;
 	for (const ids of prompts) {
@@ -93,26 +110,51 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 
 	const states: PromptStates[] = prompts.map(() => ({ last: [], mean: [] }));
 	const all: PromptAllStates[] | undefined = options.keepAll ? rows.map(() => ({ layers: [], finalNorm: new Float32Array(0) })) : undefined;
-	const scratch = new LayerScratch(spec, M, options.mlpChunkRows);
-	const readBuffer = new ReadBuffer();
-	const report = (layer: number, prompt: number): void => onProgress?.({ layer, layers: L, prompt, prompts: prompts.length });
-	for (let l = 0; l < L; l++) {
+	const keep = (): void =>
 		rows.forEach((r, p) => {
 			states[p]!.last.push(x.slice((r.first + r.tokens - 1) * H, (r.first + r.tokens) * H));
-			states[p]!.mean.push(meanRows(x, r.first, r.tokens, H));
+			if (!lastOnly) states[p]!.mean.push(meanRows(x, r.first, r.tokens, H));
 			all?.[p]!.layers.push(x.slice(r.first * H, (r.first + r.tokens) * H));
 		});
-		const layer = await loadLayer(weights, spec, l, backend, readBuffer);
-		try {
-			await runDecoderLayer(x, M, layer, spec.windows[l]!, spec, rows, scratch, backend, (p) => report(l, p));
-		} finally {
-			freeLayer(backend, layer);
+	const scratch = new LayerScratch(spec, M, options.mlpChunkRows);
+	const report = (layer: number, prompt: number): void => onProgress?.({ layer, layers: runLayers, prompt, prompts: prompts.length });
+	// The next half layer's raw weights are read while the current half multiplies.
+	let nextAttention: Promise<RawAttention> | undefined = runLayers > 0 ? readAttention(weights, spec, 0, backend) : undefined;
+	let nextMlp: Promise<RawMlp> | undefined;
+	try {
+		for (let l = 0; l < runLayers; l++) {
+			keep();
+			signal?.throwIfAborted();
+			const rawAttention = await timed(times, "readWait", () => nextAttention!);
+			nextAttention = undefined;
+			const attention = await timed(times, "pack", () => packHalf(rawAttention, backend));
+			let leaving: LayerRows;
+			try {
+				nextMlp = readMlp(weights, spec, l, backend);
+				const outputs = lastOnly && l === runLayers - 1 ? "last" : "all";
+				leaving = await runAttentionBlock(x, M, attention, spec.windows[l]!, spec, rows, scratch, backend, { onPrompt: (p) => report(l, p), outputs, times });
+			} finally {
+				freeMatrices(backend, attention.qkv, attention.o);
+			}
+			const rawMlp = await timed(times, "readWait", () => nextMlp!);
+			nextMlp = undefined;
+			const mlp = await timed(times, "pack", () => packHalf(rawMlp, backend));
+			try {
+				if (l + 1 < runLayers) nextAttention = readAttention(weights, spec, l + 1, backend);
+				await runMlpBlock(x, leaving, mlp, spec, scratch, backend, times);
+			} finally {
+				freeMatrices(backend, mlp.gateUp, mlp.down);
+			}
+			report(l + 1, 0);
 		}
-		report(l + 1, 0);
+	} finally {
+		// After a failure, a half being read ahead is given back once its read ends.
+		await Promise.all([nextAttention?.then(releaseHalf, () => undefined), nextMlp?.then(releaseHalf, () => undefined)]);
 	}
+	if (runLayers < L) keep();
 
 	const result: PromptStatesResult = { states };
-	if (!options.logits && !all) return result;
+	if (!full) return result;
 	const normWeight = await readVector(weights, tensorNames.finalNorm, H);
 	if (all) {
 		rows.forEach((r, p) => {
@@ -127,7 +169,7 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 		const lastRows = new Float32Array(rows.length * H);
 		rows.forEach((r, p) => lastRows.set(x.subarray((r.first + r.tokens - 1) * H, (r.first + r.tokens) * H), p * H));
 		rmsNorm(lastRows, lastRows, rows.length, H, normWeight, spec.eps);
-		const logits = await computeLogits(weights, spec, lastRows, rows.length, backend, readBuffer);
+		const logits = await computeLogits(weights, spec, lastRows, rows.length, backend, new ReadBuffer());
 		result.logits = rows.map((_, p) => logits.slice(p * spec.vocab, (p + 1) * spec.vocab));
 	}
 	return result;

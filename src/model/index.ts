@@ -14,4 +14,5 @@ export {
 export type { LinearBackend, LinearDType } from "./linear-backend.js";
 export { ReferenceLinearBackend, type ReferenceLinear } from "./reference-linear.js";
 export { describeModel, SUPPORTED_MODEL_TYPES, type ModelSpec } from "./model-spec.js";
+export { newPhaseTimes, type PhaseTimes } from "./phase-times.js";
 export { buildRope, type Rope, type RopeTables } from "./rope.js";

@@ -1,75 +1,142 @@
 /**
- * One decoder layer's weights, read from disk and handed to the backend: q/k/v stacked into one
- * projection and gate/up into another, so each needs a single matrix product for all prompts' tokens.
- * Only one layer is held at a time; free it before loading the next.
+ * A decoder layer's weights in two halves, attention (q/k/v stacked into one projection, o) and MLP
+ * (gate/up stacked, down), each in two steps so the next half can be read while this one multiplies:
+ * read brings the raw bytes into the backend's raw buffers, pack hands them to the backend and gives
+ * the raw memory back. Stacking gives one matrix product for all prompts' tokens per projection.
+ * With one packed half and the next half's raw bytes alive at a time, a 7B layer needs ~0.8 GB
+ * instead of 1.3 GB for a whole packed layer and the next one's raw bytes.
  */
 import type { ModelWeights } from "../safetensors/index.js";
-import type { LinearBackend } from "./linear-backend.js";
+import { takeRawBuffer, type LinearBackend, type LinearDType, type RawBuffer } from "./linear-backend.js";
 import { tensorNames, type ModelSpec } from "./model-spec.js";
-import { readStacked, readVector, readVectors, type ReadBuffer } from "./tensor-io.js";
+import { readStacked, readVector, readVectors } from "./tensor-io.js";
 
-export interface LayerWeights {
+export interface AttentionVectors {
 	inputNorm: Float32Array;
-	postNorm: Float32Array;
-	/** [(heads + 2 kvHeads) · headDim, hidden]: q rows, then k, then v. */
-	qkv: unknown;
 	qkvBias?: Float32Array;
 	/** Qwen3's per-head RMSNorm weights [headDim]. */
 	qNorm?: Float32Array;
 	kNorm?: Float32Array;
-	o: unknown;
 	oBias?: Float32Array;
-	/** [2 · intermediate, hidden]: gate rows, then up. */
-	gateUp: unknown;
+}
+
+export interface MlpVectors {
+	postNorm: Float32Array;
 	gateUpBias?: Float32Array;
-	down: unknown;
 	downBias?: Float32Array;
 }
 
-/** `buffer` receives each matrix's raw bytes in turn (the backend copies them when packing). */
-export async function loadLayer(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend, buffer: ReadBuffer): Promise<LayerWeights> {
+export interface AttentionWeights extends AttentionVectors {
+	/** [(heads + 2 kvHeads) · headDim, hidden]: q rows, then k, then v. */
+	qkv: unknown;
+	o: unknown;
+}
+
+export interface MlpWeights extends MlpVectors {
+	/** [2 · intermediate, hidden]: gate rows, then up. */
+	gateUp: unknown;
+	down: unknown;
+}
+
+interface RawMatrix {
+	raw: RawBuffer;
+	dtype: LinearDType;
+	rows: number;
+	cols: number;
+}
+
+/** A half read from disk: its matrices' raw bytes (in product order) and its vectors. */
+export interface RawHalf<V, K extends string> {
+	matrices: Record<K, RawMatrix>;
+	vectors: V;
+}
+
+export type RawAttention = RawHalf<AttentionVectors, "qkv" | "o">;
+export type RawMlp = RawHalf<MlpVectors, "gateUp" | "down">;
+
+type Parts = { name: string; rows: number }[];
+
+export function readAttention(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend): Promise<RawAttention> {
 	const name = (rest: string): string => tensorNames.layer(l, rest);
-	const { hidden: H, heads, kvHeads, headDim: D, intermediate: I } = spec;
-	const qRows = heads * D;
-	const kvRows = kvHeads * D;
-	const packed: unknown[] = [];
-	// Matrices are packed one by one so only one raw copy exists at a time.
-	const pack = async (parts: { name: string; rows: number }[], cols: number): Promise<unknown> => {
-		const { bytes, dtype, rows } = await readStacked(weights, parts, cols, buffer);
-		const w = await backend.packLinear(bytes, dtype, rows, cols);
-		packed.push(w);
-		return w;
-	};
-	try {
-		const qkvParts = [{ name: name("self_attn.q_proj"), length: qRows }, { name: name("self_attn.k_proj"), length: kvRows }, { name: name("self_attn.v_proj"), length: kvRows }];
-		const layer: LayerWeights = {
-			inputNorm: await readVector(weights, name("input_layernorm.weight"), H),
-			postNorm: await readVector(weights, name("post_attention_layernorm.weight"), H),
-			qkv: await pack(qkvParts.map((p) => ({ name: `${p.name}.weight`, rows: p.length })), H),
-			o: await pack([{ name: name("self_attn.o_proj.weight"), rows: H }], qRows),
-			gateUp: await pack([{ name: name("mlp.gate_proj.weight"), rows: I }, { name: name("mlp.up_proj.weight"), rows: I }], H),
-			down: await pack([{ name: name("mlp.down_proj.weight"), rows: H }], I),
-		};
-		if (spec.qkvBias) layer.qkvBias = await readVectors(weights, qkvParts.map((p) => ({ name: `${p.name}.bias`, length: p.length })));
-		if (spec.oBias) layer.oBias = await readVector(weights, name("self_attn.o_proj.bias"), H);
+	const { hidden: H, heads, kvHeads, headDim: D } = spec;
+	const qkv = [{ name: name("self_attn.q_proj"), rows: heads * D }, { name: name("self_attn.k_proj"), rows: kvHeads * D }, { name: name("self_attn.v_proj"), rows: kvHeads * D }];
+	return readHalf(weights, backend, {
+		qkv: { parts: qkv.map((p) => ({ name: `${p.name}.weight`, rows: p.rows })), cols: H },
+		o: { parts: [{ name: name("self_attn.o_proj.weight"), rows: H }], cols: heads * D },
+	}, async () => {
+		const vectors: AttentionVectors = { inputNorm: await readVector(weights, name("input_layernorm.weight"), H) };
+		if (spec.qkvBias) vectors.qkvBias = await readVectors(weights, qkv.map((p) => ({ name: `${p.name}.bias`, length: p.rows })));
+		if (spec.oBias) vectors.oBias = await readVector(weights, name("self_attn.o_proj.bias"), H);
 		if (spec.qkNorm) {
-			layer.qNorm = await readVector(weights, name("self_attn.q_norm.weight"), D);
-			layer.kNorm = await readVector(weights, name("self_attn.k_norm.weight"), D);
+			vectors.qNorm = await readVector(weights, name("self_attn.q_norm.weight"), D);
+			vectors.kNorm = await readVector(weights, name("self_attn.k_norm.weight"), D);
 		}
+		return vectors;
+	});
+}
+
+export function readMlp(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend): Promise<RawMlp> {
+	const name = (rest: string): string => tensorNames.layer(l, rest);
+	const { hidden: H, intermediate: I } = spec;
+	return readHalf(weights, backend, {
+		gateUp: { parts: [{ name: name("mlp.gate_proj.weight"), rows: I }, { name: name("mlp.up_proj.weight"), rows: I }], cols: H },
+		down: { parts: [{ name: name("mlp.down_proj.weight"), rows: H }], cols: I },
+	}, async () => {
+		const vectors: MlpVectors = { postNorm: await readVector(weights, name("post_attention_layernorm.weight"), H) };
 		if (spec.mlpBias) {
-			layer.gateUpBias = await readVectors(weights, [{ name: name("mlp.gate_proj.bias"), length: I }, { name: name("mlp.up_proj.bias"), length: I }]);
-			layer.downBias = await readVector(weights, name("mlp.down_proj.bias"), H);
+			vectors.gateUpBias = await readVectors(weights, [{ name: name("mlp.gate_proj.bias"), length: I }, { name: name("mlp.up_proj.bias"), length: I }]);
+			vectors.downBias = await readVector(weights, name("mlp.down_proj.bias"), H);
 		}
-		return layer;
+		return vectors;
+	});
+}
+
+async function readHalf<V, K extends string>(weights: ModelWeights, backend: LinearBackend, layout: Record<K, { parts: Parts; cols: number }>, vectors: () => Promise<V>): Promise<RawHalf<V, K>> {
+	const matrices = {} as Record<K, RawMatrix>;
+	try {
+		for (const key of Object.keys(layout) as K[]) matrices[key] = await readRaw(weights, layout[key].parts, layout[key].cols, backend);
+		return { matrices, vectors: await vectors() };
 	} catch (error) {
-		for (const w of packed) backend.free(w);
+		await releaseHalf({ matrices, vectors: undefined });
 		throw error;
 	}
 }
 
-export function freeLayer(backend: LinearBackend, layer: LayerWeights): void {
-	backend.free(layer.qkv);
-	backend.free(layer.o);
-	backend.free(layer.gateUp);
-	backend.free(layer.down);
+/** Packs a read half (one matrix at a time, in order) and releases its raw memory, whatever happens. */
+export async function packHalf<V, K extends string>(raw: RawHalf<V, K>, backend: LinearBackend): Promise<V & Record<K, unknown>> {
+	const packed = {} as Record<K, unknown>;
+	try {
+		for (const key of Object.keys(raw.matrices) as K[]) {
+			const { raw: buffer, dtype, rows, cols } = raw.matrices[key];
+			packed[key] = await backend.packLinear(buffer.bytes, dtype, rows, cols);
+		}
+		return { ...raw.vectors, ...packed };
+	} catch (error) {
+		for (const w of Object.values(packed)) backend.free(w);
+		throw error;
+	} finally {
+		await releaseHalf(raw);
+	}
+}
+
+/** Gives a read half's raw memory back (after a failure, or once packed). */
+export async function releaseHalf(raw: { matrices: Partial<Record<string, RawMatrix>>; vectors: unknown }): Promise<void> {
+	await Promise.all(Object.values(raw.matrices).map((m) => m?.raw.release()));
+}
+
+/** Frees packed matrices (those of a half once its products are done). */
+export function freeMatrices(backend: LinearBackend, ...matrices: unknown[]): void {
+	for (const w of matrices) backend.free(w);
+}
+
+/** Reads stacked matrices (see readStacked) into a raw buffer of the backend, released if the read fails. */
+async function readRaw(weights: ModelWeights, parts: Parts, cols: number, backend: LinearBackend): Promise<RawMatrix> {
+	let raw: RawBuffer | undefined;
+	try {
+		const { dtype, rows } = await readStacked(weights, parts, cols, (bytes) => (raw = takeRawBuffer(backend, bytes)).bytes);
+		return { raw: raw!, dtype, rows, cols };
+	} catch (error) {
+		await raw?.release();
+		throw error;
+	}
 }

@@ -4,10 +4,12 @@
  * config.json, raised before a single weight is read.
  */
 import { ModelError } from "../errors.js";
-import type { DenseConfig } from "../models/dense-config.js";
+import type { DenseConfig } from "../inputs/dense-config.js";
+import { INPUT_FAMILIES, type InputNames, LLAMA_LIKE_NAMES } from "../inputs/input-families.js";
 import { buildRope, type Rope } from "./rope.js";
 
-export const SUPPORTED_MODEL_TYPES = ["llama", "mistral", "qwen2", "qwen3"] as const;
+/** The input families (src/inputs/input-families.ts) are exactly what the forward pass reproduces. */
+export const SUPPORTED_MODEL_TYPES: readonly string[] = INPUT_FAMILIES.map((f) => f.modelType);
 /** transformers' ACT2FN maps both names to SiLU. */
 const SILU_NAMES = ["silu", "swish"];
 
@@ -37,7 +39,7 @@ export function describeModel(config: DenseConfig): ModelSpec {
 		throw new ModelError(`${config.file}: ${what}`, { file: config.file });
 	};
 	const type = config.modelType;
-	if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(type)) {
+	if (!SUPPORTED_MODEL_TYPES.includes(type)) {
 		fail(`model_type "${type}" is not supported for computing hidden states (supported: ${SUPPORTED_MODEL_TYPES.join(", ")})`);
 	}
 	if (!SILU_NAMES.includes(config.hiddenAct)) fail(`hidden_act "${config.hiddenAct}" is not supported (only silu)`);
@@ -48,9 +50,6 @@ export function describeModel(config: DenseConfig): ModelSpec {
 	if (!(config.rmsNormEps >= 0)) fail(`"rms_norm_eps" must not be negative, got ${config.rmsNormEps}`);
 	const windows = config.layerSlidingWindows.slice(0, config.numLayers);
 	for (const w of windows) if (w !== null && !(w >= 1)) fail(`"sliding_window" must be at least 1, got ${w}`);
-	// Bias layout per architecture, as the transformers modeling files build the Linear layers.
-	const llama = type === "llama";
-	const attentionBias = config.raw.attention_bias === true;
 	return {
 		config,
 		hidden: config.hiddenSize,
@@ -63,18 +62,14 @@ export function describeModel(config: DenseConfig): ModelSpec {
 		eps: config.rmsNormEps,
 		windows,
 		qkNorm: config.qkNorm,
-		qkvBias: type === "qwen2" || ((llama || type === "qwen3") && attentionBias),
-		oBias: (llama || type === "qwen3") && attentionBias,
-		mlpBias: llama && config.mlpBias,
+		// Per family, as the transformers modeling files build the Linear layers (src/inputs/input-families.ts).
+		qkvBias: config.biases.includes("q_proj"),
+		oBias: config.biases.includes("o_proj"),
+		mlpBias: config.biases.includes("mlp"),
 		tiedEmbeddings: config.tieWordEmbeddings,
 		rope: buildRope(config),
 	};
 }
 
-/** Safetensors names of the Hugging Face checkpoints of all four architectures. */
-export const tensorNames = {
-	embed: "model.embed_tokens.weight",
-	finalNorm: "model.norm.weight",
-	lmHead: "lm_head.weight",
-	layer: (l: number, rest: string): string => `model.layers.${l}.${rest}`,
-};
+/** Safetensors names of the Hugging Face checkpoints of all four architectures (one naming, from the input table). */
+export const tensorNames: InputNames = LLAMA_LIKE_NAMES;

@@ -1,7 +1,7 @@
 /**
  * TEST / REFERENCE PATH: a plain-JS LinearBackend (weights decoded to f32, dot products accumulated in
- * f64). It is the yardstick the kernel engine is compared with and a fallback where WebAssembly is not
- * available; the product computes with the kernel engine (src/kernels/).
+ * f64). It is the yardstick the kernel engine is compared with in tests; the product always computes
+ * with the kernel engine (src/kernels/), there is no fallback to this.
  */
 import { toFloat32 } from "../safetensors/index.js";
 import type { LinearBackend, LinearDType } from "./linear-backend.js";

@@ -5,7 +5,7 @@
  * `tensor.reciprocal() * scalar`), so inverse frequencies match bit for bit and cos/sin within 1-2 ulp.
  */
 import { ModelError } from "../errors.js";
-import type { DenseConfig } from "../models/dense-config.js";
+import type { DenseConfig } from "../inputs/dense-config.js";
 
 const f = Math.fround;
 

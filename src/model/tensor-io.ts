@@ -53,24 +53,31 @@ export class ReadBuffer {
 
 /**
  * Matrices [rows_i, cols] stacked into one [Σ rows_i, cols] (row-major stacking is byte concatenation),
- * in their common dtype, or F32 if they differ; into `buffer`, so valid until its next use.
+ * in their common dtype, or F32 if they differ, into memory from `take(bytes)`: a ReadBuffer (valid
+ * until its next use) or any allocator, such as the kernel engine's raw buffers.
  */
-export async function readStacked(weights: ModelWeights, parts: { name: string; rows: number }[], cols: number, buffer: ReadBuffer): Promise<{ bytes: Uint8Array; dtype: LinearDType; rows: number }> {
+export async function readStacked(
+	weights: ModelWeights,
+	parts: { name: string; rows: number }[],
+	cols: number,
+	into: ReadBuffer | ((bytes: number) => Uint8Array),
+): Promise<{ bytes: Uint8Array; dtype: LinearDType; rows: number }> {
 	const located = parts.map((p) => locate(weights, p.name, [p.rows, cols]));
 	const same = located.every((l) => l.dtype === located[0]!.dtype);
 	const dtype: LinearDType = same ? located[0]!.dtype : "F32";
 	const rows = parts.reduce((n, p) => n + p.rows, 0);
-	const bytes = buffer.take(rows * cols * dtypeBytes(dtype));
+	const length = rows * cols * dtypeBytes(dtype);
+	const bytes = typeof into === "function" ? into(length) : into.take(length);
 	let at = 0;
 	for (const { file, info, dtype: own } of located) {
-		const length = info.end - info.begin;
+		const size = info.end - info.begin;
 		if (own === dtype) {
-			await file.read(info, 0, length, bytes.subarray(at, at + length));
-			at += length;
+			await file.read(info, 0, size, bytes.subarray(at, at + size));
+			at += size;
 		} else {
-			const raw = new Uint8Array(length);
-			await file.read(info, 0, length, raw);
-			const values = toFloat32(raw, own, length / dtypeBytes(own));
+			const raw = new Uint8Array(size);
+			await file.read(info, 0, size, raw);
+			const values = toFloat32(raw, own, size / dtypeBytes(own));
 			bytes.set(new Uint8Array(values.buffer, 0, values.byteLength), at);
 			at += values.byteLength;
 		}

@@ -1,3 +1,4 @@
+import { type GateMode, isRandomGateMode } from "../recipe/gate-modes.js";
 import { stringify } from "yaml";
 import type { CardSource } from "./card-sources.js";
 
@@ -14,7 +15,7 @@ export interface ModelCardInput {
 	architecture: string;
 	numExperts: number;
 	expertsPerToken: number;
-	gateMode: string;
+	gateMode: GateMode;
 	seed: number;
 	dtype: string;
 	layout: string;
@@ -73,7 +74,7 @@ export function renderModelCard(input: ModelCardInput): string {
 		`- dtype: \`${input.dtype}\`, expert layout: \`${input.layout}\``,
 		...input.warnings.map((w) => `- note: ${w}`),
 		"",
-		`The routers have not been trained${input.gateMode.includes("random") ? " (random gates: fine-tune before use)" : ""}.`,
+		`The routers have not been trained${isRandomGateMode(input.gateMode) ? " (random gates: fine-tune before use)" : ""}.`,
 		"",
 		`Recipe (\`${input.recipeFileName}\`):`,
 		"",

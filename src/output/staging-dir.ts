@@ -2,6 +2,7 @@ import { mkdir, open, readdir, rename, rm, stat, statfs } from "node:fs/promises
 import { basename, dirname, join, resolve } from "node:path";
 import { OutputError } from "../errors.js";
 import { formatBytes } from "../util/size.js";
+import { checkOutputSparesInputs } from "./protect-inputs.js";
 
 /**
  * The output is written into a hidden staging folder beside the target and renamed into place only
@@ -20,13 +21,19 @@ export interface StagingDir {
 
 export interface OutputCheckOptions {
 	overwrite?: boolean;
-	/** Bytes the output will take; refused early when the file system has less free. */
+	/** Bytes of the output's shards; refused early when the file system has less free (with OUTPUT_SPACE_MARGIN). */
 	requiredBytes?: number;
+	/** Folders of the input models: an output that is, contains or lies inside one is refused, even with overwrite. */
+	inputs?: readonly string[];
 }
 
-/** Refuses an existing non-empty target (unless overwriting) and a file system without room, before any work. */
+/** Room asked beyond the shards: config, tokenizer, model card and lock, and the file system's rounding. */
+export const OUTPUT_SPACE_MARGIN = 50_000_000;
+
+/** Refuses an input's folder, an existing non-empty target (unless overwriting) and a file system without room, before any work. */
 export async function checkOutputTarget(target: string, options: OutputCheckOptions = {}): Promise<void> {
 	const dir = resolve(target);
+	if (options.inputs) await checkOutputSparesInputs(dir, options.inputs);
 	let entries: string[] | undefined;
 	try {
 		const info = await stat(dir);
@@ -43,9 +50,10 @@ export async function checkOutputTarget(target: string, options: OutputCheckOpti
 	}
 	if (options.requiredBytes !== undefined) {
 		const free = await freeBytes(dirname(dir));
-		if (free !== undefined && free < options.requiredBytes) {
+		const needed = options.requiredBytes + OUTPUT_SPACE_MARGIN;
+		if (free !== undefined && free < needed) {
 			throw new OutputError(
-				`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(options.requiredBytes)}, has ${formatBytes(free)}`,
+				`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(needed)}, has ${formatBytes(free)}`,
 				{ file: dir },
 			);
 		}

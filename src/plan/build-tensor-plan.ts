@@ -1,4 +1,5 @@
-import type { ExpertLayout, MlpProjection, OutputArchitecture } from "../architectures/output-architecture.js";
+import type { ExpertLayout, OutputArchitecture } from "../architectures/output-architecture.js";
+import type { BiasSite, InputNames, MlpProjection } from "../inputs/input-families.js";
 import { ModelError } from "../errors.js";
 import type { DType, ModelWeights, TensorInfo } from "../safetensors/index.js";
 import type { PlannedTensor, TensorPart } from "./tensor-plan.js";
@@ -10,64 +11,129 @@ export interface PlanExpert {
 	residualScale?: number;
 }
 
+/** Per layer, values ready now, or a function giving them once computed. */
+export type LayerValues = Float32Array[] | ((layer: number) => Promise<Float32Array>);
+
 export interface TensorPlanInput {
 	architecture: OutputArchitecture;
+	/** How the input models name their tensors (the base's family; every input has the same model_type). */
+	inputNames: InputNames;
 	layout: ExpertLayout;
 	dtype: DType;
 	/** Open weights of every distinct input model; labels name them in errors. */
 	weights: { label: string; weights: ModelWeights }[];
 	base: number;
 	experts: PlanExpert[];
+	/** The shared expert and its gate row [H] per layer, for architectures that have one. */
+	sharedExpert?: { expert: PlanExpert; gates: LayerValues };
 	numLayers: number;
 	hiddenSize: number;
 	intermediateSize: number;
+	/** Output rows of each attention projection (for the bias vectors an architecture writes as zeros). */
+	attentionRows: Record<AttentionBias, number>;
 	/** Router rows per layer, [numExperts, hidden] row-major. */
-	routers: Float32Array[];
+	routers: LayerValues;
 }
 
+type AttentionBias = Exclude<BiasSite, "mlp">;
 const PROJECTIONS: readonly MlpProjection[] = ["gate_proj", "up_proj", "down_proj"];
 /** Tensors of old checkpoints that transformers recomputes and never loads. */
 const IGNORED = /\.rotary_emb\.inv_freq$/;
 
 /**
  * Lays out every output tensor in file order (embeddings, then layer by layer, then the final norm
- * and head) and names the source bytes of each. Every source tensor is looked up and its shape
- * checked here, so a missing or mis-shaped tensor is reported before any byte is written.
+ * and head; values still being computed at the very end) and names the source bytes of each. Every
+ * source tensor is looked up and its shape checked here, so a missing or mis-shaped tensor is reported
+ * before any byte is written. Names come from the input table and the output description only.
  */
 export function buildTensorPlan(input: TensorPlanInput): PlannedTensor[] {
-	const { architecture: arch, layout, dtype, numLayers, hiddenSize: H, intermediateSize: I } = input;
+	const { architecture: arch, inputNames: names, layout, dtype, numLayers, hiddenSize: H, intermediateSize: I } = input;
 	const base = input.weights[input.base];
 	const byLayer: string[][] = Array.from({ length: numLayers }, () => []);
 	const head: string[] = [];
 	const tail: string[] = [];
+	const carried = new Set<BiasSite>(arch.biases.carried);
+	const biasesFound = new Set<BiasSite>();
 	for (const name of base.weights.names()) {
-		if (IGNORED.test(name) || arch.isDenseMlpTensor(name)) continue;
-		if (name.endsWith(".bias")) {
+		if (IGNORED.test(name) || names.isMlpTensor(name)) continue;
+		const bias = names.biasSite(name);
+		if (bias !== undefined && !carried.has(bias)) {
 			throw new ModelError(`${base.label}: tensor ${name} is a bias, which ${arch.displayName} cannot carry`, { file: base.weights.dir });
 		}
-		const layer = /^model\.layers\.(\d+)\./.exec(name);
-		if (layer) {
-			const l = Number(layer[1]);
+		if (bias) biasesFound.add(bias);
+		const l = names.layerOf(name);
+		if (l !== undefined) {
 			if (l >= numLayers) throw new ModelError(`${base.label}: tensor ${name} is beyond num_hidden_layers ${numLayers}`, { file: base.weights.dir });
 			byLayer[l].push(name);
-		} else if (name.startsWith("model.embed_tokens.")) head.push(name);
+		} else if (names.isEmbedding(name)) head.push(name);
 		else tail.push(name);
 	}
 	const copyOf = (name: string): PlannedTensor => {
 		const info = base.weights.get(name).info;
 		return { name, dtype: outDtype(info, dtype), shape: info.shape, parts: [{ kind: "copy", source: input.base, name }] };
 	};
+	// Biases the output needs but the inputs lack (Qwen2-MoE's q/k/v) are written as zeros.
+	const zeroBiases = (arch.biases.zeros ?? []).filter((site) => !biasesFound.has(site));
 	const tensors: PlannedTensor[] = head.sort().map(copyOf);
 	for (let l = 0; l < numLayers; l++) {
-		tensors.push(...byLayer[l].sort().map(copyOf));
+		const zeros = zeroBiases.map((site): PlannedTensor => {
+			const rows = input.attentionRows[site];
+			return { name: names.layer(l, `self_attn.${site}.bias`), dtype, shape: [rows], parts: [{ kind: "values", values: new Float32Array(rows), label: `zero ${site} bias` }] };
+		});
+		tensors.push(...[...byLayer[l].map(copyOf), ...zeros].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
 		tensors.push(...expertTensors(input, l, H, I));
 		const E = input.experts.length;
-		const router = input.routers[l];
-		if (router.length !== E * H) throw new Error(`router of layer ${l} has ${router.length} values, expected ${E * H}`);
-		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: [{ kind: "values", values: router, label: `router ${l}` }] });
+		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: [layerPart(input.routers, l, E * H, `router ${l}`)] });
+		tensors.push(...sharedExpertTensors(input, l, H, I));
 	}
 	tensors.push(...tail.sort().map(copyOf));
-	return tensors;
+	// Values still being computed go last, so the writer streams everything else before it waits for them.
+	const pending = (t: PlannedTensor) => t.parts.some((p) => p.kind === "pending");
+	return [...tensors.filter((t) => !pending(t)), ...tensors.filter(pending)];
+}
+
+function layerPart(values: LayerValues, layer: number, length: number, label: string): TensorPart {
+	if (typeof values === "function") return { kind: "pending", length, values: () => values(layer), label };
+	if (values[layer].length !== length) throw new Error(`${label} has ${values[layer].length} values, expected ${length}`);
+	return { kind: "values", values: values[layer], label };
+}
+
+/** The shared expert's MLP (copied like a routed expert's) and its gate row, when the architecture and the recipe have one. */
+function sharedExpertTensors(input: TensorPlanInput, layer: number, H: number, I: number): PlannedTensor[] {
+	const { architecture: arch, sharedExpert, dtype } = input;
+	if (!sharedExpert) return [];
+	if (!arch.sharedExpertNames) throw new Error(`${arch.displayName} has no shared expert, but the plan was given one`);
+	const names = arch.sharedExpertNames;
+	const shape = expectedShapes(H, I);
+	return [
+		...PROJECTIONS.map((p) => ({ name: names.projection(layer, p), dtype, shape: shape[p], parts: [mlpPart(input, sharedExpert.expert, "shared expert", layer, p)] })),
+		{ name: names.gate(layer), dtype, shape: [1, H], parts: [layerPart(sharedExpert.gates, layer, H, `shared expert gate ${layer}`)] },
+	];
+}
+
+function expectedShapes(H: number, I: number): Record<MlpProjection, number[]> {
+	return { gate_proj: [I, H], up_proj: [I, H], down_proj: [H, I] };
+}
+
+/** One projection of an expert's dense MLP, checked, with its residual_scale and noise. */
+function mlpPart(input: TensorPlanInput, expert: PlanExpert, noiseKey: string, layer: number, projection: MlpProjection): TensorPart {
+	const { label, weights } = input.weights[expert.source];
+	const name = input.inputNames.mlp(layer, projection);
+	if (!weights.has(name)) {
+		throw new ModelError(`${label}: tensor ${name} is missing from ${weights.dir}; is this a Llama-like dense model?`, { file: weights.dir });
+	}
+	const shape = weights.get(name).info.shape;
+	const expected = expectedShapes(input.hiddenSize, input.intermediateSize)[projection];
+	if (shape.join(",") !== expected.join(",")) {
+		throw new ModelError(`${label}: tensor ${name} has shape [${shape}], expected [${expected}] from the config`, { file: weights.dir });
+	}
+	return {
+		kind: "copy",
+		source: expert.source,
+		name,
+		scale: projection === "down_proj" && expert.residualScale !== undefined && expert.residualScale !== 1 ? expert.residualScale : undefined,
+		noise: expert.noiseScale ? { std: expert.noiseScale, key: `noise/${noiseKey}/${name}` } : undefined,
+	};
 }
 
 /** Integer tensors (none in Llama-likes, but possible) keep their dtype; floats take the output dtype. */
@@ -77,26 +143,8 @@ function outDtype(info: TensorInfo, dtype: DType): DType {
 
 function expertTensors(input: TensorPlanInput, layer: number, H: number, I: number): PlannedTensor[] {
 	const { architecture: arch, dtype } = input;
-	const expected: Record<MlpProjection, number[]> = { gate_proj: [I, H], up_proj: [I, H], down_proj: [H, I] };
-	const part = (e: number, projection: MlpProjection): TensorPart => {
-		const expert = input.experts[e];
-		const { label, weights } = input.weights[expert.source];
-		const name = `model.layers.${layer}.mlp.${projection}.weight`;
-		if (!weights.has(name)) {
-			throw new ModelError(`${label}: tensor ${name} is missing from ${weights.dir}; is this a Llama-like dense model?`, { file: weights.dir });
-		}
-		const shape = weights.get(name).info.shape;
-		if (shape.join(",") !== expected[projection].join(",")) {
-			throw new ModelError(`${label}: tensor ${name} has shape [${shape}], expected [${expected[projection]}] from the config`, { file: weights.dir });
-		}
-		return {
-			kind: "copy",
-			source: expert.source,
-			name,
-			scale: projection === "down_proj" && expert.residualScale !== undefined && expert.residualScale !== 1 ? expert.residualScale : undefined,
-			noise: expert.noiseScale ? { std: expert.noiseScale, key: `noise/expert${e}/${name}` } : undefined,
-		};
-	};
+	const expected = expectedShapes(H, I);
+	const part = (e: number, projection: MlpProjection): TensorPart => mlpPart(input, input.experts[e], `expert${e}`, layer, projection);
 	const E = input.experts.length;
 	const experts = [...Array(E).keys()];
 	if (input.layout === "fused") {

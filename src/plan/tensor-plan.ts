@@ -1,10 +1,10 @@
-import type { DType, ShardPlan } from "../safetensors/index.js";
+import type { DType } from "../safetensors/index.js";
 
 /** One contiguous piece of an output tensor, in row-major order. */
 export type TensorPart =
 	| {
 			kind: "copy";
-			/** Index into MergePlan.sources. */
+			/** Index into the input models (TensorPlanInput.weights, MergePlan.weights). */
 			source: number;
 			name: string;
 			/** residual_scale: multiply every value. */
@@ -12,7 +12,9 @@ export type TensorPart =
 			/** noise_scale: add N(0, std²) from a stream keyed by `key` and the merge's seed. */
 			noise?: { std: number; key: string };
 	  }
-	| { kind: "values"; values: Float32Array; label: string };
+	| { kind: "values"; values: Float32Array; label: string }
+	/** Values computed while the other tensors are written (hidden-state routers): the writer waits for them. */
+	| { kind: "pending"; length: number; values: () => Promise<Float32Array>; label: string };
 
 /** An output tensor and where its bytes come from (parts concatenated along the first dimension). */
 export interface PlannedTensor {
@@ -20,13 +22,4 @@ export interface PlannedTensor {
 	dtype: DType;
 	shape: number[];
 	parts: TensorPart[];
-}
-
-export interface PlannedShards {
-	tensors: PlannedTensor[];
-	shards: ShardPlan[];
-	/** Bytes of tensor data in all shards. */
-	dataBytes: number;
-	/** Bytes on disk (data + headers). */
-	fileBytes: number;
 }

@@ -2,6 +2,7 @@
 import { dirname, resolve } from "node:path";
 import type { RecipeError } from "../errors.js";
 import { ARCHITECTURE_NAMES, matchArchitectures } from "./architecture.js";
+import { DEFAULT_GATE_MODE } from "./gate-modes.js";
 import { locatedError } from "./location.js";
 import { toPrompts } from "./prompts.js";
 import type { RawExpert, RawRecipe } from "./raw.js";
@@ -45,7 +46,7 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 	const baseModel = ref(raw.base_model, ["base_model"]);
 	const experts = raw.experts.map((e, i) => expert(e, "experts", i));
 	const sharedExperts = (raw.shared_experts ?? []).map((e, i) => expert(e, "shared_experts", i));
-	const gateMode = raw.gate_mode ?? "hidden";
+	const gateMode = raw.gate_mode ?? DEFAULT_GATE_MODE;
 	const expertsPerToken = raw.experts_per_token ?? DEFAULT_EXPERTS_PER_TOKEN;
 	const candidates = architectureCandidates(raw, source, errors);
 
@@ -61,6 +62,7 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 		sharedExperts,
 		gateMode,
 		expertsPerToken,
+		expertsPerTokenWritten: raw.experts_per_token != null,
 		architectureCandidates: candidates,
 	};
 	// mergekit: `if config.dtype` (an empty string means the default), "torch.bfloat16" = "bfloat16".

@@ -3,10 +3,13 @@
  * local folders, and `base+lora`. A folder that exists wins over a Hub name, like in transformers.
  */
 import { statSync } from "node:fs";
-import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { RecipeError } from "../errors.js";
+import { expandHome } from "../util/home-paths.js";
 import type { ModelRef } from "./types.js";
+
+/** The revision of a Hub reference that names none: the repo's default branch. */
+export const DEFAULT_REVISION = "main";
 
 /** huggingface_hub's repo id rule: `org/name`, letters, digits, `_`, `.`, `-`. */
 const HUB_REPO = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
@@ -84,9 +87,7 @@ function localRef(text: string, baseDir: string): PlainRef {
 }
 
 function localPath(text: string, baseDir: string): string {
-	if (text === "~") return homedir();
-	if (text.startsWith("~/") || text.startsWith("~\\")) return join(homedir(), text.slice(2));
-	return resolve(baseDir, text);
+	return resolve(baseDir, expandHome(text));
 }
 
 function isFolder(path: string): boolean {
@@ -97,13 +98,16 @@ function isFolder(path: string): boolean {
 	}
 }
 
-/** Two references name the same model (after resolving folders), for "all experts are one model". */
+/**
+ * Equal for two references to the same model (folders resolved, a Hub repo without a revision is its
+ * `main`, as the Hub resolves it): the one key of the same-model rule, model resolution and the lock.
+ */
 export function modelKey(ref: ModelRef): string {
 	switch (ref.kind) {
 		case "local":
 			return `local:${ref.path}`;
 		case "hub":
-			return `hub:${ref.repo}@${ref.revision ?? ""}`;
+			return `hub:${ref.repo}@${ref.revision ?? DEFAULT_REVISION}`;
 		case "lora":
 			return `lora:${modelKey(ref.base)}+${ref.lora}`;
 	}

@@ -5,6 +5,7 @@
  */
 import type { RecipeError } from "../errors.js";
 import { locatedError } from "./location.js";
+import { usesPrompts } from "./gate-modes.js";
 import { modelKey } from "./model-ref.js";
 import { promptListKey } from "./prompts.js";
 import type { RawRecipe } from "./raw.js";
@@ -12,11 +13,6 @@ import type { ExpertSpec, GateMode, ParseRecipeOptions } from "./types.js";
 import type { YamlSource } from "./yaml-source.js";
 
 export const SAME_MODEL_FLAG = "--i-understand-this-is-not-useful-without-training";
-
-/** Gate modes whose routers come from prompts (the others are random and need training). */
-export function usesPrompts(mode: GateMode): boolean {
-	return mode !== "random" && mode !== "uniform_random";
-}
 
 export interface RuleInput {
 	raw: RawRecipe;
@@ -34,10 +30,12 @@ export function checkRules(input: RuleInput): RecipeError[] {
 	return [...checkExpertCount(input), ...checkPrompts(input), ...checkSameModel(input), ...checkSharedPrompts(input)];
 }
 
-function checkExpertCount({ raw, source, expertsPerToken, experts }: RuleInput): RecipeError[] {
+function checkExpertCount({ raw, source, expertsPerToken, experts, sharedExperts }: RuleInput): RecipeError[] {
 	if (expertsPerToken <= experts.length) return [];
 	const n = experts.length;
 	const written = raw.experts_per_token != null;
+	// With a shared expert the default is the output architecture's (DeepSeek MoE: 1), checked once it is chosen.
+	if (!written && sharedExperts.length > 0) return [];
 	const text = `${expertsPerToken} experts per token${written ? "" : " (the default)"} but only ${n} expert${n === 1 ? "" : "s"}; lower experts_per_token or add experts`;
 	return [locatedError(text, { loc: written ? source.locate(["experts_per_token"]) : source.locateKey(["experts"]), path: ["experts_per_token"] })];
 }

@@ -1,6 +1,8 @@
 /** The parsed, validated form of a recipe (mergekit-moe's YAML format plus our extensions). */
 
-export type GateMode = "hidden" | "cheap_embed" | "random" | "uniform_random" | "hidden_avg" | "hidden_last";
+import type { GateMode } from "./gate-modes.js";
+
+export type { GateMode } from "./gate-modes.js";
 
 export type ArchitectureName = "mixtral" | "qwen2_moe" | "qwen3_moe" | "deepseek_moe";
 
@@ -41,7 +43,12 @@ export interface Recipe {
 	gateMode: GateMode;
 	/** undefined = the base model's torch_dtype. */
 	dtype?: "float32" | "float16" | "bfloat16";
+	/**
+	 * As written, else mergekit's default 2 (what the recipe rules check). The merge uses
+	 * ResolvedRecipe.expertsPerToken: when not written, the chosen output architecture's default.
+	 */
 	expertsPerToken: number;
+	expertsPerTokenWritten: boolean;
 	/**
 	 * The first architecture the recipe's `architecture:` prefix matches (mergekit's order);
 	 * undefined = choose automatically later.

@@ -6,7 +6,7 @@
  */
 import type { ModelWeights } from "../safetensors/index.js";
 import { applyRope, attendPrompt } from "../model/attention.js";
-import type { LayerWeights } from "../model/layer-weights.js";
+import type { AttentionWeights } from "../model/layer-weights.js";
 import type { LinearBackend } from "../model/linear-backend.js";
 import { tensorNames, type ModelSpec } from "../model/model-spec.js";
 import { rmsNorm, rmsNormHeads } from "../model/rms-norm.js";
@@ -19,9 +19,6 @@ export interface PromptSpan {
 	tokens: number;
 	rope: RopeTables;
 }
-
-/** The attention half of the dense forward pass's layer weights. */
-type AttentionWeights = Pick<LayerWeights, "inputNorm" | "qkv" | "qkvBias" | "qNorm" | "kNorm" | "o" | "oBias">;
 
 async function loadAttention(weights: ModelWeights, spec: ModelSpec, l: number, backend: LinearBackend, buffer: ReadBuffer): Promise<AttentionWeights> {
 	const name = (rest: string): string => tensorNames.layer(l, rest);

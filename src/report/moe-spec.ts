@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
-import { normaliseDenseConfig } from "../models/dense-config.js";
+import { normaliseDenseConfig } from "../inputs/dense-config.js";
 import { describeModel, type ModelSpec } from "../model/model-spec.js";
 import { MOE_ARCHITECTURES, type MoeArchitecture } from "./moe-architectures.js";
 

@@ -56,8 +56,9 @@ export function parseSafetensorsHeader(headerJsonBytes: Uint8Array, fileSize: nu
 	if (dataStart > fileSize) fail(file, `truncated: the header ends at byte ${dataStart} but the file has ${fileSize} bytes`, TRUNCATED_HINT);
 
 	const text = decodeUtf8(headerJsonBytes, file);
-	// Like the official parser: no BOM or leading whitespace, the header must open an object.
-	if (!text.startsWith("{")) fail(file, "header is not a JSON object (it does not start with '{')");
+	// Like the official parser (serde_json): JSON whitespace may pad the header on both sides (writers
+	// may align the data to a page); a BOM or anything else before the object is refused.
+	if (!JSON_OBJECT_START.test(text)) fail(file, "header is not a JSON object (it does not start with '{')");
 	let json: unknown;
 	try {
 		json = JSON.parse(text);
@@ -78,9 +79,12 @@ export function parseSafetensorsHeader(headerJsonBytes: Uint8Array, fileSize: nu
 	return { metadata, tensors: new Map(tensors.map((t) => [t.name, t])), dataStart };
 }
 
+/** JSON's whitespace (space, tab, LF, CR), then the object. */
+const JSON_OBJECT_START = /^[ \t\n\r]*\{/;
+
 function decodeUtf8(bytes: Uint8Array, file: string): string {
 	try {
-		// ignoreBOM keeps a BOM in the text, so the '{' check rejects it as the official parser does.
+		// ignoreBOM keeps a BOM in the text, so the object check rejects it as the official parser does.
 		return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
 	} catch {
 		fail(file, "header is not valid UTF-8");

@@ -11,6 +11,7 @@ export {
 export { SafetensorsFile } from "./file.js";
 export { ModelWeights, type TensorLocation } from "./model-weights.js";
 export { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "./file-names.js";
+export { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles, type WeightFiles } from "./weight-files.js";
 export { convertDtype, toFloat32, fromFloat32 } from "./convert.js";
 export { planShards, shardFileName, tensorByteLength, type OutputTensorSpec, type ShardPlan } from "./shard-plan.js";
 export { encodeShardHeader } from "./shard-header.js";

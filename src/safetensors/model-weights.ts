@@ -3,13 +3,14 @@
  * `model.safetensors.index.json` + shards, or a lone set of `*.safetensors` files.
  * Only headers are read when opening; every shard stays open for positional reads.
  */
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SafetensorsError } from "../errors.js";
 import { SafetensorsFile } from "./file.js";
 import type { TensorInfo } from "./header.js";
 import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "./file-names.js";
 import { readWeightIndex } from "./weight-index.js";
+import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "./weight-files.js";
 
 export interface TensorLocation {
 	file: SafetensorsFile;
@@ -32,9 +33,13 @@ export class ModelWeights {
 
 	/** Opens every shard (headers only) and checks that the index, if any, matches the shards. */
 	static async open(dir: string): Promise<ModelWeights> {
-		if (await isFile(join(dir, INDEX_FILE_NAME))) return openIndexed(dir);
-		if (await isFile(join(dir, SINGLE_FILE_NAME))) return openUnindexed(dir, [SINGLE_FILE_NAME]);
-		return openUnindexed(dir, await listSafetensorsFiles(dir));
+		const selected = selectWeightFiles(await listFolder(dir));
+		if (selected.kind === "indexed") return openIndexed(dir);
+		if (selected.kind === "files") return openUnindexed(dir, selected.files);
+		throw new SafetensorsError(`${dir}: no safetensors weights found (no ${SINGLE_FILE_NAME}, ${INDEX_FILE_NAME} or *.safetensors)`, {
+			file: dir,
+			hint: selected.otherWeights.length > 0 ? `this model only has ${selected.otherWeights.slice(0, 3).join(", ")}; ${ONLY_SAFETENSORS_HINT}` : undefined,
+		});
 	}
 
 	/** Tensor names: index order for sharded models, else file order then header order. */
@@ -143,25 +148,13 @@ async function openUnindexed(dir: string, fileNames: string[]): Promise<ModelWei
 	return ModelWeights.fromParts(dir, files, tensors);
 }
 
-async function listSafetensorsFiles(dir: string): Promise<string[]> {
-	let entries: string[];
+async function listFolder(dir: string): Promise<string[]> {
 	try {
-		entries = await readdir(dir);
+		return await folderFileNames(dir);
 	} catch (error) {
 		const code = (error as NodeJS.ErrnoException).code;
 		throw new SafetensorsError(`${dir}: cannot read the model folder: ${code ?? (error as Error).message}`, { file: dir, cause: error });
 	}
-	const names = entries.filter((name) => name.endsWith(".safetensors")).sort();
-	const weights: string[] = [];
-	for (const name of names) if (await isFile(join(dir, name))) weights.push(name);
-	if (weights.length === 0) {
-		const hasPickles = entries.some((name) => name.endsWith(".bin") || name.endsWith(".pt") || name.endsWith(".pth"));
-		throw new SafetensorsError(`${dir}: no safetensors weights found (no ${SINGLE_FILE_NAME}, ${INDEX_FILE_NAME} or *.safetensors)`, {
-			file: dir,
-			hint: hasPickles ? "this model only has PyTorch pickle weights (.bin/.pt); convert them to safetensors first" : undefined,
-		});
-	}
-	return weights;
 }
 
 /** Opens all files; if any fails, closes the others and throws the first failure in path order. */

@@ -44,14 +44,31 @@ describe("the CLI with the Hub", () => {
 		assert.deepEqual(fetched.filter((p) => p.includes(".safetensors")), [], "no weights downloaded");
 	});
 
+	it("plan downloads Hub models with the same progress lines as merge, and refuses two output folders as merge does", async () => {
+		const dir = await tempDir();
+		const home = await tempDir();
+		const recipe = await hubRecipe(dir);
+		const run = await runCli(["plan", recipe], { env: cliEnv(hub, home) });
+		assert.equal(run.code, 0, run.stderr);
+		assert.match(run.stderr, /downloading org\/expert-a: 100%/);
+		for (const command of ["plan", "merge"]) {
+			const two = await runCli([command, recipe, join(dir, "a"), "-o", join(dir, "b")], { env: cliEnv(hub, home) });
+			assert.equal(two.code, 1, `${command}: ${two.stderr}`);
+			assert.match(two.stderr, /two output folders given/);
+		}
+	});
+
 	it("merges Hub models, pushes the result, and the token shows up nowhere", async () => {
 		const dir = await tempDir();
 		const home = await tempDir();
 		const recipe = await hubRecipe(dir);
 		const out = join(dir, "out");
 		const args = [recipe, out, "--push-to-hub", "alice/cli-moe", "--random-seed", "5", "--out-shard-size", "150K", "--json", "--verbose"];
+		const before = hub.requests.length;
 		const run = await runCli(args, { env: cliEnv(hub, home, { HF_TOKEN: ALICE }) });
 		assert.equal(run.code, 0, run.stderr);
+		// The push is checked before merging and not again after: one whoami per run.
+		assert.equal(hub.requests.slice(before).filter((r) => r.path.includes("/whoami")).length, 1);
 		const summary = JSON.parse(run.stdout);
 		assert.equal(summary.push.repo, "alice/cli-moe");
 		assert.equal(summary.push.commit, hub.store.mustGet("alice/cli-moe").refs.get("main"));

@@ -123,17 +123,19 @@ print(json.dumps(out))`;
 		hub.faults.cut.set(weights.sha256, { afterBytes: 200_000, times: 1 });
 		const failure = await resolveHubModel("org/llama-base", "main", hubOptions(hub, cache, null, { retries: 0 })).catch((e) => e);
 		assert.ok(failure instanceof HubError, String(failure));
-		assert.match(failure.hint ?? "", /200000 of \d+ bytes are kept; run again to resume/);
+		// The server cuts the connection after 200000 bytes; bytes in flight when it resets may be lost.
+		const kept = Number(/(\d+) of \d+ bytes are kept; run again to resume/.exec(failure.hint ?? "")?.[1]);
+		assert.ok(kept > 0 && kept <= 200_000, `kept ${kept} bytes: ${failure.hint}`);
 		const partial = join(cache, "models--org--llama-base", "blobs", `${weights.sha256}.incomplete`);
-		assert.equal((await stat(partial)).size, 200_000);
+		assert.equal((await stat(partial)).size, kept);
 		hub.takeRequests();
 		const snap = await resolveHubModel("org/llama-base", "main", hubOptions(hub, cache));
 		const all = [...hub.store.tree("org/llama-base").values()].reduce((sum, f) => sum + f.data.length, 0);
-		assert.ok(snap.downloadedBytes <= all - 200_000, "the kept part is not downloaded again");
+		assert.ok(snap.downloadedBytes <= all - kept, "the kept part is not downloaded again");
 		const ranges = hub.takeRequests().filter((r) => r.path === `/lfs/${weights.sha256}` && r.range !== "bytes=0-0");
 		assert.deepEqual(
 			ranges.map((r) => r.range),
-			["bytes=200000-"],
+			[`bytes=${kept}-`],
 		);
 		assert.equal(sha256(await readFile(join(snap.dir, "model.safetensors"))), weights.sha256);
 		assert.ok(!existsSync(partial));

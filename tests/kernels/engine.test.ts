@@ -31,6 +31,32 @@ test("packing, freeing and packing again the same sizes reuses the memory", asyn
 	engine.free(tiny);
 });
 
+test("a weight read into a raw buffer packs in place, gives the same products, and its memory comes back", async (t) => {
+	const engine = await ComputeEngine.create({ threads: 2 });
+	t.after(() => engine.close());
+	const [n, k] = [200, 72];
+	const w = randomWeight(n, k, "BF16", 7);
+	const x = randomMatrix(9 * k, 3);
+	const baseline = engine.memoryUsage.usedBytes;
+	const raw = engine.rawBuffer(w.bytes.length);
+	raw.bytes.set(w.bytes);
+	const inPlace = await engine.packLinear(raw.bytes, "BF16", n, k);
+	// The pack read the raw bytes where they were: changing them afterwards changes nothing.
+	raw.bytes.fill(0);
+	await raw.release();
+	const copied = await engine.packLinear(w.bytes, "BF16", n, k);
+	const a = await engine.linear(x, 9, inPlace);
+	const b = await engine.linear(x, 9, copied);
+	assert.deepEqual(a, b);
+	assertClose(a, referenceLinear(x, 9, w.values, n, k), 1e-6, "in place");
+	engine.free(inPlace);
+	engine.free(copied);
+	// Frees take effect in queue order: this pack runs after them (1 x 1 packs into 128 bytes).
+	const tiny = await engine.packLinear(new Uint8Array(4), "F32", 1, 1);
+	assert.equal(engine.memoryUsage.usedBytes, baseline + 128, "raw and packed memory freed");
+	engine.free(tiny);
+});
+
 test("SharedHeap: best fit, coalescing, growth only by what is missing, double free detected", () => {
 	const memory = new WebAssembly.Memory({ initial: 1, maximum: 100, shared: true });
 	const heap = new SharedHeap(memory);

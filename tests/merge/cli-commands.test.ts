@@ -118,7 +118,9 @@ describe("moe-merge commands", () => {
 		const recipe = join(FIXTURES, "recipes", "mixtral-hidden.yml");
 		const text = await runCli([recipe, join(dir, "text")]);
 		assert.equal(text.code, 0, text.stderr);
-		assert.match(text.stderr, /gates: 1 of 2 layers done\ngates: 2 of 2 layers done/);
+		// Routers read the inputs of layers 0 and 1: only layer 0 runs, while the shards are written.
+		assert.match(text.stderr, /gates: layer 1 of 1 done/);
+		assert.match(text.stderr, /writing: 100%/);
 		const json = await runCli([recipe, join(dir, "json"), "--json", "--threads", "1"]);
 		assert.equal(json.code, 0, json.stderr);
 		const gates = JSON.parse(json.stdout).gates;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readDenseConfig } from "../../src/models/dense-config.js";
+import { readDenseConfig } from "../../src/inputs/dense-config.js";
 import { loadRecipe } from "../../src/recipe/index.js";
 import { runMerge } from "../../src/merge/run-merge.js";
 import { type DType, ModelWeights } from "../../src/safetensors/index.js";

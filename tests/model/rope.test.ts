@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { normaliseDenseConfig } from "../../src/models/dense-config.js";
+import { normaliseDenseConfig } from "../../src/inputs/dense-config.js";
 import { buildRope } from "../../src/model/index.js";
 import { FIXTURES } from "./helpers.js";
 

@@ -5,7 +5,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RecipeError } from "../../src/errors.js";
-import { parseModelRef } from "../../src/recipe/index.js";
+import { modelKey, parseModelRef } from "../../src/recipe/index.js";
 import type { ModelRef } from "../../src/recipe/index.js";
 
 let base = "";
@@ -89,4 +89,18 @@ describe("parseModelRef", () => {
 			}
 		}
 	});
+});
+
+describe("modelKey: one key for the same-model rule, resolution and the lock", () => {
+	const key = (text: string) => modelKey(parseModelRef(text, base));
+	const cases: [string, string, boolean][] = [
+		["org/a", "org/a@main", true],
+		["org/a", "org/a@v2", false],
+		["org/a@main", "org/b@main", false],
+		["./models/plain", "models/../models/plain", true],
+		["./models/plain", "org/plain", false],
+	];
+	for (const [a, b, same] of cases) {
+		it(`${a} ${same ? "=" : "!="} ${b}`, () => assert.equal(key(a) === key(b), same));
+	}
 });

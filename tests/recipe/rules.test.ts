@@ -20,6 +20,14 @@ describe("recipe rules", () => {
 		]);
 	});
 
+	it("leaves the default to the output architecture when there is a shared expert (DeepSeek MoE's is 1)", () => {
+		const recipe = parseLines(["base_model: org/base", "experts:", ...expert("org/a", ["x"]), "shared_experts:", ...expert("org/s", ["y"])]);
+		assert.equal(recipe.expertsPerTokenWritten, false);
+		assert.deepEqual(messagesOf(["base_model: org/base", "experts_per_token: 2", "experts:", ...expert("org/a", ["x"]), "shared_experts:", ...expert("org/s", ["y"])]), [
+			"recipe.yml:2:20: experts_per_token: 2 experts per token but only 1 expert; lower experts_per_token or add experts",
+		]);
+	});
+
 	it("accepts a single expert with experts_per_token 1", () => {
 		const recipe = parseLines(["base_model: org/base", "experts_per_token: 1", "experts:", ...expert("org/a", ["x"])]);
 		assert.equal(recipe.experts.length, 1);
@@ -76,6 +84,11 @@ describe("recipe rules", () => {
 		const lines = ["base_model: org/base", "experts:", ...expert("./models/a", ["x"]), ...expert("models/../models/a", ["y"])];
 		assert.match(messagesOf(lines)[0], /every expert is the same model \(\.\/models\/a\)/);
 		assert.equal(parseLines(["base_model: org/base", "experts:", ...expert("org/a", ["x"]), ...expert("org/a@v2", ["y"])]).experts.length, 2);
+	});
+
+	it("takes a Hub repo without a revision for its main branch, as resolution does", () => {
+		const lines = ["base_model: org/base", "experts:", ...expert("org/a", ["x"]), ...expert("org/a@main", ["y"])];
+		assert.match(messagesOf(lines)[0], /every expert is the same model \(org\/a\)/);
 	});
 
 	it("refuses one model copied into every expert with random gates too, unless the flag is given", () => {

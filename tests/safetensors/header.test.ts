@@ -36,6 +36,10 @@ describe("header validation rejects", () => {
 	test("a JSON array", () => assertRejects(headerOnly("[]"), /not a JSON object/));
 	test("JSON null", () => assertRejects(headerOnly("null"), /not a JSON object/));
 	test("a byte order mark", () => assertRejects(headerOnly("\uFEFF{}"), /not a JSON object/));
+	test("a non-JSON space (form feed, NBSP) before the object", () => {
+		assertRejects(headerOnly("\f{}"), /not a JSON object/);
+		assertRejects(headerOnly("\u00a0{}"), /not a JSON object/);
+	});
 	test("__metadata__ with a number value", () => assertRejects(headerOnly('{"__metadata__":{"format":1}}'), /"__metadata__" must map strings to strings, but "format" is 1/));
 	test("__metadata__ that is an array", () => assertRejects(headerOnly('{"__metadata__":["pt"]}'), /"__metadata__" must be an object of strings/));
 	test("__metadata__ null", () => assertRejects(headerOnly('{"__metadata__":null}'), /"__metadata__" must be an object/));
@@ -92,6 +96,12 @@ describe("header validation accepts", () => {
 		assert.deepEqual([...header.tensors.keys()], ["z", "s", "e"]);
 		assert.deepEqual(header.tensors.get("s")!.shape, []);
 		assert.equal(parseInMemory(headerOnly("{}"), FILE).tensors.size, 0);
+	});
+	// safetensors' own test_whitespace_leading_padded_header: writers may pad before the object to align the data.
+	test("JSON whitespace before and after the object", () => {
+		const header = parseInMemory(headerOnly('\t\n \r{"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}\r \t\n', 2), FILE);
+		assert.deepEqual([...header.tensors.keys()], ["w"]);
+		assert.equal(parseInMemory(headerOnly("\t\n{}\r "), FILE).tensors.size, 0);
 	});
 	test("every dtype", () => {
 		const dtypes: [DType, number][] = [["F64", 8], ["F32", 4], ["F16", 2], ["BF16", 2], ["I64", 8], ["I32", 4], ["I16", 2], ["I8", 1], ["U8", 1], ["BOOL", 1], ["F8_E4M3", 1], ["F8_E5M2", 1]];

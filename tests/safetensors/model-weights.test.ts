@@ -3,7 +3,7 @@ import { copyFile, mkdir, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { SafetensorsError } from "../../src/errors.js";
-import { ModelWeights, SafetensorsFile, toFloat32 } from "../../src/safetensors/index.js";
+import { ModelWeights, SafetensorsFile, type WeightFiles, selectWeightFiles, toFloat32 } from "../../src/safetensors/index.js";
 import { LLAMA_BASE_DIR, LLAMA_BASE_FILE, buildSafetensors, tempDir } from "./helpers.js";
 
 const u8 = (name: string, ...values: number[]) => ({ name, dtype: "U8", shape: [values.length], data: new Uint8Array(values) });
@@ -149,4 +149,15 @@ describe("ModelWeights errors", () => {
 		await mkdir(join(dir, "dir.safetensors"));
 		await assert.rejects(ModelWeights.open(dir), isSafetensorsError(dir, /no safetensors weights/));
 	});
+});
+
+describe("selectWeightFiles: the one rule for which files hold a model's weights", () => {
+	const cases: [string, string[], WeightFiles][] = [
+		["the index wins", ["model.safetensors", "model.safetensors.index.json", "model-00001-of-00002.safetensors"], { kind: "indexed", index: "model.safetensors.index.json" }],
+		["then model.safetensors alone", ["consolidated.safetensors", "model.safetensors", "config.json"], { kind: "files", files: ["model.safetensors"] }],
+		["then every *.safetensors, sorted", ["b.safetensors", "config.json", "a.safetensors"], { kind: "files", files: ["a.safetensors", "b.safetensors"] }],
+		["none: the other formats found", ["config.json", "pytorch_model.bin", "model.gguf", "README.md"], { kind: "none", otherWeights: ["model.gguf", "pytorch_model.bin"] }],
+		["none at all", ["config.json"], { kind: "none", otherWeights: [] }],
+	];
+	for (const [what, names, expected] of cases) test(what, () => assert.deepEqual(selectWeightFiles(names), expected));
 });

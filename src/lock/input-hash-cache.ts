@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { userCacheDir } from "../util/home-paths.js";
 
 /**
  * sha256 of local input files remembered by (path, size, mtime, inode), like git's index: hashing the
@@ -15,7 +15,7 @@ interface Entry {
 }
 
 export function inputHashCacheFile(env: NodeJS.ProcessEnv = process.env): string {
-	return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "moe-merge", "sha256-cache.json");
+	return join(userCacheDir(env), "moe-merge", "sha256-cache.json");
 }
 
 export class InputHashCache {

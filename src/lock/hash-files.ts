@@ -1,8 +1,8 @@
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { sha256File } from "./content-hash.js";
-import { runPool } from "./run-pool.js";
+import { sha256File } from "../hub/content-hash.js";
+import { runPool } from "../util/run-pool.js";
 
 /** Below this, a worker thread costs more than it saves. */
 const WORKER_MIN_BYTES = 16 << 20;

@@ -5,10 +5,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { MoeMergeError } from "../../src/errors.js";
-import { LOCK_FILE_NAME, type MergeLock, recipeLockPath } from "../../src/hub/index.js";
+import { LOCK_FILE_NAME, type MergeLock, recipeLockPath } from "../../src/lock/index.js";
 import { runMerge } from "../../src/merge/run-merge.js";
 import { loadRecipe } from "../../src/recipe/index.js";
-import { ROPE, hubOptions, startHub, tempDir, writeRecipe } from "./helpers.js";
+import { ROPE, hubOptions, startHub, tempDir, writeRecipe } from "../hub/helpers.js";
 
 const hub = await startHub();
 const sha256 = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");

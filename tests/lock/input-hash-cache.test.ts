@@ -3,7 +3,7 @@ import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { InputHashCache } from "../../src/hub/input-hash-cache.js";
+import { InputHashCache } from "../../src/lock/input-hash-cache.js";
 
 const dir = await mkdtemp(join(tmpdir(), "moe-merge-hashcache-"));
 after(() => rm(dir, { recursive: true, force: true }));

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
+import { type BiasSite, inputFamilyOf } from "./input-families.js";
 
 /** Rope scaling as transformers 4.x spells it (`rope_scaling`), the form we write. */
 export type RopeScaling = Record<string, unknown> & { rope_type?: string; type?: string; factor?: number };
@@ -37,8 +38,8 @@ export interface DenseConfig {
 	qkNorm: boolean;
 	/** Fraction of head_dim that rope rotates (`partial_rotary_factor`, top level or in the rope dict); 1 when absent. */
 	partialRotaryFactor: number;
-	attentionBias: boolean;
-	mlpBias: boolean;
+	/** The biases its layers have (input-families.ts). */
+	biases: readonly BiasSite[];
 	hiddenAct: string;
 	/** "float32" | "float16" | "bfloat16" when given. */
 	dtype?: string;
@@ -129,9 +130,7 @@ export function normaliseDenseConfig(raw: Record<string, unknown>, file: string)
 		layerSlidingWindows: layerWindows(raw, modelType, numLayers, slidingWindow),
 		qkNorm: modelType === "qwen3",
 		partialRotaryFactor: partialRotary(raw, ropeScaling),
-		// Qwen2 always has q/k/v biases even though its config says nothing about them.
-		attentionBias: raw.attention_bias === true || modelType === "qwen2",
-		mlpBias: raw.mlp_bias === true,
+		biases: inputFamilyOf(modelType).biases(raw),
 		hiddenAct: typeof raw.hidden_act === "string" ? raw.hidden_act : "silu",
 		dtype: typeof dtype === "string" ? dtype : undefined,
 		raw,

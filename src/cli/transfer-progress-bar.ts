@@ -1,6 +1,6 @@
 import cliProgress from "cli-progress";
 import { formatBytes } from "../util/size.js";
-import type { TransferProgress } from "./transfer-progress.js";
+import type { TransferProgress } from "../hub/transfer-progress.js";
 
 export interface TransferReporter {
 	update(progress: TransferProgress): void;

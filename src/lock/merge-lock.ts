@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { MoeMergeError } from "../errors.js";
+import { VERSION } from "../version.js";
 
 /** The lock written into every merge output (and pushed with it). */
 export const LOCK_FILE_NAME = "moe-merge.lock.json";
@@ -39,6 +41,22 @@ export interface MergeLock {
 	sources: LockedSource[];
 	/** Only in the output's copy: every file written except the lock itself. */
 	output?: { files: LockedFile[] };
+}
+
+/** The recipe a lock is about: its file and its text as read. */
+export interface LockRecipe {
+	file: string;
+	text: string;
+}
+
+/** A lock without the output part: what the merge was made from. */
+export function lockHead(recipe: LockRecipe, sources: LockedSource[]): MergeLock {
+	return {
+		lockfileVersion: 1,
+		tool: `moe-merge ${VERSION}`,
+		recipe: { file: basename(recipe.file), sha256: createHash("sha256").update(recipe.text).digest("hex") },
+		sources,
+	};
 }
 
 /** The lock kept beside a recipe: `mixtral.yml` -> `mixtral.lock.json` (several recipes can share a folder). */

@@ -1,9 +1,9 @@
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { ModelError } from "../errors.js";
 import type { ModelRef } from "../recipe/index.js";
+import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "../safetensors/index.js";
 import { type DenseConfig, readDenseConfig } from "./dense-config.js";
-import type { HubOptions } from "../hub/hub-options.js";
-import { ambientHubOptions } from "../hub/hub-session.js";
+import type { HubAccess } from "../hub/hub-context.js";
 import { resolveHubModel } from "../hub/resolve-hub-model.js";
 
 /** A model named by the recipe, found on disk, with its config read (weights not opened). */
@@ -18,10 +18,8 @@ export interface ResolvedModel {
 }
 
 export interface ResolveModelOptions {
-	/** Hugging Face hub cache root; defaults to HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub. */
-	cacheDir?: string;
-	/** Hub access (token, endpoint, offline, progress); default: the surrounding runMerge's, else the environment. */
-	hub?: HubOptions;
+	/** Hub access (token, endpoint, cache, offline, progress, abort); default: the environment's. */
+	hub?: HubAccess;
 	/** Read configs only (`validate`): a Hub model's weights are checked to exist but not downloaded. */
 	configOnly?: boolean;
 }
@@ -36,8 +34,7 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 		});
 	} else if (ref.kind === "hub") {
 		// Cache first; downloads what is missing unless HF_HUB_OFFLINE (src/hub/resolve-hub-model.ts).
-		const hub = { ...ambientHubOptions(), ...options.hub };
-		const snapshot = await resolveHubModel(ref.repo, ref.revision, { ...hub, cacheDir: options.cacheDir ?? hub.cacheDir }, { configOnly: options.configOnly });
+		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly });
 		dir = snapshot.dir;
 		commit = snapshot.commit;
 		if (options.configOnly) return { ref, label: ref.text, dir, commit, config: await readDenseConfig(dir) };
@@ -59,17 +56,14 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 async function checkHasSafetensors(dir: string, label: string): Promise<void> {
 	let files: string[];
 	try {
-		files = await readdir(dir);
+		files = await folderFileNames(dir);
 	} catch (cause) {
 		throw new ModelError(`${label}: cannot list ${dir} (${(cause as NodeJS.ErrnoException).code})`, { file: dir, cause });
 	}
-	if (files.some((f) => f.endsWith(".safetensors") || f === "model.safetensors.index.json")) return;
-	const pickle = files.filter((f) => /\.(bin|pt|pth)$/.test(f));
-	if (pickle.length > 0) {
-		throw new ModelError(`${label}: ${dir} has only PyTorch pickle weights (${pickle.slice(0, 3).join(", ")}), no safetensors`, {
-			file: dir,
-			hint: "convert it to safetensors first (load and save_pretrained(..., safe_serialization=True) in transformers)",
-		});
+	const selected = selectWeightFiles(files);
+	if (selected.kind !== "none") return;
+	if (selected.otherWeights.length > 0) {
+		throw new ModelError(`${label}: ${dir} has no safetensors weights, only PyTorch pickle weights or other formats (${selected.otherWeights.slice(0, 3).join(", ")})`, { file: dir, hint: ONLY_SAFETENSORS_HINT });
 	}
 	throw new ModelError(`${label}: ${dir} holds no *.safetensors weights`, { file: dir });
 }

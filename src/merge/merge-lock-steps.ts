@@ -1,10 +1,19 @@
-import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
-import type { MergePlan } from "../merge/plan-merge.js";
-import { VERSION } from "../version.js";
-import { assertMatchesLock } from "./check-lock.js";
-import { lockFolderFiles, lockSources } from "./lock-sources.js";
-import { LOCK_FILE_NAME, type LockedSource, type MergeLock, readLock, recipeLockPath, writeLock } from "./merge-lock.js";
+import { DEFAULT_REVISION } from "../recipe/index.js";
+import {
+	LOCK_FILE_NAME,
+	type LockModel,
+	type LockRole,
+	type LockedSource,
+	assertMatchesLock,
+	lockFolderFiles,
+	lockHead,
+	lockSources,
+	readLock,
+	recipeLockPath,
+	writeLock,
+} from "../lock/index.js";
+import type { MergePlan } from "./plan-merge.js";
 
 /** The moments of a merge that involve its lock, so run-merge.ts stays about merging. */
 
@@ -18,7 +27,8 @@ export interface InputHashing {
 /** Starts hashing the inputs of a plan, to overlap with writing the output. */
 export function hashInputs(plan: MergePlan, options: { copyTokenizer: boolean }): InputHashing {
 	const abort = new AbortController();
-	const sources = lockSources(plan, { copyTokenizer: options.copyTokenizer, signal: abort.signal });
+	const { models, roles } = lockInputs(plan, options.copyTokenizer);
+	const sources = lockSources(models, roles, { signal: abort.signal });
 	sources.catch(() => {}); // awaited later, or abandoned when the merge fails first
 	return { sources, cancel: () => abort.abort() };
 }
@@ -35,7 +45,7 @@ export async function checkRecipeLock(plan: MergePlan, sources: LockedSource[]):
  */
 export async function writeOutputLock(dir: string, plan: MergePlan, sources: LockedSource[], known?: ReadonlyMap<string, string>): Promise<string> {
 	const files = await lockFolderFiles(dir, LOCK_FILE_NAME, undefined, known);
-	await writeLock(join(dir, LOCK_FILE_NAME), { ...lockHead(plan, sources), output: { files } });
+	await writeLock(join(dir, LOCK_FILE_NAME), { ...lockHead(plan.recipe, sources), output: { files } });
 	return LOCK_FILE_NAME;
 }
 
@@ -45,18 +55,27 @@ export async function writeOutputLock(dir: string, plan: MergePlan, sources: Loc
  */
 export async function updateRecipeLock(plan: MergePlan, sources: LockedSource[]): Promise<string | undefined> {
 	const file = recipeLockPath(plan.recipe.file);
-	const next = lockHead(plan, sources);
+	const next = lockHead(plan.recipe, sources);
 	const old = await readLock(file).catch(() => undefined);
 	if (old && JSON.stringify(old) === JSON.stringify(next)) return undefined;
 	await writeLock(file, next);
 	return file;
 }
 
-function lockHead(plan: MergePlan, sources: LockedSource[]): MergeLock {
-	return {
-		lockfileVersion: 1,
-		tool: `moe-merge ${VERSION}`,
-		recipe: { file: basename(plan.recipe.file), sha256: createHash("sha256").update(plan.recipe.text).digest("hex") },
-		sources,
-	};
+/** The plan's models and roles as the lock knows them (the base's tokenizer files are inputs only when copied). */
+function lockInputs(plan: MergePlan, copyTokenizer: boolean): { models: LockModel[]; roles: LockRole[] } {
+	const models = plan.models.map((m, i): LockModel => ({
+		ref: m.label,
+		hub: m.ref.kind === "hub" ? { repo: m.ref.repo, revision: m.ref.revision ?? DEFAULT_REVISION } : undefined,
+		commit: m.commit,
+		dir: m.dir,
+		weightFiles: plan.weights[i].shards().map((f) => basename(f.path)),
+		sideFiles: i === plan.base && copyTokenizer,
+	}));
+	const roles: LockRole[] = [
+		{ role: "base", model: plan.base },
+		...plan.experts.map((model, i) => ({ role: `expert ${i}`, model })),
+		...plan.sharedExperts.map((model, i) => ({ role: `shared expert ${i}`, model })),
+	];
+	return { models, roles };
 }

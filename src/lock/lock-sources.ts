@@ -1,42 +1,48 @@
 import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { MergePlan } from "../merge/plan-merge.js";
-import type { ModelRef } from "../recipe/index.js";
+import { MERGE_SIDE_FILES } from "../hub/merge-files.js";
 import { INDEX_FILE_NAME } from "../safetensors/index.js";
 import { sha256Files } from "./hash-files.js";
 import { InputHashCache } from "./input-hash-cache.js";
 import type { LockedFile, LockedSource } from "./merge-lock.js";
-import { MERGE_SIDE_FILES } from "./merge-files.js";
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
-export interface LockSourcesOptions {
-	/** The base model's tokenizer files are inputs only when they are copied. */
-	copyTokenizer: boolean;
-	signal?: AbortSignal;
+/** One distinct input model, as the lock needs to know it. */
+export interface LockModel {
+	/** The reference as the recipe writes it (no absolute path: the lock is shared and pushed). */
+	ref: string;
+	/** Hub models: `org/name` and the revision asked for. */
+	hub?: { repo: string; revision: string };
+	/** The Hub commit the snapshot belongs to. */
+	commit?: string;
+	dir: string;
+	/** Names (inside `dir`) of the weight files the merge reads. */
+	weightFiles: readonly string[];
+	/** Also the generation config and tokenizer files (the base model's, when they are copied). */
+	sideFiles: boolean;
+}
+
+/** A role in the merge (`base`, `expert 0`, `shared expert 0`) and the index of its model. */
+export interface LockRole {
+	role: string;
+	model: number;
 }
 
 /**
- * Every input model of a plan with the files the merge reads (config, index, shards; for the base also
- * generation config and tokenizer) and their sha256. A Hub file stored under its sha256 (LFS, checked
+ * Every role with the files of its model that the merge reads (config, index, weights; side files when
+ * asked) and their sha256. A Hub file stored under its sha256 (LFS, checked
  * when downloaded) is not read again: its blob name is the hash. Local files are hashed once, big files
  * on several cores (hash-files.ts), and remembered while unchanged (input-hash-cache.ts).
  */
-export async function lockSources(plan: MergePlan, options: LockSourcesOptions): Promise<LockedSource[]> {
-	const roles: { role: string; model: number }[] = [
-		{ role: "base", model: plan.base },
-		...plan.experts.map((model, i) => ({ role: `expert ${i}`, model })),
-		...plan.recipe.sharedExperts.map((s, i) => ({ role: `shared expert ${i}`, model: plan.models.findIndex((m) => sameRef(m.ref, s.source)) })),
-	].filter((r) => r.model >= 0);
+export async function lockSources(models: readonly LockModel[], roles: readonly LockRole[], options: { signal?: AbortSignal } = {}): Promise<LockedSource[]> {
 	const filesOf = new Map<number, LockedFile[]>();
-	for (const { model } of roles) {
-		if (!filesOf.has(model)) filesOf.set(model, await inputFiles(plan, model, model === plan.base && options.copyTokenizer));
-	}
+	for (const { model } of roles) if (!filesOf.has(model)) filesOf.set(model, await inputFiles(models[model]));
 	const hashes = new Map<string, string>();
 	const toRead: string[] = [];
 	for (const [model, files] of filesOf) {
 		for (const file of files) {
-			const path = join(plan.models[model].dir, file.path);
+			const path = join(models[model].dir, file.path);
 			const named = await blobSha256(path);
 			if (named) hashes.set(path, named);
 			else toRead.push(path);
@@ -56,22 +62,21 @@ export async function lockSources(plan: MergePlan, options: LockSourcesOptions):
 	}
 	if (misses.length > 0) await cache.save();
 	return roles.map(({ role, model }) => {
-		const m = plan.models[model];
+		const m = models[model];
 		const files = (filesOf.get(model) as LockedFile[]).map((f) => ({ ...f, sha256: hashes.get(join(m.dir, f.path)) as string }));
-		const hub = m.ref.kind === "hub" ? { repo: m.ref.repo, revision: m.ref.revision ?? "main", commit: m.commit } : {};
-		return { role, ref: m.label, kind: m.ref.kind === "hub" ? ("hub" as const) : ("local" as const), ...hub, files };
+		const hub = m.hub ? { repo: m.hub.repo, revision: m.hub.revision, commit: m.commit } : {};
+		return { role, ref: m.ref, kind: m.hub ? ("hub" as const) : ("local" as const), ...hub, files };
 	});
 }
 
 /** The files of one model the merge uses, with sizes; sha256 filled in later. */
-async function inputFiles(plan: MergePlan, model: number, withSideFiles: boolean): Promise<LockedFile[]> {
-	const dir = plan.models[model].dir;
-	const names = new Set(["config.json", ...plan.weights[model].shards().map((f) => basename(f.path))]);
-	const listing = await readdir(dir);
+async function inputFiles(model: LockModel): Promise<LockedFile[]> {
+	const names = new Set(["config.json", ...model.weightFiles]);
+	const listing = await readdir(model.dir);
 	if (listing.includes(INDEX_FILE_NAME)) names.add(INDEX_FILE_NAME);
-	if (withSideFiles) for (const name of listing) if (MERGE_SIDE_FILES.has(name)) names.add(name);
+	if (model.sideFiles) for (const name of listing) if (MERGE_SIDE_FILES.has(name)) names.add(name);
 	const files: LockedFile[] = [];
-	for (const name of [...names].sort()) files.push({ path: name, size: (await stat(join(dir, name))).size, sha256: "" });
+	for (const name of [...names].sort()) files.push({ path: name, size: (await stat(join(model.dir, name))).size, sha256: "" });
 	return files;
 }
 
@@ -95,10 +100,4 @@ export async function lockFolderFiles(dir: string, except: string, signal?: Abor
 		files.push({ path, size: (await stat(join(dir, path))).size, sha256 });
 	}
 	return files;
-}
-
-function sameRef(a: ModelRef, b: ModelRef): boolean {
-	if (a.kind === "local" && b.kind === "local") return a.path === b.path;
-	if (a.kind === "hub" && b.kind === "hub") return a.repo === b.repo && (a.revision ?? "main") === (b.revision ?? "main");
-	return a.text === b.text;
 }

@@ -1,0 +1,139 @@
+/**
+ * The router rows of a merge, by gate mode: seeded random rows and cheap_embed rows at once; rows from
+ * hidden states either at once, or as a pending job that the merge runs while it writes every other
+ * tensor (the forward pass over the base model is the long part, and the routers are a few KB).
+ */
+import { type GateSummary, buildPromptGates, buildRandomGates, routerStats, summarizeGates, tokenizeGatePrompts } from "../gates/index.js";
+import { stateSummaryOf } from "../gates/gate-rows.js";
+import { ComputeEngine } from "../kernels/index.js";
+import { type ForwardProgress, computePromptStates, newPhaseTimes } from "../model/index.js";
+import { type ExpertSpec, isRandomGateMode, readsHiddenStates } from "../recipe/index.js";
+import type { ModelWeights } from "../safetensors/index.js";
+import type { ResolvedRecipe } from "./resolve-recipe-models.js";
+
+export interface GatesOutcome {
+	/** How the routers were made, with per-layer stats (their warnings are in `warnings`). */
+	gates: GateSummary;
+	warnings: string[];
+}
+
+export interface Routers extends GatesOutcome {
+	/** Per layer, [E, H] row-major. */
+	routers: Float32Array[];
+	/** Per layer, the shared expert's gate row [H], when the recipe has a shared expert. */
+	sharedGates?: Float32Array[];
+}
+
+/** A forward pass still to run; `layer(l)` resolves to router l once it has (and rejects if it fails). */
+export interface PendingRouters {
+	run(signal?: AbortSignal): Promise<GatesOutcome>;
+	layer(l: number): Promise<Float32Array>;
+	/** The shared expert's gate row of layer l (when the recipe has a shared expert). */
+	sharedLayer(l: number): Promise<Float32Array>;
+}
+
+export interface RouterOptions {
+	seed: number;
+	/** Threads of the forward pass (default: one per core). */
+	threads?: number;
+	/** "compute" (default): now; "defer": as a PendingRouters; "skip": zeros, for a dry run that needs sizes only. */
+	hiddenGates?: "compute" | "defer" | "skip";
+	onGateProgress?: (progress: ForwardProgress) => void;
+}
+
+export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights, options: RouterOptions): Promise<Routers | PendingRouters> {
+	const { recipe } = resolved;
+	const { numLayers, hiddenSize } = resolved.models[resolved.base].config;
+	const numExperts = recipe.experts.length;
+	const expertLabels = resolved.experts.map((m) => resolved.models[m].label);
+	const mode = recipe.gateMode;
+	const { seed } = options;
+	if (isRandomGateMode(mode)) {
+		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
+		const sharedGates = recipe.sharedExperts.length > 0 ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
+		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
+		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
+	}
+	const hidden = readsHiddenStates(mode);
+	if (hidden && options.hiddenGates === "skip") {
+		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
+		return { routers, gates: summarizeGates(mode, []), warnings: [] };
+	}
+	const base = resolved.models[resolved.base];
+	const gateOptions = {
+		mode,
+		baseModelDir: base.dir,
+		baseWeights,
+		numLayers,
+		hiddenSize,
+		expertLabels,
+		experts: recipe.experts.map(gatePrompts),
+		sharedExpert: recipe.sharedExperts[0] && gatePrompts(recipe.sharedExperts[0]),
+	};
+	// Tokenizer problems, empty prompts and ids beyond the vocabulary are found now, before anything is written.
+	const prompts = await tokenizeGatePrompts({ ...gateOptions, vocabSize: base.config.vocabSize });
+	const build = async (signal?: AbortSignal): Promise<Routers> => {
+		// The compute engine (worker threads) is started only for hidden-state modes, and stopped right after.
+		const engine = hidden ? await ComputeEngine.create({ threads: options.threads }) : undefined;
+		const times = newPhaseTimes();
+		let forward: GateSummary["forward"];
+		try {
+			const built = await buildPromptGates({
+				...gateOptions,
+				computeStates: engine && readsHiddenStates(mode)
+					? async (lists) => {
+						const summary = stateSummaryOf(mode) === "mean" ? "both" : "last";
+						let layers = 0;
+						const onProgress = (p: ForwardProgress) => {
+							layers = p.layers;
+							options.onGateProgress?.(p);
+						};
+						const started = performance.now();
+						const { states } = await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times });
+						forward = { seconds: (performance.now() - started) / 1000, layers, phases: { ...times } };
+						return states;
+					}
+					: undefined,
+			}, prompts);
+			const gates = { ...summarizeGates(mode, built.stats, built), ...(forward && { forward }) };
+			return { routers: built.routers, sharedGates: built.sharedGates, gates, warnings: built.warnings };
+		} finally {
+			await engine?.close();
+		}
+	};
+	if (!hidden || options.hiddenGates !== "defer") return build();
+	return pendingRouters(build);
+}
+
+export function isPending(routers: Routers | PendingRouters): routers is PendingRouters {
+	return "run" in routers;
+}
+
+function pendingRouters(build: (signal?: AbortSignal) => Promise<Routers>): PendingRouters {
+	let settle: { resolve(r: Routers): void; reject(e: unknown): void } | undefined;
+	const ready = new Promise<Routers>((resolve, reject) => (settle = { resolve, reject }));
+	// Whoever waits for a layer sees the failure; the merge sees it from run().
+	ready.catch(() => undefined);
+	return {
+		async run(signal) {
+			try {
+				const built = await build(signal);
+				settle!.resolve(built);
+				return { gates: built.gates, warnings: built.warnings };
+			} catch (error) {
+				settle!.reject(error);
+				throw error;
+			}
+		},
+		layer: async (l) => (await ready).routers[l]!,
+		sharedLayer: async (l) => {
+			const shared = (await ready).sharedGates;
+			if (!shared) throw new Error("the routers were built without a shared expert gate");
+			return shared[l]!;
+		},
+	};
+}
+
+function gatePrompts(expert: ExpertSpec): { positive: ExpertSpec["positivePrompts"]; negative: ExpertSpec["negativePrompts"] } {
+	return { positive: expert.positivePrompts, negative: expert.negativePrompts };
+}

@@ -1,0 +1,27 @@
+/** The output-folder checks `merge` and `plan` share (src/output/staging-dir.ts). */
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { OutputError } from "../../src/errors.js";
+import { OUTPUT_SPACE_MARGIN, checkOutputTarget, freeBytes } from "../../src/output/staging-dir.js";
+import { tempDir } from "./helpers.js";
+
+describe("checkOutputTarget", () => {
+	it("asks for the shards plus a margin for the side files", async () => {
+		const dir = await tempDir();
+		const free = await freeBytes(dir);
+		assert.ok(free !== undefined && free > OUTPUT_SPACE_MARGIN, "the test needs a file system with some room");
+		await checkOutputTarget(join(dir, "out"), { requiredBytes: 1000 });
+		// Exactly the free space is not enough once the margin is added.
+		await assert.rejects(checkOutputTarget(join(dir, "out"), { requiredBytes: free }), (e: unknown) => e instanceof OutputError && /not enough free space/.test(e.message));
+	});
+
+	it("refuses a non-empty folder unless overwriting", async () => {
+		const dir = await tempDir();
+		await mkdir(join(dir, "out"));
+		await writeFile(join(dir, "out", "x"), "x");
+		await assert.rejects(checkOutputTarget(join(dir, "out")), (e: unknown) => e instanceof OutputError && /already exists and is not empty/.test(e.message));
+		await checkOutputTarget(join(dir, "out"), { overwrite: true });
+	});
+});

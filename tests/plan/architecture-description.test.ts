@@ -1,0 +1,91 @@
+/**
+ * The plan reads only the output description: a description with a shared expert and q/k/v biases
+ * written as zeros (the shape of Qwen2-MoE, a test description here) gets them without plan changes.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { whyNot } from "../../src/architectures/choose-architecture.js";
+import { mixtral } from "../../src/architectures/mixtral.js";
+import type { OutputArchitecture } from "../../src/architectures/output-architecture.js";
+import { LLAMA_LIKE_NAMES } from "../../src/inputs/input-families.js";
+import { buildTensorPlan } from "../../src/plan/build-tensor-plan.js";
+import { ModelWeights } from "../../src/safetensors/index.js";
+import { FIXTURES } from "../merge/helpers.js";
+
+const withShared: OutputArchitecture = {
+	...mixtral,
+	displayName: "Test MoE",
+	sharedExperts: { min: 1, max: 1, needPrompts: true },
+	biases: { carried: ["q_proj", "k_proj", "v_proj"], zeros: ["q_proj", "k_proj", "v_proj"] },
+	defaults: { expertsPerToken: (shared) => (shared > 0 ? 1 : 2) },
+	sharedExpertNames: {
+		projection: (l, p) => `model.layers.${l}.mlp.shared_expert.${p}.weight`,
+		gate: (l) => `model.layers.${l}.mlp.shared_expert_gate.weight`,
+	},
+};
+
+describe("a description with a shared expert", () => {
+	it("is chosen only with a shared expert that has prompts, unless the gates are random", () => {
+		const input = { inputModelTypes: ["llama"], sharedExperts: 1, sharedExpertPrompts: false, gateMode: "hidden" as const };
+		assert.match(whyNot(withShared, input) ?? "", /give the shared expert positive_prompts/);
+		assert.equal(whyNot(withShared, { ...input, gateMode: "random" }), null);
+		assert.equal(whyNot(withShared, { ...input, sharedExpertPrompts: true }), null);
+		assert.match(whyNot(withShared, { ...input, sharedExperts: 0 }) ?? "", /needs 1..1 shared experts, got 0/);
+	});
+
+	it("gets its shared expert, its gate and zero q/k/v biases in every layer", async () => {
+		const dirs = ["llama-base", "llama-expert-a", "llama-expert-b"].map((m) => join(FIXTURES, "models", m));
+		const weights = await Promise.all(dirs.map((d) => ModelWeights.open(d)));
+		try {
+			const [H, I, L] = [32, 64, 2];
+			const gates = [new Float32Array(H).fill(0.5), new Float32Array(H).fill(0.25)];
+			const tensors = buildTensorPlan({
+				architecture: withShared,
+				inputNames: LLAMA_LIKE_NAMES,
+				layout: "per-expert",
+				dtype: "BF16",
+				weights: weights.map((w, i) => ({ label: `model ${i}`, weights: w })),
+				base: 0,
+				experts: [{ source: 1 }, { source: 2 }],
+				sharedExpert: { expert: { source: 2, noiseScale: 0.01 }, gates },
+				numLayers: L,
+				hiddenSize: H,
+				intermediateSize: I,
+				attentionRows: { q_proj: 32, k_proj: 16, v_proj: 16, o_proj: 32 },
+				routers: [new Float32Array(2 * H), new Float32Array(2 * H)],
+			});
+			const byName = new Map(tensors.map((t) => [t.name, t]));
+			for (let l = 0; l < L; l++) {
+				for (const [site, rows] of [["q_proj", 32], ["k_proj", 16], ["v_proj", 16]] as const) {
+					const bias = byName.get(`model.layers.${l}.self_attn.${site}.bias`);
+					assert.deepEqual(bias?.shape, [rows]);
+					assert.ok(bias?.parts[0].kind === "values" && bias.parts[0].values.every((v) => v === 0));
+				}
+				assert.equal(byName.has(`model.layers.${l}.self_attn.o_proj.bias`), false);
+				const down = byName.get(`model.layers.${l}.mlp.shared_expert.down_proj.weight`);
+				assert.deepEqual(down?.shape, [H, I]);
+				assert.deepEqual(down?.parts[0], { kind: "copy", source: 2, name: `model.layers.${l}.mlp.down_proj.weight`, scale: undefined, noise: { std: 0.01, key: `noise/shared expert/model.layers.${l}.mlp.down_proj.weight` } });
+				const gate = byName.get(`model.layers.${l}.mlp.shared_expert_gate.weight`);
+				assert.deepEqual(gate?.shape, [1, H]);
+				assert.ok(gate?.parts[0].kind === "values" && gate.parts[0].values === gates[l]);
+			}
+			// The routed experts are laid out as before.
+			assert.ok(byName.has("model.layers.1.block_sparse_moe.experts.1.w2.weight"));
+		} finally {
+			await Promise.all(weights.map((w) => w.close()));
+		}
+	});
+
+	it("Mixtral refuses a bias in the base's weights", async () => {
+		const weights = await ModelWeights.open(join(FIXTURES, "hidden", "qwen2-bias"));
+		try {
+			assert.throws(
+				() => buildTensorPlan({ architecture: mixtral, inputNames: LLAMA_LIKE_NAMES, layout: "per-expert", dtype: "BF16", weights: [{ label: "qwen2", weights }], base: 0, experts: [{ source: 0 }], numLayers: 2, hiddenSize: 0, intermediateSize: 0, attentionRows: { q_proj: 0, k_proj: 0, v_proj: 0, o_proj: 0 }, routers: [] }),
+				/tensor model\.layers\.0\.self_attn\.[qkv]_proj\.bias is a bias, which Mixtral cannot carry/,
+			);
+		} finally {
+			await weights.close();
+		}
+	});
+});
