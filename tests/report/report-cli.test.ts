@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { access, readFile, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { RoutingReport } from "../../src/report/report-data.js";
@@ -78,6 +78,17 @@ describe("moe-merge recipe.yml out --report", () => {
 		assert.deepEqual(printed.report, await readReport(join(dir, "r")));
 		// The same model and prompts give the same routing as the report written after the merge.
 		assert.deepEqual(printed.report.prompts.slice(0, 7), (await readReport(out)).prompts);
+	});
+
+	test("by default `report` writes into ./<name>-report and leaves the model folder (and its lock) alone", async () => {
+		const cwd = await tempDir();
+		const before = (await readdir(out)).sort();
+		const run = await runCli(["report", out, "--threads", "1"], { cwd });
+		assert.equal(run.code, 0, run.stderr);
+		assert.deepEqual((await readdir(out)).sort(), before);
+		assert.deepEqual((await readReport(join(cwd, "moe-report"))).prompts, (await readReport(out)).prompts);
+		const verified = await runCli(["verify", out]);
+		assert.equal(verified.code, 0, verified.stdout + verified.stderr);
 	});
 
 	test("a model folder without a tokenizer is refused with exit 1, naming tokenizer.json", async () => {
