@@ -15,3 +15,4 @@ export type { OutputArchitecture, ExpertLayout } from "./architectures/output-ar
 export * from "./safetensors/index.js";
 export { parseSize, formatBytes } from "./util/size.js";
 export { makeDenseModel, type DenseModelShape } from "./demo/make-dense-model.js";
+export * from "./report/index.js";

@@ -19,6 +19,9 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 		const { transfers } = run;
 		try {
 			const outputDir = outputDirOf(output, options.output, true) as string;
+			if (options.report && options.copyTokenizer === false) {
+				throw new MoeMergeError("--report needs the tokenizer in the output, and --no-copy-tokenizer leaves it out", { hint: "drop --no-copy-tokenizer, or run `moe-merge report` later on a folder with the tokenizer" });
+			}
 			const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
 			for (const partial of await findAbandonedPartials(outputDir)) err.write(`warning: ${describeAbandoned(partial)}\n`);
 			// A push needs the Hub whatever the recipe names; it is opened once for the merge and the push.

@@ -1,5 +1,5 @@
 /** `moe-merge report <model-dir|org/name>`: run the routing report on any MoE checkpoint and print its summary. */
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { MoeMergeError } from "../errors.js";
 import { resolveModel } from "../inputs/resolve-model.js";
@@ -23,7 +23,7 @@ export function addReportCommand(program: Command, threadsArg: (text: string) =>
 		.description("run prompts through a merged MoE model (folder or Hub org/name) and report, per layer and token, where the router sends them")
 		.option("--recipe <file>", "the recipe whose prompts to run (default: the recipe copy inside the model folder)")
 		.option("--prompts <file>", "extra prompts, one per line")
-		.option("-o, --output <dir>", "where report.json and report.html go (default: the model folder; for a Hub model ./<name>-report)")
+		.option("-o, --output <dir>", "where report.json and report.html go (default: ./<model name>-report)")
 		.option("--threads <n>", "threads of the forward pass (default: one per core)", threadsArg)
 		.option("--json", "print report.json on stdout instead of the summary")
 		.option("--verbose", "print stack traces with errors")
@@ -43,7 +43,8 @@ async function runReportCommand(model: string, options: ReportCliOptions): Promi
 				modelLabel: ref.kind === "hub" ? ref.text : resolved.dir,
 				recipeFile: options.recipe,
 				promptsFile: options.prompts,
-				outputDir: options.output ?? (ref.kind === "hub" ? `${basename(ref.repo)}-report` : resolved.dir),
+				// Never into the model folder: a merged folder's lock (moe-merge verify) and a Hub cache snapshot must not change.
+				outputDir: options.output ?? `${basename(ref.kind === "hub" ? ref.repo : resolve(resolved.dir))}-report`,
 				threads: options.threads,
 				onLayer: progress.onLayer,
 				signal: run.signal,

@@ -62,7 +62,14 @@ export async function runReport(options: ReportOptions): Promise<ReportResult> {
 			hint: "pass --recipe recipe.yml and/or --prompts prompts.txt (one prompt per line)",
 		});
 	}
-	const tokenizer = await GateTokenizer.load(options.modelDir);
+	const tokenizer = await GateTokenizer.load(options.modelDir).catch((error: unknown) => {
+		if (!(error instanceof MoeMergeError)) throw error;
+		throw new MoeMergeError(`${error.message.split(";")[0]}: the report tokenizes its prompts with the model's own tokenizer`, {
+			file: error.file,
+			cause: error,
+			hint: "run the report on a model folder with its tokenizer files (tokenizer.json, tokenizer_config.json)",
+		});
+	});
 	const prompts = tokenizePrompts(wanted, tokenizer);
 	prompts.forEach((p, i) => {
 		if (p.tokenIds.length === 0) throw new MoeMergeError(`prompt ${i} ${JSON.stringify(p.text)} tokenizes to no tokens`, { hint: "remove the empty prompt" });

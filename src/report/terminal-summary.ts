@@ -14,7 +14,8 @@ export function formatSummary(report: RoutingReport): string {
 	report.prompts.forEach((p, i) => {
 		const verdict = p.expert === null ? `top expert ${name(p.top_expert)}` : p.own_expert_wins ? `its expert ${name(p.expert)} wins` : `its expert ${name(p.expert)} loses to ${name(p.top_expert)}`;
 		lines.push(`prompt ${i} ${quote(p.text)}: ${verdict}`);
-		lines.push(`  routing weight: ${p.expert_share.map((s, e) => `${e}: ${percent(s)}`).join("  ")}`);
+		const shares = (values: number[]): string => values.map((s, e) => `${e}: ${percent(s)}`).join("  ");
+		lines.push(`  tokens routed (top-${model.experts_per_token} slots over layers): ${shares(p.chosen_share)}; routing weight: ${shares(p.expert_share)}`);
 		const broken = p.next_tokens.some((t) => !Number.isFinite(t.probability));
 		lines.push(`  next token: ${p.next_tokens.map((t) => `${JSON.stringify(t.text)} ${Number.isFinite(t.probability) ? t.probability.toFixed(2) : "NaN"}`).join(", ")}${broken ? "  (non-finite logits: the merge is broken)" : ""}`);
 	});

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { access, readFile, writeFile } from "node:fs/promises";
+import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { RoutingReport } from "../../src/report/report-data.js";
@@ -80,6 +80,25 @@ describe("moe-merge recipe.yml out --report", () => {
 		assert.deepEqual(printed.report.prompts.slice(0, 7), (await readReport(out)).prompts);
 	});
 
+	test("by default `report` writes into ./<name>-report and leaves the model folder (and its lock) alone", async () => {
+		const cwd = await tempDir();
+		const before = (await readdir(out)).sort();
+		const run = await runCli(["report", out, "--threads", "1"], { cwd });
+		assert.equal(run.code, 0, run.stderr);
+		assert.deepEqual((await readdir(out)).sort(), before);
+		assert.deepEqual((await readReport(join(cwd, "moe-report"))).prompts, (await readReport(out)).prompts);
+		const verified = await runCli(["verify", out]);
+		assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+	});
+
+	test("a model folder without a tokenizer is refused with exit 1, naming tokenizer.json", async () => {
+		const dir = await tempDir();
+		const run = await runCli(["report", join(FIXTURES, "report", "mixtral-per-expert"), "--recipe", RECIPE, "-o", join(dir, "r")]);
+		assert.equal(run.code, 1, run.stderr);
+		assert.match(run.stderr, /mixtral-per-expert\/tokenizer\.json: missing: the report tokenizes its prompts with the model's own tokenizer/);
+		await assert.rejects(access(join(dir, "r")));
+	});
+
 	test("a dense model is refused with exit 1, naming its config.json, and nothing is written", async () => {
 		const dir = await tempDir();
 		const prompts = join(dir, "p.txt");
@@ -90,6 +109,14 @@ describe("moe-merge recipe.yml out --report", () => {
 		assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace without --verbose");
 		await assert.rejects(access(join(dir, "r")));
 	});
+});
+
+test("--report with --no-copy-tokenizer is refused before merging: exit 1, no output", async () => {
+	const dir = await tempDir();
+	const run = await runCli([RECIPE, join(dir, "out"), "--report", "--no-copy-tokenizer"]);
+	assert.equal(run.code, 1);
+	assert.match(run.stderr, /--report needs the tokenizer in the output/);
+	await assert.rejects(access(join(dir, "out")));
 });
 
 describe("report.html in headless Chromium", () => {
