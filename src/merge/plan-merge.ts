@@ -7,6 +7,7 @@ import { buildTensorPlan } from "../plan/build-tensor-plan.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
 import type { ExpertSpec, Recipe } from "../recipe/index.js";
 import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
+import { type InputStamps, stampInputs } from "./input-stamps.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 
 export interface PlanMergeOptions {
@@ -43,6 +44,8 @@ export interface MergePlan extends ResolvedRecipe {
 	fileBytes: number;
 	/** How the routers were made, with per-layer stats (their warnings are in `warnings`). */
 	gates: GateSummary;
+	/** Size, mtime and inode of every input weight file when opened, to refuse inputs changed during the merge. */
+	inputStamps: InputStamps;
 	/** Per layer, the shared expert's gate row [H], when the recipe has a shared expert. */
 	sharedGates?: Float32Array[];
 }
@@ -57,6 +60,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 	const weights: ModelWeights[] = [];
 	try {
 		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir, model.weightFiles));
+		const inputStamps = await stampInputs(weights);
 		const { routers, sharedGates, gates, warnings: gateWarnings } = await buildRouters(resolved, weights[resolved.base], seed, options);
 		const tensors = buildTensorPlan({
 			architecture: resolved.architecture,
@@ -83,7 +87,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		const dataBytes = tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype), 0);
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
 		const warnings = [...resolved.warnings, ...gateWarnings];
-		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, gates, sharedGates };
+		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, gates, sharedGates, inputStamps };
 	} catch (error) {
 		await Promise.all(weights.map((w) => w.close()));
 		throw error;

@@ -14,6 +14,7 @@ import { VERSION } from "../version.js";
 import type { HubOptions } from "../hub/hub-options.js";
 import { withHubOptions } from "../hub/hub-session.js";
 import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "../hub/merge-lock-steps.js";
+import { assertInputsUnchanged } from "./input-stamps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 
@@ -89,6 +90,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			await checkMergedOutput(staging.path);
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
+			await assertInputsUnchanged(plan.inputStamps);
 			await staging.commit();
 			const warnings = [...plan.warnings];
 			let recipeLockFile: string | undefined;
