@@ -9,6 +9,7 @@ import type { PlannedTensor } from "../plan/tensor-plan.js";
 import type { Recipe } from "../recipe/index.js";
 import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
 import { type PendingRouters, buildRouters, isPending } from "./build-routers.js";
+import { type InputStamps, stampInputs } from "./input-stamps.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 
 export interface PlanMergeOptions {
@@ -49,6 +50,8 @@ export interface MergePlan extends ResolvedRecipe {
 	gates?: GateSummary;
 	/** Hidden-state routers still to compute (hiddenGates "defer"): the router tensors' values wait for its run(). */
 	pendingGates?: PendingRouters;
+	/** Size, mtime and inode of every input weight file when opened, to refuse inputs changed during the merge. */
+	inputStamps: InputStamps;
 	/** Per layer, the shared expert's gate row [H], when the recipe has a shared expert. */
 	sharedGates?: Float32Array[];
 }
@@ -63,6 +66,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 	const weights: ModelWeights[] = [];
 	try {
 		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir, model.weightFiles));
+		const inputStamps = await stampInputs(weights);
 		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed, hiddenGates: options.headersOnly ? "skip" : options.hiddenGates });
 		const pending = isPending(built) ? built : undefined;
 		const ready = isPending(built) ? undefined : built;
@@ -101,7 +105,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
 		const warnings = [...resolved.warnings, ...(ready?.warnings ?? [])];
 		const gates = ready ? { gates: ready.gates, sharedGates: ready.sharedGates } : { pendingGates: pending };
-		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, ...gates };
+		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, inputStamps, ...gates };
 	} catch (error) {
 		await Promise.all(weights.map((w) => w.close()));
 		throw error;

@@ -13,6 +13,7 @@ import { checkMergedOutput } from "../verify/index.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
+import { assertInputsUnchanged } from "./input-stamps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 
@@ -87,6 +88,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			if (options.beforeCommit) files.push(...(await options.beforeCommit(staging.path)));
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
+			await assertInputsUnchanged(plan.inputStamps);
 			await staging.commit();
 			let recipeLockFile: string | undefined;
 			if (options.recipeLock && !options.locked) {

@@ -108,6 +108,9 @@ describe("moe-merge verify", () => {
 		const ok = await runCli(["verify", good, "--values"]);
 		assert.equal(ok.code, 0, ok.stderr);
 		assert.match(ok.stderr, /note: no moe-merge.lock.json/);
+		// Tied embeddings with the head kept anyway (some checkpoints do; loaders ignore it).
+		const withHead = await writeCheckpoint(join(work, "mergekit-head"), config, { ...shapes, "lm_head.weight": shapes["model.embed_tokens.weight"]! });
+		assert.equal((await runCli(["verify", withHead])).code, 0);
 		const bad = await writeCheckpoint(join(work, "mergekit-nan"), config, shapes, (name, data) => {
 			if (name === "model.layers.1.mlp.experts.down_proj") data.set([0xc0, 0x7f], 20); // bf16 NaN at element 10
 			if (name === "model.norm.weight") data.set([0x80, 0x7f], 0); // bf16 +Inf
