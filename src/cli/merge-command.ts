@@ -14,7 +14,7 @@ import { runCommand } from "./run-command.js";
 
 export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	const err = process.stderr;
-	const progress = createProgressReporter(err, options.json ? "quiet" : "auto");
+	const progress = createProgressReporter(err, options.json || options.quiet ? "quiet" : "auto");
 	await runCommand(options, "interrupted; the partial output was removed", async (run) => {
 		const { transfers } = run;
 		try {

@@ -7,6 +7,7 @@ import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
+import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
 
 /** Options shared by the commands that plan or run a merge. */
 export interface MergeCliOptions {
@@ -27,6 +28,15 @@ export interface MergeCliOptions {
 	locked?: boolean;
 	/** merge only (report-command.ts): run the routing report on the output. */
 	report?: boolean;
+	/** No progress display (mergekit-moe's --quiet). */
+	quiet?: boolean;
+}
+
+/** mergekit-moe's options mapped onto ours; the line about those that do nothing here goes to stderr. */
+function withMergekitOptions(options: MergeCliOptions & MergekitMeaning): MergeCliOptions {
+	const { options: mapped, note } = applyMergekitOptions(options);
+	if (note && !options.json) process.stderr.write(`note: ${note}\n`);
+	return mapped;
 }
 
 const sizeArg = (text: string): number => {
@@ -48,7 +58,7 @@ const seedArg = (text: string): number => {
 };
 
 function addMergeOptions(command: Command): Command {
-	return command
+	return addMergekitOptions(command, threadsArg)
 		.option("-o, --output <dir>", "output folder (instead of the second argument)")
 		.option("--overwrite", "replace an existing non-empty output folder (only once the new one is complete)")
 		.option("--out-shard-size <size>", "maximum size of each output shard: bytes, or 5GB, 500M, 5B (billion) ...", sizeArg)
@@ -76,13 +86,13 @@ export function buildProgram(): Command {
 		),
 	)
 		.option("--report", "after the merge, run the recipe's prompts through the output and write report.json and report.html into it")
-		.action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, options));
+		.action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, withMergekitOptions(options)));
 
 	addMergeOptions(
 		program
 			.command("plan <recipe> [output]")
 			.description("dry run: resolve the models and print the output architecture, tensors, sizes and disk space needed"),
-	).action((recipe: string, output: string | undefined, options: MergeCliOptions) => runPlanCommand(recipe, output, options));
+	).action((recipe: string, output: string | undefined, options: MergeCliOptions) => runPlanCommand(recipe, output, withMergekitOptions(options)));
 
 	program
 		.command("validate <recipe...>")

@@ -84,10 +84,14 @@ export class HeadlessPage {
 	}
 
 	async close(): Promise<void> {
+		const running = this.child.exitCode === null && this.child.signalCode === null;
 		const exited = new Promise((resolve) => this.child.once("exit", resolve));
-		if (this.child.exitCode === null) this.child.kill();
-		await exited;
-		await rm(this.profile, { recursive: true, force: true });
+		if (running) {
+			this.child.kill();
+			await exited;
+		}
+		// Chromium's helper processes may still be writing into the profile for a moment after it exits.
+		await rm(this.profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 	}
 
 	private dispatch(message: Record<string, unknown>): void {
