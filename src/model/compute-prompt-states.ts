@@ -12,7 +12,7 @@
 import { MoeMergeError } from "../errors.js";
 import { readDenseConfig } from "../inputs/dense-config.js";
 import { ModelWeights } from "../safetensors/index.js";
-import { LayerScratch, runAttentionBlock, runMlpBlock, type LayerRows, type PromptRows } from "./decoder-layer.js";
+import { LayerScratch, promptRows, runAttentionBlock, runMlpBlock, type LayerRows } from "./decoder-layer.js";
 import { gatherEmbeddings } from "./embeddings.js";
 import { freeMatrices, packHalf, readAttention, readMlp, releaseHalf, type RawAttention, type RawMlp } from "./layer-weights.js";
 import type { LinearBackend } from "./linear-backend.js";
@@ -99,12 +99,8 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 	const lastOnly = !full && options.summary === "last";
 	// Without logits, the output of the last layer is read by no router.
 	const runLayers = full ? L : L - 1;
-	const rows: PromptRows[] = [];
-	let M = 0;
-	for (const ids of prompts) {
-		rows.push({ first: M, tokens: ids.length, rope: spec.rope.tables(ids.length) });
-		M += ids.length;
-	}
+	const rows = promptRows(prompts, spec.rope);
+	const M = prompts.reduce((n, ids) => n + ids.length, 0);
 	const x = new Float32Array(M * H);
 	await gatherEmbeddings(weights, spec, prompts.flat(), x);
 

@@ -24,8 +24,36 @@ export interface PromptRows {
 	rope: RopeTables;
 }
 
+/** Each prompt's rows in the batch matrix of all prompts' tokens, one prompt after the other. */
+export function promptRows(prompts: readonly number[][], rope: { tables(tokens: number): RopeTables }): PromptRows[] {
+	let first = 0;
+	return prompts.map((ids) => {
+		const rows = { first, tokens: ids.length, rope: rope.tables(ids.length) };
+		first += ids.length;
+		return rows;
+	});
+}
+
+/** The attention half's work buffers for a batch of `rows` rows. */
+export interface AttentionScratch {
+	readonly normed: Float32Array;
+	readonly qkv: Float32Array;
+	readonly attn: Float32Array;
+	readonly proj: Float32Array;
+}
+
+export function attentionScratch(spec: ModelSpec, rows: number): AttentionScratch {
+	const { hidden: H, heads, kvHeads, headDim: D } = spec;
+	return {
+		normed: new Float32Array(rows * H),
+		qkv: new Float32Array(rows * (heads + 2 * kvHeads) * D),
+		attn: new Float32Array(rows * heads * D),
+		proj: new Float32Array(rows * H),
+	};
+}
+
 /** Work buffers sized once for a batch of M rows and reused by every layer. */
-export class LayerScratch {
+export class LayerScratch implements AttentionScratch {
 	readonly normed: Float32Array;
 	readonly qkv: Float32Array;
 	readonly attn: Float32Array;
@@ -35,12 +63,9 @@ export class LayerScratch {
 	readonly chunkRows: number;
 
 	constructor(spec: ModelSpec, rows: number, mlpChunkRows?: number) {
-		const { hidden: H, heads, kvHeads, headDim: D, intermediate: I } = spec;
+		const { intermediate: I } = spec;
 		this.chunkRows = Math.max(1, Math.min(rows, mlpChunkRows ?? Math.floor(MLP_CHUNK_VALUES / (2 * I))));
-		this.normed = new Float32Array(rows * H);
-		this.qkv = new Float32Array(rows * (heads + 2 * kvHeads) * D);
-		this.attn = new Float32Array(rows * heads * D);
-		this.proj = new Float32Array(rows * H);
+		({ normed: this.normed, qkv: this.qkv, attn: this.attn, proj: this.proj } = attentionScratch(spec, rows));
 		this.gateUp = new Float32Array(this.chunkRows * 2 * I);
 		this.act = new Float32Array(this.chunkRows * I);
 	}
@@ -74,7 +99,7 @@ export async function runAttentionBlock(
 	window: number | null,
 	spec: ModelSpec,
 	prompts: readonly PromptRows[],
-	scratch: LayerScratch,
+	scratch: AttentionScratch,
 	backend: LinearBackend,
 	options: DecoderLayerOptions = {},
 ): Promise<LayerRows> {

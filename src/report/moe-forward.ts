@@ -11,7 +11,8 @@ import { computeLogits } from "../model/lm-head.js";
 import { tensorNames } from "../model/model-spec.js";
 import { rmsNorm } from "../model/rms-norm.js";
 import { ReadBuffer, readVector } from "../model/tensor-io.js";
-import { promptSpans, runAttentionBlock } from "./attention-block.js";
+import { attentionScratch, promptRows, runAttentionBlock } from "../model/decoder-layer.js";
+import { freeMatrices, packHalf, readAttention } from "../model/layer-weights.js";
 import { runMoeBlock } from "./moe-block.js";
 import type { MoeSpec } from "./moe-spec.js";
 
@@ -53,15 +54,22 @@ async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly n
 	const { backend } = options;
 	const dense = spec.dense;
 	const H = dense.hidden;
-	const spans = promptSpans(prompts, dense.rope);
+	const spans = promptRows(prompts, dense.rope);
 	const tokens = prompts.flat();
 	const x = new Float32Array(tokens.length * H);
+	const scratch = attentionScratch(dense, tokens.length);
 	await gatherEmbeddings(weights, dense, tokens, x);
 	const buffer = new ReadBuffer();
 	const layers: PromptLayerRouting[][] = prompts.map(() => []);
 	for (let l = 0; l < dense.layers; l++) {
 		options.signal?.throwIfAborted();
-		await runAttentionBlock(weights, dense, l, x, spans, backend, buffer);
+		// The attention half is the dense forward pass's; only the MLP half differs.
+		const attention = await packHalf(await readAttention(weights, dense, l, backend), backend);
+		try {
+			await runAttentionBlock(x, tokens.length, attention, dense.windows[l]!, dense, spans, scratch, backend);
+		} finally {
+			freeMatrices(backend, attention.qkv, attention.o);
+		}
 		const routing = await runMoeBlock(weights, spec, l, x, backend, buffer);
 		if (routing) {
 			spans.forEach((span, p) => {
