@@ -80,7 +80,12 @@ export async function tokenizeGatePrompts(options: BuildGatesOptions & { vocabSi
 	const indexOf = (ids: number[], where: string): number => {
 		if (ids.length === 0) throw new MoeMergeError(`${where} tokenizes to no tokens (the base model's tokenizer adds no bos), so it has no hidden state to route by`, { hint: "remove the empty prompt or write some text in it" });
 		const beyond = options.vocabSize === undefined ? undefined : ids.find((id) => id >= options.vocabSize!);
-		if (beyond !== undefined) throw new MoeMergeError(`${where} has token id ${beyond}, outside the base model's vocabulary (vocab_size ${options.vocabSize})`, { hint: "the base model's tokenizer does not match its config.json" });
+		if (beyond !== undefined) {
+			throw new MoeMergeError(`${options.baseModelDir}: ${where} has token id ${beyond}, outside the base model's vocabulary (vocab_size ${options.vocabSize} in config.json)`, {
+				file: options.baseModelDir,
+				hint: "the base model's tokenizer does not match its config.json",
+			});
+		}
 		const key = ids.join(",");
 		let i = unique.get(key);
 		if (i === undefined) unique.set(key, (i = lists.push(ids) - 1));
