@@ -1,63 +1,93 @@
 import { ModelError } from "../errors.js";
-import { type ArchitectureName, type GateMode, usesPrompts } from "../recipe/index.js";
+import type { DenseConfig } from "../inputs/dense-config.js";
+import { ARCHITECTURE_NAMES, type ArchitectureName, type GateMode, usesPrompts } from "../recipe/index.js";
+import { deepseekMoe } from "./deepseek-moe.js";
+import { unsupportedInputReason } from "./input-support.js";
 import { mixtral } from "./mixtral.js";
 import type { OutputArchitecture } from "./output-architecture.js";
+import { qwen2Moe } from "./qwen2-moe.js";
+import { qwen3Moe } from "./qwen3-moe.js";
 
-/** Implemented output architectures, in mergekit-moe's order of preference. */
-export const ARCHITECTURES: readonly OutputArchitecture[] = [mixtral];
-
-/** Architectures a recipe may name that this version cannot write yet, and the inputs they will take. */
-const PLANNED: Record<string, string> = { qwen2_moe: "Qwen MoE", qwen3_moe: "Qwen3 MoE", deepseek_moe: "DeepSeek MoE" };
-const PLANNED_INPUTS: Record<string, string> = { qwen2: "Qwen MoE (Qwen2-MoE)", qwen3: "Qwen3 MoE" };
+/** Every output architecture, in mergekit-moe's order of preference (Mixtral, DeepSeek MoE, Qwen MoE, Qwen3 MoE). */
+export const ARCHITECTURES: readonly OutputArchitecture[] = ARCHITECTURE_NAMES.map(
+	({ id }) => [mixtral, deepseekMoe, qwen2Moe, qwen3Moe].find((a) => a.name === id)!,
+);
 
 export interface ArchitectureChoiceInput {
 	/** What the recipe's `architecture:` prefix allows, in mergekit's order; undefined = any. */
 	candidates?: ArchitectureName[];
-	/** model_type of every input model (base and experts). */
-	inputModelTypes: string[];
+	/** Every input model (base and experts), with the name messages use. */
+	inputs: { label: string; config: DenseConfig }[];
 	sharedExperts: number;
 	/** Whether the shared experts have positive_prompts (all or none do: a recipe rule). */
 	sharedExpertPrompts: boolean;
 	gateMode: GateMode;
 }
 
+export interface ArchitectureChoice {
+	architecture: OutputArchitecture;
+	/** Why this one, in a sentence (`plan` prints it). */
+	reason: string;
+	/** The ones tried before it and why each did not fit. */
+	passedOver: { name: string; reason: string }[];
+}
+
 /**
- * Picks the output architecture like mergekit-moe: an explicit choice must support the inputs;
- * otherwise the first one (Mixtral preferred) that supports them, or an error listing why none do.
+ * Picks the output architecture like mergekit-moe: among the recipe's `architecture:` matches (all when
+ * absent), the first in mergekit's order (Mixtral first) that can express every input; otherwise an
+ * error listing each one and why not.
  */
-export function chooseArchitecture(input: ArchitectureChoiceInput): OutputArchitecture {
+export function chooseArchitecture(input: ArchitectureChoiceInput): ArchitectureChoice {
 	const candidates = input.candidates ? ARCHITECTURES.filter((a) => input.candidates?.includes(a.name)) : ARCHITECTURES;
-	if (candidates.length === 0) {
-		const wanted = (input.candidates ?? []).map((name) => PLANNED[name] ?? name).join(" or ");
-		throw new ModelError(`architecture ${wanted} is not available in this version of moe-merge`, {
-			hint: `supported now: ${ARCHITECTURES.map((a) => a.displayName).join(", ")}`,
-		});
-	}
-	const reasons: string[] = [];
+	const passedOver: ArchitectureChoice["passedOver"] = [];
 	for (const arch of candidates) {
 		const reason = whyNot(arch, input);
-		if (reason === null) return arch;
-		reasons.push(`${arch.displayName}: ${reason}`);
+		if (reason !== null) {
+			passedOver.push({ name: arch.displayName, reason });
+			continue;
+		}
+		const types = [...new Set(input.inputs.map((i) => i.config.modelType))].join(", ");
+		const why = input.candidates
+			? `the recipe's architecture: asks for it${passedOver.length > 0 ? " (the first of its matches that fits)" : ""}`
+			: `the first of ${ARCHITECTURES.map((a) => a.displayName).join(", ")} that can express ${types} inputs with ${input.sharedExperts} shared expert(s)`;
+		return { architecture: arch, reason: why, passedOver };
 	}
-	const later = [...new Set(input.inputModelTypes)].map((t) => PLANNED_INPUTS[t]).filter(Boolean);
-	throw new ModelError(`no output architecture can express this recipe:\n  ${reasons.join("\n  ")}`, {
-		hint: later.length > 0 ? `these models need ${later.join(" / ")} output, which comes in a later version of moe-merge` : undefined,
+	const asked = input.candidates ? ` as ${candidates.map((a) => a.displayName).join(" or ")}` : "";
+	throw new ModelError(`no output architecture can express this recipe${asked}:\n  ${passedOver.map((p) => `${p.name}: ${p.reason}`).join("\n  ")}`, {
+		hint: hintFor(input),
 	});
 }
 
 /** Why `arch` cannot express the recipe, or null when it can. */
 export function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput): string | null {
-	const types = [...new Set(input.inputModelTypes)];
+	const types = [...new Set(input.inputs.map((i) => i.config.modelType))];
 	if (types.length > 1) return `all input models must have the same model_type, got ${types.join(", ")}`;
 	if (!arch.inputModelTypes.includes(types[0])) {
 		return `input model_type "${types[0]}" is not supported (accepted: ${arch.inputModelTypes.join(", ")})`;
 	}
-	const { min, max, needPrompts } = arch.sharedExperts;
-	if (input.sharedExperts < min || input.sharedExperts > max) {
-		return max === 0 ? "it has no shared experts" : `it needs ${min}..${max} shared experts, got ${input.sharedExperts}`;
+	const { min, max, gated } = arch.sharedExperts;
+	const n = input.sharedExperts;
+	if (n < min || n > max) {
+		if (max === 0) return "it has no shared experts";
+		return max === Number.POSITIVE_INFINITY ? `it needs at least ${min} shared expert(s), got ${n}` : `it takes ${min}..${max} shared experts, got ${n}`;
 	}
-	if (needPrompts && input.sharedExperts > 0 && !input.sharedExpertPrompts && usesPrompts(input.gateMode)) {
-		return `its shared expert gate is built from prompts: give the shared expert positive_prompts (or use gate_mode random)`;
+	if (n > 0 && gated && !input.sharedExpertPrompts && usesPrompts(input.gateMode)) {
+		return "its shared expert gate is built from prompts: give the shared experts positive_prompts (or use gate_mode random)";
+	}
+	if (n > 0 && !gated && input.sharedExpertPrompts) {
+		return "its shared experts have no gate, so their prompts would mean nothing: remove positive_prompts from shared_experts";
+	}
+	for (const { label, config } of input.inputs) {
+		const reason = unsupportedInputReason(arch, config);
+		if (reason) return `${label}: ${reason}`;
 	}
 	return null;
+}
+
+function hintFor(input: ArchitectureChoiceInput): string | undefined {
+	const types = new Set(input.inputs.map((i) => i.config.modelType));
+	if (types.size === 1 && types.has("qwen2") && input.sharedExperts === 0) {
+		return "Qwen2 models become Qwen MoE, which needs a shared expert: add `shared_experts: [{source_model: <one of the models>, positive_prompts: [...]}]`";
+	}
+	return undefined;
 }

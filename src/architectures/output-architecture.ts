@@ -1,20 +1,24 @@
 import type { DenseConfig } from "../inputs/dense-config.js";
 import type { BiasSite, MlpProjection } from "../inputs/input-families.js";
-import type { ArchitectureName } from "../recipe/index.js";
+import type { ArchitectureName, TrainingSettings } from "../recipe/index.js";
+
+export type { TrainingSettings } from "../recipe/index.js";
 
 export type { MlpProjection } from "../inputs/input-families.js";
 
 /** How expert weights are laid out in the output files. */
 export type ExpertLayout = "per-expert" | "fused";
 
+
 export interface ConfigDerivationInput {
 	base: DenseConfig;
 	numExperts: number;
 	expertsPerToken: number;
-	/** Shared experts in the recipe (0 or 1). */
+	/** Shared experts in the recipe; N of them are written as one MLP of N × the dense intermediate size. */
 	sharedExperts: number;
 	/** torch dtype name of the output, e.g. "bfloat16". */
 	dtype: string;
+	training?: TrainingSettings;
 }
 
 /**
@@ -30,16 +34,19 @@ export interface OutputArchitecture {
 	/** model_type values of dense inputs this architecture can express. */
 	inputModelTypes: readonly string[];
 	/**
-	 * Allowed number of shared experts, and whether a shared expert needs positive_prompts to build its
-	 * gate from (always unless the gates are random).
+	 * Allowed number of shared experts (N are stacked into one MLP), and whether their output is scaled by
+	 * a sigmoid gate. A gate is built from the shared experts' positive_prompts (so they need some unless
+	 * the gates are random); without a gate, prompts on a shared expert would mean nothing and are refused.
 	 */
-	sharedExperts: { min: number; max: number; needPrompts: boolean };
+	sharedExperts: { min: number; max: number; gated: boolean };
 	/** Attention biases of the inputs that are copied (an input with others is refused); `zeros`: written as zeros when the inputs have none. */
 	biases: { carried: readonly Exclude<BiasSite, "mlp">[]; zeros?: readonly Exclude<BiasSite, "mlp">[]; whyNot?: string };
 	defaults: {
 		/** experts_per_token when the recipe does not say, once the architecture is chosen. */
 		expertsPerToken(sharedExperts: number): number;
 	};
+	/** Loading needs transformers' trust_remote_code (the modeling code lives in a Hub repo). */
+	remoteCode?: string;
 	/** The dense features the output cannot carry apart from biases, checked on every input: a reason, or null. */
 	unsupportedInput(config: DenseConfig): string | null;
 	/** Routed expert `expert`'s projection in layer `layer`, per-expert layout. */
@@ -47,7 +54,7 @@ export interface OutputArchitecture {
 	/** Fused layout: stacked [E, 2I, H] gate+up and [E, H, I] down tensors, or undefined when not offered. */
 	fusedExpertNames?: (layer: number) => { gateUp: string; down: string };
 	routerName(layer: number, layout: ExpertLayout): string;
-	/** Where a shared expert goes: its MLP projections and its gate [1, H] (architectures that have one). */
-	sharedExpertNames?: { projection(layer: number, projection: MlpProjection): string; gate(layer: number): string };
+	/** Where the shared experts go: their stacked MLP projections, and their gate [1, H] when `sharedExperts.gated`. */
+	sharedExpertNames?: { projection(layer: number, projection: MlpProjection): string; gate?(layer: number): string };
 	deriveConfig(input: ConfigDerivationInput): Record<string, unknown>;
 }

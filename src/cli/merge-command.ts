@@ -38,6 +38,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				layout: options.layout,
 				seed: options.randomSeed,
 				threads: options.threads,
+				training: { outputRouterLogits: options.outputRouterLogits, routerAuxLossCoef: options.routerAuxLossCoef },
 				onGateProgress: (p) => {
 					transfers.stop();
 					progress.gates(p);

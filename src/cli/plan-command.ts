@@ -25,6 +25,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			shardSize: options.outShardSize,
 			seed: options.randomSeed,
 			hiddenGates: "skip",
+			training: { outputRouterLogits: options.outputRouterLogits, routerAuxLossCoef: options.routerAuxLossCoef },
 			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});
@@ -35,6 +36,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			ok: true,
 			recipe: recipe.file,
 			architecture: plan.architecture.displayName,
+			architectureReason: plan.architectureChoice.reason,
+			architecturesPassedOver: plan.architectureChoice.passedOver,
 			layout: plan.layout,
 			dtype: plan.config.torch_dtype,
 			gateMode: recipe.gateMode,
@@ -63,6 +66,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		out.write(`recipe: ${recipe.file}\n`);
 		for (const m of summary.models) out.write(`  ${m.roles.join(", ")}: ${m.label} -> ${m.dir}${m.commit ? ` @ ${m.commit}` : ""} (${m.modelType})\n`);
 		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, seed ${summary.seed}\n`);
+		out.write(`  because ${summary.architectureReason}\n`);
+		for (const p of summary.architecturesPassedOver) out.write(`  not ${p.name}: ${p.reason}\n`);
 		out.write(`tensors: ${summary.tensors}, ${formatBytes(summary.tensorBytes)} of data, ${formatBytes(summary.diskBytes)} on disk in ${summary.shards.length} shard(s)\n`);
 		for (const s of summary.shards) out.write(`  ${s.file}: ${s.tensors} tensors, ${formatBytes(s.bytes)}\n`);
 		if (summary.output) out.write(`target: ${summary.output.dir} (${free === undefined ? "free space unknown" : `${formatBytes(free)} free`})\n`);

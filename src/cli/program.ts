@@ -30,6 +30,9 @@ export interface MergeCliOptions {
 	report?: boolean;
 	/** No progress display (mergekit-moe's --quiet). */
 	quiet?: boolean;
+	/** Router training settings for config.json (win over the recipe's). */
+	outputRouterLogits?: boolean;
+	routerAuxLossCoef?: number;
 }
 
 /** mergekit-moe's options mapped onto ours; the line about those that do nothing here goes to stderr. */
@@ -51,6 +54,11 @@ const threadsArg = (text: string): number => {
 	if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
 	return n;
 };
+const coefArg = (text: string): number => {
+	const n = Number(text);
+	if (text.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a non-negative number");
+	return n;
+};
 const seedArg = (text: string): number => {
 	const n = Number(text);
 	if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("expected a non-negative integer");
@@ -64,6 +72,9 @@ function addMergeOptions(command: Command): Command {
 		.option("--out-shard-size <size>", "maximum size of each output shard: bytes, or 5GB, 500M, 5B (billion) ...", sizeArg)
 		.addOption(new Option("--layout <layout>", "expert tensor layout: per-expert (read by transformers 4 and 5, vLLM, llama.cpp) or fused (transformers 5 only)").choices(["per-expert", "fused"]).default("per-expert"))
 		.option("--random-seed <n>", "seed for random gates and expert noise (recorded in the model card)", seedArg)
+		.option("--output-router-logits", "for fine-tuning: config.json makes training add the router load-balancing loss (recipe: output_router_logits)")
+		.option("--no-output-router-logits", "config.json leaves the router loss off (the default)")
+		.option("--router-aux-loss-coef <x>", "for fine-tuning: weight of the router load-balancing loss (default 0.001; recipe: router_aux_loss_coef)", coefArg)
 		.option("--threads <n>", "threads of the forward pass that computes hidden-state gates (default: one per core)", threadsArg)
 		.option("--copy-tokenizer", "copy the base model's tokenizer files byte for byte (default)")
 		.option("--no-copy-tokenizer", "do not copy the tokenizer files")

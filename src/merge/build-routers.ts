@@ -48,9 +48,11 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 	const expertLabels = resolved.experts.map((m) => resolved.models[m].label);
 	const mode = recipe.gateMode;
 	const { seed } = options;
+	// One gate row for all shared experts (they are one MLP in the output), when the architecture gates them.
+	const gatedShared = recipe.sharedExperts.length > 0 && resolved.architecture.sharedExperts.gated;
 	if (isRandomGateMode(mode)) {
 		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
-		const sharedGates = recipe.sharedExperts.length > 0 ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
+		const sharedGates = gatedShared ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
 		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
 		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
 	}
@@ -69,7 +71,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 		hiddenSize,
 		expertLabels,
 		experts: recipe.experts.map(gatePrompts),
-		sharedExpert: recipe.sharedExperts[0] && gatePrompts(recipe.sharedExperts[0]),
+		sharedExpert: gatedShared ? unionOfPrompts(recipe.sharedExperts) : undefined,
 	};
 	// Tokenizer problems, empty prompts and ids beyond the vocabulary are found now, before anything is written.
 	const prompts = await tokenizeGatePrompts({ ...gateOptions, vocabSize: base.config.vocabSize });
@@ -133,6 +135,11 @@ function pendingRouters(build: (signal?: AbortSignal) => Promise<Routers>): Pend
 			return shared[l]!;
 		},
 	};
+}
+
+/** The shared experts' gate row: their prompts taken together (the average over all of them, as for one expert). */
+function unionOfPrompts(experts: ExpertSpec[]): ReturnType<typeof gatePrompts> {
+	return { positive: experts.flatMap((e) => e.positivePrompts), negative: experts.flatMap((e) => e.negativePrompts) };
 }
 
 function gatePrompts(expert: ExpertSpec): { positive: ExpertSpec["positivePrompts"]; negative: ExpertSpec["negativePrompts"] } {

@@ -1,4 +1,4 @@
-import type { ExpertLayout } from "../architectures/output-architecture.js";
+import type { ExpertLayout, TrainingSettings } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
 import type { HubAccess } from "../hub/hub-context.js";
 import type { GateSummary } from "../gates/index.js";
@@ -30,6 +30,8 @@ export interface PlanMergeOptions {
 	hiddenGates?: "compute" | "defer" | "skip";
 	/** Read Hub models' weight headers with range requests instead of downloading them (`plan`; implies no prompt gates). */
 	headersOnly?: boolean;
+	/** Router training settings for config.json; each one given here wins over the recipe's. */
+	training?: TrainingSettings;
 	/** Progress of the forward pass of hidden-state gates, layer by layer. */
 	onGateProgress?: (progress: ForwardProgress) => void;
 }
@@ -88,7 +90,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 				o_proj: base.hiddenSize,
 			},
 			routers: ready ? ready.routers : (l) => pending!.layer(l),
-			sharedExpert: sharedExpertOf(resolved, ready ? ready.sharedGates : (l) => pending!.sharedLayer(l)),
+			sharedExperts: sharedExpertsOf(resolved, ready ? ready.sharedGates : (l) => pending!.sharedLayer(l)),
 		});
 		const shards = planShards(
 			tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
@@ -100,6 +102,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			expertsPerToken: resolved.expertsPerToken,
 			sharedExperts: recipe.sharedExperts.length,
 			dtype: TORCH_DTYPE[resolved.dtype],
+			training: { ...recipe.training, ...definedOnly(options.training ?? {}) },
 		});
 		const dataBytes = tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype), 0);
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
@@ -112,16 +115,22 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 	}
 }
 
-/** The recipe's shared expert for the tensor plan, when the output architecture has a place for it. */
-function sharedExpertOf(resolved: ResolvedRecipe, gates: LayerValues | undefined): TensorPlanInput["sharedExpert"] {
-	const spec = resolved.recipe.sharedExperts[0];
-	if (!spec || !resolved.architecture.sharedExpertNames) return undefined;
-	if (!gates) throw new Error("the recipe has a shared expert but no shared expert gate was built");
-	return { expert: { source: resolved.sharedExperts[0], noiseScale: spec.noiseScale, residualScale: spec.residualScale }, gates };
+/** The recipe's shared experts for the tensor plan, with their gate rows when the output architecture gates them. */
+function sharedExpertsOf(resolved: ResolvedRecipe, gates: LayerValues | undefined): TensorPlanInput["sharedExperts"] {
+	const specs = resolved.recipe.sharedExperts;
+	if (specs.length === 0 || !resolved.architecture.sharedExpertNames) return undefined;
+	const gated = resolved.architecture.sharedExperts.gated;
+	if (gated && !gates) throw new Error("the recipe has gated shared experts but no shared expert gate was built");
+	const experts = specs.map((spec, i) => ({ source: resolved.sharedExperts[i], noiseScale: spec.noiseScale, residualScale: spec.residualScale }));
+	return { experts, gates: gated ? gates : undefined };
 }
 
 export async function closeMergePlan(plan: MergePlan): Promise<void> {
 	await Promise.all(plan.weights.map((w) => w.close()));
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+	return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<string, string>;

@@ -1,5 +1,4 @@
-import { chooseArchitecture } from "../architectures/choose-architecture.js";
-import { unsupportedInputReason } from "../architectures/input-support.js";
+import { type ArchitectureChoice, chooseArchitecture } from "../architectures/choose-architecture.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
@@ -19,6 +18,8 @@ export interface ResolvedRecipe {
 	/** Index into `models` of each shared expert, in recipe order. */
 	sharedExperts: number[];
 	architecture: OutputArchitecture;
+	/** Why that architecture, and why not the ones before it. */
+	architectureChoice: ArchitectureChoice;
 	/** As the recipe writes it, else the architecture's default. */
 	expertsPerToken: number;
 	dtype: DType;
@@ -68,17 +69,14 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert.source, expert.loc));
 
 	checkCompatible(models[base], models.filter((_, i) => i !== base));
-	const architecture = chooseArchitecture({
+	const choice = chooseArchitecture({
 		candidates: recipe.architecture ? recipe.architectureCandidates : undefined,
-		inputModelTypes: models.map((m) => m.config.modelType),
+		inputs: models.map((m) => ({ label: m.label, config: m.config })),
 		sharedExperts: recipe.sharedExperts.length,
 		sharedExpertPrompts: recipe.sharedExperts.some((e) => e.positivePrompts.length > 0),
 		gateMode: recipe.gateMode,
 	});
-	for (const model of models) {
-		const reason = unsupportedInputReason(architecture, model.config);
-		if (reason) throw new MoeMergeError(`${model.label} cannot become part of a ${architecture.displayName} model: ${reason}`, { file: model.config.file });
-	}
+	const { architecture } = choice;
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
 	const dtype = DTYPES[dtypeName];
 	if (!dtype) {
@@ -87,6 +85,9 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		});
 	}
 	const warnings: string[] = [];
+	if (architecture.remoteCode) {
+		warnings.push(`${architecture.displayName} has no modeling code in transformers: load the output with trust_remote_code=True (the code comes from ${architecture.remoteCode} on the Hub)`);
+	}
 	const E = recipe.experts.length;
 	if ((E & (E - 1)) !== 0) {
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
@@ -95,7 +96,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	if (expertsPerToken > E) {
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}
-	return { recipe, models, base, experts, sharedExperts, architecture, expertsPerToken, dtype, warnings };
+	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings };
 }
 
 /** Prefixes an error about a model with the recipe position that names it. */

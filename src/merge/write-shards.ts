@@ -55,13 +55,13 @@ export async function writeShards(options: WriteShardsOptions): Promise<Map<stri
 				const tensor = byName.get(spec.name);
 				if (!tensor) throw new Error(`shard plan names ${spec.name}, which is not in the tensor plan`);
 				const before = writer.bytesWritten;
-				for (const part of tensor.parts) {
-					await streamPart(part, tensor.dtype, writer, options, scratch, (n) => {
-						options.signal?.throwIfAborted();
-						bytesDone += n;
-						report(tensor.name);
-					});
-				}
+				const progressed = (n: number) => {
+					options.signal?.throwIfAborted();
+					bytesDone += n;
+					report(tensor.name);
+				};
+				if (tensor.concat === "columns") await streamColumns(tensor, writer, options, scratch, progressed);
+				else for (const part of tensor.parts) await streamPart(part, tensor.dtype, writer, options, scratch, progressed);
 				const want = tensor.shape.reduce((a, b) => a * b, 1) * dtypeBytes(tensor.dtype);
 				if (writer.bytesWritten - before !== want) throw new Error(`${tensor.name}: parts produced ${writer.bytesWritten - before} bytes, shape needs ${want}`);
 				tensorsDone++;
@@ -86,38 +86,18 @@ async function streamPart(
 	scratch: Scratch,
 	progressed: (bytes: number) => void,
 ): Promise<void> {
-	const outBytes = dtypeBytes(dtype);
-	const maxElements = scratch.floats.length;
-	/** A view for up to `count` output elements; at a staging-buffer boundary it can hold less than one element. */
-	const target = (count: number): { view: Uint8Array; n: number; spill: boolean } => {
-		const view = writer.reserve(Math.min(count, maxElements) * outBytes);
-		const n = Math.floor(view.length / outBytes);
-		if (n > 0) return { view: view.subarray(0, n * outBytes), n, spill: false };
-		// Fewer bytes left in this buffer than one element: produce one element by copy instead.
-		return { view: new Uint8Array(outBytes), n: 1, spill: true };
-	};
-	const put = async (t: { view: Uint8Array; spill: boolean }) => {
-		if (t.spill) await writer.write(t.view);
-		else await writer.commit(t.view.length);
-		progressed(t.view.length);
-	};
-
 	if (part.kind === "values" || part.kind === "pending") {
 		const values = part.kind === "values" ? part.values : await part.values();
 		if (part.kind === "pending" && values.length !== part.length) throw new Error(`${part.label}: ${values.length} values computed, ${part.length} planned`);
-		for (let start = 0; start < values.length; ) {
-			const t = target(values.length - start);
-			fromFloat32(values.subarray(start, start + t.n), dtype, t.view);
-			await put(t);
-			start += t.n;
-		}
+		await writeFloats(values, dtype, writer, scratch, progressed);
 		return;
 	}
+	const { target, put } = writeTargets(dtype, writer, scratch, progressed);
 	const { file, info } = options.sources[part.source].get(part.name);
 	const inBytes = dtypeBytes(info.dtype);
 	const count = info.shape.reduce((a, b) => a * b, 1);
 	const rng = part.noise ? new SeededRandom(options.seed, part.noise.key) : undefined;
-	if (!part.scale && !rng && info.dtype === dtype) {
+	if (part.scale === undefined && !rng && info.dtype === dtype) {
 		// Same dtype, no transform: read the source bytes straight into the output buffer.
 		const total = count * inBytes;
 		for (let offset = 0; offset < total; ) {
@@ -135,7 +115,7 @@ async function streamPart(
 		const t = target(count - start);
 		const input = scratch.input.subarray(0, t.n * inBytes);
 		await file.read(info, start * inBytes, input.length, input);
-		if (!part.scale && !rng) {
+		if (part.scale === undefined && !rng) {
 			convertDtype(input, info.dtype, t.view, dtype, t.n);
 		} else {
 			const floats = toFloat32(input, info.dtype, t.n, scratch.floats.subarray(0, t.n));
@@ -145,5 +125,73 @@ async function streamPart(
 		}
 		await put(t);
 		start += t.n;
+	}
+}
+
+/** Views into the writer's staging buffer for up to `count` output elements, and how to commit them. */
+function writeTargets(dtype: DType, writer: ShardWriter, scratch: Scratch, progressed: (bytes: number) => void) {
+	const outBytes = dtypeBytes(dtype);
+	const maxElements = scratch.floats.length;
+	/** At a staging-buffer boundary a view can hold less than one element: then one element is produced by copy. */
+	const target = (count: number): { view: Uint8Array; n: number; spill: boolean } => {
+		const view = writer.reserve(Math.min(count, maxElements) * outBytes);
+		const n = Math.floor(view.length / outBytes);
+		if (n > 0) return { view: view.subarray(0, n * outBytes), n, spill: false };
+		return { view: new Uint8Array(outBytes), n: 1, spill: true };
+	};
+	const put = async (t: { view: Uint8Array; spill: boolean }) => {
+		if (t.spill) await writer.write(t.view);
+		else await writer.commit(t.view.length);
+		progressed(t.view.length);
+	};
+	return { target, put };
+}
+
+/** Converts float32 values to `dtype` straight into the shard. */
+async function writeFloats(values: Float32Array, dtype: DType, writer: ShardWriter, scratch: Scratch, progressed: (bytes: number) => void): Promise<void> {
+	const { target, put } = writeTargets(dtype, writer, scratch, progressed);
+	for (let start = 0; start < values.length; ) {
+		const t = target(values.length - start);
+		fromFloat32(values.subarray(start, start + t.n), dtype, t.view);
+		await put(t);
+		start += t.n;
+	}
+}
+
+/**
+ * A tensor whose 2-D copy parts sit side by side (stacked shared experts' down_proj [H, N·I]): blocks
+ * of rows of every part are read and transformed in each part's own row-major order (so noise is the
+ * same stream as for the part alone), then written row by row, part after part.
+ */
+async function streamColumns(tensor: PlannedTensor, writer: ShardWriter, options: WriteShardsOptions, scratch: Scratch, progressed: (bytes: number) => void): Promise<void> {
+	const [rows, cols] = tensor.shape;
+	const parts = tensor.parts.map((part) => {
+		if (part.kind !== "copy") throw new Error(`${tensor.name}: column parts must be copies`);
+		const { file, info } = options.sources[part.source].get(part.name);
+		if (info.shape.length !== 2 || info.shape[0] !== rows) throw new Error(`${tensor.name}: part ${part.name} has shape [${info.shape}], expected ${rows} rows`);
+		return { part, file, info, width: info.shape[1], rng: part.noise ? new SeededRandom(options.seed, part.noise.key) : undefined };
+	});
+	if (parts.reduce((sum, p) => sum + p.width, 0) !== cols) throw new Error(`${tensor.name}: parts have ${parts.map((p) => p.width).join(" + ")} columns, shape needs ${cols}`);
+	const blockRows = Math.max(1, Math.floor(Math.min(scratch.floats.length, scratch.input.length / 4) / cols));
+	const block = blockRows * cols <= scratch.floats.length ? scratch.floats : new Float32Array(blockRows * cols);
+	for (let row = 0; row < rows; row += blockRows) {
+		const n = Math.min(blockRows, rows - row);
+		let offset = 0;
+		const regions = [];
+		for (const { part, file, info, width, rng } of parts) {
+			const inBytes = dtypeBytes(info.dtype);
+			const input = n * width * inBytes <= scratch.input.length ? scratch.input.subarray(0, n * width * inBytes) : new Uint8Array(n * width * inBytes);
+			await file.read(info, row * width * inBytes, input.length, input);
+			const floats = toFloat32(input, info.dtype, n * width, block.subarray(offset, offset + n * width));
+			const scale = part.scale ?? 1;
+			const std = part.noise?.std ?? 0;
+			// mergekit-moe's order: noise first, then residual_scale.
+			if (rng || scale !== 1) for (let i = 0; i < floats.length; i++) floats[i] = (floats[i] + (rng ? rng.normal() * std : 0)) * scale;
+			regions.push({ floats, width });
+			offset += n * width;
+		}
+		for (let r = 0; r < n; r++) {
+			for (const { floats, width } of regions) await writeFloats(floats.subarray(r * width, (r + 1) * width), tensor.dtype, writer, scratch, progressed);
+		}
 	}
 }

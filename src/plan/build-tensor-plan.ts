@@ -24,8 +24,11 @@ export interface TensorPlanInput {
 	weights: { label: string; weights: ModelWeights }[];
 	base: number;
 	experts: PlanExpert[];
-	/** The shared expert and its gate row [H] per layer, for architectures that have one. */
-	sharedExpert?: { expert: PlanExpert; gates: LayerValues };
+	/**
+	 * The shared experts, written as one MLP (N dense MLPs of size I are exactly one of size N·I: gate/up
+	 * rows and down columns stacked), and their gate row [H] per layer when the architecture gates them.
+	 */
+	sharedExperts?: { experts: PlanExpert[]; gates?: LayerValues };
 	numLayers: number;
 	hiddenSize: number;
 	intermediateSize: number;
@@ -98,17 +101,26 @@ function layerPart(values: LayerValues, layer: number, length: number, label: st
 	return { kind: "values", values: values[layer], label };
 }
 
-/** The shared expert's MLP (copied like a routed expert's) and its gate row, when the architecture and the recipe have one. */
+/** The shared experts' stacked MLP (each expert copied like a routed one) and their gate row, when the architecture and the recipe have them. */
 function sharedExpertTensors(input: TensorPlanInput, layer: number, H: number, I: number): PlannedTensor[] {
-	const { architecture: arch, sharedExpert, dtype } = input;
-	if (!sharedExpert) return [];
+	const { architecture: arch, sharedExperts, dtype } = input;
+	if (!sharedExperts || sharedExperts.experts.length === 0) return [];
 	if (!arch.sharedExpertNames) throw new Error(`${arch.displayName} has no shared expert, but the plan was given one`);
 	const names = arch.sharedExpertNames;
-	const shape = expectedShapes(H, I);
-	return [
-		...PROJECTIONS.map((p) => ({ name: names.projection(layer, p), dtype, shape: shape[p], parts: [mlpPart(input, sharedExpert.expert, "shared expert", layer, p)] })),
-		{ name: names.gate(layer), dtype, shape: [1, H], parts: [layerPart(sharedExpert.gates, layer, H, `shared expert gate ${layer}`)] },
+	const N = sharedExperts.experts.length;
+	const shape = expectedShapes(H, N * I);
+	// The first keeps the noise stream of a single shared expert.
+	const part = (p: MlpProjection) => sharedExperts.experts.map((e, i) => mlpPart(input, e, i === 0 ? "shared expert" : `shared expert ${i}`, layer, p));
+	const tensors: PlannedTensor[] = [
+		{ name: names.projection(layer, "gate_proj"), dtype, shape: shape.gate_proj, parts: part("gate_proj") },
+		{ name: names.projection(layer, "up_proj"), dtype, shape: shape.up_proj, parts: part("up_proj") },
+		{ name: names.projection(layer, "down_proj"), dtype, shape: shape.down_proj, parts: part("down_proj"), ...(N > 1 && { concat: "columns" as const }) },
 	];
+	if (names.gate) {
+		if (!sharedExperts.gates) throw new Error(`${arch.displayName} gates its shared experts, but no gate rows were built`);
+		tensors.push({ name: names.gate(layer), dtype, shape: [1, H], parts: [layerPart(sharedExperts.gates, layer, H, `shared expert gate ${layer}`)] });
+	}
+	return tensors;
 }
 
 function expectedShapes(H: number, I: number): Record<MlpProjection, number[]> {

@@ -16,10 +16,15 @@ export type TensorPart =
 	/** Values computed while the other tensors are written (hidden-state routers): the writer waits for them. */
 	| { kind: "pending"; length: number; values: () => Promise<Float32Array>; label: string };
 
-/** An output tensor and where its bytes come from (parts concatenated along the first dimension). */
+/**
+ * An output tensor and where its bytes come from: parts concatenated along the first dimension, or with
+ * `concat: "columns"` along the second (2-D copy parts with the same number of rows: stacked down_proj
+ * columns of several shared experts).
+ */
 export interface PlannedTensor {
 	name: string;
 	dtype: DType;
 	shape: number[];
 	parts: TensorPart[];
+	concat?: "columns";
 }

@@ -64,7 +64,10 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 		expertsPerToken,
 		expertsPerTokenWritten: raw.experts_per_token != null,
 		architectureCandidates: candidates,
+		training: {},
 	};
+	if (raw.output_router_logits != null) recipe.training.outputRouterLogits = raw.output_router_logits;
+	if (raw.router_aux_loss_coef != null) recipe.training.routerAuxLossCoef = raw.router_aux_loss_coef;
 	// mergekit: `if config.dtype` (an empty string means the default), "torch.bfloat16" = "bfloat16".
 	if (raw.dtype) recipe.dtype = raw.dtype.replace(/^torch\./, "") as NonNullable<Recipe["dtype"]>;
 	if (raw.architecture) {

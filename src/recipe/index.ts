@@ -1,5 +1,5 @@
 /** Recipes: mergekit-moe's YAML format (accepted unchanged) plus chat prompts, parsed and checked. */
-export type { ArchitectureName, ExpertSpec, GateMode, ModelRef, ParseRecipeOptions, Prompt, Recipe, SourceLoc } from "./types.js";
+export type { ArchitectureName, ExpertSpec, GateMode, ModelRef, ParseRecipeOptions, Prompt, Recipe, SourceLoc, TrainingSettings } from "./types.js";
 export { parseRecipe, loadRecipe } from "./parse.js";
 export { DEFAULT_REVISION, modelKey, parseModelRef } from "./model-ref.js";
 export { ARCHITECTURE_NAMES, matchArchitectures } from "./architecture.js";

@@ -23,4 +23,6 @@ export interface RawRecipe {
 	experts_per_token?: number | null;
 	shared_experts?: RawExpert[] | null;
 	architecture?: string | null;
+	output_router_logits?: boolean | null;
+	router_aux_loss_coef?: number | null;
 }

@@ -34,7 +34,7 @@ function checkExpertCount({ raw, source, expertsPerToken, experts, sharedExperts
 	if (expertsPerToken <= experts.length) return [];
 	const n = experts.length;
 	const written = raw.experts_per_token != null;
-	// With a shared expert the default is the output architecture's (DeepSeek MoE: 1), checked once it is chosen.
+	// With a shared expert the default is the output architecture's (2 for all four today), checked once it is chosen.
 	if (!written && sharedExperts.length > 0) return [];
 	const text = `${expertsPerToken} experts per token${written ? "" : " (the default)"} but only ${n} expert${n === 1 ? "" : "s"}; lower experts_per_token or add experts`;
 	return [locatedError(text, { loc: written ? source.locate(["experts_per_token"]) : source.locateKey(["experts"]), path: ["experts_per_token"] })];

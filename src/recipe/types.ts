@@ -32,6 +32,14 @@ export interface ExpertSpec {
 	loc: SourceLoc;
 }
 
+/** Router settings a fine-tuner needs, written to config.json (undefined = the architecture's default). */
+export interface TrainingSettings {
+	/** Return router logits from forward() so the load-balancing loss is added while training. */
+	outputRouterLogits?: boolean;
+	/** Weight of the load-balancing (auxiliary) loss. */
+	routerAuxLossCoef?: number;
+}
+
 export interface Recipe {
 	file: string;
 	/** Raw YAML text, saved beside the output. */
@@ -63,6 +71,8 @@ export interface Recipe {
 	architectureCandidates: ArchitectureName[];
 	/** Where `architecture:` was written, for errors about it later. */
 	architectureLoc?: SourceLoc;
+	/** `output_router_logits` / `router_aux_loss_coef` (moe-merge extensions). */
+	training: TrainingSettings;
 }
 
 export interface ParseRecipeOptions {

@@ -15,7 +15,7 @@ export interface MlpNames {
 export interface MoeArchitecture {
 	modelType: string;
 	/** The dense model_type with the same attention (rope, biases, q/k norms, windows). */
-	attentionType: "mistral" | "qwen2" | "qwen3";
+	attentionType: "llama" | "mistral" | "qwen2" | "qwen3";
 	/** Config keys of the routed expert count, in order of preference (transformers 5 renamed some). */
 	expertsKeys: string[];
 	/** Config key of each routed expert's intermediate size. */
@@ -31,11 +31,12 @@ export interface MoeArchitecture {
 		fused?: (l: number) => { gateUp: string; down: string };
 	}[];
 	denseMlp?: (l: number) => MlpNames;
-	/** Qwen2-MoE's always-on expert, scaled per token by sigmoid(shared_expert_gate · x). */
+	/** Always-on experts: Qwen2-MoE's scaled per token by sigmoid(shared_expert_gate · x), DeepSeek's added as they are. */
 	shared?: {
-		intermediateKey: string;
+		/** Their (stacked) intermediate size; 0 or absent = none in this checkpoint. */
+		intermediate: (raw: Record<string, unknown>) => unknown;
 		mlp: (l: number) => MlpNames;
-		gate: (l: number) => string;
+		gate?: (l: number) => string;
 	};
 }
 
@@ -91,12 +92,32 @@ export const MOE_ARCHITECTURES: readonly MoeArchitecture[] = [
 		modelType: "qwen2_moe",
 		attentionType: "qwen2",
 		shared: {
-			intermediateKey: "shared_expert_intermediate_size",
+			intermediate: (raw) => raw.shared_expert_intermediate_size,
 			mlp: (l) => projections(layer(l, "mlp.shared_expert")),
 			gate: (l) => layer(l, "mlp.shared_expert_gate.weight"),
 		},
 	},
 	{ ...qwenMoe, modelType: "qwen3_moe", attentionType: "qwen3" },
+	// DeepSeek-MoE v1 (deepseek-moe-16b's remote code): Llama attention, softmax scores, top-k weights
+	// renormalised only when top_k > 1, ungated shared experts, dense layers before first_k_dense_replace.
+	{
+		modelType: "deepseek",
+		attentionType: "llama",
+		expertsKeys: ["n_routed_experts"],
+		expertIntermediateKey: "moe_intermediate_size",
+		normTopK: (raw) => raw.norm_topk_prob === true && typeof raw.num_experts_per_tok === "number" && raw.num_experts_per_tok > 1,
+		isSparse: (raw, l) => {
+			const first = typeof raw.first_k_dense_replace === "number" ? raw.first_k_dense_replace : 0;
+			const freq = typeof raw.moe_layer_freq === "number" ? raw.moe_layer_freq : 1;
+			return l >= first && freq > 0 && l % freq === 0;
+		},
+		layouts: [qwenPerExpert],
+		denseMlp: (l) => projections(layer(l, "mlp")),
+		shared: {
+			intermediate: (raw) => (typeof raw.n_shared_experts === "number" && typeof raw.moe_intermediate_size === "number" ? raw.n_shared_experts * raw.moe_intermediate_size : 0),
+			mlp: (l) => projections(layer(l, "mlp.shared_experts")),
+		},
+	},
 ];
 
 export type MoeLayout = MoeArchitecture["layouts"][number];

@@ -2,7 +2,8 @@
  * The MLP half of one decoder layer of an MoE checkpoint, as transformers computes it:
  *   h = post_attention_layernorm(x); p = softmax(router · h) (f32); the top-k experts of each token,
  *   their weights renormalised to sum 1 when norm_topk_prob (always for Mixtral);
- *   x += Σ_k w_k · expert_k(h)  [+ sigmoid(shared_expert_gate · h) · shared_expert(h) for Qwen2-MoE].
+ *   x += Σ_k w_k · expert_k(h)  [+ sigmoid(shared_expert_gate · h) · shared_expert(h) for Qwen2-MoE,
+ *   + shared_experts(h) for DeepSeek].
  * Each expert's weights are read only if some token is routed to it, used for those tokens, and freed.
  */
 import type { ModelWeights } from "../safetensors/index.js";
@@ -69,10 +70,11 @@ export async function runMoeBlock(
 	}
 	add(out, () => 1);
 	const shared = spec.arch.shared;
-	if (shared) {
-		const gate = await linearOnce(shared.gate(l), 1, normed, rows);
-		const y = await applyMlp({ names: shared.mlp(l) }, spec.sharedIntermediate!, normed, rows);
-		add(y, (r) => Math.fround(1 / (1 + Math.exp(-gate[r]!))));
+	if (shared && spec.sharedIntermediate) {
+		const gateName = shared.gate?.(l);
+		const gate = gateName ? await linearOnce(gateName, 1, normed, rows) : undefined;
+		const y = await applyMlp({ names: shared.mlp(l) }, spec.sharedIntermediate, normed, rows);
+		add(y, gate ? (r) => Math.fround(1 / (1 + Math.exp(-gate[r]!))) : () => 1);
 	}
 	return { probs: routing.probs, chosen: routing.chosen };
 

@@ -18,7 +18,7 @@ export interface MoeSpec {
 	topK: number;
 	normTopK: boolean;
 	expertIntermediate: number;
-	/** The shared expert's intermediate size (Qwen2-MoE). */
+	/** The shared experts' intermediate size (Qwen2-MoE, DeepSeek with shared experts). */
 	sharedIntermediate?: number;
 	/** Per layer: a routed MoE block (else a dense MLP). */
 	sparse: boolean[];
@@ -63,7 +63,14 @@ export function describeMoe(raw: Record<string, unknown>, file: string): MoeSpec
 		topK,
 		normTopK: arch.normTopK(raw),
 		expertIntermediate: int(arch.expertIntermediateKey),
-		sharedIntermediate: arch.shared ? int(arch.shared.intermediateKey) : undefined,
+		sharedIntermediate: sharedSize(arch, raw, file),
 		sparse: Array.from({ length: dense.layers }, (_, l) => arch.isSparse(raw, l)),
 	};
+}
+
+function sharedSize(arch: MoeArchitecture, raw: Record<string, unknown>, file: string): number | undefined {
+	if (!arch.shared) return undefined;
+	const size = arch.shared.intermediate(raw) ?? 0;
+	if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw new ModelError(`${file}: the shared experts' size must be a non-negative integer, got ${JSON.stringify(size)}`, { file });
+	return size > 0 ? size : undefined;
 }

@@ -66,13 +66,21 @@ export function readMoeDims(config: Record<string, unknown>, table: MoeTensorTab
 		headDim: int("head_dim", heads > 0 ? hidden / heads : undefined),
 		intermediate: int("intermediate_size"),
 		expertIntermediate: int(table.keys.expertIntermediate),
-		sharedIntermediate: table.keys.sharedIntermediate ? int(table.keys.sharedIntermediate) : 0,
+		sharedIntermediate: sharedSize(table, config, int),
 		tiedEmbeddings: config.tie_word_embeddings === true,
 		attentionBias: config.attention_bias === true,
-		sparseLayer: (l) => !mlpOnly.includes(l) && experts > 0 && step > 0 && (l + 1) % step === 0,
+		sparseLayer: (l) => experts > 0 && (table.sparseLayer ? table.sparseLayer(config, l) : !mlpOnly.includes(l) && step > 0 && (l + 1) % step === 0),
 	};
 	if (missing.length > 0) return `has no valid ${missing.map((k) => JSON.stringify(k)).join(", ")} (non-negative integers expected)`;
 	return dims;
+}
+
+function sharedSize(table: MoeTensorTable, config: Record<string, unknown>, int: (key: string) => number): number {
+	const key = table.keys.sharedIntermediate;
+	if (key === undefined) return 0;
+	if (typeof key === "string") return int(key);
+	const size = key(config);
+	return typeof size === "number" && Number.isSafeInteger(size) && size >= 0 ? size : 0;
 }
 
 /** Every tensor name and shape the table implies; each sparse layer's expert layout follows what is there. */

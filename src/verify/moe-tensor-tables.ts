@@ -32,8 +32,10 @@ export interface TensorRule {
 }
 
 export interface MoeTensorTable {
-	/** config.json keys. */
-	keys: { experts: string; expertIntermediate: string; sharedIntermediate?: string };
+	/** config.json keys; the shared experts' size may be computed from several. */
+	keys: { experts: string; expertIntermediate: string; sharedIntermediate?: string | ((config: Record<string, unknown>) => unknown) };
+	/** Whether layer l is sparse, when the config says so otherwise than Qwen's mlp_only_layers / decoder_sparse_step. */
+	sparseLayer?: (config: Record<string, unknown>, layer: number) => boolean;
 	/** Once per model. */
 	model: TensorRule[];
 	/** Once per layer. */
@@ -145,5 +147,25 @@ export const MOE_TENSOR_TABLES: Readonly<Record<string, MoeTensorTable>> = {
 		perExpert: [ROUTER, ...QWEN_EXPERTS],
 		fused: FUSED_EXPERTS,
 		fusedMarker: FUSED_MARKER,
+	},
+	// DeepSeek-MoE v1 (remote code of deepseek-moe-16b): n_shared_experts are one MLP of n × moe_intermediate_size.
+	deepseek: {
+		keys: {
+			experts: "n_routed_experts",
+			expertIntermediate: "moe_intermediate_size",
+			sharedIntermediate: (c) => (typeof c.n_shared_experts === "number" && typeof c.moe_intermediate_size === "number" ? c.n_shared_experts * c.moe_intermediate_size : 0),
+		},
+		sparseLayer: (c, l) => {
+			const first = typeof c.first_k_dense_replace === "number" ? c.first_k_dense_replace : 0;
+			const freq = typeof c.moe_layer_freq === "number" ? c.moe_layer_freq : 1;
+			return l >= first && freq > 0 && l % freq === 0;
+		},
+		model: MODEL,
+		layer: [...ATTENTION, ...OPTIONAL_BIAS],
+		denseMlp: DENSE_MLP,
+		sparse: mlp("model.layers.{l}.mlp.shared_experts", (d) => d.sharedIntermediate).map((r) => ({ ...r, when: (d: MoeDims) => d.sharedIntermediate > 0 })),
+		perExpert: [ROUTER, ...QWEN_EXPERTS],
+		fused: [],
+		fusedMarker: "model.layers.{l}.mlp.experts.gate_up_proj",
 	},
 };

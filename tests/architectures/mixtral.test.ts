@@ -11,24 +11,25 @@ const dense = (extra: Record<string, unknown>) =>
 	normaliseDenseConfig({ model_type: "llama", hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 64, vocab_size: 100, ...extra }, "config.json");
 
 describe("Mixtral: inputs", () => {
-	const choice = (extra: Partial<ArchitectureChoiceInput>): ArchitectureChoiceInput => ({ inputModelTypes: ["llama"], sharedExperts: 0, sharedExpertPrompts: false, gateMode: "hidden", ...extra });
+	const inputs = (...types: string[]) => types.map((t, i) => ({ label: `model ${i}`, config: dense({ model_type: t }) }));
+	const choice = (extra: Partial<ArchitectureChoiceInput>): ArchitectureChoiceInput => ({ inputs: inputs("llama"), sharedExperts: 0, sharedExpertPrompts: false, gateMode: "hidden", ...extra });
 	const cases: [string, Partial<ArchitectureChoiceInput>, RegExp | null][] = [
 		["llama", {}, null],
-		["mistral", { inputModelTypes: ["mistral", "mistral"] }, null],
-		["qwen2 is not Mixtral's", { inputModelTypes: ["qwen2"] }, /Mixtral: input model_type "qwen2" is not supported/],
-		["mixed model types", { inputModelTypes: ["llama", "mistral"] }, /same model_type, got llama, mistral/],
-		["a shared expert", { sharedExperts: 1, sharedExpertPrompts: true }, /Mixtral: it has no shared experts/],
+		["mistral", { inputs: inputs("mistral", "mistral") }, null],
+		["qwen2 is not Mixtral's", { inputs: inputs("qwen2"), candidates: ["mixtral"] }, /Mixtral: input model_type "qwen2" is not supported/],
+		["mixed model types", { inputs: inputs("llama", "mistral"), candidates: ["mixtral"] }, /same model_type, got llama, mistral/],
+		["a shared expert", { sharedExperts: 1, sharedExpertPrompts: true, candidates: ["mixtral"] }, /Mixtral: it has no shared experts/],
 	];
 	for (const [what, input, refused] of cases) {
 		it(what, () => {
-			if (!refused) return assert.equal(chooseArchitecture(choice(input)), mixtral);
+			if (!refused) return assert.equal(chooseArchitecture(choice(input)).architecture, mixtral);
 			assert.throws(() => chooseArchitecture(choice(input)), (e: unknown) => e instanceof ModelError && refused.test(e.message));
 		});
 	}
 
 	const configs: [string, Record<string, unknown>, RegExp | null][] = [
 		["a plain Llama", {}, null],
-		["attention biases", { attention_bias: true }, /attention biases \(q\/k\/v\/o bias\), which Mixtral has no place for; Qwen MoE output/],
+		["attention biases", { attention_bias: true }, /attention biases \(q\/k\/v\/o bias\), which Mixtral has no place for; architecture: qwen/],
 		["MLP biases", { mlp_bias: true }, /MLP has biases \(mlp_bias: true\), which Mixtral experts cannot carry/],
 		["gelu", { hidden_act: "gelu" }, /activation is gelu; Mixtral experts use silu/],
 		["a Mistral config with a stray attention_bias (Mistral layers have none)", { model_type: "mistral", attention_bias: true }, null],

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { whyNot } from "../../src/architectures/choose-architecture.js";
 import { mixtral } from "../../src/architectures/mixtral.js";
 import type { OutputArchitecture } from "../../src/architectures/output-architecture.js";
+import { normaliseDenseConfig } from "../../src/inputs/dense-config.js";
 import { LLAMA_LIKE_NAMES } from "../../src/inputs/input-families.js";
 import { buildTensorPlan } from "../../src/plan/build-tensor-plan.js";
 import { ModelWeights } from "../../src/safetensors/index.js";
@@ -16,7 +17,7 @@ import { FIXTURES } from "../merge/helpers.js";
 const withShared: OutputArchitecture = {
 	...mixtral,
 	displayName: "Test MoE",
-	sharedExperts: { min: 1, max: 1, needPrompts: true },
+	sharedExperts: { min: 1, max: 2, gated: true },
 	biases: { carried: ["q_proj", "k_proj", "v_proj"], zeros: ["q_proj", "k_proj", "v_proj"] },
 	defaults: { expertsPerToken: (shared) => (shared > 0 ? 1 : 2) },
 	sharedExpertNames: {
@@ -27,11 +28,13 @@ const withShared: OutputArchitecture = {
 
 describe("a description with a shared expert", () => {
 	it("is chosen only with a shared expert that has prompts, unless the gates are random", () => {
-		const input = { inputModelTypes: ["llama"], sharedExperts: 1, sharedExpertPrompts: false, gateMode: "hidden" as const };
-		assert.match(whyNot(withShared, input) ?? "", /give the shared expert positive_prompts/);
+		const config = normaliseDenseConfig({ model_type: "llama", hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 64, vocab_size: 100 }, "config.json");
+		const input = { inputs: [{ label: "base", config }], sharedExperts: 1, sharedExpertPrompts: false, gateMode: "hidden" as const };
+		assert.match(whyNot(withShared, input) ?? "", /give the shared experts positive_prompts/);
 		assert.equal(whyNot(withShared, { ...input, gateMode: "random" }), null);
 		assert.equal(whyNot(withShared, { ...input, sharedExpertPrompts: true }), null);
-		assert.match(whyNot(withShared, { ...input, sharedExperts: 0 }) ?? "", /needs 1..1 shared experts, got 0/);
+		assert.match(whyNot(withShared, { ...input, sharedExperts: 0 }) ?? "", /takes 1..2 shared experts, got 0/);
+		assert.match(whyNot({ ...withShared, sharedExperts: { min: 0, max: 2, gated: false } }, { ...input, sharedExpertPrompts: true }) ?? "", /no gate, so their prompts would mean nothing/);
 	});
 
 	it("gets its shared expert, its gate and zero q/k/v biases in every layer", async () => {
@@ -48,7 +51,7 @@ describe("a description with a shared expert", () => {
 				weights: weights.map((w, i) => ({ label: `model ${i}`, weights: w })),
 				base: 0,
 				experts: [{ source: 1 }, { source: 2 }],
-				sharedExpert: { expert: { source: 2, noiseScale: 0.01 }, gates },
+				sharedExperts: { experts: [{ source: 2, noiseScale: 0.01 }], gates },
 				numLayers: L,
 				hiddenSize: H,
 				intermediateSize: I,
@@ -72,6 +75,41 @@ describe("a description with a shared expert", () => {
 			}
 			// The routed experts are laid out as before.
 			assert.ok(byName.has("model.layers.1.block_sparse_moe.experts.1.w2.weight"));
+		} finally {
+			await Promise.all(weights.map((w) => w.close()));
+		}
+	});
+
+	it("stacks N shared experts into one MLP: gate/up rows, down columns, each with its own residual_scale and noise", async () => {
+		const dirs = ["llama-base", "llama-expert-a", "llama-expert-b"].map((m) => join(FIXTURES, "models", m));
+		const weights = await Promise.all(dirs.map((d) => ModelWeights.open(d)));
+		try {
+			const [H, I] = [32, 64];
+			const gates = [new Float32Array(H), new Float32Array(H)];
+			const tensors = buildTensorPlan({
+				architecture: withShared,
+				inputNames: LLAMA_LIKE_NAMES,
+				layout: "per-expert",
+				dtype: "BF16",
+				weights: weights.map((w, i) => ({ label: `model ${i}`, weights: w })),
+				base: 0,
+				experts: [{ source: 1 }, { source: 2 }],
+				sharedExperts: { experts: [{ source: 1 }, { source: 2, residualScale: 0.5, noiseScale: 0.1 }], gates },
+				numLayers: 2,
+				hiddenSize: H,
+				intermediateSize: I,
+				attentionRows: { q_proj: 32, k_proj: 16, v_proj: 16, o_proj: 32 },
+				routers: [new Float32Array(2 * H), new Float32Array(2 * H)],
+			});
+			const byName = new Map(tensors.map((t) => [t.name, t]));
+			const gate = byName.get("model.layers.1.mlp.shared_expert.gate_proj.weight");
+			assert.deepEqual(gate?.shape, [2 * I, H]);
+			assert.equal(gate?.concat, undefined);
+			assert.deepEqual(gate?.parts.map((p) => p.kind === "copy" && [p.source, p.noise?.key]), [[1, undefined], [2, "noise/shared expert 1/model.layers.1.mlp.gate_proj.weight"]]);
+			const down = byName.get("model.layers.1.mlp.shared_expert.down_proj.weight");
+			assert.deepEqual(down?.shape, [H, 2 * I]);
+			assert.equal(down?.concat, "columns");
+			assert.deepEqual(down?.parts.map((p) => p.kind === "copy" && p.scale), [undefined, 0.5]);
 		} finally {
 			await Promise.all(weights.map((w) => w.close()));
 		}

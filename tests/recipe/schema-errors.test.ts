@@ -30,7 +30,7 @@ describe("schema errors", () => {
 
 	it("lists the known fields when nothing is close", () => {
 		assert.deepEqual(messagesOf([...VALID, "flavour: vanilla"]), [
-			"recipe.yml:9:1: flavour: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture",
+			"recipe.yml:9:1: flavour: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture, output_router_logits, router_aux_loss_coef",
 		]);
 	});
 
@@ -178,7 +178,7 @@ describe("schema errors", () => {
 	});
 
 	it("quotes odd keys in the field path", () => {
-		assert.deepEqual(messagesOf([...VALID, '"two words": 1']), ['recipe.yml:9:1: ["two words"]: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture']);
+		assert.deepEqual(messagesOf([...VALID, '"two words": 1']), ['recipe.yml:9:1: ["two words"]: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture, output_router_logits, router_aux_loss_coef']);
 	});
 });
 

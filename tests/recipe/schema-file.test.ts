@@ -50,7 +50,7 @@ describe("recipe.schema.json", () => {
 
 	it("has mergekit's fields, required ones and defaults", () => {
 		const props = schema.properties as Record<string, Schema>;
-		assert.deepEqual(Object.keys(props), ["base_model", "experts", "gate_mode", "dtype", "experts_per_token", "shared_experts", "architecture"]);
+		assert.deepEqual(Object.keys(props), ["base_model", "experts", "gate_mode", "dtype", "experts_per_token", "shared_experts", "architecture", "output_router_logits", "router_aux_loss_coef"]);
 		assert.deepEqual(schema.required, ["base_model", "experts"]);
 		assert.deepEqual(props.gate_mode.enum, ["hidden", "cheap_embed", "random", "uniform_random", "hidden_avg", "hidden_last", null]);
 		assert.equal(props.gate_mode.default, "hidden");

@@ -70,7 +70,7 @@ describe("YAML errors", () => {
 			"    source_model: org/a",
 			"    positive_prompts: [a]",
 		]);
-		assert.deepEqual(messages, ["recipe.yml:2:1: defaults: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture", "recipe.yml:3:16: experts[0].noise_scale: expected a number >= 0, got -1"]);
+		assert.deepEqual(messages, ["recipe.yml:2:1: defaults: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture, output_router_logits, router_aux_loss_coef", "recipe.yml:3:16: experts[0].noise_scale: expected a number >= 0, got -1"]);
 	});
 
 	it("refuses alias bombs instead of running out of memory", () => {
