@@ -171,6 +171,7 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 			...plan.experts.map((m, e) => describeCardSource({ ...sourceOf(plan, m), role: `expert ${e}` })),
 		]),
 		architecture: plan.architecture.displayName,
+		remoteCode: plan.architecture.remoteCode,
 		numExperts: plan.experts.length,
 		expertsPerToken: plan.expertsPerToken,
 		gateMode: plan.recipe.gateMode,

@@ -13,6 +13,8 @@ export interface ModelCardInput {
 	/** Source models, base first, then experts in recipe order. */
 	sources: CardSource[];
 	architecture: string;
+	/** The Hub repo whose modeling code loads this architecture (trust_remote_code), when transformers has none. */
+	remoteCode?: string;
 	numExperts: number;
 	expertsPerToken: number;
 	gateMode: GateMode;
@@ -113,12 +115,13 @@ function usage(input: ModelCardInput): string[] {
 		"",
 		`model_id = ${JSON.stringify(id)}`,
 		"tokenizer = AutoTokenizer.from_pretrained(model_id)",
-		'model = AutoModelForCausalLM.from_pretrained(model_id, dtype="auto")',
+		`model = AutoModelForCausalLM.from_pretrained(model_id, dtype="auto"${input.remoteCode ? ", trust_remote_code=True" : ""})`,
 		'inputs = tokenizer("The capital of France is", return_tensors="pt")',
 		"outputs = model.generate(**inputs, max_new_tokens=32)",
 		"print(tokenizer.decode(outputs[0], skip_special_tokens=True))",
 		"```",
 	];
+	if (input.remoteCode) lines.push("", `${input.architecture} has no modeling code in transformers: \`trust_remote_code=True\` runs ${input.remoteCode}'s code, which config.json's auto_map names.`);
 	if (input.layout === "fused") lines.push("", "The experts are stored in transformers 5's fused layout: this needs transformers >= 5.");
 	if (input.tokenizer === false) lines.push("", "The tokenizer files were not copied (`--no-copy-tokenizer`): load the tokenizer of the base model instead.");
 	return lines;

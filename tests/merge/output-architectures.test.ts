@@ -68,7 +68,10 @@ describe("the same recipe as mergekit-moe", () => {
 			// (mergekit-moe writes transformers 5's rope_parameters only, so they fall back to their own default theta).
 			assert.equal(ours.rope_theta, (theirs.rope_parameters as { rope_theta: number }).rope_theta);
 			assert.equal(ours.torch_dtype, theirs.dtype);
-			if (arch === "deepseek") assert.match(stderr, /load the output with trust_remote_code=True/);
+			if (arch === "deepseek") {
+				assert.match(stderr, /load the output with trust_remote_code=True/);
+				assert.match(await readFile(join(out, "README.md"), "utf8"), /from_pretrained\(model_id, dtype="auto", trust_remote_code=True\)/);
+			}
 			const report = await verifyCheckpoint(out);
 			assert.deepEqual(report.problems, []);
 			assert.deepEqual(report.notes, []);
