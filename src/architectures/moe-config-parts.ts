@@ -37,3 +37,15 @@ export function qwenWindowProblem(base: DenseConfig): string | null {
 	const count = windows.filter((w) => w !== null).length;
 	return `its attention window (${window}) covers ${count} of ${windows.length} layers; Qwen MoE models in transformers 4.57 apply a window to every layer or none`;
 }
+
+/** The routed-expert keys Qwen2-MoE and Qwen3-MoE configs share: every layer sparse, top-k weights renormalised. */
+export function qwenExpertConfig(base: DenseConfig, numExperts: number, expertsPerToken: number): Record<string, unknown> {
+	return {
+		num_experts: numExperts,
+		num_experts_per_tok: expertsPerToken,
+		decoder_sparse_step: 1,
+		mlp_only_layers: [],
+		norm_topk_prob: true,
+		moe_intermediate_size: base.intermediateSize,
+	};
+}

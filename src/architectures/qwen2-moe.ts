@@ -1,7 +1,7 @@
 import type { MlpProjection, OutputArchitecture } from "./output-architecture.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { FUSED_EXPERT_NAMES } from "./mixtral.js";
-import { qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
+import { qwenExpertConfig, qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
 
 const layerName = (layer: number, rest: string) => `model.layers.${layer}.${rest}`;
 
@@ -43,12 +43,7 @@ export const qwen2Moe: OutputArchitecture = {
 			...attention,
 			...qwenWindowConfig(base),
 			qkv_bias: true,
-			num_experts: numExperts,
-			num_experts_per_tok: expertsPerToken,
-			decoder_sparse_step: 1,
-			mlp_only_layers: [],
-			norm_topk_prob: true,
-			moe_intermediate_size: base.intermediateSize,
+			...qwenExpertConfig(base, numExperts, expertsPerToken),
 			shared_expert_intermediate_size: sharedExperts * base.intermediateSize,
 			...routerTrainingConfig(training),
 			torch_dtype: dtype,
