@@ -1,0 +1,79 @@
+import { readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { OutputError } from "../errors.js";
+import { sha256Files } from "../lock/hash-files.js";
+import { findAbandonedPartials } from "../output/abandoned-partials.js";
+import { RESUME_RECORD_NAME, type ResumeRecord } from "../output/resume-record.js";
+import { resumeMismatches } from "./resume-match.js";
+
+/** A staging folder of a killed merge of this output, with its record. */
+export interface ResumeCandidate {
+	path: string;
+	pid: number;
+	record: ResumeRecord;
+}
+
+/** What a resumed merge keeps and redoes. */
+export interface ResumeOutcome {
+	/** The folder taken over; undefined when there was nothing to resume (the merge starts from the beginning). */
+	from?: string;
+	pid?: number;
+	/** Shards whose sha256 still matches the record: not written again. */
+	kept: string[];
+	/** Shards the record names as complete that are written again, and why. */
+	rejected: { name: string; reason: string }[];
+	shards: number;
+}
+
+/** The resumable staging folders beside `outputDir` (their process gone, a record inside), most complete first. */
+export async function findResumeCandidates(outputDir: string): Promise<ResumeCandidate[]> {
+	const found = await findAbandonedPartials(outputDir);
+	const candidates = found.flatMap((p) => (p.kind === "partial" && p.record ? [{ path: p.path, pid: p.pid, record: p.record }] : []));
+	return candidates.sort((a, b) => b.record.complete.length - a.record.complete.length);
+}
+
+/**
+ * The candidate whose record describes this very job; undefined when there are none. When there are
+ * candidates and none matches, the merge is refused with the reasons, and the folders stay.
+ */
+export async function chooseCandidate(candidates: readonly ResumeCandidate[], current: ResumeRecord, modelDirs: ReadonlyMap<string, string>): Promise<ResumeCandidate | undefined> {
+	const refusals: string[] = [];
+	for (const candidate of candidates) {
+		const reasons = await resumeMismatches(candidate.record, current, modelDirs);
+		if (reasons.length === 0) return candidate;
+		refusals.push(`${candidate.path} is another merge: ${reasons.join("; ")}`);
+	}
+	if (refusals.length === 0) return undefined;
+	throw new OutputError(`cannot resume: ${refusals.join("\n")}`, {
+		file: candidates[0]!.path,
+		hint: `run the merge it was (same recipe, inputs and options) with --resume, or merge from the start without --resume and remove the partial folder: rm -rf '${candidates[0]!.path.replaceAll("'", "'\\''")}'`,
+	});
+}
+
+/**
+ * In a taken-over staging folder, keeps each shard the record names as complete whose size and sha256
+ * are still the recorded ones (checked on all cores), and deletes everything else: the shard that was
+ * being written, shards that fail the check, side files (they are written again).
+ */
+export async function keepVerifiedShards(dir: string, recorded: ResumeRecord, current: ResumeRecord, signal?: AbortSignal): Promise<{ kept: Map<string, string>; rejected: ResumeOutcome["rejected"] }> {
+	const planned = new Set(current.shards.map((s) => s.name));
+	const rejected: ResumeOutcome["rejected"] = [];
+	const claimed: ResumeRecord["complete"] = [];
+	for (const entry of recorded.complete) {
+		const size = await stat(join(dir, entry.name)).then((s) => s.size, () => undefined);
+		if (!planned.has(entry.name)) rejected.push({ name: entry.name, reason: "not a shard of this plan" });
+		else if (size === undefined) rejected.push({ name: entry.name, reason: "missing" });
+		else if (size !== entry.size) rejected.push({ name: entry.name, reason: `${size} bytes, ${entry.size} recorded` });
+		else claimed.push(entry);
+	}
+	const hashes = await sha256Files(claimed.map((e) => join(dir, e.name)), { signal });
+	const kept = new Map<string, string>();
+	for (const entry of claimed) {
+		if (hashes.get(join(dir, entry.name)) === entry.sha256) kept.set(entry.name, entry.sha256);
+		else rejected.push({ name: entry.name, reason: "sha256 differs from the recorded one" });
+	}
+	for (const name of await readdir(dir)) {
+		if (!kept.has(name) && name !== RESUME_RECORD_NAME) await rm(join(dir, name), { recursive: true, force: true });
+	}
+	return { kept, rejected };
+}
