@@ -15,8 +15,9 @@ import { runCommand } from "./run-command.js";
 
 /** What --resume found: the folder continued and the shards kept, or nothing. */
 function describeResume(resumed: ResumeOutcome, outputDir: string): string {
-	if (!resumed.from) return `nothing to resume beside ${outputDir}: merging from the start`;
-	const lines = [`resuming ${resumed.from} (left by process ${resumed.pid}): ${resumed.kept.length} of ${resumed.shards} shard(s) complete and sha256-checked, kept`];
+	const removed = resumed.removedEmpty.map((path) => `removed ${path}: it was killed before it held anything\n`).join("");
+	if (!resumed.from) return `${removed}nothing to resume beside ${outputDir}: merging from the start`;
+	const lines = [`${removed}resuming ${resumed.from} (left by process ${resumed.pid}): ${resumed.kept.length} of ${resumed.shards} shard(s) complete and sha256-checked, kept`];
 	for (const r of resumed.rejected) lines.push(`${r.name} is written again: ${r.reason}`);
 	return lines.join("\n");
 }
@@ -34,7 +35,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
 			// With --resume, the merge itself takes over a resumable folder (or says why it cannot).
 			const abandoned = await findAbandonedPartials(outputDir);
-			for (const partial of abandoned) if (!options.resume || !partial.record) err.write(`warning: ${describeAbandoned(partial)}\n`);
+			for (const partial of abandoned) if (!options.resume || !(partial.record || partial.empty)) err.write(`warning: ${describeAbandoned(partial)}\n`);
 			// A push needs the Hub whatever the recipe names; it is opened once for the merge and the push.
 			const hub = options.pushToHub ? await run.hub() : await run.hubFor(recipe);
 			// A push that cannot happen (no token, read-only token, offline) is refused before merging.

@@ -23,13 +23,24 @@ export interface ResumeOutcome {
 	/** Shards the record names as complete that are written again, and why. */
 	rejected: { name: string; reason: string }[];
 	shards: number;
+	/** Staging folders of this output killed before they held anything, removed. */
+	removedEmpty: string[];
 }
 
-/** The resumable staging folders beside `outputDir` (their process gone, a record inside), most complete first. */
-export async function findResumeCandidates(outputDir: string): Promise<ResumeCandidate[]> {
+/**
+ * The resumable staging folders beside `outputDir` (their process gone, a record inside), most complete
+ * first. Folders killed before they held anything (between their creation and their record) are
+ * removed: there is nothing in them to resume or to look into.
+ */
+export async function findResumeCandidates(outputDir: string): Promise<{ candidates: ResumeCandidate[]; removedEmpty: string[] }> {
 	const found = await findAbandonedPartials(outputDir);
+	const removedEmpty: string[] = [];
+	for (const p of found.filter((f) => f.empty)) {
+		await rm(p.path, { recursive: true, force: true });
+		removedEmpty.push(p.path);
+	}
 	const candidates = found.flatMap((p) => (p.kind === "partial" && p.record ? [{ path: p.path, pid: p.pid, record: p.record }] : []));
-	return candidates.sort((a, b) => b.record.complete.length - a.record.complete.length);
+	return { candidates: candidates.sort((a, b) => b.record.complete.length - a.record.complete.length), removedEmpty };
 }
 
 /**

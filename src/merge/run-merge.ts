@@ -87,7 +87,7 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs: localModelDirs(recipe) });
-	const candidates = options.resume ? await findResumeCandidates(options.outputDir) : [];
+	const { candidates, removedEmpty } = options.resume ? await findResumeCandidates(options.outputDir) : { candidates: [], removedEmpty: [] };
 	// A resumed merge draws no seed of its own: the interrupted one's (an explicit seed must be that one).
 	const seed = options.seed ?? candidates[0]?.record.options.seed;
 	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
@@ -103,7 +103,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = candidate ? await adoptStagingDir(options.outputDir, candidate.path, { overwrite: options.overwrite }) : await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const { journal, done, resumed } = await startJournal(staging.path, job, candidate, options);
+			const { journal, done, resumed } = await startJournal(staging.path, job, candidate, options, removedEmpty);
 			if (resumed) options.onResume?.(resumed);
 			// Once the inputs are hashed, a later resume can recognise an input copied or touched since.
 			hashing.sources.then((sources) => journal.update((r) => withInputHashes(r, sources))).catch(() => {});
@@ -116,8 +116,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await assertInputsUnchanged(plan.inputStamps);
-			await journal.remove();
-			await staging.commit();
+			await staging.commit(() => journal.remove());
 			let recipeLockFile: string | undefined;
 			if (options.recipeLock && !options.locked) {
 				recipeLockFile = await updateRecipeLock(plan, sources).catch((error: Error) => {
@@ -162,14 +161,15 @@ async function startJournal(
 	job: ResumeRecord,
 	candidate: ResumeCandidate | undefined,
 	options: MergeOptions,
+	removedEmpty: string[],
 ): Promise<{ journal: ResumeJournal; done: Map<string, string>; resumed?: ResumeOutcome }> {
 	if (!candidate) {
-		const resumed = options.resume ? { kept: [], rejected: [], shards: job.shards.length } : undefined;
+		const resumed = options.resume ? { kept: [], rejected: [], shards: job.shards.length, removedEmpty } : undefined;
 		return { journal: await ResumeJournal.start(dir, job), done: new Map(), resumed };
 	}
 	const { kept, rejected } = await keepVerifiedShards(dir, candidate.record, job, options.signal);
 	const record = { ...job, complete: candidate.record.complete.filter((c) => kept.has(c.name)), ...(candidate.record.gates && { gates: candidate.record.gates }) };
-	const resumed = { from: candidate.path, pid: candidate.pid, kept: [...kept.keys()], rejected, shards: job.shards.length };
+	const resumed = { from: candidate.path, pid: candidate.pid, kept: [...kept.keys()], rejected, shards: job.shards.length, removedEmpty };
 	return { journal: await ResumeJournal.start(dir, record), done: kept, resumed };
 }
 

@@ -1,7 +1,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { formatBytes } from "../util/size.js";
-import { type ResumeRecord, readResumeRecord } from "./resume-record.js";
+import { RESUME_RECORD_NAME, type ResumeRecord, readResumeRecord } from "./resume-record.js";
 
 /** A staging (or replaced-output) folder of an earlier run whose process is gone: kill -9, reboot, OOM. */
 export interface AbandonedPartial {
@@ -12,6 +12,8 @@ export interface AbandonedPartial {
 	kind: "partial" | "old";
 	/** The staging folder's resume record, when it has one. */
 	record?: ResumeRecord;
+	/** A staging folder killed before it held anything (at most the record's temporary file): nothing in it to keep. */
+	empty: boolean;
 }
 
 /**
@@ -31,7 +33,8 @@ export async function findAbandonedPartials(target: string): Promise<AbandonedPa
 		const path = join(dirname(dir), name);
 		const kind = match[1] as AbandonedPartial["kind"];
 		const record = kind === "partial" ? await readResumeRecord(path) : undefined;
-		found.push({ path, pid, bytes: await treeBytes(path), kind, ...(record && { record }) });
+		const empty = kind === "partial" && !record && (await readdir(path).catch(() => [])).every((n) => n === `${RESUME_RECORD_NAME}.tmp`);
+		found.push({ path, pid, bytes: await treeBytes(path), kind, empty, ...(record && { record }) });
 	}
 	return found;
 }

@@ -13,8 +13,12 @@ export interface StagingDir {
 	path: string;
 	/** Where they end up. */
 	target: string;
-	/** fsync everything and move into place (replacing the target when overwriting). */
-	commit(): Promise<void>;
+	/**
+	 * fsync everything and move into place (replacing the target when overwriting). `lastly` runs
+	 * between the (slow) fsyncs and the rename: the resume record goes there, so a kill can hardly
+	 * fall between its removal and the rename.
+	 */
+	commit(lastly?: () => Promise<void>): Promise<void>;
 	/** Delete the staging folder (after a failure). */
 	discard(): Promise<void>;
 }
@@ -117,8 +121,9 @@ function stagingAt(path: string, finalDir: string, options: { overwrite?: boolea
 	return {
 		path,
 		target: finalDir,
-		async commit() {
+		async commit(lastly) {
 			await syncTree(path);
+			await lastly?.();
 			let old: string | undefined;
 			try {
 				const entries = await readdir(finalDir);

@@ -7,8 +7,8 @@ import { type DenseModelShape, makeDenseModel } from "../../src/demo/make-dense-
 import { RESUME_RECORD_NAME, type ResumeRecord } from "../../src/output/resume-record.js";
 import { CLI, type CliResult, FIXTURES } from "../merge/helpers.js";
 
-/** Small enough to merge in about a second, big enough for 7 shards of 1 MB and a real forward pass (the fixture tokenizer's 32 000 tokens). */
-const SHAPE: DenseModelShape = { modelType: "llama", hiddenSize: 128, numLayers: 4, numHeads: 4, numKvHeads: 2, intermediateSize: 512, vocabSize: 32000 };
+/** Small enough to merge in well under a second, big enough for 6 shards of 300 KB and a real forward pass (the fixture tokenizer's 32 000 tokens). */
+const SHAPE: DenseModelShape = { modelType: "llama", hiddenSize: 64, numLayers: 4, numHeads: 4, numKvHeads: 2, intermediateSize: 384, vocabSize: 32000, tieWordEmbeddings: true };
 
 /** A base and two experts in `dir`, with the fixture tokenizer so hidden-state gates can run. */
 export async function makeModels(dir: string): Promise<{ base: string; a: string; b: string }> {

@@ -1,11 +1,11 @@
 /**
- * Real faults: the compiled CLI merging a 7-shard model is killed with SIGKILL (at random moments, and
+ * Real faults: the compiled CLI merging a 6-shard model is killed with SIGKILL (at random moments, and
  * at moments chosen by watching its resume record), then `--resume` finishes the job. Every file must
  * be sha256-equal to an uninterrupted run's and no partial folder may remain.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { runCli, tempDir, writeRecipe } from "../merge/helpers.js";
 import { folderHashes, leftovers, makeModels, recordOf, startCli, whenShardsComplete } from "./helpers.js";
 
-const OPTIONS = ["--out-shard-size", "1MB", "--random-seed", "5"];
+const OPTIONS = ["--out-shard-size", "300KB", "--random-seed", "5"];
+const SHARDS = 6;
 const MERGE_THEN_DIE = resolve(dirname(fileURLToPath(import.meta.url)), "merge-then-die.js");
 
 let work: string;
@@ -22,14 +23,16 @@ let recipes: { hidden: string; random: string };
 /** The uninterrupted runs: file hashes and wall time. */
 const reference: Record<"hidden" | "random", { hashes: Record<string, string>; ms: number }> = {} as never;
 
-/** Runs the merge (with `extra` options), SIGKILLs it once `moment` resolves; returns whether the kill landed. */
+/** Runs the merge (with `extra` options), SIGKILLs it once `moment` resolves; returns whether the kill landed before the output was complete. */
 async function killDuring(mode: "hidden" | "random", out: string, extra: string[], moment: (pid: number, child: ReturnType<typeof startCli>["child"]) => Promise<void>): Promise<boolean> {
 	const run = startCli([recipes[mode], out, ...OPTIONS, ...extra], work);
 	await moment(run.child.pid!, run.child);
 	const landed = run.child.kill("SIGKILL");
 	const result = await run.done;
 	if (result.signal !== "SIGKILL") assert.equal(result.code, 0, result.stderr);
-	return landed && result.signal === "SIGKILL";
+	// Killed after the rename into place (its last milliseconds): the output is complete, nothing to resume.
+	const renamed = await stat(out).then(() => true, () => false);
+	return landed && result.signal === "SIGKILL" && !renamed;
 }
 
 async function resumeAndCompare(mode: "hidden" | "random", out: string, note: string): Promise<string> {
@@ -59,7 +62,7 @@ describe("a merge killed with SIGKILL and resumed", () => {
 			assert.equal(run.code, 0, run.stderr);
 			reference[mode] = { hashes: await folderHashes(out), ms: performance.now() - started };
 		}
-		assert.equal(Object.keys(reference.hidden.hashes).filter((n) => n.endsWith(".safetensors")).length, 7);
+		assert.equal(Object.keys(reference.hidden.hashes).filter((n) => n.endsWith(".safetensors")).length, SHARDS);
 		assert.deepEqual(Object.keys(reference.hidden.hashes).filter((n) => n.startsWith(".")), [], "the resume record does not end up in the output");
 	});
 	after(() => rm(work, { recursive: true, force: true }));
@@ -74,6 +77,7 @@ describe("a merge killed with SIGKILL and resumed", () => {
 			const first = await killDuring(mode, out, [], () => sleep(delays[0]));
 			if (!first) {
 				assert.deepEqual(await folderHashes(out), reference[mode].hashes, `${note}: finished before the kill`);
+				assert.deepEqual(await leftovers(dirname(out)), []);
 				return;
 			}
 			const second = delays.length > 1 && (await killDuring(mode, out, ["--resume"], () => sleep(delays[1])));
@@ -99,7 +103,7 @@ describe("a merge killed with SIGKILL and resumed", () => {
 		const plan = await runCli(["plan", recipes.hidden, out, ...OPTIONS], { cwd: work });
 		assert.equal(plan.code, 0, plan.stderr);
 		const shell = partial.replaceAll(".", "\\.");
-		assert.match(plan.stdout, new RegExp(`${shell} \\([\\d.]+ MB\\) was left by process ${pid}, which is no longer running \\(\\d of 7 shards complete\\); resume it with: moe-merge ${recipes.hidden.replaceAll(".", "\\.")} ${out.replaceAll(".", "\\.")} --out-shard-size 1MB --random-seed 5 --resume; or remove it with: rm -rf '${shell}'`));
+		assert.match(plan.stdout, new RegExp(`${shell} \\([\\d.]+ [KM]B\\) was left by process ${pid}, which is no longer running \\(\\d of ${SHARDS} shards complete\\); resume it with: moe-merge ${recipes.hidden.replaceAll(".", "\\.")} ${out.replaceAll(".", "\\.")} --out-shard-size 300KB --random-seed 5 --resume; or remove it with: rm -rf '${shell}'`));
 
 		// One byte flipped in the middle of the second complete shard.
 		const victim = record!.complete[1]!;
@@ -110,7 +114,7 @@ describe("a merge killed with SIGKILL and resumed", () => {
 		await handle.close();
 
 		const stderr = await resumeAndCompare("hidden", out, "corrupted shard");
-		assert.match(stderr, new RegExp(`resuming ${shell} \\(left by process ${pid}\\): [2-6] of 7 shard\\(s\\) complete and sha256-checked, kept`));
+		assert.match(stderr, new RegExp(`resuming ${shell} \\(left by process ${pid}\\): [2-5] of ${SHARDS} shard\\(s\\) complete and sha256-checked, kept`));
 		assert.match(stderr, new RegExp(`${victim.name.replaceAll(".", "\\.")} is written again: sha256 differs from the recorded one`));
 	});
 
@@ -128,7 +132,7 @@ describe("a merge killed with SIGKILL and resumed", () => {
 		} finally {
 			await writeFile(recipes.random, text);
 		}
-		const seed = await runCli([recipes.random, out, "--out-shard-size", "1MB", "--random-seed", "6", "--resume"], { cwd: work });
+		const seed = await runCli([recipes.random, out, "--out-shard-size", "300KB", "--random-seed", "6", "--resume"], { cwd: work });
 		assert.equal(seed.code, 1, seed.stderr);
 		assert.match(seed.stderr, /--random-seed was 5, is now 6/);
 		assert.deepEqual(await leftovers(dirname(out)), [partial], "refused, and left in place");
@@ -141,7 +145,7 @@ describe("a merge killed with SIGKILL and resumed", () => {
 		const signal = await new Promise((r) => child.on("close", (_, s) => r(s)));
 		assert.equal(signal, "SIGKILL");
 		const stderr = await resumeAndCompare("hidden", out, "killed before the rename");
-		assert.match(stderr, /7 of 7 shard\(s\) complete and sha256-checked, kept/);
+		assert.match(stderr, new RegExp(`${SHARDS} of ${SHARDS} shard\\(s\\) complete and sha256-checked, kept`));
 		assert.doesNotMatch(stderr, /gates: layer/, "the recorded gates are used");
 	});
 
