@@ -62,7 +62,10 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				command: { cwd: process.cwd(), argv: process.argv.slice(2) },
 				onResume: (resumed) => {
 					if (options.json) return;
-					err.write(`${describeResume(resumed, outputDir)}\n`);
+					// Called once the kept shards are checked, which runs while the others are written.
+					const text = `${describeResume(resumed, outputDir)}\n`;
+					if (options.quiet) err.write(text);
+					else progress.log(text);
 				},
 				// Like npm and package-lock.json: the CLI keeps the lock beside the recipe up to date.
 				recipeLock: true,

@@ -62,11 +62,12 @@ export async function chooseCandidate(candidates: readonly ResumeCandidate[], cu
 }
 
 /**
- * In a taken-over staging folder, keeps each shard the record names as complete whose size and sha256
- * are still the recorded ones (checked on all cores), and deletes everything else: the shard that was
- * being written, shards that fail the check, side files (they are written again).
+ * In a taken-over staging folder, claims each shard the record names as complete that is still there
+ * with its recorded size, and deletes everything else: the shard that was being written, side files
+ * (they are written again). The claimed shards' sha256 is checked by verifyClaimedShards, while the
+ * merge writes the other shards.
  */
-export async function keepVerifiedShards(dir: string, recorded: ResumeRecord, current: ResumeRecord, signal?: AbortSignal): Promise<{ kept: Map<string, string>; rejected: ResumeOutcome["rejected"] }> {
+export async function claimShards(dir: string, recorded: ResumeRecord, current: ResumeRecord): Promise<{ claimed: ResumeRecord["complete"]; rejected: ResumeOutcome["rejected"] }> {
 	const planned = new Set(current.shards.map((s) => s.name));
 	const rejected: ResumeOutcome["rejected"] = [];
 	const claimed: ResumeRecord["complete"] = [];
@@ -77,14 +78,26 @@ export async function keepVerifiedShards(dir: string, recorded: ResumeRecord, cu
 		else if (size !== entry.size) rejected.push({ name: entry.name, reason: `${size} bytes, ${entry.size} recorded` });
 		else claimed.push(entry);
 	}
-	const hashes = await sha256Files(claimed.map((e) => join(dir, e.name)), { signal });
-	const kept = new Map<string, string>();
-	for (const entry of claimed) {
-		if (hashes.get(join(dir, entry.name)) === entry.sha256) kept.set(entry.name, entry.sha256);
-		else rejected.push({ name: entry.name, reason: "sha256 differs from the recorded one" });
-	}
+	const keep = new Set(claimed.map((c) => c.name));
 	for (const name of await readdir(dir)) {
-		if (!kept.has(name) && name !== RESUME_RECORD_NAME) await rm(join(dir, name), { recursive: true, force: true });
+		if (!keep.has(name) && name !== RESUME_RECORD_NAME) await rm(join(dir, name), { recursive: true, force: true });
 	}
-	return { kept, rejected };
+	return { claimed, rejected };
+}
+
+/** Hashes the claimed shards (on all cores) and deletes those whose sha256 is not the recorded one: they are written again. */
+export async function verifyClaimedShards(dir: string, claimed: ResumeRecord["complete"], signal?: AbortSignal): Promise<{ kept: string[]; failed: ResumeOutcome["rejected"] }> {
+	// The shards were written with O_DIRECT: not in the page cache, so read the same way.
+	const hashes = await sha256Files(claimed.map((e) => join(dir, e.name)), { signal, direct: true });
+	const kept: string[] = [];
+	const failed: ResumeOutcome["rejected"] = [];
+	for (const entry of claimed) {
+		if (hashes.get(join(dir, entry.name)) === entry.sha256) {
+			kept.push(entry.name);
+			continue;
+		}
+		failed.push({ name: entry.name, reason: "sha256 differs from the recorded one" });
+		await rm(join(dir, entry.name), { force: true });
+	}
+	return { kept, failed };
 }

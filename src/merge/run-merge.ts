@@ -7,7 +7,7 @@ import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeCardSource } from "../output/card-sources.js";
 import { renderModelCard } from "../output/model-card.js";
 import { adoptStagingDir, checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
-import { ResumeJournal, type ResumeRecord } from "../output/resume-record.js";
+import type { ResumeRecord } from "../output/resume-record.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import { localModelDirs } from "../output/protect-inputs.js";
 import { checkMergedOutput } from "../verify/index.js";
@@ -19,7 +19,8 @@ import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from
 import { type WriteProgress, writeShards } from "./write-shards.js";
 import { gatesForRecord, gatesFromRecord } from "./recorded-gates.js";
 import { describeJob, withInputHashes } from "./resume-identity.js";
-import { type ResumeCandidate, type ResumeOutcome, chooseCandidate, findResumeCandidates, keepVerifiedShards } from "./resume-partial.js";
+import { type ResumeOutcome, chooseCandidate, findResumeCandidates } from "./resume-partial.js";
+import { type ResumeStart, startResume } from "./resume-start.js";
 
 export interface MergeOptions extends PlanMergeOptions {
 	outputDir: string;
@@ -103,11 +104,13 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = candidate ? await adoptStagingDir(options.outputDir, candidate.path, { overwrite: options.overwrite }) : await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const { journal, done, resumed } = await startJournal(staging.path, job, candidate, options, removedEmpty);
-			if (resumed) options.onResume?.(resumed);
+			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal);
+			const { journal } = resume;
+			const nothingToResume = options.resume && !candidate ? { kept: [], rejected: [], shards: job.shards.length, removedEmpty } : undefined;
+			if (nothingToResume) options.onResume?.(nothingToResume);
 			// Once the inputs are hashed, a later resume can recognise an input copied or touched since.
 			hashing.sources.then((sources) => journal.update((r) => withInputHashes(r, sources))).catch(() => {});
-			const { shardHashes, gates, gateWarnings } = await writeWhileGating(plan, staging.path, options, journal, done);
+			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, options, resume);
 			options.onGates?.(gates, gateWarnings);
 			const warnings = [...plan.warnings, ...gateWarnings];
 			const files = await writeSideFiles(plan, staging.path, options, warnings);
@@ -140,7 +143,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				sources: sources.map(({ role, ref, commit }) => ({ role, ref, ...(commit && { commit }) })),
 				recipeLockFile,
 				gates,
-				...(resumed && { resumed }),
+				...((resumed ?? nothingToResume) && { resumed: resumed ?? nothingToResume }),
 			};
 		} catch (error) {
 			hashing.cancel();
@@ -153,40 +156,20 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 }
 
 /**
- * The resume record of this merge, written before the first shard: fresh, or (resuming) carrying the
- * shards of the taken-over folder that pass their sha256 check and the gates computed there.
- */
-async function startJournal(
-	dir: string,
-	job: ResumeRecord,
-	candidate: ResumeCandidate | undefined,
-	options: MergeOptions,
-	removedEmpty: string[],
-): Promise<{ journal: ResumeJournal; done: Map<string, string>; resumed?: ResumeOutcome }> {
-	if (!candidate) {
-		const resumed = options.resume ? { kept: [], rejected: [], shards: job.shards.length, removedEmpty } : undefined;
-		return { journal: await ResumeJournal.start(dir, job), done: new Map(), resumed };
-	}
-	const { kept, rejected } = await keepVerifiedShards(dir, candidate.record, job, options.signal);
-	const record = { ...job, complete: candidate.record.complete.filter((c) => kept.has(c.name)), ...(candidate.record.gates && { gates: candidate.record.gates }) };
-	const resumed = { from: candidate.path, pid: candidate.pid, kept: [...kept.keys()], rejected, shards: job.shards.length, removedEmpty };
-	return { journal: await ResumeJournal.start(dir, record), done: kept, resumed };
-}
-
-/**
  * Streams the shards while the forward pass of hidden-state gates runs (the routers are planned last
  * in the last shard, so the writer only waits for them at the very end). A failure of either half
  * stops the other, and both have ended before this returns or throws, so the staging folder can go.
- * Shards in `done` (a resumed merge) are not written; when that is all of them and the gates were
- * recorded, the forward pass is not run at all.
+ * Resuming, the claimed shards are not written while their sha256 is checked; those that fail the
+ * check are written after the others. When every shard is claimed and the gates were recorded, the
+ * forward pass runs only if a shard holding routers fails its check.
  */
 async function writeWhileGating(
 	plan: MergePlan,
 	dir: string,
 	options: MergeOptions,
-	journal: ResumeJournal,
-	done: ReadonlyMap<string, string>,
-): Promise<{ shardHashes: Map<string, string>; gates: GateSummary; gateWarnings: string[] }> {
+	resume: ResumeStart,
+): Promise<{ shardHashes: Map<string, string>; gates: GateSummary; gateWarnings: string[]; resumed?: ResumeOutcome }> {
+	const { journal, claimed } = resume;
 	const stop = new AbortController();
 	const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
 	let firstError: { error: unknown } | undefined;
@@ -195,36 +178,50 @@ async function writeWhileGating(
 		stop.abort(error);
 		throw error;
 	};
-	const writing = writeShards({
-		dir,
-		tensors: plan.tensors,
-		shards: plan.shards,
-		sources: plan.weights,
-		seed: plan.seed,
-		onProgress: options.onProgress,
-		signal,
-		done,
-		// The shard is fsynced by now: the record may name it.
-		onShardWritten: (shard, sha256) => journal.shardDone(shard.fileName, shard.headerBytes + shard.dataBytes, sha256),
-	}).catch(failing);
+	const runGates = (pending: NonNullable<MergePlan["pendingGates"]>) =>
+		pending
+			.run(signal)
+			.then(async (outcome) => {
+				await journal.update((r) => ({ ...r, gates: gatesForRecord(outcome.gates, outcome.warnings) }));
+				return outcome;
+			})
+			.catch(failing);
+	const write = (done: ReadonlyMap<string, string>) =>
+		writeShards({
+			dir,
+			tensors: plan.tensors,
+			shards: plan.shards,
+			sources: plan.weights,
+			seed: plan.seed,
+			onProgress: options.onProgress,
+			signal,
+			done,
+			// The shard is fsynced by now: the record may name it.
+			onShardWritten: (shard, sha256) => journal.shardDone(shard.fileName, shard.headerBytes + shard.dataBytes, sha256),
+		});
 	const recorded = journal.current.gates;
-	const allDone = plan.shards.every((s) => done.has(s.fileName));
-	const gating = !plan.pendingGates
-		? Promise.resolve({ gates: plan.gates!, warnings: [] })
-		: recorded && allDone
-			? Promise.resolve(gatesFromRecord(recorded))
-			: plan.pendingGates
-					.run(signal)
-					.then(async (outcome) => {
-						await journal.update((r) => ({ ...r, gates: gatesForRecord(outcome.gates, outcome.warnings) }));
-						return outcome;
-					})
-					.catch(failing);
+	const skipGates = Boolean(plan.pendingGates && recorded && plan.shards.every((s) => claimed.has(s.fileName)));
+	let regated: ReturnType<typeof runGates> | undefined;
+	let resumed: ResumeOutcome | undefined;
+	const writing = (async () => {
+		const hashes = await write(claimed);
+		if (!resume.outcome) return hashes;
+		resumed = await resume.outcome;
+		options.onResume?.(resumed);
+		const failed = new Set([...claimed.keys()].filter((name) => !resumed!.kept.includes(name)));
+		if (failed.size === 0) return hashes;
+		// The routers are in the last shard: rewriting it needs the forward pass that was skipped.
+		if (skipGates && plan.pendingGates) regated = runGates(plan.pendingGates);
+		return write(new Map([...hashes].filter(([name]) => !failed.has(name))));
+	})().catch(failing);
+	const gating = !plan.pendingGates ? Promise.resolve({ gates: plan.gates!, warnings: [] }) : skipGates ? Promise.resolve(gatesFromRecord(recorded!)) : runGates(plan.pendingGates);
 	const [written, gated] = await Promise.allSettled([writing, gating]);
+	const [again] = regated ? await Promise.allSettled([regated]) : [];
 	if (firstError) throw firstError.error;
 	if (written.status === "rejected") throw written.reason;
 	if (gated.status === "rejected") throw gated.reason;
-	return { shardHashes: written.value, gates: gated.value.gates, gateWarnings: gated.value.warnings };
+	const gates = again?.status === "fulfilled" ? again.value : gated.value;
+	return { shardHashes: written.value, gates: gates.gates, gateWarnings: gates.warnings, resumed };
 }
 
 async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[]): Promise<string[]> {

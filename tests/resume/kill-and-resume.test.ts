@@ -139,14 +139,34 @@ describe("a merge killed with SIGKILL and resumed", () => {
 		await resumeAndCompare("random", out, "after the refusals");
 	});
 
-	it("killed after every shard was written: the resume runs no forward pass and only writes the side files", async () => {
-		const out = join(await tempDir(), "out");
+	/** A hidden-gates merge killed by itself once every shard is written, just before the rename; returns the partial folder. */
+	async function mergeThenDie(out: string): Promise<string> {
 		const child = spawn(process.execPath, [MERGE_THEN_DIE, recipes.hidden, out], { cwd: work, stdio: "ignore" });
 		const signal = await new Promise((r) => child.on("close", (_, s) => r(s)));
 		assert.equal(signal, "SIGKILL");
+		return join(dirname(out), `.out.moe-merge-partial-${child.pid}`);
+	}
+
+	it("killed after every shard was written: the resume runs no forward pass and only writes the side files", async () => {
+		const out = join(await tempDir(), "out");
+		await mergeThenDie(out);
 		const stderr = await resumeAndCompare("hidden", out, "killed before the rename");
 		assert.match(stderr, new RegExp(`${SHARDS} of ${SHARDS} shard\\(s\\) complete and sha256-checked, kept`));
 		assert.doesNotMatch(stderr, /gates: layer/, "the recorded gates are used");
+	});
+
+	it("killed after every shard was written, the last one (the routers) then corrupted: the forward pass runs again for it", async () => {
+		const out = join(await tempDir(), "out");
+		const partial = await mergeThenDie(out);
+		const last = `model-0000${SHARDS}-of-0000${SHARDS}.safetensors`;
+		const handle = await open(join(partial, last), "r+");
+		const { size } = await handle.stat();
+		await handle.write(Buffer.from([0xaa, 0x55]), 0, 2, size - 2);
+		await handle.close();
+		const stderr = await resumeAndCompare("hidden", out, "last shard corrupted");
+		assert.match(stderr, new RegExp(`${SHARDS - 1} of ${SHARDS} shard\\(s\\) complete and sha256-checked, kept`));
+		assert.match(stderr, new RegExp(`${last.replaceAll(".", "\\.")} is written again: sha256 differs from the recorded one`));
+		assert.match(stderr, /gates: layer/, "the routers are computed again");
 	});
 
 	it("--resume with nothing to resume merges from the start and says so", async () => {
