@@ -4,6 +4,7 @@ import { OutputError } from "../errors.js";
 import { sha256Files } from "../lock/hash-files.js";
 import { findAbandonedPartials } from "../output/abandoned-partials.js";
 import { RESUME_RECORD_NAME, type ResumeRecord } from "../output/resume-record.js";
+import { ROUTERS_FILE_NAME } from "./recorded-routers.js";
 import { resumeMismatches } from "./resume-match.js";
 
 /** A staging folder of a killed merge of this output, with its record. */
@@ -63,8 +64,8 @@ export async function chooseCandidate(candidates: readonly ResumeCandidate[], cu
 
 /**
  * In a taken-over staging folder, claims each shard the record names as complete that is still there
- * with its recorded size, and deletes everything else: the shard that was being written, side files
- * (they are written again). The claimed shards' sha256 is checked by verifyClaimedShards, while the
+ * with its recorded size, and deletes everything else but the saved router values: the shard that
+ * was being written, side files (they are written again). The claimed shards' sha256 is checked by verifyClaimedShards, while the
  * merge writes the other shards.
  */
 export async function claimShards(dir: string, recorded: ResumeRecord, current: ResumeRecord): Promise<{ claimed: ResumeRecord["complete"]; rejected: ResumeOutcome["rejected"] }> {
@@ -80,7 +81,7 @@ export async function claimShards(dir: string, recorded: ResumeRecord, current: 
 	}
 	const keep = new Set(claimed.map((c) => c.name));
 	for (const name of await readdir(dir)) {
-		if (!keep.has(name) && name !== RESUME_RECORD_NAME) await rm(join(dir, name), { recursive: true, force: true });
+		if (!keep.has(name) && name !== RESUME_RECORD_NAME && name !== ROUTERS_FILE_NAME) await rm(join(dir, name), { recursive: true, force: true });
 	}
 	return { claimed, rejected };
 }

@@ -22,7 +22,8 @@ export interface ResumeStart {
 export async function startResume(dir: string, job: ResumeRecord, candidate: ResumeCandidate | undefined, removedEmpty: string[], signal?: AbortSignal): Promise<ResumeStart> {
 	if (!candidate) return { journal: await ResumeJournal.start(dir, job), claimed: new Map() };
 	const { claimed, rejected } = await claimShards(dir, candidate.record, job);
-	const journal = await ResumeJournal.start(dir, { ...job, complete: claimed, ...(candidate.record.gates && { gates: candidate.record.gates }) });
+	const { gates, routers } = candidate.record;
+	const journal = await ResumeJournal.start(dir, { ...job, complete: claimed, ...(gates && { gates }), ...(gates && routers && { routers }) });
 	const outcome = verifyClaimedShards(dir, claimed, signal).then(async ({ kept, failed }) => {
 		const redo = new Set(failed.map((f) => f.name));
 		if (redo.size > 0) await journal.update((r) => ({ ...r, complete: r.complete.filter((c) => !redo.has(c.name)) }));

@@ -18,6 +18,7 @@ import { assertInputsUnchanged } from "./input-stamps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 import { gatesForRecord, gatesFromRecord } from "./recorded-gates.js";
+import { loadRouterValues, removeRouterValues, saveRouterValues } from "./recorded-routers.js";
 import { describeJob, withInputHashes } from "./resume-identity.js";
 import { type ResumeOutcome, chooseCandidate, findResumeCandidates } from "./resume-partial.js";
 import { type ResumeStart, startResume } from "./resume-start.js";
@@ -119,7 +120,10 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await assertInputsUnchanged(plan.inputStamps);
-			await staging.commit(() => journal.remove());
+			await staging.commit(async () => {
+				await journal.remove();
+				await removeRouterValues(staging.path);
+			});
 			let recipeLockFile: string | undefined;
 			if (options.recipeLock && !options.locked) {
 				recipeLockFile = await updateRecipeLock(plan, sources).catch((error: Error) => {
@@ -160,8 +164,9 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
  * in the last shard, so the writer only waits for them at the very end). A failure of either half
  * stops the other, and both have ended before this returns or throws, so the staging folder can go.
  * Resuming, the claimed shards are not written while their sha256 is checked; those that fail the
- * check are written after the others. When every shard is claimed and the gates were recorded, the
- * forward pass runs only if a shard holding routers fails its check.
+ * check are written after the others. The forward pass is not run again when the interrupted merge
+ * had saved the router values, nor when every shard is claimed and the gates were recorded (unless
+ * the shard holding the routers then fails its check).
  */
 async function writeWhileGating(
 	plan: MergePlan,
@@ -182,14 +187,19 @@ async function writeWhileGating(
 		pending
 			.run(signal)
 			.then(async (outcome) => {
-				await journal.update((r) => ({ ...r, gates: gatesForRecord(outcome.gates, outcome.warnings) }));
+				// Saved at once (not when the writer reaches them, last): a resume then needs no forward pass.
+				const routers = await saveRouterValues(dir, plan.tensors);
+				await journal.update((r) => ({ ...r, gates: gatesForRecord(outcome.gates, outcome.warnings), routers }));
 				return outcome;
 			})
 			.catch(failing);
+	const recorded = journal.current.gates;
+	// Resuming after the forward pass: its router values were saved, the plan's pending parts become them.
+	const routed = recorded && plan.pendingGates ? await loadRouterValues(dir, plan.tensors, journal.current.routers) : undefined;
 	const write = (done: ReadonlyMap<string, string>) =>
 		writeShards({
 			dir,
-			tensors: plan.tensors,
+			tensors: routed ?? plan.tensors,
 			shards: plan.shards,
 			sources: plan.weights,
 			seed: plan.seed,
@@ -199,8 +209,7 @@ async function writeWhileGating(
 			// The shard is fsynced by now: the record may name it.
 			onShardWritten: (shard, sha256) => journal.shardDone(shard.fileName, shard.headerBytes + shard.dataBytes, sha256),
 		});
-	const recorded = journal.current.gates;
-	const skipGates = Boolean(plan.pendingGates && recorded && plan.shards.every((s) => claimed.has(s.fileName)));
+	const skipGates = Boolean(plan.pendingGates && recorded && (routed || plan.shards.every((s) => claimed.has(s.fileName))));
 	let regated: ReturnType<typeof runGates> | undefined;
 	let resumed: ResumeOutcome | undefined;
 	const writing = (async () => {
@@ -211,7 +220,7 @@ async function writeWhileGating(
 		const failed = new Set([...claimed.keys()].filter((name) => !resumed!.kept.includes(name)));
 		if (failed.size === 0) return hashes;
 		// The routers are in the last shard: rewriting it needs the forward pass that was skipped.
-		if (skipGates && plan.pendingGates) regated = runGates(plan.pendingGates);
+		if (skipGates && !routed && plan.pendingGates) regated = runGates(plan.pendingGates);
 		return write(new Map([...hashes].filter(([name]) => !failed.has(name))));
 	})().catch(failing);
 	const gating = !plan.pendingGates ? Promise.resolve({ gates: plan.gates!, warnings: [] }) : skipGates ? Promise.resolve(gatesFromRecord(recorded!)) : runGates(plan.pendingGates);

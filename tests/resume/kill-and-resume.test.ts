@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runCli, tempDir, writeRecipe } from "../merge/helpers.js";
+import { ROUTERS_FILE_NAME } from "../../src/merge/recorded-routers.js";
 import { folderHashes, leftovers, makeModels, recordOf, startCli, whenShardsComplete } from "./helpers.js";
 
 const OPTIONS = ["--out-shard-size", "300KB", "--random-seed", "5"];
@@ -155,19 +156,23 @@ describe("a merge killed with SIGKILL and resumed", () => {
 		assert.doesNotMatch(stderr, /gates: layer/, "the recorded gates are used");
 	});
 
-	it("killed after every shard was written, the last one (the routers) then corrupted: the forward pass runs again for it", async () => {
-		const out = join(await tempDir(), "out");
-		const partial = await mergeThenDie(out);
-		const last = `model-0000${SHARDS}-of-0000${SHARDS}.safetensors`;
-		const handle = await open(join(partial, last), "r+");
-		const { size } = await handle.stat();
-		await handle.write(Buffer.from([0xaa, 0x55]), 0, 2, size - 2);
-		await handle.close();
-		const stderr = await resumeAndCompare("hidden", out, "last shard corrupted");
-		assert.match(stderr, new RegExp(`${SHARDS - 1} of ${SHARDS} shard\\(s\\) complete and sha256-checked, kept`));
-		assert.match(stderr, new RegExp(`${last.replaceAll(".", "\\.")} is written again: sha256 differs from the recorded one`));
-		assert.match(stderr, /gates: layer/, "the routers are computed again");
-	});
+	for (const routersSaved of [true, false]) {
+		it(`killed after every shard was written, the last one (the routers) then corrupted: it is written again from the ${routersSaved ? "saved router values" : "forward pass, run again (router values lost)"}`, async () => {
+			const out = join(await tempDir(), "out");
+			const partial = await mergeThenDie(out);
+			const last = `model-0000${SHARDS}-of-0000${SHARDS}.safetensors`;
+			const handle = await open(join(partial, last), "r+");
+			const { size } = await handle.stat();
+			await handle.write(Buffer.from([0xaa, 0x55]), 0, 2, size - 2);
+			await handle.close();
+			if (!routersSaved) await rm(join(partial, ROUTERS_FILE_NAME));
+			const stderr = await resumeAndCompare("hidden", out, `last shard corrupted, router values ${routersSaved ? "kept" : "removed"}`);
+			assert.match(stderr, new RegExp(`${SHARDS - 1} of ${SHARDS} shard\\(s\\) complete and sha256-checked, kept`));
+			assert.match(stderr, new RegExp(`${last.replaceAll(".", "\\.")} is written again: sha256 differs from the recorded one`));
+			if (routersSaved) assert.doesNotMatch(stderr, /gates: layer/, "no forward pass: the saved router values are used");
+			else assert.match(stderr, /gates: layer/, "the routers are computed again");
+		});
+	}
 
 	it("--resume with nothing to resume merges from the start and says so", async () => {
 		const out = join(await tempDir(), "out");
