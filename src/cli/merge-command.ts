@@ -1,5 +1,6 @@
 import { MoeMergeError } from "../errors.js";
 import { runMerge } from "../merge/run-merge.js";
+import type { ResumeOutcome } from "../merge/resume-partial.js";
 import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
@@ -12,6 +13,15 @@ import { outputDirOf } from "./output-dir.js";
 import { reportBeforeCommit } from "./report-after-merge.js";
 import { runCommand } from "./run-command.js";
 
+/** What --resume found: the folder continued and the shards kept, or nothing. */
+function describeResume(resumed: ResumeOutcome, outputDir: string): string {
+	const removed = resumed.removedEmpty.map((path) => `removed ${path}: it was killed before it held anything\n`).join("");
+	if (!resumed.from) return `${removed}nothing to resume beside ${outputDir}: merging from the start`;
+	const lines = [`${removed}resuming ${resumed.from} (left by process ${resumed.pid}): ${resumed.kept.length} of ${resumed.shards} shard(s) complete and sha256-checked, kept`];
+	for (const r of resumed.rejected) lines.push(`${r.name} is written again: ${r.reason}`);
+	return lines.join("\n");
+}
+
 export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	const err = process.stderr;
 	const progress = createProgressReporter(err, options.json || options.quiet ? "quiet" : "auto");
@@ -23,7 +33,9 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				throw new MoeMergeError("--report needs the tokenizer in the output, and --no-copy-tokenizer leaves it out", { hint: "drop --no-copy-tokenizer, or run `moe-merge report` later on a folder with the tokenizer" });
 			}
 			const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
-			for (const partial of await findAbandonedPartials(outputDir)) err.write(`warning: ${describeAbandoned(partial)}\n`);
+			// With --resume, the merge itself takes over a resumable folder (or says why it cannot).
+			const abandoned = await findAbandonedPartials(outputDir);
+			for (const partial of abandoned) if (!options.resume || !(partial.record || partial.empty)) err.write(`warning: ${describeAbandoned(partial)}\n`);
 			// A push needs the Hub whatever the recipe names; it is opened once for the merge and the push.
 			const hub = options.pushToHub ? await run.hub() : await run.hubFor(recipe);
 			// A push that cannot happen (no token, read-only token, offline) is refused before merging.
@@ -47,6 +59,15 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				signal: run.signal,
 				hub,
 				locked: options.locked,
+				resume: options.resume,
+				command: { cwd: process.cwd(), argv: process.argv.slice(2) },
+				onResume: (resumed) => {
+					if (options.json) return;
+					// Called once the kept shards are checked, which runs while the others are written.
+					const text = `${describeResume(resumed, outputDir)}\n`;
+					if (options.quiet) err.write(text);
+					else progress.log(text);
+				},
 				// Like npm and package-lock.json: the CLI keeps the lock beside the recipe up to date.
 				recipeLock: true,
 				onProgress: (p) => {
@@ -67,6 +88,8 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				},
 			});
 			progress.stop();
+			// Resumable folders of other jobs, left alone by this one, are still there to report.
+			if (options.resume) for (const partial of await findAbandonedPartials(outputDir)) if (partial.record) err.write(`warning: ${describeAbandoned(partial)}\n`);
 			const report = routing?.finish();
 			let push: PushResult | undefined;
 			if (target) {

@@ -26,6 +26,8 @@ export interface MergeCliOptions {
 	private?: boolean;
 	revision?: string;
 	locked?: boolean;
+	/** merge only: continue the partial folder of a killed merge of the same job. */
+	resume?: boolean;
 	/** merge only (report-command.ts): run the routing report on the output. */
 	report?: boolean;
 	/** No progress display (mergekit-moe's --quiet). */
@@ -97,6 +99,7 @@ export function buildProgram(): Command {
 		),
 	)
 		.option("--report", "after the merge, run the recipe's prompts through the output and write report.json and report.html into it")
+		.option("--resume", "continue the partial folder a killed merge of the same recipe, inputs and options left beside the output (its complete shards are kept when their sha256 checks out); merges from the start when there is none")
 		.action((recipe: string, output: string | undefined, options: MergeCliOptions) => runMergeCommand(recipe, output, withMergekitOptions(options)));
 
 	addMergeOptions(

@@ -12,6 +12,8 @@ export interface HashFilesOptions {
 	concurrency?: number;
 	/** Stops the workers (their results are dropped). */
 	signal?: AbortSignal;
+	/** Read big files with O_DIRECT where the file system allows: for files written that way (our shards), not in the page cache. */
+	direct?: boolean;
 }
 
 /**
@@ -24,14 +26,14 @@ export async function sha256Files(paths: readonly string[], options: HashFilesOp
 	await runPool([...new Set(paths)], concurrency, async (path) => {
 		options.signal?.throwIfAborted();
 		const big = (await stat(path)).size >= WORKER_MIN_BYTES;
-		hashes.set(path, big ? await hashInWorker(path, options.signal) : await sha256File(path));
+		hashes.set(path, big ? await hashInWorker(path, options.signal, options.direct === true) : await sha256File(path));
 	});
 	return hashes;
 }
 
-function hashInWorker(path: string, signal?: AbortSignal): Promise<string> {
+function hashInWorker(path: string, signal: AbortSignal | undefined, direct: boolean): Promise<string> {
 	return new Promise((resolve, reject) => {
-		const worker = new Worker(new URL("./hash-worker.js", import.meta.url), { workerData: { path } });
+		const worker = new Worker(new URL("./hash-worker.js", import.meta.url), { workerData: { path, direct } });
 		const abort = () => void worker.terminate();
 		signal?.addEventListener("abort", abort, { once: true });
 		worker.once("message", (hex: string) => resolve(hex));

@@ -71,13 +71,18 @@ export async function lockSources(models: readonly LockModel[], roles: readonly 
 
 /** The files of one model the merge uses, with sizes; sha256 filled in later. */
 async function inputFiles(model: LockModel): Promise<LockedFile[]> {
+	const files: LockedFile[] = [];
+	for (const name of await inputFileNames(model)) files.push({ path: name, size: (await stat(join(model.dir, name))).size, sha256: "" });
+	return files;
+}
+
+/** Names (inside the model's folder, sorted) of the files of one model the merge reads: config, index, weights, side files when asked. */
+export async function inputFileNames(model: Pick<LockModel, "dir" | "weightFiles" | "sideFiles">): Promise<string[]> {
 	const names = new Set(["config.json", ...model.weightFiles]);
 	const listing = await readdir(model.dir);
 	if (listing.includes(INDEX_FILE_NAME)) names.add(INDEX_FILE_NAME);
 	if (model.sideFiles) for (const name of listing) if (MERGE_SIDE_FILES.has(name)) names.add(name);
-	const files: LockedFile[] = [];
-	for (const name of [...names].sort()) files.push({ path: name, size: (await stat(join(model.dir, name))).size, sha256: "" });
-	return files;
+	return [...names].sort();
 }
 
 /** A symlink into a Hub cache blob named by a sha256 (an LFS file) gives the hash without reading. */

@@ -28,7 +28,8 @@ export async function assertInputsUnchanged(stamps: InputStamps): Promise<void> 
 	}
 }
 
-async function stampOf(path: string): Promise<string> {
+/** size:mtimeNs:inode of a file (following symlinks), or "missing". */
+export async function stampOf(path: string): Promise<string> {
 	return stat(path, { bigint: true }).then((s) => `${s.size}:${s.mtimeNs}:${s.ino}`, () => "missing");
 }
 

@@ -6,7 +6,8 @@ import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeCardSource } from "../output/card-sources.js";
 import { renderModelCard } from "../output/model-card.js";
-import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import { adoptStagingDir, checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import type { ResumeRecord } from "../output/resume-record.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import { localModelDirs } from "../output/protect-inputs.js";
 import { checkMergedOutput } from "../verify/index.js";
@@ -15,7 +16,12 @@ import { VERSION } from "../version.js";
 import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
 import { assertInputsUnchanged } from "./input-stamps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
-import { type WriteProgress, writeShards } from "./write-shards.js";
+import { describeJob, withInputHashes } from "./resume-identity.js";
+import { removeRouterValues } from "./recorded-routers.js";
+import { startResume } from "./resume-start.js";
+import { writeWhileGating } from "./write-while-gating.js";
+import type { WriteProgress } from "./write-shards.js";
+import { type ResumeOutcome, chooseCandidate, findResumeCandidates } from "./resume-partial.js";
 
 export interface MergeOptions extends PlanMergeOptions {
 	outputDir: string;
@@ -36,6 +42,17 @@ export interface MergeOptions extends PlanMergeOptions {
 	repoId?: string;
 	/** Runs on the complete staging folder before the lock is written and it is renamed into place (the routing report); returns the files it wrote. */
 	beforeCommit?: (stagingDir: string) => Promise<string[]>;
+	/**
+	 * Continue the staging folder a killed merge of the same recipe, inputs and options left beside the
+	 * output: its complete shards are kept when their sha256 is still the recorded one, the rest is
+	 * written again. Without such a folder the merge starts from the beginning; with only folders of
+	 * other jobs it is refused with the reasons. Without `seed`, the interrupted merge's seed is used.
+	 */
+	resume?: boolean;
+	/** With `resume`, once the folder is taken over and its shards checked (or nothing was found). */
+	onResume?: (outcome: ResumeOutcome) => void;
+	/** The command line of this merge, recorded so the report of an abandoned folder can say how to resume it. */
+	command?: ResumeRecord["command"];
 }
 
 export interface MergeResult {
@@ -57,6 +74,8 @@ export interface MergeResult {
 	recipeLockFile?: string;
 	/** Gate mode and per-layer condition number and min/max cosine between router rows. */
 	gates: GateSummary;
+	/** With `resume`: the folder continued and the shards kept. */
+	resumed?: ResumeOutcome;
 }
 
 /** The saved copy of the recipe beside the model. */
@@ -70,17 +89,29 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs: localModelDirs(recipe) });
+	const { candidates, removedEmpty } = options.resume ? await findResumeCandidates(options.outputDir) : { candidates: [], removedEmpty: [] };
+	// A resumed merge draws no seed of its own: the interrupted one's (an explicit seed must be that one).
+	const seed = options.seed ?? candidates[0]?.record.options.seed;
 	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
-	const plan = await planMerge(recipe, { ...options, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
+	const plan = await planMerge(recipe, { ...options, seed, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
+		const job = await describeJob(plan, { shardSize: options.shardSize, command: options.command });
+		const candidate = await chooseCandidate(candidates, job, new Map(plan.models.map((m) => [m.label, m.dir])));
+		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, inputs: plan.models.map((m) => m.dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
-		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
+		const staging = candidate ? await adoptStagingDir(options.outputDir, candidate.path, { overwrite: options.overwrite }) : await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const { shardHashes, gates, gateWarnings } = await writeWhileGating(plan, staging.path, options);
+			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal);
+			const { journal } = resume;
+			const nothingToResume = options.resume && !candidate ? { kept: [], rejected: [], shards: job.shards.length, removedEmpty } : undefined;
+			if (nothingToResume) options.onResume?.(nothingToResume);
+			// Once the inputs are hashed, a later resume can recognise an input copied or touched since.
+			hashing.sources.then((sources) => journal.update((r) => withInputHashes(r, sources))).catch(() => {});
+			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, options, resume);
 			options.onGates?.(gates, gateWarnings);
 			const warnings = [...plan.warnings, ...gateWarnings];
 			const files = await writeSideFiles(plan, staging.path, options, warnings);
@@ -89,7 +120,10 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			const sources = await hashing.sources;
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await assertInputsUnchanged(plan.inputStamps);
-			await staging.commit();
+			await staging.commit(async () => {
+				await journal.remove();
+				await removeRouterValues(staging.path);
+			});
 			let recipeLockFile: string | undefined;
 			if (options.recipeLock && !options.locked) {
 				recipeLockFile = await updateRecipeLock(plan, sources).catch((error: Error) => {
@@ -113,6 +147,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				sources: sources.map(({ role, ref, commit }) => ({ role, ref, ...(commit && { commit }) })),
 				recipeLockFile,
 				gates,
+				...((resumed ?? nothingToResume) && { resumed: resumed ?? nothingToResume }),
 			};
 		} catch (error) {
 			hashing.cancel();
@@ -122,37 +157,6 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	} finally {
 		await closeMergePlan(plan);
 	}
-}
-
-/**
- * Streams the shards while the forward pass of hidden-state gates runs (the routers are planned last
- * in the last shard, so the writer only waits for them at the very end). A failure of either half
- * stops the other, and both have ended before this returns or throws, so the staging folder can go.
- */
-async function writeWhileGating(plan: MergePlan, dir: string, options: MergeOptions): Promise<{ shardHashes: Map<string, string>; gates: GateSummary; gateWarnings: string[] }> {
-	const stop = new AbortController();
-	const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-	let firstError: { error: unknown } | undefined;
-	const failing = (error: unknown): never => {
-		firstError ??= { error };
-		stop.abort(error);
-		throw error;
-	};
-	const writing = writeShards({
-		dir,
-		tensors: plan.tensors,
-		shards: plan.shards,
-		sources: plan.weights,
-		seed: plan.seed,
-		onProgress: options.onProgress,
-		signal,
-	}).catch(failing);
-	const gating = plan.pendingGates ? plan.pendingGates.run(signal).catch(failing) : Promise.resolve({ gates: plan.gates!, warnings: [] });
-	const [written, gated] = await Promise.allSettled([writing, gating]);
-	if (firstError) throw firstError.error;
-	if (written.status === "rejected") throw written.reason;
-	if (gated.status === "rejected") throw gated.reason;
-	return { shardHashes: written.value, gates: gated.value.gates, gateWarnings: gated.value.warnings };
 }
 
 async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[]): Promise<string[]> {

@@ -21,6 +21,10 @@ export interface WriteShardsOptions {
 	chunkElements?: number;
 	onProgress?: (progress: WriteProgress) => void;
 	signal?: AbortSignal;
+	/** Shards already complete (a resumed merge) and their sha256: not written again. */
+	done?: ReadonlyMap<string, string>;
+	/** Awaited after each shard written is fsynced and hashed (the resume record notes it). */
+	onShardWritten?: (shard: ShardPlan, sha256: string) => Promise<void>;
 }
 
 /** Scratch space for conversions; the output bytes go straight into the writer's staging buffers. */
@@ -38,17 +42,19 @@ const DEFAULT_CHUNK_ELEMENTS = 4 << 20;
  */
 export async function writeShards(options: WriteShardsOptions): Promise<Map<string, string>> {
 	/** sha256 of each shard, computed while it is written (for the lock file). */
-	const hashes = new Map<string, string>();
+	const hashes = new Map<string, string>(options.done);
 	const chunk = options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS;
 	const byName = new Map(options.tensors.map((t) => [t.name, t]));
 	const bytesTotal = options.shards.reduce((sum, s) => sum + s.dataBytes, 0);
 	const scratch: Scratch = { input: new Uint8Array(chunk * 4), floats: new Float32Array(chunk) };
-	let bytesDone = 0;
-	let tensorsDone = 0;
+	const skipped = options.shards.filter((s) => hashes.has(s.fileName));
+	let bytesDone = skipped.reduce((sum, s) => sum + s.dataBytes, 0);
+	let tensorsDone = skipped.reduce((sum, s) => sum + s.tensors.length, 0);
 	const report = (tensor: string) =>
 		options.onProgress?.({ bytesDone, bytesTotal, tensorsDone, tensorsTotal: options.tensors.length, tensor });
 
 	for (const shard of options.shards) {
+		if (options.done?.has(shard.fileName)) continue;
 		const writer = await ShardWriter.create(options.dir, shard, undefined, { sha256: true });
 		try {
 			for (const { spec } of shard.tensors) {
@@ -68,6 +74,7 @@ export async function writeShards(options: WriteShardsOptions): Promise<Map<stri
 			}
 			await writer.finish();
 			hashes.set(shard.fileName, writer.sha256 as string);
+			await options.onShardWritten?.(shard, writer.sha256 as string);
 		} catch (error) {
 			await writer.abort().catch(() => {});
 			throw error;

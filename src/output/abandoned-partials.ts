@@ -1,12 +1,19 @@
 import { lstat, readdir } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { formatBytes } from "../util/size.js";
+import { RESUME_RECORD_NAME, type ResumeRecord, readResumeRecord } from "./resume-record.js";
 
 /** A staging (or replaced-output) folder of an earlier run whose process is gone: kill -9, reboot, OOM. */
 export interface AbandonedPartial {
 	path: string;
 	pid: number;
 	bytes: number;
+	/** "partial": a staging folder (resumable when it has a record); "old": an output being replaced by --overwrite. */
+	kind: "partial" | "old";
+	/** The staging folder's resume record, when it has one. */
+	record?: ResumeRecord;
+	/** A staging folder killed before it held anything (at most the record's temporary file): nothing in it to keep. */
+	empty: boolean;
 }
 
 /**
@@ -16,21 +23,44 @@ export interface AbandonedPartial {
  */
 export async function findAbandonedPartials(target: string): Promise<AbandonedPartial[]> {
 	const dir = resolve(target);
-	const pattern = new RegExp(`^\\.${escape(basename(dir))}\\.moe-merge-(?:partial|old)-(\\d+)$`);
+	const pattern = new RegExp(`^\\.${escape(basename(dir))}\\.moe-merge-(partial|old)-(\\d+)$`);
 	const entries = await readdir(dirname(dir)).catch(() => [] as string[]);
 	const found: AbandonedPartial[] = [];
 	for (const name of entries.sort()) {
-		const pid = Number(pattern.exec(name)?.[1]);
-		if (!pid || pid === process.pid || isRunning(pid)) continue;
+		const match = pattern.exec(name);
+		const pid = Number(match?.[2]);
+		if (!match || !pid || pid === process.pid || isRunning(pid)) continue;
 		const path = join(dirname(dir), name);
-		found.push({ path, pid, bytes: await treeBytes(path) });
+		const kind = match[1] as AbandonedPartial["kind"];
+		const record = kind === "partial" ? await readResumeRecord(path) : undefined;
+		const empty = kind === "partial" && !record && (await readdir(path).catch(() => [])).every((n) => n === `${RESUME_RECORD_NAME}.tmp`);
+		found.push({ path, pid, bytes: await treeBytes(path), kind, empty, ...(record && { record }) });
 	}
 	return found;
 }
 
-/** One line for the user: what, how big, and the command that removes it. */
+/** One line for the user: what, how big, and the commands that resume it (when it can be) or remove it. */
 export function describeAbandoned(partial: AbandonedPartial): string {
-	return `${partial.path} (${formatBytes(partial.bytes)}) was left by process ${partial.pid}, which is no longer running; remove it with: rm -rf '${partial.path.replaceAll("'", "'\\''")}'`;
+	const what = `${partial.path} (${formatBytes(partial.bytes)}) was left by process ${partial.pid}, which is no longer running`;
+	const remove = `remove it with: rm -rf '${partial.path.replaceAll("'", "'\\''")}'`;
+	if (!partial.record) return `${what}; ${remove}`;
+	const done = `${partial.record.complete.length} of ${partial.record.shards.length} shards complete`;
+	const output = join(dirname(partial.path), basename(partial.path).replace(/^\.(.*)\.moe-merge-partial-\d+$/, "$1"));
+	return `${what} (${done}); resume it with: ${resumeCommand(partial.record, output)}; or ${remove}`;
+}
+
+/** The interrupted command with --resume (from the folder it ran in), or the recipe and output when it was a library call. */
+export function resumeCommand(record: ResumeRecord, output: string): string {
+	if (!record.command) return `moe-merge ${shellQuote(record.recipe.path)} ${shellQuote(output)} --resume (with the options of the interrupted merge)`;
+	const { cwd, argv } = record.command;
+	const args = [...argv.map(shellQuote), ...(argv.includes("--resume") ? [] : ["--resume"])].join(" ");
+	const line = `moe-merge ${args}`;
+	return resolve(cwd) === process.cwd() ? line : `(cd ${shellQuote(cwd)} && ${line})`;
+}
+
+/** The text as one shell word (quoted only when it needs to be). */
+function shellQuote(text: string): string {
+	return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 function isRunning(pid: number): boolean {

@@ -13,8 +13,12 @@ export interface StagingDir {
 	path: string;
 	/** Where they end up. */
 	target: string;
-	/** fsync everything and move into place (replacing the target when overwriting). */
-	commit(): Promise<void>;
+	/**
+	 * fsync everything and move into place (replacing the target when overwriting). `lastly` runs
+	 * between the (slow) fsyncs and the rename: the resume record goes there, so a kill can hardly
+	 * fall between its removal and the rename.
+	 */
+	commit(lastly?: () => Promise<void>): Promise<void>;
 	/** Delete the staging folder (after a failure). */
 	discard(): Promise<void>;
 }
@@ -78,17 +82,48 @@ export async function createStagingDir(target: string, options: { overwrite?: bo
 	await mkdir(parent, { recursive: true }).catch((cause) => {
 		throw new OutputError(`cannot create ${parent}: ${cause.message}`, { file: parent, cause });
 	});
-	const path = join(parent, `.${basename(finalDir)}.moe-merge-partial-${process.pid}`);
+	const path = stagingPathOf(finalDir);
 	await rm(path, { recursive: true, force: true });
 	await mkdir(path).catch((cause) => {
 		throw new OutputError(`cannot create ${path}: ${cause.message}`, { file: path, cause });
 	});
+	return stagingAt(path, finalDir, options);
+}
+
+/** This process's staging folder for `target`: `.<name>.moe-merge-partial-<pid>` beside it. */
+export function stagingPathOf(target: string): string {
+	const finalDir = resolve(target);
+	return join(dirname(finalDir), `.${basename(finalDir)}.moe-merge-partial-${process.pid}`);
+}
+
+/**
+ * Takes over the staging folder of a process that is gone (`--resume`) by renaming it to this
+ * process's name: the rename is atomic, so of two runs resuming the same folder only one gets it.
+ */
+export async function adoptStagingDir(target: string, abandoned: string, options: { overwrite?: boolean } = {}): Promise<StagingDir> {
+	const finalDir = resolve(target);
+	const path = stagingPathOf(finalDir);
+	await rm(path, { recursive: true, force: true });
+	await rename(abandoned, path).catch((cause) => {
+		const gone = (cause as NodeJS.ErrnoException).code === "ENOENT";
+		throw new OutputError(gone ? `${abandoned} was taken over by another run while this one started` : `cannot take over ${abandoned}: ${cause.message}`, {
+			file: abandoned,
+			hint: gone ? "let the other run finish" : undefined,
+			cause,
+		});
+	});
+	return stagingAt(path, finalDir, options);
+}
+
+function stagingAt(path: string, finalDir: string, options: { overwrite?: boolean }): StagingDir {
+	const parent = dirname(finalDir);
 	let done = false;
 	return {
 		path,
 		target: finalDir,
-		async commit() {
+		async commit(lastly) {
 			await syncTree(path);
+			await lastly?.();
 			let old: string | undefined;
 			try {
 				const entries = await readdir(finalDir);

@@ -1,0 +1,61 @@
+import { createHash } from "node:crypto";
+import { basename, join, resolve } from "node:path";
+import { inputFileNames } from "../lock/index.js";
+import type { LockedSource } from "../lock/index.js";
+import type { RecordedInput, ResumeRecord } from "../output/resume-record.js";
+import { encodeShardHeader } from "../safetensors/shard-header.js";
+import { VERSION } from "../version.js";
+import { stampOf } from "./input-stamps.js";
+import { DEFAULT_SHARD_SIZE, type MergePlan } from "./plan-merge.js";
+
+/** What identifies a merge job, as a fresh resume record (no shard complete yet). */
+export async function describeJob(plan: MergePlan, options: { shardSize?: number; command?: ResumeRecord["command"] }): Promise<ResumeRecord> {
+	return {
+		resumeRecordVersion: 1,
+		tool: `moe-merge ${VERSION}`,
+		...(options.command && { command: options.command }),
+		recipe: { path: resolve(plan.recipe.file), sha256: sha256Text(plan.recipe.text), text: plan.recipe.text },
+		options: { seed: plan.seed, layout: plan.layout, shardSize: options.shardSize ?? DEFAULT_SHARD_SIZE },
+		inputs: await recordInputs(plan),
+		shards: plan.shards.map((s) => ({ name: s.fileName, bytes: s.headerBytes + s.dataBytes, header: sha256Bytes(encodeShardHeader(s)) })),
+		complete: [],
+	};
+}
+
+/**
+ * Every file each input model gives the merge: config, index, weights, and the base's side files
+ * (its tokenizer reads the prompts of hidden-state gates even when it is not copied).
+ */
+async function recordInputs(plan: MergePlan): Promise<RecordedInput[]> {
+	const inputs: RecordedInput[] = [];
+	for (const [i, model] of plan.models.entries()) {
+		const weightFiles = plan.weights[i].shards().map((f) => basename(f.path));
+		const names = await inputFileNames({ dir: model.dir, weightFiles, sideFiles: i === plan.base });
+		const files = [];
+		for (const name of names) files.push({ name, stamp: await stampOf(join(model.dir, name)) });
+		inputs.push({ model: model.label, ...(model.commit && { commit: model.commit }), files });
+	}
+	return inputs;
+}
+
+/** The lock's input hashes (computed while the merge writes) added to the record's input files. */
+export function withInputHashes(record: ResumeRecord, sources: readonly LockedSource[]): ResumeRecord {
+	const hashes = new Map<string, string>();
+	for (const source of sources) for (const file of source.files) hashes.set(`${source.ref}\0${file.path}`, file.sha256);
+	const inputs = record.inputs.map((input) => ({
+		...input,
+		files: input.files.map((f) => {
+			const sha256 = hashes.get(`${input.model}\0${f.name}`) ?? f.sha256;
+			return sha256 ? { ...f, sha256 } : f;
+		}),
+	}));
+	return { ...record, inputs };
+}
+
+function sha256Text(text: string): string {
+	return createHash("sha256").update(text).digest("hex");
+}
+
+function sha256Bytes(bytes: Uint8Array): string {
+	return createHash("sha256").update(bytes).digest("hex");
+}
