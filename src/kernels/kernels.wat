@@ -220,6 +220,36 @@
 			(br_if $convert (i32.lt_u (local.get $r) (i32.const 8))))
 		(call $transpose_strip (local.get $scratch) (local.get $piece) (local.get $len4)))
 
+;; Reads one value per 64-byte line of the piece pack_piece would read for panel p at k0, so that
+	;; those lines are on their way into the cache while the current piece is packed and multiplied
+	;; (WebAssembly has no prefetch instruction). The segments are short (512 bytes of bf16 per row)
+	;; and 8 rows apart, too short for the hardware prefetcher: without this, gemm_raw waited for
+	;; memory on every piece. Returns the values OR-ed together, for the caller to keep, so that the
+	;; loads cannot be dropped.
+	(func $touch_piece (param $src i32) (param $dtype i32) (param $rows i32) (param $k i32) (param $p i32) (param $k0 i32) (result i32)
+		(local $row i32) (local $row_end i32) (local $at i32) (local $end i32) (local $bpe i32) (local $len i32) (local $sink i32)
+		(local.set $bpe (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $dtype))))
+		(local.set $len (i32.sub (local.get $k) (local.get $k0)))
+		(if (i32.gt_u (local.get $len) (i32.const 256)) (then (local.set $len (i32.const 256))))
+		(local.set $row (i32.shl (local.get $p) (i32.const 3)))
+		(local.set $row_end (i32.add (local.get $row) (i32.const 8)))
+		(if (i32.gt_u (local.get $row_end) (local.get $rows)) (then (local.set $row_end (local.get $rows))))
+		(block $done
+			(loop $rows
+				(br_if $done (i32.ge_u (local.get $row) (local.get $row_end)))
+				(local.set $at (i32.add (local.get $src)
+					(i32.mul (i32.add (i32.mul (local.get $row) (local.get $k)) (local.get $k0)) (local.get $bpe))))
+				(local.set $end (i32.add (local.get $at) (i32.mul (local.get $len) (local.get $bpe))))
+				;; every 64 bytes from the segment's start, and its last byte (whose line may be one more)
+				(loop $lines
+					(local.set $sink (i32.or (local.get $sink) (i32.load8_u (local.get $at))))
+					(local.set $at (i32.add (local.get $at) (i32.const 64)))
+					(br_if $lines (i32.lt_u (local.get $at) (local.get $end))))
+				(local.set $sink (i32.or (local.get $sink) (i32.load8_u (i32.sub (local.get $end) (i32.const 1)))))
+				(local.set $row (i32.add (local.get $row) (i32.const 1)))
+				(br $rows)))
+		(local.get $sink))
+
 	;; Packs panels [p0, p1) of a weight chunk: `rows` rows of `k` values of `dtype` at `src`, which
 	;; are rows 8*pbase.. of the weight; so chunk panel p is panel pbase + p of the packed weight at dst
 	;; (layout B above; `panels` in all). Strip by strip (8 rows x one k block, see pack_piece), each
@@ -450,6 +480,7 @@
 		(param $kp i32) (param $ldc i32) (param $rb0 i32) (param $rb1 i32) (param $p0 i32) (param $p1 i32) (param $mcb i32)
 		(param $scratch i32) (param $piece i32)
 		(local $mb0 i32) (local $mb1 i32) (local $k0 i32) (local $kl i32) (local $p i32) (local $rb i32) (local $bias_p i32)
+		(local $sink i32)
 		(if (i32.or (i32.ge_u (local.get $rb0) (local.get $rb1)) (i32.ge_u (local.get $p0) (local.get $p1)))
 			(then (return)))
 		(local.set $mb0 (local.get $rb0))
@@ -462,6 +493,11 @@
 				(if (i32.gt_u (local.get $kl) (i32.const 256)) (then (local.set $kl (i32.const 256))))
 				(local.set $p (local.get $p0))
 				(loop $panels
+					;; the next panel's piece starts coming from memory while this one is used
+					(if (i32.lt_u (i32.add (local.get $p) (i32.const 1)) (local.get $p1))
+						(then (local.set $sink (i32.or (local.get $sink)
+							(call $touch_piece (local.get $src) (local.get $dtype) (local.get $n) (local.get $k)
+								(i32.add (local.get $p) (i32.const 1)) (local.get $k0))))))
 					(call $pack_piece (local.get $src) (local.get $dtype) (local.get $n) (local.get $k) (local.get $p) (local.get $k0)
 						(local.get $piece) (local.get $scratch))
 					(local.set $bias_p (select
@@ -486,7 +522,9 @@
 				(local.set $k0 (i32.add (local.get $k0) (i32.const 256)))
 				(br_if $kblocks (i32.lt_u (local.get $k0) (local.get $kp))))
 			(local.set $mb0 (local.get $mb1))
-			(br_if $slabs (i32.lt_u (local.get $mb0) (local.get $rb1)))))
+			(br_if $slabs (i32.lt_u (local.get $mb0) (local.get $rb1))))
+		;; the touched values go nowhere but into the scratch (see touch_piece)
+		(i32.store8 (local.get $scratch) (local.get $sink)))
 
 	;; ------------------------------------------------------------------------------------------------
 	;; The gated MLP's activation.
