@@ -1,21 +1,25 @@
 /**
- * The products of one Mistral-7B-shape decoder layer (q/k/v stacked, o, gate/up stacked, down) over
+ * The products of one Mistral-7B-shape (or TinyLlama-shape) decoder layer (q/k/v stacked, o, gate/up stacked, down) over
  * M = 235 rows, on 2 worker threads, two ways, interleaved layer by layer so that both see the same
  * machine: the weights packed to f32 panels first (packLinear of the raw buffer, in place), or used
  * where they were read (rawLinear, packed piece by piece inside the products); and, as the yardstick,
  * the products alone on weights packed beforehand ("prepacked"). Wall and CPU seconds (all threads)
  * per layer; best and median of --rounds.
  *
- *   npx tsc -p tsconfig.bench.json && node .bench-build/bench/raw-linear-bench.js [--rounds 6] [--m 235]
+ *   npx tsc -p tsconfig.bench.json && node .bench-build/bench/raw-linear-bench.js [--rounds 6] [--m 235] [--shape tinyllama]
  */
 import { parseArgs } from "node:util";
 import { ComputeEngine, type PackedLinear } from "../src/kernels/index.js";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "6" }, m: { type: "string", default: "235" } } });
+const { values } = parseArgs({ options: { rounds: { type: "string", default: "6" }, m: { type: "string", default: "235" }, shape: { type: "string", default: "mistral7b" } } });
 const M = Number(values.m);
 const ROUNDS = Number(values.rounds);
 /** [N, K] of the four products of a layer. */
-const LAYER: [number, number][] = [[6144, 4096], [4096, 4096], [28672, 4096], [4096, 14336]];
+const SHAPES: Record<string, [number, number][]> = {
+	mistral7b: [[6144, 4096], [4096, 4096], [28672, 4096], [4096, 14336]],
+	tinyllama: [[2560, 2048], [2048, 2048], [11264, 2048], [2048, 5632]],
+};
+const LAYER = SHAPES[values.shape as string]!;
 
 const engine = await ComputeEngine.create({ threads: 2 });
 const raws = LAYER.map(([n, k], i) => {
