@@ -11,7 +11,6 @@ const started = performance.now();
 const plan = await planMerge(recipe, { threads: values.threads ? Number(values.threads) : undefined, seed: 1 });
 // Everything from reading the recipe's models to the router rows: tokenizer, weights, forward pass.
 const seconds = (performance.now() - started) / 1000;
-// Before the engine closes: its worker threads go with it.
 const threads = threadCoreSeconds();
 await closeMergePlan(plan);
 const gates = plan.gates!;
@@ -33,9 +32,9 @@ console.log(
 );
 
 /**
- * CPU seconds (user + system) per thread of this process, from /proc (Linux): the main thread first,
- * then the others, busiest first (the kernel workers, then the file reads' libuv threads and V8's).
- * On a shared machine these say more than wall times.
+ * CPU seconds (user + system) per live thread of this process, from /proc (Linux): the main thread,
+ * then the others, busiest first (the file reads' libuv threads, then V8's). planMerge has closed its
+ * kernel engine by now, so the workers' CPU is the process's total (/usr/bin/time) minus these.
  */
 function threadCoreSeconds(): { main: number; others: number[] } | undefined {
 	try {

@@ -2,10 +2,9 @@
  * Hidden states of prompts through a dense base model, streamed one decoder layer at a time: the
  * embedding rows of the prompt tokens, then for each layer its weights are packed, every prompt goes
  * through it, the per-prompt summaries of the layer's input are kept, and the layer is freed. Weights
- * go half a layer at a time (attention, MLP): both halves of the next layer are read while the current
- * MLP multiplies (the attention half is too short to hide the MLP's read), so the products rarely wait
- * for the disk. Peak memory is the MLP in use, the next layer's raw bytes and the activations of all
- * tokens.
+ * go half a layer at a time (attention, MLP): the next half's raw weights are read while the current
+ * one multiplies, so the products rarely wait for the disk. Peak memory is one packed half, the next
+ * half's raw bytes and the activations of all tokens.
  *
  * Routers read the input of each decoder layer, so without `logits` or `keepAll` the last layer is not
  * run, and with `summary: "last"` the layer before it only updates each prompt's last token.
@@ -115,12 +114,9 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 		});
 	const scratch = new LayerScratch(spec, M, options.mlpChunkRows);
 	const report = (layer: number, prompt: number): void => onProgress?.({ layer, layers: runLayers, prompt, prompts: prompts.length });
-	// The next layer's raw weights are read, attention half first, while the current MLP multiplies.
-	const readLayer = (l: number): [Promise<RawAttention>, Promise<RawMlp>] => {
-		const attention = readAttention(weights, spec, l, backend);
-		return [attention, attention.then(() => readMlp(weights, spec, l, backend))];
-	};
-	let [nextAttention, nextMlp]: [Promise<RawAttention>?, Promise<RawMlp>?] = runLayers > 0 ? readLayer(0) : [];
+	// The next half layer's raw weights are read while the current half multiplies.
+	let nextAttention: Promise<RawAttention> | undefined = runLayers > 0 ? readAttention(weights, spec, 0, backend) : undefined;
+	let nextMlp: Promise<RawMlp> | undefined;
 	try {
 		for (let l = 0; l < runLayers; l++) {
 			keep();
@@ -130,6 +126,7 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 			const attention = await timed(times, "pack", () => packHalf(rawAttention, backend));
 			let leaving: LayerRows;
 			try {
+				nextMlp = readMlp(weights, spec, l, backend);
 				const outputs = lastOnly && l === runLayers - 1 ? "last" : "all";
 				leaving = await runAttentionBlock(x, M, attention, spec.windows[l]!, spec, rows, scratch, backend, { onPrompt: (p) => report(l, p), outputs, times });
 			} finally {
@@ -139,7 +136,7 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 			nextMlp = undefined;
 			const mlp = await timed(times, "pack", () => packHalf(rawMlp, backend));
 			try {
-				if (l + 1 < runLayers) [nextAttention, nextMlp] = readLayer(l + 1);
+				if (l + 1 < runLayers) nextAttention = readAttention(weights, spec, l + 1, backend);
 				await runMlpBlock(x, leaving, mlp, spec, scratch, backend, times);
 			} finally {
 				freeMatrices(backend, mlp.gateUp, mlp.down);

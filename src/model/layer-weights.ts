@@ -3,9 +3,9 @@
  * (gate/up stacked, down), each in two steps so the next half can be read while this one multiplies:
  * read brings the raw bytes into the backend's raw buffers, pack hands them to the backend and gives
  * the raw memory back. Stacking gives one matrix product for all prompts' tokens per projection.
- * With the kernel engine the raw bf16 bytes are used as they are (see packHalf): the MLP in use and
- * the next layer's raw bytes, read ahead, are ~0.79 GB for a 7B layer, against ~1.1 GB with a backend
- * that packs the half in use to f32.
+ * With one half in use and the next half's raw bytes alive at a time, a 7B layer needs ~0.45 GB
+ * with the kernel engine (raw bf16 used as it is, see packHalf), ~0.8 GB with a backend that packs to
+ * f32, instead of 1.3 GB for a whole packed layer and the next one's raw bytes.
  */
 import type { ModelWeights } from "../safetensors/index.js";
 import { takeRawBuffer, type LinearBackend, type LinearDType, type RawBuffer } from "./linear-backend.js";
