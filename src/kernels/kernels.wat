@@ -184,59 +184,97 @@
 			(local.set $d (i32.add (local.get $d) (i32.const 128)))
 			(br_if $transpose (i32.lt_u (local.get $s) (local.get $s_end)))))
 
-	;; Packs panels [p0, p1) of a weight chunk: `rows` rows of `k` values of `dtype` (0 = f32,
-	;; 1 = f16, 2 = bf16) at `src`, row-major, which are rows 8*pbase.. of the weight; so chunk panel p
-	;; is panel pbase + p of the packed weight at dst (layout B above; `panels` in all).
-	;; Works in strips of 8 rows x one k block: each row segment is converted to f32 into `scratch`
-	;; (8 KiB, L1-resident, one per worker) and zero-padded to a multiple of 4, then the strip is
-	;; transposed 4x4 at a time into its piece of B, which is written sequentially.
+	;; Packs one piece of B (layout above): rows 8p..8p+7 of a weight of `rows` rows of `k` values of
+	;; `dtype` (0 = f32, 1 = f16, 2 = bf16) at `src`, row-major, over the k block at k0, into the
+	;; len4 * 32 bytes at `piece` (rows past `rows` and k past `k` are zero). Each row segment is
+	;; converted to f32 into `scratch` (8 rows of 256 floats, 8 KiB, L1-resident) and zero-padded to a
+	;; multiple of 4, then the strip is transposed 4x4 at a time into the piece, written sequentially.
+	(func $pack_piece
+		(param $src i32) (param $dtype i32) (param $rows i32) (param $k i32) (param $p i32) (param $k0 i32)
+		(param $piece i32) (param $scratch i32)
+		(local $len i32) (local $len4 i32) (local $r i32) (local $row i32) (local $srow i32) (local $bpe i32) (local $s i32)
+		(local.set $bpe (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $dtype))))
+		;; len = min(256, k - k0); len4 = len rounded up to 4 = the length of this k block in B
+		(local.set $len (i32.sub (local.get $k) (local.get $k0)))
+		(if (i32.gt_u (local.get $len) (i32.const 256)) (then (local.set $len (i32.const 256))))
+		(local.set $len4 (i32.and (i32.add (local.get $len) (i32.const 3)) (i32.const -4)))
+		;; Convert the 8 row segments of this strip into scratch rows of 256 floats.
+		(loop $convert
+			(local.set $row (i32.add (i32.shl (local.get $p) (i32.const 3)) (local.get $r)))
+			(local.set $srow (i32.add (local.get $scratch) (i32.shl (local.get $r) (i32.const 10))))
+			(if (i32.lt_u (local.get $row) (local.get $rows))
+				(then
+					(local.set $s (i32.add (local.get $src)
+						(i32.mul (i32.add (i32.mul (local.get $row) (local.get $k)) (local.get $k0)) (local.get $bpe))))
+					(if (i32.eq (local.get $dtype) (i32.const 2))
+						(then (call $cvt_bf16_f32 (local.get $s) (local.get $srow) (local.get $len)))
+						(else
+							(if (i32.eq (local.get $dtype) (i32.const 1))
+								(then (call $cvt_f16_f32 (local.get $s) (local.get $srow) (local.get $len)))
+								(else (call $copy_f32 (local.get $s) (local.get $srow) (local.get $len))))))
+					(call $zero_f32
+						(i32.add (local.get $srow) (i32.shl (local.get $len) (i32.const 2)))
+						(i32.sub (local.get $len4) (local.get $len))))
+				(else (call $zero_f32 (local.get $srow) (local.get $len4))))
+			(local.set $r (i32.add (local.get $r) (i32.const 1)))
+			(br_if $convert (i32.lt_u (local.get $r) (i32.const 8))))
+		(call $transpose_strip (local.get $scratch) (local.get $piece) (local.get $len4)))
+
+;; Reads one value per 64-byte line of the piece pack_piece would read for panel p at k0, so that
+	;; those lines are on their way into the cache while the current piece is packed and multiplied
+	;; (WebAssembly has no prefetch instruction). The segments are short (512 bytes of bf16 per row)
+	;; and 8 rows apart, too short for the hardware prefetcher: without this, gemm_raw waited for
+	;; memory on every piece. Returns the values OR-ed together, for the caller to keep, so that the
+	;; loads cannot be dropped.
+	(func $touch_piece (param $src i32) (param $dtype i32) (param $rows i32) (param $k i32) (param $p i32) (param $k0 i32) (result i32)
+		(local $row i32) (local $row_end i32) (local $at i32) (local $end i32) (local $bpe i32) (local $len i32) (local $sink i32)
+		(local.set $bpe (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $dtype))))
+		(local.set $len (i32.sub (local.get $k) (local.get $k0)))
+		(if (i32.gt_u (local.get $len) (i32.const 256)) (then (local.set $len (i32.const 256))))
+		(local.set $row (i32.shl (local.get $p) (i32.const 3)))
+		(local.set $row_end (i32.add (local.get $row) (i32.const 8)))
+		(if (i32.gt_u (local.get $row_end) (local.get $rows)) (then (local.set $row_end (local.get $rows))))
+		(block $done
+			(loop $rows
+				(br_if $done (i32.ge_u (local.get $row) (local.get $row_end)))
+				(local.set $at (i32.add (local.get $src)
+					(i32.mul (i32.add (i32.mul (local.get $row) (local.get $k)) (local.get $k0)) (local.get $bpe))))
+				(local.set $end (i32.add (local.get $at) (i32.mul (local.get $len) (local.get $bpe))))
+				;; every 64 bytes from the segment's start, and its last byte (whose line may be one more)
+				(loop $lines
+					(local.set $sink (i32.or (local.get $sink) (i32.load8_u (local.get $at))))
+					(local.set $at (i32.add (local.get $at) (i32.const 64)))
+					(br_if $lines (i32.lt_u (local.get $at) (local.get $end))))
+				(local.set $sink (i32.or (local.get $sink) (i32.load8_u (i32.sub (local.get $end) (i32.const 1)))))
+				(local.set $row (i32.add (local.get $row) (i32.const 1)))
+				(br $rows)))
+		(local.get $sink))
+
+	;; Packs panels [p0, p1) of a weight chunk: `rows` rows of `k` values of `dtype` at `src`, which
+	;; are rows 8*pbase.. of the weight; so chunk panel p is panel pbase + p of the packed weight at dst
+	;; (layout B above; `panels` in all). Strip by strip (8 rows x one k block, see pack_piece), each
+	;; into its piece of B.
 	(func $pack_b (export "pack_b")
 		(param $src i32) (param $dtype i32) (param $rows i32) (param $k i32) (param $kp i32)
 		(param $dst i32) (param $panels i32) (param $pbase i32) (param $p0 i32) (param $p1 i32) (param $scratch i32)
-		(local $p i32) (local $k0 i32) (local $len i32) (local $len4 i32) (local $r i32) (local $row i32)
-		(local $srow i32) (local $bpe i32) (local $s i32)
-		(local.set $bpe (select (i32.const 4) (i32.const 2) (i32.eqz (local.get $dtype))))
+		(local $p i32) (local $k0 i32) (local $len4 i32)
 		(local.set $p (local.get $p0))
 		(block $panels_done
 			(br_if $panels_done (i32.ge_u (local.get $p) (local.get $p1)))
 			(loop $panels
 				(local.set $k0 (i32.const 0))
 				(loop $strips
-					;; len = min(256, k - k0); len4 = len rounded up to 4 = the length of this k block in B
-					(local.set $len (i32.sub (local.get $k) (local.get $k0)))
-					(if (i32.gt_u (local.get $len) (i32.const 256)) (then (local.set $len (i32.const 256))))
-					(local.set $len4 (i32.and (i32.add (local.get $len) (i32.const 3)) (i32.const -4)))
-					;; Convert the 8 row segments of this strip into scratch rows of 256 floats.
-					(local.set $r (i32.const 0))
-					(loop $convert
-						(local.set $row (i32.add (i32.shl (local.get $p) (i32.const 3)) (local.get $r)))
-						(local.set $srow (i32.add (local.get $scratch) (i32.shl (local.get $r) (i32.const 10))))
-						(if (i32.lt_u (local.get $row) (local.get $rows))
-							(then
-								(local.set $s (i32.add (local.get $src)
-									(i32.mul (i32.add (i32.mul (local.get $row) (local.get $k)) (local.get $k0)) (local.get $bpe))))
-								(if (i32.eq (local.get $dtype) (i32.const 2))
-									(then (call $cvt_bf16_f32 (local.get $s) (local.get $srow) (local.get $len)))
-									(else
-										(if (i32.eq (local.get $dtype) (i32.const 1))
-											(then (call $cvt_f16_f32 (local.get $s) (local.get $srow) (local.get $len)))
-											(else (call $copy_f32 (local.get $s) (local.get $srow) (local.get $len))))))
-								(call $zero_f32
-									(i32.add (local.get $srow) (i32.shl (local.get $len) (i32.const 2)))
-									(i32.sub (local.get $len4) (local.get $len))))
-							(else (call $zero_f32 (local.get $srow) (local.get $len4))))
-						(local.set $r (i32.add (local.get $r) (i32.const 1)))
-						(br_if $convert (i32.lt_u (local.get $r) (i32.const 8))))
+					(local.set $len4 (i32.sub (local.get $kp) (local.get $k0)))
+					(if (i32.gt_u (local.get $len4) (i32.const 256)) (then (local.set $len4 (i32.const 256))))
 					;; piece (k block of k0, panel pbase + p) at dst + (k0*panels + (pbase + p)*len4)*32
-					(call $transpose_strip
-						(local.get $scratch)
+					(call $pack_piece (local.get $src) (local.get $dtype) (local.get $rows) (local.get $k) (local.get $p) (local.get $k0)
 						(i32.add (local.get $dst)
 							(i32.shl
 								(i32.add
 									(i32.mul (local.get $k0) (local.get $panels))
 									(i32.mul (i32.add (local.get $pbase) (local.get $p)) (local.get $len4)))
 								(i32.const 5)))
-						(local.get $len4))
+						(local.get $scratch))
 					(local.set $k0 (i32.add (local.get $k0) (i32.const 256)))
 					(br_if $strips (i32.lt_u (local.get $k0) (local.get $k))))
 				(local.set $p (i32.add (local.get $p) (i32.const 1)))
@@ -428,4 +466,136 @@
 				(br_if $kblocks (i32.lt_u (local.get $k0) (local.get $kp))))
 			(local.set $mb0 (local.get $mb1))
 			(br_if $slabs (i32.lt_u (local.get $mb0) (local.get $rb1)))))
+
+	;; gemm on a weight that was never packed: W row-major in its own dtype at `src` ([n][k], as read
+	;; from the file), packed piece by piece as the loop nest reaches it: each piece of B (8 KiB, see
+	;; pack_piece) goes into `piece` (this worker's, L1-resident) just before the micro-kernel runs it
+	;; against every row block of the slab. The pieces, the loop order and so the sums are exactly
+	;; gemm's on the packed weight; what is saved is the packing pass, which wrote 4 bytes per value
+	;; to memory and read them back (for bf16, 3x the bytes of W), and the packed copy itself.
+	;; Pieces are packed once per row slab (mcb row blocks), so this pays when M/4 is well above 1.
+	;; `scratch`: 8 KiB for pack_piece; `piece`: 8 KiB.
+	(func $gemm_raw (export "gemm_raw")
+		(param $a i32) (param $src i32) (param $dtype i32) (param $n i32) (param $k i32) (param $c i32) (param $bias i32)
+		(param $kp i32) (param $ldc i32) (param $rb0 i32) (param $rb1 i32) (param $p0 i32) (param $p1 i32) (param $mcb i32)
+		(param $scratch i32) (param $piece i32)
+		(local $mb0 i32) (local $mb1 i32) (local $k0 i32) (local $kl i32) (local $p i32) (local $rb i32) (local $bias_p i32)
+		(local $sink i32)
+		(if (i32.or (i32.ge_u (local.get $rb0) (local.get $rb1)) (i32.ge_u (local.get $p0) (local.get $p1)))
+			(then (return)))
+		(local.set $mb0 (local.get $rb0))
+		(loop $slabs
+			(local.set $mb1 (i32.add (local.get $mb0) (local.get $mcb)))
+			(if (i32.gt_u (local.get $mb1) (local.get $rb1)) (then (local.set $mb1 (local.get $rb1))))
+			(local.set $k0 (i32.const 0))
+			(loop $kblocks
+				(local.set $kl (i32.sub (local.get $kp) (local.get $k0)))
+				(if (i32.gt_u (local.get $kl) (i32.const 256)) (then (local.set $kl (i32.const 256))))
+				(local.set $p (local.get $p0))
+				(loop $panels
+					;; the next panel's piece starts coming from memory while this one is used
+					(if (i32.lt_u (i32.add (local.get $p) (i32.const 1)) (local.get $p1))
+						(then (local.set $sink (i32.or (local.get $sink)
+							(call $touch_piece (local.get $src) (local.get $dtype) (local.get $n) (local.get $k)
+								(i32.add (local.get $p) (i32.const 1)) (local.get $k0))))))
+					(call $pack_piece (local.get $src) (local.get $dtype) (local.get $n) (local.get $k) (local.get $p) (local.get $k0)
+						(local.get $piece) (local.get $scratch))
+					(local.set $bias_p (select
+						(i32.add (local.get $bias) (i32.shl (local.get $p) (i32.const 5)))
+						(i32.const 0)
+						(local.get $bias)))
+					(local.set $rb (local.get $mb0))
+					(loop $rows
+						(call $kernel_4x8
+							(i32.add (local.get $a) (i32.shl (i32.add (i32.mul (local.get $rb) (local.get $kp)) (local.get $k0)) (i32.const 4)))
+							(local.get $piece)
+							(i32.add (i32.add (local.get $c) (i32.mul (i32.shl (local.get $rb) (i32.const 2)) (local.get $ldc)))
+								(i32.shl (local.get $p) (i32.const 5)))
+							(local.get $kl)
+							(local.get $ldc)
+							(i32.eqz (local.get $k0))
+							(local.get $bias_p))
+						(local.set $rb (i32.add (local.get $rb) (i32.const 1)))
+						(br_if $rows (i32.lt_u (local.get $rb) (local.get $mb1))))
+					(local.set $p (i32.add (local.get $p) (i32.const 1)))
+					(br_if $panels (i32.lt_u (local.get $p) (local.get $p1))))
+				(local.set $k0 (i32.add (local.get $k0) (i32.const 256)))
+				(br_if $kblocks (i32.lt_u (local.get $k0) (local.get $kp))))
+			(local.set $mb0 (local.get $mb1))
+			(br_if $slabs (i32.lt_u (local.get $mb0) (local.get $rb1))))
+		;; the touched values go nowhere but into the scratch (see touch_piece)
+		(i32.store8 (local.get $scratch) (local.get $sink)))
+
+	;; ------------------------------------------------------------------------------------------------
+	;; The gated MLP's activation.
+
+	;; silu(g) = g / (1 + exp(-g)) for 4 values, in f32 like torch's SiLU. exp is Cephes' expf:
+	;; exp(x) = 2^n * e^r with n = round(x / ln 2) and r = x - n ln 2 (ln 2 in two parts, the first with
+	;; few bits so that n * C1 is exact), e^r by a degree-7 polynomial on |r| <= ln2/2; about 1 ulp.
+	;; x is clamped to [-87, 88.72] and 2^n applied as 2^(n-1) * 2, so that n = 128 (x near 88.72) still
+	;; has a normal scale; below -87 (where n = -126 may give a zero scale) e^x < 2e-38 vanishes in
+	;; 1 + e^x anyway; x > 88.72 (f32 exp overflows) gives infinity, so g / (1 + exp(-g)) is -0 there,
+	;; as in torch. NaN stays NaN.
+	(func $silu4 (param $g v128) (result v128)
+		(local $x v128) (local $n v128) (local $r v128) (local $p v128)
+		(local.set $x (f32x4.neg (local.get $g)))
+		(local.set $n (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87 -87 -87 -87))
+			(v128.const f32x4 88.72283935546875 88.72283935546875 88.72283935546875 88.72283935546875)))
+		(local.set $r (local.get $n))
+		(local.set $n (f32x4.nearest (f32x4.mul (local.get $n) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+		(local.set $r (f32x4.relaxed_madd (local.get $n) (v128.const f32x4 -0.693359375 -0.693359375 -0.693359375 -0.693359375) (local.get $r)))
+		(local.set $r (f32x4.relaxed_madd (local.get $n) (v128.const f32x4 2.12194440e-4 2.12194440e-4 2.12194440e-4 2.12194440e-4) (local.get $r)))
+		(local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+		(local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+		(local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+		(local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+		(local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+		(local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $r) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+		;; e^r = p r^2 + r + 1
+		(local.set $p (f32x4.add
+			(f32x4.relaxed_madd (local.get $p) (f32x4.mul (local.get $r) (local.get $r)) (local.get $r))
+			(v128.const f32x4 1 1 1 1)))
+		;; times 2^(n-1) (exponent field (n - 1 + 127) << 23), times 2
+		(local.set $p (f32x4.mul (local.get $p)
+			(i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 126 126 126 126)) (i32.const 23))))
+		(local.set $p (f32x4.add (local.get $p) (local.get $p)))
+		(local.set $p (v128.bitselect
+			(v128.const f32x4 inf inf inf inf)
+			(local.get $p)
+			(f32x4.gt (local.get $x) (v128.const f32x4 88.72283935546875 88.72283935546875 88.72283935546875 88.72283935546875))))
+		(f32x4.div (local.get $g) (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $p))))
+
+	;; act[r][i] = silu(gate[r][i]) * up[r][i] for `rows` rows of [gate | up] (2 * inter f32 each) at
+	;; src into rows of inter f32 at dst (unaligned is fine). The last inter mod 4 values of a row go
+	;; one at a time through the same 4-lane code.
+	(func $silu_gate (export "silu_gate") (param $src i32) (param $dst i32) (param $rows i32) (param $inter i32)
+		(local $g i32) (local $u i32) (local $end i32) (local $row_end i32) (local $r i32)
+		(local.set $g (local.get $src))
+		(block $done
+			(loop $rows
+				(br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+				(local.set $u (i32.add (local.get $g) (i32.shl (local.get $inter) (i32.const 2))))
+				(local.set $row_end (local.get $u))
+				(local.set $end (i32.add (local.get $g) (i32.shl (i32.and (local.get $inter) (i32.const -4)) (i32.const 2))))
+				(block $body_done
+					(br_if $body_done (i32.ge_u (local.get $g) (local.get $end)))
+					(loop $body
+						(v128.store (local.get $dst) (f32x4.mul (call $silu4 (v128.load (local.get $g))) (v128.load (local.get $u))))
+						(local.set $g (i32.add (local.get $g) (i32.const 16)))
+						(local.set $u (i32.add (local.get $u) (i32.const 16)))
+						(local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+						(br_if $body (i32.lt_u (local.get $g) (local.get $end)))))
+				(block $tail_done
+					(br_if $tail_done (i32.ge_u (local.get $g) (local.get $row_end)))
+					(loop $tail
+						(f32.store (local.get $dst) (f32x4.extract_lane 0
+							(f32x4.mul (call $silu4 (f32x4.splat (f32.load (local.get $g)))) (f32x4.splat (f32.load (local.get $u))))))
+						(local.set $g (i32.add (local.get $g) (i32.const 4)))
+						(local.set $u (i32.add (local.get $u) (i32.const 4)))
+						(local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+						(br_if $tail (i32.lt_u (local.get $g) (local.get $row_end)))))
+				;; the next row's gate starts after this row's up
+				(local.set $g (local.get $u))
+				(local.set $r (i32.add (local.get $r) (i32.const 1)))
+				(br $rows))))
 )

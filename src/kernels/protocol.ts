@@ -33,13 +33,20 @@ export const enum JobKind {
 	PackB = 3,
 	/** Testing (no tasks): the worker with index params[0] throws; params[1] = 1: it exits its thread instead. */
 	Fail = 4,
+	/**
+	 * Gemm on a raw (row-major, unpacked) weight, packed piece by piece in each worker's scratch.
+	 * params: a, src, dtype, n, k, c, bias, kp, ldc, rowBlocks, panels, mcb, panelsPerTask, rowBlocksPerTask, panelTasks
+	 */
+	GemmRaw = 5,
 }
 
 /** dtype codes of pack_b. */
 export const DTYPE_CODE = { F32: 0, F16: 1, BF16: 2 } as const;
 
-/** Per-worker scratch of pack_b: 8 rows x 256 floats. */
-export const PACK_SCRATCH_BYTES = 8 * 256 * 4;
+/** Per-worker scratch: 8 rows x 256 floats for pack_b and gemm_raw's conversion, then gemm_raw's piece of B (256 k x 8 floats). */
+export const PACK_SCRATCH_BYTES = 2 * 8 * 256 * 4;
+/** Where gemm_raw's piece starts in a worker's scratch. */
+export const PIECE_OFFSET = 8 * 256 * 4;
 
 /** What a worker receives as workerData. */
 export interface WorkerInit {
@@ -63,5 +70,10 @@ export interface KernelExports {
 	gemm(
 		a: number, b: number, c: number, bias: number, kp: number, ldc: number,
 		panels: number, rb0: number, rb1: number, p0: number, p1: number, mcb: number,
+	): void;
+	silu_gate(src: number, dst: number, rows: number, inter: number): void;
+	gemm_raw(
+		a: number, src: number, dtype: number, n: number, k: number, c: number, bias: number, kp: number, ldc: number,
+		rb0: number, rb1: number, p0: number, p1: number, mcb: number, scratch: number, piece: number,
 	): void;
 }

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import {
 	ERROR, ERROR_TEXT_BYTE, ERROR_TEXT_LENGTH, ERROR_TEXT_MAX_BYTES, JobKind, KIND, NEXT_TASK, PARAMS,
-	REMAINING, SEQ, TASKS, type KernelExports, type WorkerInit,
+	PIECE_OFFSET, REMAINING, SEQ, TASKS, type KernelExports, type WorkerInit,
 } from "./protocol.js";
 
 const init = workerData as WorkerInit;
@@ -28,6 +28,20 @@ function runTask(kind: number, task: number): void {
 			kernels.gemm(
 				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], panels,
 				rb0, Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, Math.min(p0 + panelsPerTask, panels), control[p + 8],
+			);
+			return;
+		}
+		case JobKind.GemmRaw: {
+			const rowBlocks = control[p + 9], panels = control[p + 10];
+			const panelsPerTask = control[p + 12], rowBlocksPerTask = control[p + 13], panelTasks = control[p + 14];
+			const pt = task % panelTasks;
+			const rt = (task - pt) / panelTasks;
+			const p0 = pt * panelsPerTask;
+			const rb0 = rt * rowBlocksPerTask;
+			kernels.gemm_raw(
+				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], control[p + 6], control[p + 7], control[p + 8],
+				rb0, Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, Math.min(p0 + panelsPerTask, panels), control[p + 11],
+				init.scratch, init.scratch + PIECE_OFFSET,
 			);
 			return;
 		}

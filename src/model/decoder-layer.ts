@@ -147,7 +147,7 @@ export async function runMlpBlock(x: Float32Array, rows: LayerRows, layer: MlpWe
 		const count = Math.min(scratch.chunkRows, n - first);
 		const input = normed.subarray(first * H, (first + count) * H);
 		await product(backend, times, input, count, layer.gateUp, { bias: layer.gateUpBias, out: gateUp.subarray(0, count * 2 * I) });
-		await timed(times, "rowOps", () => siluGate(gateUp, act, count, I));
+		await timed(times, "rowOps", () => (backend.siluGate ? backend.siluGate(gateUp, act, count, I) : siluGate(gateUp, act, count, I)));
 		const y = proj.subarray(first * H, (first + count) * H);
 		await product(backend, times, act.subarray(0, count * I), count, layer.down, { bias: layer.downBias, out: y });
 		await timed(times, "rowOps", () => {

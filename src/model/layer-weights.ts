@@ -3,8 +3,9 @@
  * (gate/up stacked, down), each in two steps so the next half can be read while this one multiplies:
  * read brings the raw bytes into the backend's raw buffers, pack hands them to the backend and gives
  * the raw memory back. Stacking gives one matrix product for all prompts' tokens per projection.
- * With one packed half and the next half's raw bytes alive at a time, a 7B layer needs ~0.8 GB
- * instead of 1.3 GB for a whole packed layer and the next one's raw bytes.
+ * With one half in use and the next half's raw bytes alive at a time, a 7B layer needs ~0.45 GB
+ * with the kernel engine (raw bf16 used as it is, see packHalf), ~0.8 GB with a backend that packs to
+ * f32, instead of 1.3 GB for a whole packed layer and the next one's raw bytes.
  */
 import type { ModelWeights } from "../safetensors/index.js";
 import { takeRawBuffer, type LinearBackend, type LinearDType, type RawBuffer } from "./linear-backend.js";
@@ -102,13 +103,19 @@ async function readHalf<V, K extends string>(weights: ModelWeights, backend: Lin
 	}
 }
 
-/** Packs a read half (one matrix at a time, in order) and releases its raw memory, whatever happens. */
+/**
+ * Packs a read half (one matrix at a time, in order) and releases its raw memory, whatever happens.
+ * A backend with rawLinear uses the raw bytes as they are (each weight is multiplied once, so a
+ * packing pass would cost more than it saves); their memory then comes back when the weights are freed.
+ */
 export async function packHalf<V, K extends string>(raw: RawHalf<V, K>, backend: LinearBackend): Promise<V & Record<K, unknown>> {
 	const packed = {} as Record<K, unknown>;
 	try {
 		for (const key of Object.keys(raw.matrices) as K[]) {
 			const { raw: buffer, dtype, rows, cols } = raw.matrices[key];
-			packed[key] = await backend.packLinear(buffer.bytes, dtype, rows, cols);
+			packed[key] = backend.rawLinear
+				? await backend.rawLinear(buffer, dtype, rows, cols)
+				: await backend.packLinear(buffer.bytes, dtype, rows, cols);
 		}
 		return { ...raw.vectors, ...packed };
 	} catch (error) {

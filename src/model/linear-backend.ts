@@ -22,6 +22,14 @@ export interface LinearBackend<W = unknown> {
 	free(w: W): void;
 	/** Where to read raw weights so that packing them needs no copy (the kernel engine's shared memory); optional. */
 	rawBuffer?(bytes: number): RawBuffer;
+	/**
+	 * W [rows, cols] used where it is, in a raw buffer of this backend, without a packing pass (the
+	 * kernel engine packs it piece by piece inside each product); optional. `raw` must stay unchanged
+	 * until the weight is freed; releasing it then gives its memory back.
+	 */
+	rawLinear?(raw: RawBuffer, dtype: LinearDType, rows: number, cols: number): Promise<W>;
+	/** act = silu(gate) · up for `rows` rows laid out [gate | up] (see siluGate in silu-gate.ts); optional, faster there. */
+	siluGate?(gateUp: Float32Array, act: Float32Array, rows: number, intermediate: number): Promise<void>;
 }
 
 /** The backend's raw buffer, or plain memory for a backend without one. */
