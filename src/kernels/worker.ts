@@ -15,32 +15,32 @@ const control = new Int32Array(init.control);
 const controlBytes = new Uint8Array(init.control);
 const index = init.index;
 
+/**
+ * The row blocks and panels of one task of a GEMM job, from the job's tiling at `at` in the control
+ * block: rowBlocks, panels, (one job-specific slot), panelsPerTask, rowBlocksPerTask, panelTasks.
+ */
+function tileOf(task: number, at: number): { panels: number; rb0: number; rb1: number; p0: number; p1: number } {
+	const rowBlocks = control[at], panels = control[at + 1];
+	const panelsPerTask = control[at + 3], rowBlocksPerTask = control[at + 4], panelTasks = control[at + 5];
+	const pt = task % panelTasks;
+	const rb0 = ((task - pt) / panelTasks) * rowBlocksPerTask;
+	const p0 = pt * panelsPerTask;
+	return { panels, rb0, rb1: Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, p1: Math.min(p0 + panelsPerTask, panels) };
+}
+
 function runTask(kind: number, task: number): void {
 	const p = PARAMS;
 	switch (kind) {
 		case JobKind.Gemm: {
-			const rowBlocks = control[p + 6], panels = control[p + 7];
-			const panelsPerTask = control[p + 9], rowBlocksPerTask = control[p + 10], panelTasks = control[p + 11];
-			const pt = task % panelTasks;
-			const rt = (task - pt) / panelTasks;
-			const p0 = pt * panelsPerTask;
-			const rb0 = rt * rowBlocksPerTask;
-			kernels.gemm(
-				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], panels,
-				rb0, Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, Math.min(p0 + panelsPerTask, panels), control[p + 8],
-			);
+			const t = tileOf(task, p + 6);
+			kernels.gemm(control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], t.panels, t.rb0, t.rb1, t.p0, t.p1, control[p + 8]);
 			return;
 		}
 		case JobKind.GemmRaw: {
-			const rowBlocks = control[p + 9], panels = control[p + 10];
-			const panelsPerTask = control[p + 12], rowBlocksPerTask = control[p + 13], panelTasks = control[p + 14];
-			const pt = task % panelTasks;
-			const rt = (task - pt) / panelTasks;
-			const p0 = pt * panelsPerTask;
-			const rb0 = rt * rowBlocksPerTask;
+			const t = tileOf(task, p + 9);
 			kernels.gemm_raw(
 				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], control[p + 6], control[p + 7], control[p + 8],
-				rb0, Math.min(rb0 + rowBlocksPerTask, rowBlocks), p0, Math.min(p0 + panelsPerTask, panels), control[p + 11],
+				t.rb0, t.rb1, t.p0, t.p1, control[p + 11],
 				init.scratch, init.scratch + PIECE_OFFSET,
 			);
 			return;
