@@ -4,7 +4,7 @@ import { ARCHITECTURE_NAMES, type ArchitectureName, type GateMode, usesPrompts }
 import { deepseekMoe } from "./deepseek-moe.js";
 import { unsupportedInputReason } from "./input-support.js";
 import { mixtral } from "./mixtral.js";
-import type { OutputArchitecture } from "./output-architecture.js";
+import { type OutputArchitecture, gatesSharedExperts } from "./output-architecture.js";
 import { qwen2Moe } from "./qwen2-moe.js";
 import { qwen3Moe } from "./qwen3-moe.js";
 
@@ -65,7 +65,8 @@ export function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput)
 	if (!arch.inputModelTypes.includes(types[0])) {
 		return `input model_type "${types[0]}" is not supported (accepted: ${arch.inputModelTypes.join(", ")})`;
 	}
-	const { min, max, gated } = arch.sharedExperts;
+	const { min, max } = arch.sharedExperts;
+	const gated = gatesSharedExperts(arch);
 	const n = input.sharedExperts;
 	if (n < min || n > max) {
 		if (max === 0) return "it has no shared experts";

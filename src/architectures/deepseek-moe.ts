@@ -14,7 +14,7 @@ export const deepseekMoe: OutputArchitecture = {
 	name: "deepseek_moe",
 	displayName: "DeepSeek MoE",
 	inputModelTypes: ["llama", "mistral"],
-	sharedExperts: { min: 0, max: Number.POSITIVE_INFINITY, gated: false },
+	sharedExperts: { min: 0, max: Number.POSITIVE_INFINITY },
 	// Its attention is Llama's: `attention_bias` gives q/k/v/o biases.
 	biases: { carried: ["q_proj", "k_proj", "v_proj", "o_proj"] },
 	// mergekit-moe's code reads `experts_per_token or (1 if shared_experts else 2)`, but its recipe default is 2, so it writes 2.

@@ -15,7 +15,7 @@ export const mixtral: OutputArchitecture = {
 	name: "mixtral",
 	displayName: "Mixtral",
 	inputModelTypes: ["llama", "mistral"],
-	sharedExperts: { min: 0, max: 0, gated: false },
+	sharedExperts: { min: 0, max: 0 },
 	biases: {
 		carried: [],
 		whyNot: "architecture: qwen (Qwen MoE) carries q/k/v biases, deepseek (DeepSeek MoE) carries Llama's attention_bias",

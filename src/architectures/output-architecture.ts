@@ -33,12 +33,8 @@ export interface OutputArchitecture {
 	displayName: string;
 	/** model_type values of dense inputs this architecture can express. */
 	inputModelTypes: readonly string[];
-	/**
-	 * Allowed number of shared experts (N are stacked into one MLP), and whether their output is scaled by
-	 * a sigmoid gate. A gate is built from the shared experts' positive_prompts (so they need some unless
-	 * the gates are random); without a gate, prompts on a shared expert would mean nothing and are refused.
-	 */
-	sharedExperts: { min: number; max: number; gated: boolean };
+	/** Allowed number of shared experts (N are stacked into one MLP). */
+	sharedExperts: { min: number; max: number };
 	/** Attention biases of the inputs that are copied (an input with others is refused); `zeros`: written as zeros when the inputs have none. */
 	biases: { carried: readonly Exclude<BiasSite, "mlp">[]; zeros?: readonly Exclude<BiasSite, "mlp">[]; whyNot?: string };
 	defaults: {
@@ -54,7 +50,17 @@ export interface OutputArchitecture {
 	/** Fused layout: stacked [E, 2I, H] gate+up and [E, H, I] down tensors, or undefined when not offered. */
 	fusedExpertNames?: (layer: number) => { gateUp: string; down: string };
 	routerName(layer: number, layout: ExpertLayout): string;
-	/** Where the shared experts go: their stacked MLP projections, and their gate [1, H] when `sharedExperts.gated`. */
+	/**
+	 * Where the shared experts go: their stacked MLP projections, and `gate` [1, H] when a sigmoid gate
+	 * scales their output. That gate is built from the shared experts' positive_prompts (so they need
+	 * some unless the gates are random); without a gate, prompts on a shared expert mean nothing and are
+	 * refused.
+	 */
 	sharedExpertNames?: { projection(layer: number, projection: MlpProjection): string; gate?(layer: number): string };
 	deriveConfig(input: ConfigDerivationInput): Record<string, unknown>;
+}
+
+/** Whether a gate built from prompts scales the architecture's shared experts (see sharedExpertNames). */
+export function gatesSharedExperts(arch: OutputArchitecture): boolean {
+	return arch.sharedExpertNames?.gate !== undefined;
 }

@@ -14,7 +14,7 @@ export const qwen2Moe: OutputArchitecture = {
 	name: "qwen2_moe",
 	displayName: "Qwen MoE",
 	inputModelTypes: ["llama", "mistral", "qwen2"],
-	sharedExperts: { min: 1, max: Number.POSITIVE_INFINITY, gated: true },
+	sharedExperts: { min: 1, max: Number.POSITIVE_INFINITY },
 	biases: {
 		carried: ["q_proj", "k_proj", "v_proj"],
 		zeros: ["q_proj", "k_proj", "v_proj"],

@@ -10,7 +10,7 @@ export const qwen3Moe: OutputArchitecture = {
 	name: "qwen3_moe",
 	displayName: "Qwen3 MoE",
 	inputModelTypes: ["qwen3"],
-	sharedExperts: { min: 0, max: 0, gated: false },
+	sharedExperts: { min: 0, max: 0 },
 	// Qwen3's attention_bias gives q/k/v/o biases; the config flag is carried over with them.
 	biases: { carried: ["q_proj", "k_proj", "v_proj", "o_proj"] },
 	defaults: { expertsPerToken: () => 2 },

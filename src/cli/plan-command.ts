@@ -47,7 +47,11 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 				dir: m.dir,
 				commit: m.commit,
 				modelType: m.config.modelType,
-				roles: [i === plan.base ? "base" : undefined, ...plan.experts.flatMap((x, e) => (x === i ? [`expert ${e}`] : []))].filter(Boolean),
+				roles: [
+					i === plan.base ? "base" : undefined,
+					...plan.experts.flatMap((x, e) => (x === i ? [`expert ${e}`] : [])),
+					...plan.sharedExperts.flatMap((x, e) => (x === i ? [`shared expert ${e}`] : [])),
+				].filter(Boolean),
 			})),
 			tensors: plan.tensors.length,
 			tensorBytes: plan.dataBytes,

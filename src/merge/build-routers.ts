@@ -10,6 +10,7 @@ import { type ForwardProgress, computePromptStates, newPhaseTimes } from "../mod
 import { type ExpertSpec, isRandomGateMode, readsHiddenStates } from "../recipe/index.js";
 import type { ModelWeights } from "../safetensors/index.js";
 import type { ResolvedRecipe } from "./resolve-recipe-models.js";
+import { gatesSharedExperts } from "../architectures/output-architecture.js";
 
 export interface GatesOutcome {
 	/** How the routers were made, with per-layer stats (their warnings are in `warnings`). */
@@ -49,7 +50,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 	const mode = recipe.gateMode;
 	const { seed } = options;
 	// One gate row for all shared experts (they are one MLP in the output), when the architecture gates them.
-	const gatedShared = recipe.sharedExperts.length > 0 && resolved.architecture.sharedExperts.gated;
+	const gatedShared = recipe.sharedExperts.length > 0 && gatesSharedExperts(resolved.architecture);
 	if (isRandomGateMode(mode)) {
 		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
 		const sharedGates = gatedShared ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
@@ -59,8 +60,8 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 	const hidden = readsHiddenStates(mode);
 	// A dry run needs sizes only; cheap_embed would read embedding rows that `plan` of a Hub model does not download.
 	if (options.hiddenGates === "skip") {
-		const routers = Array.from({ length: numLayers }, () => new Float32Array(numExperts * hiddenSize));
-		return { routers, gates: summarizeGates(mode, []), warnings: [] };
+		const zeros = (rows: number) => Array.from({ length: numLayers }, () => new Float32Array(rows * hiddenSize));
+		return { routers: zeros(numExperts), sharedGates: gatedShared ? zeros(1) : undefined, gates: summarizeGates(mode, []), warnings: [] };
 	}
 	const base = resolved.models[resolved.base];
 	const gateOptions = {

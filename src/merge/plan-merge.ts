@@ -102,7 +102,10 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			expertsPerToken: resolved.expertsPerToken,
 			sharedExperts: recipe.sharedExperts.length,
 			dtype: TORCH_DTYPE[resolved.dtype],
-			training: { ...recipe.training, ...definedOnly(options.training ?? {}) },
+			training: {
+				outputRouterLogits: options.training?.outputRouterLogits ?? recipe.training.outputRouterLogits,
+				routerAuxLossCoef: options.training?.routerAuxLossCoef ?? recipe.training.routerAuxLossCoef,
+			},
 		});
 		const dataBytes = tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype), 0);
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
@@ -115,22 +118,16 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 	}
 }
 
-/** The recipe's shared experts for the tensor plan, with their gate rows when the output architecture gates them. */
+/** The recipe's shared experts for the tensor plan, and their gate rows (used when the output architecture gates them). */
 function sharedExpertsOf(resolved: ResolvedRecipe, gates: LayerValues | undefined): TensorPlanInput["sharedExperts"] {
 	const specs = resolved.recipe.sharedExperts;
 	if (specs.length === 0 || !resolved.architecture.sharedExpertNames) return undefined;
-	const gated = resolved.architecture.sharedExperts.gated;
-	if (gated && !gates) throw new Error("the recipe has gated shared experts but no shared expert gate was built");
 	const experts = specs.map((spec, i) => ({ source: resolved.sharedExperts[i], noiseScale: spec.noiseScale, residualScale: spec.residualScale }));
-	return { experts, gates: gated ? gates : undefined };
+	return { experts, gates };
 }
 
 export async function closeMergePlan(plan: MergePlan): Promise<void> {
 	await Promise.all(plan.weights.map((w) => w.close()));
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-	return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<string, string>;

@@ -108,6 +108,11 @@ describe("Qwen MoE from Llama models", () => {
 				"",
 			].join("\n"),
 		);
+		// The dry run plans the shared gate's place without computing it.
+		const planned = await runCli(["plan", join(dir, "recipe.yml")]);
+		assert.equal(planned.code, 0, planned.stderr);
+		assert.match(planned.stdout, /expert 0, expert 3, shared expert 0: /);
+		assert.match(planned.stdout, /output: Qwen MoE/);
 		const out = join(dir, "out");
 		await runMerge(await loadRecipe(join(dir, "recipe.yml")), { outputDir: out, seed: 3 });
 		const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));

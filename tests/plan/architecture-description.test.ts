@@ -18,7 +18,7 @@ import { FIXTURES } from "../merge/helpers.js";
 const withShared: OutputArchitecture = {
 	...mixtral,
 	displayName: "Test MoE",
-	sharedExperts: { min: 1, max: 2, gated: true },
+	sharedExperts: { min: 1, max: 2 },
 	biases: { carried: ["q_proj", "k_proj", "v_proj"], zeros: ["q_proj", "k_proj", "v_proj"] },
 	defaults: { expertsPerToken: (shared) => (shared > 0 ? 1 : 2) },
 	sharedExpertNames: {
@@ -64,7 +64,7 @@ describe("a description with a shared expert", () => {
 		assert.equal(whyNot(withShared, { ...input, gateMode: "random" }), null);
 		assert.equal(whyNot(withShared, { ...input, sharedExpertPrompts: true }), null);
 		assert.match(whyNot(withShared, { ...input, sharedExperts: 0 }) ?? "", /takes 1..2 shared experts, got 0/);
-		assert.match(whyNot({ ...withShared, sharedExperts: { min: 0, max: 2, gated: false } }, { ...input, sharedExpertPrompts: true }) ?? "", /no gate, so their prompts would mean nothing/);
+		assert.match(whyNot({ ...withShared, sharedExperts: { min: 0, max: 2 }, sharedExpertNames: { projection: withShared.sharedExpertNames!.projection } }, { ...input, sharedExpertPrompts: true }) ?? "", /no gate, so their prompts would mean nothing/);
 	});
 
 	it("gets its shared expert, its gate and zero q/k/v biases in every layer", async () => {
