@@ -3,6 +3,7 @@
  * projection [tokens, (heads + 2 kvHeads) · headDim]. Matches transformers' eager attention in float32:
  * scores = f32(q·k) * f32(headDim^-0.5), softmax over the allowed keys, weighted sum of values.
  */
+import { dotF64 } from "./dot-f64.js";
 import type { RopeTables } from "./rope.js";
 
 const f = Math.fround;
@@ -40,24 +41,6 @@ export function applyRope(qkv: Float32Array, stride: number, first: number, toke
 	}
 }
 
-/**
- * Σ a[i + d] · a[j + d] for d < n, in f64 (each product of two f32 is exact there). Four partial sums:
- * one running sum waits ~4 cycles per add, which made this loop most of the attention's time; the
- * order only moves the f64 rounding (~1e-16), which the caller's rounding to f32 hides.
- */
-function dotF64(a: Float32Array, i: number, j: number, n: number): number {
-	let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	let d = 0;
-	for (; d + 3 < n; d += 4) {
-		s0 += a[i + d]! * a[j + d]!;
-		s1 += a[i + d + 1]! * a[j + d + 1]!;
-		s2 += a[i + d + 2]! * a[j + d + 2]!;
-		s3 += a[i + d + 3]! * a[j + d + 3]!;
-	}
-	for (; d < n; d++) s0 += a[i + d]! * a[j + d]!;
-	return s0 + s1 + (s2 + s3);
-}
-
 /** Reused between calls: attention weights of one query row, and its f64 output accumulator. */
 let scoresScratch = new Float64Array(64);
 let accScratch = new Float64Array(64);
@@ -88,7 +71,7 @@ export function attendPrompt(qkv: Float32Array, first: number, tokens: number, s
 			let max = -Infinity;
 			for (let s = lo; s <= t; s++) {
 				const ki = (first + s) * stride + kOffset + kv;
-				const score = f(f(dotF64(qkv, qi, ki, D)) * scale);
+				const score = f(f(dotF64(qkv, qi, qkv, ki, D)) * scale);
 				p[s] = score;
 				if (score > max) max = score;
 			}

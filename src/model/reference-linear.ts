@@ -4,6 +4,7 @@
  * with the kernel engine (src/kernels/), there is no fallback to this.
  */
 import { toFloat32 } from "../safetensors/index.js";
+import { dotF64 } from "./dot-f64.js";
 import type { LinearBackend, LinearDType } from "./linear-backend.js";
 
 export interface ReferenceLinear {
@@ -34,17 +35,7 @@ export class ReferenceLinearBackend implements LinearBackend<ReferenceLinear> {
 		for (let i = 0; i < m; i++) {
 			const xo = i * k;
 			for (let j = 0; j < n; j++) {
-				const wo = j * k;
-				let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-				let c = 0;
-				for (; c + 3 < k; c += 4) {
-					s0 += x[xo + c]! * w[wo + c]!;
-					s1 += x[xo + c + 1]! * w[wo + c + 1]!;
-					s2 += x[xo + c + 2]! * w[wo + c + 2]!;
-					s3 += x[xo + c + 3]! * w[wo + c + 3]!;
-				}
-				for (; c < k; c++) s0 += x[xo + c]! * w[wo + c]!;
-				y[i * n + j] = s0 + s1 + s2 + s3 + (bias ? bias[j]! : 0);
+				y[i * n + j] = dotF64(x, xo, w, j * k, k) + (bias ? bias[j]! : 0);
 			}
 		}
 		return y;

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import { ComputeEngine } from "../../src/kernels/index.js";
 import { splitGemm } from "../../src/kernels/engine.js";
 import { toFloat32 } from "../../src/safetensors/index.js";
-import { assertClose, randomMatrix, randomWeight, referenceLinear, type WeightDType } from "./helpers.js";
+import { DTYPES, assertClose, describeEachEngine, randomMatrix, randomWeight, referenceLinear } from "./helpers.js";
 
 /** [M, N, K]: odd sizes around the 4-row / 8-column tiles, the 256 k block and the 128-row slab. */
 const SHAPES: [number, number, number][] = [
@@ -24,70 +24,59 @@ const SHAPES: [number, number, number][] = [
 	[130, 40, 130],
 	[6, 17, 4099],
 ];
-const DTYPES: WeightDType[] = ["F32", "F16", "BF16"];
 const TOLERANCE = 1e-6;
 
-for (const threads of [1, 2]) {
-	for (const relaxedSimd of [true, false]) {
-		describe(`linear: ${threads} thread(s), ${relaxedSimd ? "relaxed SIMD (FMA)" : "plain SIMD"}`, () => {
-			let engine: ComputeEngine;
-			before(async () => {
-				engine = await ComputeEngine.create({ threads, relaxedSimd });
-			});
-			after(() => engine.close());
+describeEachEngine("linear", (under) => {
+	test("engine info", () => {
+		assert.deepEqual(under.engine.info, { threads: under.threads, relaxedSimd: under.relaxedSimd });
+	});
 
-			test("engine info", () => {
-				assert.deepEqual(engine.info, { threads, relaxedSimd });
-			});
-
-			for (const dtype of DTYPES) {
-				test(`${dtype} weights, all shapes, with and without bias`, async () => {
-					let seed = 1;
-					for (const [m, n, k] of SHAPES) {
-						seed++;
-						const w = randomWeight(n, k, dtype, seed);
-						const x = randomMatrix(m * k, seed);
-						const bias = randomMatrix(n, seed, "bias");
-						const packed = await engine.packLinear(w.bytes, dtype, n, k);
-						assert.equal(packed.rows, n);
-						assert.equal(packed.cols, k);
-						const y = await engine.linear(x, m, packed);
-						assert.equal(y.length, m * n);
-						assertClose(y, referenceLinear(x, m, w.values, n, k), TOLERANCE, `${dtype} [${m}, ${n}, ${k}]`);
-						const yb = await engine.linear(x, m, packed, { bias });
-						assertClose(yb, referenceLinear(x, m, w.values, n, k, bias), TOLERANCE, `${dtype} [${m}, ${n}, ${k}] + bias`);
-						engine.free(packed);
-					}
-				});
+	for (const dtype of DTYPES) {
+		test(`${dtype} weights, all shapes, with and without bias`, async () => {
+			let seed = 1;
+			for (const [m, n, k] of SHAPES) {
+				seed++;
+				const w = randomWeight(n, k, dtype, seed);
+				const x = randomMatrix(m * k, seed);
+				const bias = randomMatrix(n, seed, "bias");
+				const packed = await under.engine.packLinear(w.bytes, dtype, n, k);
+				assert.equal(packed.rows, n);
+				assert.equal(packed.cols, k);
+				const y = await under.engine.linear(x, m, packed);
+				assert.equal(y.length, m * n);
+				assertClose(y, referenceLinear(x, m, w.values, n, k), TOLERANCE, `${dtype} [${m}, ${n}, ${k}]`);
+				const yb = await under.engine.linear(x, m, packed, { bias });
+				assertClose(yb, referenceLinear(x, m, w.values, n, k, bias), TOLERANCE, `${dtype} [${m}, ${n}, ${k}] + bias`);
+				under.engine.free(packed);
 			}
-
-			test("a large shape (several k blocks, row slabs and tasks per worker)", async () => {
-				const [m, n, k] = [150, 203, 700];
-				const w = randomWeight(n, k, "BF16", 99);
-				const x = randomMatrix(m * k, 99);
-				const packed = await engine.packLinear(w.bytes, "BF16", n, k);
-				assertClose(await engine.linear(x, m, packed), referenceLinear(x, m, w.values, n, k), TOLERANCE, "large");
-				engine.free(packed);
-			});
-
-			test("concurrent calls queue up and each gets its own result; out is written in place", async () => {
-				const [n, k] = [24, 40];
-				const w = randomWeight(n, k, "F32", 5);
-				const packed = await engine.packLinear(w.bytes, "F32", n, k);
-				const inputs = [1, 2, 3, 9].map((m) => ({ m, x: randomMatrix(m * k, m) }));
-				const outs = await Promise.all(inputs.map(({ m, x }) => engine.linear(x, m, packed)));
-				inputs.forEach(({ m, x }, i) => assertClose(outs[i], referenceLinear(x, m, w.values, n, k), TOLERANCE, `call ${i}`));
-				const out = new Float32Array(3 * n + 5).fill(7);
-				const y = await engine.linear(inputs[2].x, 3, packed, { out });
-				assert.equal(y, out);
-				assertClose(out, referenceLinear(inputs[2].x, 3, w.values, n, k), TOLERANCE, "out");
-				assert.deepEqual(Array.from(out.subarray(3 * n)), [7, 7, 7, 7, 7], "values past M*N untouched");
-				assert.equal((await engine.linear(new Float32Array(0), 0, packed)).length, 0);
-				engine.free(packed);
-			});
 		});
 	}
-}
+
+	test("a large shape (several k blocks, row slabs and tasks per worker)", async () => {
+		const [m, n, k] = [150, 203, 700];
+		const w = randomWeight(n, k, "BF16", 99);
+		const x = randomMatrix(m * k, 99);
+		const packed = await under.engine.packLinear(w.bytes, "BF16", n, k);
+		assertClose(await under.engine.linear(x, m, packed), referenceLinear(x, m, w.values, n, k), TOLERANCE, "large");
+		under.engine.free(packed);
+	});
+
+	test("concurrent calls queue up and each gets its own result; out is written in place", async () => {
+		const [n, k] = [24, 40];
+		const w = randomWeight(n, k, "F32", 5);
+		const packed = await under.engine.packLinear(w.bytes, "F32", n, k);
+		const inputs = [1, 2, 3, 9].map((m) => ({ m, x: randomMatrix(m * k, m) }));
+		const outs = await Promise.all(inputs.map(({ m, x }) => under.engine.linear(x, m, packed)));
+		inputs.forEach(({ m, x }, i) => assertClose(outs[i], referenceLinear(x, m, w.values, n, k), TOLERANCE, `call ${i}`));
+		const out = new Float32Array(3 * n + 5).fill(7);
+		const y = await under.engine.linear(inputs[2].x, 3, packed, { out });
+		assert.equal(y, out);
+		assertClose(out, referenceLinear(inputs[2].x, 3, w.values, n, k), TOLERANCE, "out");
+		assert.deepEqual(Array.from(out.subarray(3 * n)), [7, 7, 7, 7, 7], "values past M*N untouched");
+		assert.equal((await under.engine.linear(new Float32Array(0), 0, packed)).length, 0);
+		under.engine.free(packed);
+	});
+});
 
 describe("exact conversion through pack + linear", () => {
 	let engine: ComputeEngine;

@@ -1,6 +1,8 @@
 /** Test helpers for the compute kernels: random weights in each dtype and a float64 reference GEMM. */
 import assert from "node:assert/strict";
+import { after, before, describe } from "node:test";
 import { fileURLToPath } from "node:url";
+import { ComputeEngine } from "../../src/kernels/index.js";
 import { SeededRandom } from "../../src/random/seeded-random.js";
 import { fromFloat32, toFloat32 } from "../../src/safetensors/index.js";
 
@@ -8,6 +10,30 @@ import { fromFloat32, toFloat32 } from "../../src/safetensors/index.js";
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 export type WeightDType = "F32" | "F16" | "BF16";
+export const DTYPES: WeightDType[] = ["F32", "F16", "BF16"];
+
+/** The engine of one describeEachEngine block (set once its `before` has run) and its configuration. */
+export interface EngineUnderTest {
+	engine: ComputeEngine;
+	threads: number;
+	relaxedSimd: boolean;
+}
+
+/** One describe per engine configuration (1 and 2 threads, relaxed and plain SIMD), its engine started before and closed after. */
+export function describeEachEngine(what: string, body: (under: EngineUnderTest) => void): void {
+	for (const threads of [1, 2]) {
+		for (const relaxedSimd of [true, false]) {
+			describe(`${what}: ${threads} thread(s), ${relaxedSimd ? "relaxed SIMD (FMA)" : "plain SIMD"}`, () => {
+				const under = { threads, relaxedSimd } as EngineUnderTest;
+				before(async () => {
+					under.engine = await ComputeEngine.create({ threads, relaxedSimd });
+				});
+				after(() => under.engine.close());
+				body(under);
+			});
+		}
+	}
+}
 
 export interface TestWeight {
 	/** Raw little-endian bytes in `dtype`, as packLinear takes them. */

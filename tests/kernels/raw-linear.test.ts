@@ -4,9 +4,9 @@
  * released and the weight freed, in either order.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { test } from "node:test";
 import { ComputeEngine } from "../../src/kernels/index.js";
-import { assertClose, randomMatrix, randomWeight, referenceLinear, type WeightDType } from "./helpers.js";
+import { DTYPES, assertClose, describeEachEngine, randomMatrix, randomWeight, referenceLinear } from "./helpers.js";
 
 /** [M, N, K]: partial tiles, panels and k blocks, several row slabs (M > 256), few panels (row tasks). */
 const SHAPES: [number, number, number][] = [
@@ -19,42 +19,31 @@ const SHAPES: [number, number, number][] = [
 	[300, 19, 520],
 	[6, 17, 4099],
 ];
-const DTYPES: WeightDType[] = ["F32", "F16", "BF16"];
 
-for (const threads of [1, 2]) {
-	for (const relaxedSimd of [true, false]) {
-		describe(`rawLinear: ${threads} thread(s), ${relaxedSimd ? "relaxed SIMD (FMA)" : "plain SIMD"}`, () => {
-			let engine: ComputeEngine;
-			before(async () => {
-				engine = await ComputeEngine.create({ threads, relaxedSimd });
-			});
-			after(() => engine.close());
-
-			for (const dtype of DTYPES) {
-				test(`${dtype}: the same products as packLinear, bit for bit, with and without bias`, async () => {
-					let seed = 40;
-					for (const [m, n, k] of SHAPES) {
-						seed++;
-						const w = randomWeight(n, k, dtype, seed);
-						const x = randomMatrix(m * k, seed);
-						const bias = randomMatrix(n, seed, "bias");
-						const raw = engine.rawBuffer(w.bytes.length);
-						raw.bytes.set(w.bytes);
-						const direct = await engine.rawLinear(raw, dtype, n, k);
-						const packed = await engine.packLinear(w.bytes, dtype, n, k);
-						const y = await engine.linear(x, m, direct);
-						assert.deepEqual(y, await engine.linear(x, m, packed), `${dtype} [${m}, ${n}, ${k}]`);
-						assertClose(y, referenceLinear(x, m, w.values, n, k), 1e-6, `${dtype} [${m}, ${n}, ${k}]`);
-						assert.deepEqual(await engine.linear(x, m, direct, { bias }), await engine.linear(x, m, packed, { bias }), `${dtype} [${m}, ${n}, ${k}] + bias`);
-						engine.free(direct);
-						engine.free(packed);
-						await raw.release();
-					}
-				});
+describeEachEngine("rawLinear", (under) => {
+	for (const dtype of DTYPES) {
+		test(`${dtype}: the same products as packLinear, bit for bit, with and without bias`, async () => {
+			let seed = 40;
+			for (const [m, n, k] of SHAPES) {
+				seed++;
+				const w = randomWeight(n, k, dtype, seed);
+				const x = randomMatrix(m * k, seed);
+				const bias = randomMatrix(n, seed, "bias");
+				const raw = under.engine.rawBuffer(w.bytes.length);
+				raw.bytes.set(w.bytes);
+				const direct = await under.engine.rawLinear(raw, dtype, n, k);
+				const packed = await under.engine.packLinear(w.bytes, dtype, n, k);
+				const y = await under.engine.linear(x, m, direct);
+				assert.deepEqual(y, await under.engine.linear(x, m, packed), `${dtype} [${m}, ${n}, ${k}]`);
+				assertClose(y, referenceLinear(x, m, w.values, n, k), 1e-6, `${dtype} [${m}, ${n}, ${k}]`);
+				assert.deepEqual(await under.engine.linear(x, m, direct, { bias }), await under.engine.linear(x, m, packed, { bias }), `${dtype} [${m}, ${n}, ${k}] + bias`);
+				under.engine.free(direct);
+				under.engine.free(packed);
+				await raw.release();
 			}
 		});
 	}
-}
+});
 
 test("rawLinear: the raw memory comes back after both release and free, in either order", async (t) => {
 	const engine = await ComputeEngine.create({ threads: 2 });
