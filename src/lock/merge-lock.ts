@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { MoeMergeError } from "../errors.js";
+import { sha256Hex } from "../util/sha256.js";
 import { VERSION } from "../version.js";
 
 /** The lock written into every merge output (and pushed with it). */
@@ -54,7 +54,7 @@ export function lockHead(recipe: LockRecipe, sources: LockedSource[]): MergeLock
 	return {
 		lockfileVersion: 1,
 		tool: `moe-merge ${VERSION}`,
-		recipe: { file: basename(recipe.file), sha256: createHash("sha256").update(recipe.text).digest("hex") },
+		recipe: { file: basename(recipe.file), sha256: sha256Hex(recipe.text) },
 		sources,
 	};
 }

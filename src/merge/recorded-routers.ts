@@ -1,8 +1,9 @@
-import { createHash } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
 import type { ResumeRecord } from "../output/resume-record.js";
+import { writeFileDurably } from "../output/write-durably.js";
+import { sha256Hex } from "../util/sha256.js";
 
 /**
  * The values of hidden-state routers, saved in the staging folder as soon as the forward pass ends, so
@@ -23,16 +24,8 @@ export async function saveRouterValues(dir: string, tensors: readonly PlannedTen
 		}
 	}
 	const bytes = Buffer.concat(chunks);
-	const file = join(dir, ROUTERS_FILE_NAME);
-	const handle = await open(`${file}.tmp`, "w");
-	try {
-		await handle.writeFile(bytes);
-		await handle.sync();
-	} finally {
-		await handle.close();
-	}
-	await rename(`${file}.tmp`, file);
-	return { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+	await writeFileDurably(join(dir, ROUTERS_FILE_NAME), bytes);
+	return { bytes: bytes.length, sha256: sha256Hex(bytes) };
 }
 
 /**
@@ -42,7 +35,7 @@ export async function saveRouterValues(dir: string, tensors: readonly PlannedTen
 export async function loadRouterValues(dir: string, tensors: readonly PlannedTensor[], recorded: ResumeRecord["routers"]): Promise<PlannedTensor[] | undefined> {
 	if (!recorded) return undefined;
 	const bytes = await readFile(join(dir, ROUTERS_FILE_NAME)).catch(() => undefined);
-	if (!bytes || bytes.length !== recorded.bytes || createHash("sha256").update(bytes).digest("hex") !== recorded.sha256) return undefined;
+	if (!bytes || bytes.length !== recorded.bytes || sha256Hex(bytes) !== recorded.sha256) return undefined;
 	// A copy: Float32Array views need 4-byte alignment, which a Buffer from the pool may not have.
 	const floats = new Float32Array(new Uint8Array(bytes).buffer);
 	let offset = 0;

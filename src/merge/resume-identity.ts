@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
 import { inputFileNames } from "../lock/index.js";
 import type { LockedSource } from "../lock/index.js";
 import type { RecordedInput, ResumeRecord } from "../output/resume-record.js";
 import { encodeShardHeader } from "../safetensors/shard-header.js";
+import { sha256Hex } from "../util/sha256.js";
 import { VERSION } from "../version.js";
 import { stampOf } from "./input-stamps.js";
 import { DEFAULT_SHARD_SIZE, type MergePlan } from "./plan-merge.js";
@@ -14,10 +14,10 @@ export async function describeJob(plan: MergePlan, options: { shardSize?: number
 		resumeRecordVersion: 1,
 		tool: `moe-merge ${VERSION}`,
 		...(options.command && { command: options.command }),
-		recipe: { path: resolve(plan.recipe.file), sha256: sha256Text(plan.recipe.text), text: plan.recipe.text },
+		recipe: { path: resolve(plan.recipe.file), sha256: sha256Hex(plan.recipe.text), text: plan.recipe.text },
 		options: { seed: plan.seed, layout: plan.layout, shardSize: options.shardSize ?? DEFAULT_SHARD_SIZE },
 		inputs: await recordInputs(plan),
-		shards: plan.shards.map((s) => ({ name: s.fileName, bytes: s.headerBytes + s.dataBytes, header: sha256Bytes(encodeShardHeader(s)) })),
+		shards: plan.shards.map((s) => ({ name: s.fileName, bytes: s.headerBytes + s.dataBytes, header: sha256Hex(encodeShardHeader(s)) })),
 		complete: [],
 	};
 }
@@ -50,12 +50,4 @@ export function withInputHashes(record: ResumeRecord, sources: readonly LockedSo
 		}),
 	}));
 	return { ...record, inputs };
-}
-
-function sha256Text(text: string): string {
-	return createHash("sha256").update(text).digest("hex");
-}
-
-function sha256Bytes(bytes: Uint8Array): string {
-	return createHash("sha256").update(bytes).digest("hex");
 }

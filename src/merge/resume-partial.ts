@@ -2,7 +2,7 @@ import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { OutputError } from "../errors.js";
 import { sha256Files } from "../lock/hash-files.js";
-import { findAbandonedPartials } from "../output/abandoned-partials.js";
+import { findAbandonedPartials, removeCommand } from "../output/abandoned-partials.js";
 import { RESUME_RECORD_NAME, type ResumeRecord } from "../output/resume-record.js";
 import { ROUTERS_FILE_NAME } from "./recorded-routers.js";
 import { resumeMismatches } from "./resume-match.js";
@@ -58,7 +58,7 @@ export async function chooseCandidate(candidates: readonly ResumeCandidate[], cu
 	if (refusals.length === 0) return undefined;
 	throw new OutputError(`cannot resume: ${refusals.join("\n")}`, {
 		file: candidates[0]!.path,
-		hint: `run the merge it was (same recipe, inputs and options) with --resume, or merge from the start without --resume and remove the partial folder: rm -rf '${candidates[0]!.path.replaceAll("'", "'\\''")}'`,
+		hint: `run the merge it was (same recipe, inputs and options) with --resume, or merge from the start without --resume and remove the partial folder: ${removeCommand(candidates[0]!.path)}`,
 	});
 }
 

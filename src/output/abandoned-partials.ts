@@ -42,11 +42,16 @@ export async function findAbandonedPartials(target: string): Promise<AbandonedPa
 /** One line for the user: what, how big, and the commands that resume it (when it can be) or remove it. */
 export function describeAbandoned(partial: AbandonedPartial): string {
 	const what = `${partial.path} (${formatBytes(partial.bytes)}) was left by process ${partial.pid}, which is no longer running`;
-	const remove = `remove it with: rm -rf '${partial.path.replaceAll("'", "'\\''")}'`;
+	const remove = `remove it with: ${removeCommand(partial.path)}`;
 	if (!partial.record) return `${what}; ${remove}`;
 	const done = `${partial.record.complete.length} of ${partial.record.shards.length} shards complete`;
 	const output = join(dirname(partial.path), basename(partial.path).replace(/^\.(.*)\.moe-merge-partial-\d+$/, "$1"));
 	return `${what} (${done}); resume it with: ${resumeCommand(partial.record, output)}; or ${remove}`;
+}
+
+/** `rm -rf '<path>'`, quoted for any shell. */
+export function removeCommand(path: string): string {
+	return `rm -rf '${path.replaceAll("'", "'\\''")}'`;
 }
 
 /** The interrupted command with --resume (from the folder it ran in), or the recipe and output when it was a library call. */

@@ -1,5 +1,6 @@
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileDurably } from "./write-durably.js";
 
 /**
  * The resume record a merge keeps in its staging folder: what identifies the job (recipe, inputs,
@@ -88,7 +89,7 @@ export class ResumeJournal {
 			// After remove() the folder is becoming the output: nothing more goes into it.
 			if (this.removed) return;
 			this.record = change(this.record);
-			await writeDurably(join(this.dir, RESUME_RECORD_NAME), `${JSON.stringify(this.record, null, 1)}\n`);
+			await writeFileDurably(join(this.dir, RESUME_RECORD_NAME), `${JSON.stringify(this.record, null, 1)}\n`);
 		});
 		this.writing = next.catch(() => undefined);
 		return next;
@@ -105,16 +106,4 @@ export class ResumeJournal {
 		await this.writing;
 		await rm(join(this.dir, RESUME_RECORD_NAME), { force: true });
 	}
-}
-
-async function writeDurably(file: string, text: string): Promise<void> {
-	const temp = `${file}.tmp`;
-	const handle = await open(temp, "w");
-	try {
-		await handle.writeFile(text);
-		await handle.sync();
-	} finally {
-		await handle.close();
-	}
-	await rename(temp, file);
 }
