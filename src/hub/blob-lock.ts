@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isProcessRunning } from "../util/process-running.js";
 
 /** How often a waiting process looks at the lock again. */
 const POLL_MS = 200;
@@ -60,11 +61,5 @@ async function isStale(path: string, holder: string): Promise<boolean> {
 		const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
 		return age > UNREADABLE_STALE_MS;
 	}
-	if (match[2] !== hostname()) return false;
-	try {
-		process.kill(Number(match[1]), 0);
-		return false;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === "ESRCH";
-	}
+	return match[2] === hostname() && !isProcessRunning(Number(match[1]));
 }

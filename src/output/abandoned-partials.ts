@@ -1,5 +1,6 @@
 import { lstat, readdir } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { isProcessRunning } from "../util/process-running.js";
 import { formatBytes } from "../util/size.js";
 import { RESUME_RECORD_NAME, type ResumeRecord, readResumeRecord } from "./resume-record.js";
 
@@ -29,7 +30,7 @@ export async function findAbandonedPartials(target: string): Promise<AbandonedPa
 	for (const name of entries.sort()) {
 		const match = pattern.exec(name);
 		const pid = Number(match?.[2]);
-		if (!match || !pid || pid === process.pid || isRunning(pid)) continue;
+		if (!match || !pid || pid === process.pid || isProcessRunning(pid)) continue;
 		const path = join(dirname(dir), name);
 		const kind = match[1] as AbandonedPartial["kind"];
 		const record = kind === "partial" ? await readResumeRecord(path) : undefined;
@@ -66,15 +67,6 @@ export function resumeCommand(record: ResumeRecord, output: string): string {
 /** The text as one shell word (quoted only when it needs to be). */
 function shellQuote(text: string): string {
 	return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
-}
-
-function isRunning(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === "EPERM";
-	}
 }
 
 async function treeBytes(path: string): Promise<number> {
