@@ -1,17 +1,8 @@
 import { ModelError } from "../errors.js";
 import type { DenseConfig } from "../inputs/dense-config.js";
-import { ARCHITECTURE_NAMES, type ArchitectureName, type GateMode, usesPrompts } from "../recipe/index.js";
-import { deepseekMoe } from "./deepseek-moe.js";
 import { unsupportedInputReason } from "./input-support.js";
-import { mixtral } from "./mixtral.js";
-import { type OutputArchitecture, gatesSharedExperts } from "./output-architecture.js";
-import { qwen2Moe } from "./qwen2-moe.js";
-import { qwen3Moe } from "./qwen3-moe.js";
-
-/** Every output architecture, in mergekit-moe's order of preference (Mixtral, DeepSeek MoE, Qwen MoE, Qwen3 MoE). */
-export const ARCHITECTURES: readonly OutputArchitecture[] = ARCHITECTURE_NAMES.map(
-	({ id }) => [mixtral, deepseekMoe, qwen2Moe, qwen3Moe].find((a) => a.name === id)!,
-);
+import { type ArchitectureName, type OutputArchitecture, gatesSharedExperts } from "./output-architecture.js";
+import { ARCHITECTURES } from "./registry.js";
 
 export interface ArchitectureChoiceInput {
 	/** What the recipe's `architecture:` prefix allows, in mergekit's order; undefined = any. */
@@ -21,7 +12,8 @@ export interface ArchitectureChoiceInput {
 	sharedExperts: number;
 	/** Whether the shared experts have positive_prompts (all or none do: a recipe rule). */
 	sharedExpertPrompts: boolean;
-	gateMode: GateMode;
+	/** Whether the gate_mode builds router rows from prompts (else they are random). */
+	gatesFromPrompts: boolean;
 }
 
 export interface ArchitectureChoice {
@@ -34,8 +26,8 @@ export interface ArchitectureChoice {
 
 /**
  * Picks the output architecture like mergekit-moe: among the recipe's `architecture:` matches (all when
- * absent), the first in mergekit's order (Mixtral first) that can express every input; otherwise an
- * error listing each one and why not.
+ * absent), the first in mergekit's order (Mixtral first; registered ones after the built-in ones) that
+ * can express every input; otherwise an error listing each one and why not.
  */
 export function chooseArchitecture(input: ArchitectureChoiceInput): ArchitectureChoice {
 	const candidates = input.candidates ? ARCHITECTURES.filter((a) => input.candidates?.includes(a.name)) : ARCHITECTURES;
@@ -72,7 +64,7 @@ export function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput)
 		if (max === 0) return "it has no shared experts";
 		return max === Number.POSITIVE_INFINITY ? `it needs at least ${min} shared expert(s), got ${n}` : `it takes ${min}..${max} shared experts, got ${n}`;
 	}
-	if (n > 0 && gated && !input.sharedExpertPrompts && usesPrompts(input.gateMode)) {
+	if (n > 0 && gated && !input.sharedExpertPrompts && input.gatesFromPrompts) {
 		return "its shared expert gate is built from prompts: give the shared experts positive_prompts (or use gate_mode random)";
 	}
 	if (n > 0 && !gated && input.sharedExpertPrompts) {

@@ -1,6 +1,20 @@
-/** Config pieces more than one output architecture writes the same way. */
+/** Names and config pieces more than one output architecture writes (and reads back) the same way. */
 import type { DenseConfig } from "../inputs/dense-config.js";
-import type { TrainingSettings } from "./output-architecture.js";
+import { LLAMA_LIKE_NAMES, layerName } from "../inputs/input-families.js";
+import type { ConfigReading, MlpProjection, RouterRule, TrainingSettings } from "./output-architecture.js";
+
+/** transformers 5's stacked experts, named alike in Mixtral, Qwen2-MoE and Qwen3-MoE. */
+export const FUSED_EXPERT_NAMES = (layer: number) => ({
+	gateUp: layerName(layer, "mlp.experts.gate_up_proj"),
+	down: layerName(layer, "mlp.experts.down_proj"),
+});
+
+/** A dense layer's MLP, named as in the dense inputs. */
+export const denseMlpName = (layer: number, projection: MlpProjection): string => LLAMA_LIKE_NAMES.mlp(layer, projection);
+
+/** Per-expert MLPs and the router under `mlp.`, as Qwen2-MoE, Qwen3-MoE and DeepSeek-MoE name them. */
+export const expertUnderMlp = (layer: number, expert: number, projection: MlpProjection): string => layerName(layer, `mlp.experts.${expert}.${projection}.weight`);
+export const routerUnderMlp = (layer: number): string => layerName(layer, "mlp.gate.weight");
 
 /** transformers' defaults for every MoE config we write (and what mergekit-moe leaves in place). */
 export const ROUTER_AUX_LOSS_COEF = 0.001;
@@ -38,14 +52,34 @@ export function qwenWindowProblem(base: DenseConfig): string | null {
 	return `its attention window (${window}) covers ${count} of ${windows.length} layers; Qwen MoE models in transformers 4.57 apply a window to every layer or none`;
 }
 
+const QWEN_EXPERTS = "num_experts";
+const QWEN_EXPERT_INTERMEDIATE = "moe_intermediate_size";
+
 /** The routed-expert keys Qwen2-MoE and Qwen3-MoE configs share: every layer sparse, top-k weights renormalised. */
 export function qwenExpertConfig(base: DenseConfig, numExperts: number, expertsPerToken: number): Record<string, unknown> {
 	return {
-		num_experts: numExperts,
+		[QWEN_EXPERTS]: numExperts,
 		num_experts_per_tok: expertsPerToken,
 		decoder_sparse_step: 1,
 		mlp_only_layers: [],
 		norm_topk_prob: true,
-		moe_intermediate_size: base.intermediateSize,
+		[QWEN_EXPERT_INTERMEDIATE]: base.intermediateSize,
 	};
 }
+
+/**
+ * Reading those keys back: transformers 5 names the expert count num_local_experts; a layer is sparse
+ * unless listed in mlp_only_layers or off the decoder_sparse_step grid.
+ */
+export const QWEN_CONFIG_READING: ConfigReading = {
+	experts: [QWEN_EXPERTS, "num_local_experts"],
+	expertIntermediate: QWEN_EXPERT_INTERMEDIATE,
+	sparseLayer: (config, layer) => {
+		const only = Array.isArray(config.mlp_only_layers) ? (config.mlp_only_layers as unknown[]) : [];
+		const step = typeof config.decoder_sparse_step === "number" ? config.decoder_sparse_step : 1;
+		return !only.includes(layer) && step > 0 && (layer + 1) % step === 0;
+	},
+};
+
+/** Qwen MoE routers: softmax, top k renormalised only when norm_topk_prob (transformers' default false). */
+export const QWEN_ROUTER: RouterRule = { scoring: "softmax", normTopK: (config) => config.norm_topk_prob === true };

@@ -1,9 +1,21 @@
-import type { MlpProjection, OutputArchitecture } from "./output-architecture.js";
+import { layerName } from "../inputs/input-families.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
-import { FUSED_EXPERT_NAMES } from "./mixtral.js";
-import { qwenExpertConfig, qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
+import {
+	FUSED_EXPERT_NAMES,
+	QWEN_CONFIG_READING,
+	QWEN_ROUTER,
+	denseMlpName,
+	expertUnderMlp,
+	qwenExpertConfig,
+	qwenWindowConfig,
+	qwenWindowProblem,
+	routerTrainingConfig,
+	routerUnderMlp,
+} from "./moe-config-parts.js";
+import type { OutputArchitecture } from "./output-architecture.js";
 
-const layerName = (layer: number, rest: string) => `model.layers.${layer}.${rest}`;
+const MODEL_TYPE = "qwen2_moe";
+const SHARED_INTERMEDIATE = "shared_expert_intermediate_size";
 
 /**
  * Qwen2-MoE (`Qwen2MoeForCausalLM`): Qwen2 attention (q/k/v biases: copied from Qwen2 inputs, zeros for
@@ -13,6 +25,8 @@ const layerName = (layer: number, rest: string) => `model.layers.${layer}.${rest
 export const qwen2Moe: OutputArchitecture = {
 	name: "qwen2_moe",
 	displayName: "Qwen MoE",
+	modelType: MODEL_TYPE,
+	attention: "qwen2",
 	inputModelTypes: ["llama", "mistral", "qwen2"],
 	sharedExperts: { min: 1, max: Number.POSITIVE_INFINITY },
 	biases: {
@@ -20,31 +34,32 @@ export const qwen2Moe: OutputArchitecture = {
 		zeros: ["q_proj", "k_proj", "v_proj"],
 		whyNot: "Qwen MoE attention has q/k/v biases only; architecture: deepseek (DeepSeek MoE) carries an o_proj bias",
 	},
-	defaults: { expertsPerToken: () => 2 },
 	unsupportedInput(config) {
-		if (config.hiddenAct !== "silu") return `its MLP activation is ${config.hiddenAct}; Qwen MoE experts use silu`;
 		if (config.headDim * config.numHeads !== config.hiddenSize) {
 			return `its head_dim ${config.headDim} × ${config.numHeads} heads is not hidden_size ${config.hiddenSize}, which transformers 4.57's Qwen MoE refuses`;
 		}
 		return qwenWindowProblem(config);
 	},
-	expertTensorName: (layer, expert, projection) => layerName(layer, `mlp.experts.${expert}.${projection}.weight`),
+	expertTensorName: expertUnderMlp,
 	fusedExpertNames: FUSED_EXPERT_NAMES,
-	routerName: (layer) => layerName(layer, "mlp.gate.weight"),
+	routerName: routerUnderMlp,
 	sharedExpertNames: {
-		projection: (layer: number, projection: MlpProjection) => layerName(layer, `mlp.shared_expert.${projection}.weight`),
-		gate: (layer: number) => layerName(layer, "mlp.shared_expert_gate.weight"),
+		projection: (layer, projection) => layerName(layer, `mlp.shared_expert.${projection}.weight`),
+		gate: (layer) => layerName(layer, "mlp.shared_expert_gate.weight"),
 	},
+	denseMlpName,
+	router: QWEN_ROUTER,
+	config: { ...QWEN_CONFIG_READING, sharedIntermediate: (config) => config[SHARED_INTERMEDIATE] },
 	deriveConfig({ base, numExperts, expertsPerToken, sharedExperts, dtype, training }) {
 		const { head_dim: _derived, ...attention } = llamaLikeAttentionConfig(base);
 		return {
 			architectures: ["Qwen2MoeForCausalLM"],
-			model_type: "qwen2_moe",
+			model_type: MODEL_TYPE,
 			...attention,
 			...qwenWindowConfig(base),
 			qkv_bias: true,
 			...qwenExpertConfig(base, numExperts, expertsPerToken),
-			shared_expert_intermediate_size: sharedExperts * base.intermediateSize,
+			[SHARED_INTERMEDIATE]: sharedExperts * base.intermediateSize,
 			...routerTrainingConfig(training),
 			torch_dtype: dtype,
 		};

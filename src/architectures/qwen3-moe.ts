@@ -1,30 +1,41 @@
-import type { OutputArchitecture } from "./output-architecture.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
-import { FUSED_EXPERT_NAMES } from "./mixtral.js";
-import { qwenExpertConfig, qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
+import {
+	FUSED_EXPERT_NAMES,
+	QWEN_CONFIG_READING,
+	QWEN_ROUTER,
+	denseMlpName,
+	expertUnderMlp,
+	qwenExpertConfig,
+	qwenWindowConfig,
+	qwenWindowProblem,
+	routerTrainingConfig,
+	routerUnderMlp,
+} from "./moe-config-parts.js";
+import type { OutputArchitecture } from "./output-architecture.js";
 
-const layerName = (layer: number, rest: string) => `model.layers.${layer}.${rest}`;
+const MODEL_TYPE = "qwen3_moe";
 
 /** Qwen3-MoE (`Qwen3MoeForCausalLM`): Qwen3 attention with its q/k norms (copied from the base), routed experts only. */
 export const qwen3Moe: OutputArchitecture = {
 	name: "qwen3_moe",
 	displayName: "Qwen3 MoE",
+	modelType: MODEL_TYPE,
+	attention: "qwen3",
 	inputModelTypes: ["qwen3"],
 	sharedExperts: { min: 0, max: 0 },
 	// Qwen3's attention_bias gives q/k/v/o biases; the config flag is carried over with them.
 	biases: { carried: ["q_proj", "k_proj", "v_proj", "o_proj"] },
-	defaults: { expertsPerToken: () => 2 },
-	unsupportedInput(config) {
-		if (config.hiddenAct !== "silu") return `its MLP activation is ${config.hiddenAct}; Qwen3 MoE experts use silu`;
-		return qwenWindowProblem(config);
-	},
-	expertTensorName: (layer, expert, projection) => layerName(layer, `mlp.experts.${expert}.${projection}.weight`),
+	unsupportedInput: qwenWindowProblem,
+	expertTensorName: expertUnderMlp,
 	fusedExpertNames: FUSED_EXPERT_NAMES,
-	routerName: (layer) => layerName(layer, "mlp.gate.weight"),
+	routerName: routerUnderMlp,
+	denseMlpName,
+	router: QWEN_ROUTER,
+	config: QWEN_CONFIG_READING,
 	deriveConfig({ base, numExperts, expertsPerToken, dtype, training }) {
 		return {
 			architectures: ["Qwen3MoeForCausalLM"],
-			model_type: "qwen3_moe",
+			model_type: MODEL_TYPE,
 			...llamaLikeAttentionConfig(base),
 			...qwenWindowConfig(base),
 			attention_bias: base.biases.length > 0,

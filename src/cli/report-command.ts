@@ -2,7 +2,7 @@
 import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { MoeMergeError } from "../errors.js";
-import { resolveModel } from "../inputs/resolve-model.js";
+import { resolveModel } from "../merge/resolve-model.js";
 import { parseModelRef } from "../recipe/index.js";
 import { runReport } from "../report/run-report.js";
 import { layerProgress, printReport } from "./report-after-merge.js";

@@ -128,7 +128,7 @@ export function normaliseDenseConfig(raw: Record<string, unknown>, file: string)
 		tieWordEmbeddings: raw.tie_word_embeddings === true,
 		slidingWindow,
 		layerSlidingWindows: layerWindows(raw, modelType, numLayers, slidingWindow),
-		qkNorm: modelType === "qwen3",
+		qkNorm: inputFamilyOf(modelType).qkNorm === true,
 		partialRotaryFactor: partialRotary(raw, ropeScaling),
 		biases: inputFamilyOf(modelType).biases(raw),
 		hiddenAct: typeof raw.hidden_act === "string" ? raw.hidden_act : "silu",

@@ -31,11 +31,19 @@ export interface InputFamily {
 	/** The config's model_type. */
 	modelType: string;
 	names: InputNames;
+	/** RMS-normalises every query and key head (q_norm / k_norm) before rope (Qwen3). */
+	qkNorm?: boolean;
 	/** Which biases a model of this family has, from its config.json (as the transformers modeling file builds its layers). */
 	biases(raw: Record<string, unknown>): readonly BiasSite[];
 }
 
 const LAYER = /^model\.layers\.(\d+)\./;
+
+/** A tensor of decoder layer `layer` in every Llama-like checkpoint, dense or MoE: `rest` follows the layer prefix. */
+export const layerName = (layer: number, rest: string): string => `model.layers.${layer}.${rest}`;
+
+/** hidden_act values that mean SiLU (transformers' ACT2FN maps both), the only MLP activation we compute and write. */
+export const SILU_ACTIVATIONS: readonly string[] = ["silu", "swish"];
 const BIAS = /\.(q_proj|k_proj|v_proj|o_proj)\.bias$/;
 
 /** Llama, Mistral, Qwen2 and Qwen3 checkpoints share these names. */
@@ -43,13 +51,13 @@ export const LLAMA_LIKE_NAMES: InputNames = {
 	embed: "model.embed_tokens.weight",
 	finalNorm: "model.norm.weight",
 	lmHead: "lm_head.weight",
-	layer: (layer, rest) => `model.layers.${layer}.${rest}`,
+	layer: layerName,
 	layerOf: (name) => {
 		const match = LAYER.exec(name);
 		return match ? Number(match[1]) : undefined;
 	},
 	isEmbedding: (name) => name.startsWith("model.embed_tokens."),
-	mlp: (layer, projection) => `model.layers.${layer}.mlp.${projection}.weight`,
+	mlp: (layer, projection) => layerName(layer, `mlp.${projection}.weight`),
 	isMlpTensor: (name) => /^model\.layers\.\d+\.mlp\./.test(name),
 	biasSite: (name) => {
 		if (!name.endsWith(".bias")) return undefined;
@@ -71,7 +79,7 @@ export const INPUT_FAMILIES: readonly InputFamily[] = [
 	{ modelType: "mistral", names: LLAMA_LIKE_NAMES, biases: () => [] },
 	// Qwen2 always has q/k/v biases, though its config says nothing about them.
 	{ modelType: "qwen2", names: LLAMA_LIKE_NAMES, biases: () => ["q_proj", "k_proj", "v_proj"] },
-	{ modelType: "qwen3", names: LLAMA_LIKE_NAMES, biases: (raw) => (flag(raw, "attention_bias") ? ATTENTION : []) },
+	{ modelType: "qwen3", names: LLAMA_LIKE_NAMES, qkNorm: true, biases: (raw) => (flag(raw, "attention_bias") ? ATTENTION : []) },
 ];
 
 /** The family of a model_type; an unknown one is read like Llama (the output architecture refuses it later, by name). */

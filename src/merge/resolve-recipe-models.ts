@@ -1,10 +1,10 @@
 import { type ArchitectureChoice, chooseArchitecture } from "../architectures/choose-architecture.js";
-import type { OutputArchitecture } from "../architectures/output-architecture.js";
+import { type OutputArchitecture, defaultExpertsPerToken } from "../architectures/output-architecture.js";
 import { MoeMergeError } from "../errors.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
-import { checkCompatible } from "../inputs/check-compatible.js";
-import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
-import { type ModelRef, type Recipe, type SourceLoc, modelKey } from "../recipe/index.js";
+import { checkCompatible } from "./check-compatible.js";
+import { type ResolvedModel, resolveModel } from "./resolve-model.js";
+import { type ModelRef, type Recipe, type SourceLoc, modelKey, usesPrompts } from "../recipe/index.js";
 import type { DType } from "../safetensors/index.js";
 
 export interface ResolvedRecipe {
@@ -74,7 +74,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		inputs: models.map((m) => ({ label: m.label, config: m.config })),
 		sharedExperts: recipe.sharedExperts.length,
 		sharedExpertPrompts: recipe.sharedExperts.some((e) => e.positivePrompts.length > 0),
-		gateMode: recipe.gateMode,
+		gatesFromPrompts: usesPrompts(recipe.gateMode),
 	});
 	const { architecture } = choice;
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
@@ -92,7 +92,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	if ((E & (E - 1)) !== 0) {
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
 	}
-	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : architecture.defaults.expertsPerToken(recipe.sharedExperts.length);
+	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : defaultExpertsPerToken(architecture, recipe.sharedExperts.length);
 	if (expertsPerToken > E) {
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}

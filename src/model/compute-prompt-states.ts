@@ -9,16 +9,16 @@
  * Routers read the input of each decoder layer, so without `logits` or `keepAll` the last layer is not
  * run, and with `summary: "last"` the layer before it only updates each prompt's last token.
  */
-import { MoeMergeError } from "../errors.js";
 import { readDenseConfig } from "../inputs/dense-config.js";
-import { ModelWeights } from "../safetensors/index.js";
+import type { ModelWeights } from "../safetensors/index.js";
 import { LayerScratch, promptRows, runAttentionBlock, runMlpBlock, type LayerRows } from "./decoder-layer.js";
 import { gatherEmbeddings } from "./embeddings.js";
 import { freeMatrices, packHalf, readAttention, readMlp, releaseHalf, type RawAttention, type RawMlp } from "./layer-weights.js";
 import type { LinearBackend } from "./linear-backend.js";
-import { computeLogits } from "./lm-head.js";
+import { lastTokenLogits } from "./lm-head.js";
 import { describeModel, tensorNames, type ModelSpec } from "./model-spec.js";
 import { timed, type PhaseTimes } from "./phase-times.js";
+import { runPromptPass } from "./prompt-pass.js";
 import { rmsNorm } from "./rms-norm.js";
 import { ReadBuffer, readVector } from "./tensor-io.js";
 
@@ -80,16 +80,7 @@ export interface PromptStatesResult {
 
 export async function computePromptStates(modelDir: string, request: HiddenStateRequest, options: ForwardOptions): Promise<PromptStatesResult> {
 	const { prompts } = request;
-	prompts.forEach((ids, i) => {
-		if (ids.length === 0) throw new MoeMergeError(`prompt ${i} has no tokens; every prompt needs at least one token id`);
-	});
-	const spec = describeModel(await readDenseConfig(modelDir));
-	const weights = await ModelWeights.open(modelDir);
-	try {
-		return await forward(weights, spec, prompts, options);
-	} finally {
-		await weights.close();
-	}
+	return runPromptPass(modelDir, prompts, async () => describeModel(await readDenseConfig(modelDir)), (weights, spec) => forward(weights, spec, prompts, options));
 }
 
 async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[][], options: ForwardOptions): Promise<PromptStatesResult> {
@@ -161,13 +152,7 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 		});
 		result.all = all;
 	}
-	if (options.logits) {
-		const lastRows = new Float32Array(rows.length * H);
-		rows.forEach((r, p) => lastRows.set(x.subarray((r.first + r.tokens - 1) * H, (r.first + r.tokens) * H), p * H));
-		rmsNorm(lastRows, lastRows, rows.length, H, normWeight, spec.eps);
-		const logits = await computeLogits(weights, spec, lastRows, rows.length, backend, new ReadBuffer());
-		result.logits = rows.map((_, p) => logits.slice(p * spec.vocab, (p + 1) * spec.vocab));
-	}
+	if (options.logits) result.logits = await lastTokenLogits(weights, spec, x, rows, normWeight, backend, new ReadBuffer());
 	return result;
 }
 

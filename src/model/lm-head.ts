@@ -1,10 +1,11 @@
 /**
- * Final-norm + lm_head logits of a few rows (tests compare them with transformers). The vocabulary
+ * Final-norm + lm_head logits of a few rows (the report's next tokens; tests compare them with transformers). The vocabulary
  * matrix can be huge, so it goes through the backend in slices of rows.
  */
 import { dtypeBytes, type ModelWeights } from "../safetensors/index.js";
 import type { LinearBackend } from "./linear-backend.js";
 import { tensorNames, type ModelSpec } from "./model-spec.js";
+import { rmsNorm } from "./rms-norm.js";
 import { locate, readRows, type ReadBuffer } from "./tensor-io.js";
 
 /** Values per slice of the vocabulary matrix (16 M = 64 MB as f32). */
@@ -30,4 +31,25 @@ export async function computeLogits(weights: ModelWeights, spec: ModelSpec, x: F
 		}
 	}
 	return logits;
+}
+
+/**
+ * The next-token logits of each prompt: its last row of `x` [rows, hidden], final-normed with
+ * `normWeight`, through the head. One [vocab] array per prompt.
+ */
+export async function lastTokenLogits(
+	weights: ModelWeights,
+	spec: ModelSpec,
+	x: Float32Array,
+	prompts: readonly { first: number; tokens: number }[],
+	normWeight: Float32Array,
+	backend: LinearBackend,
+	buffer: ReadBuffer,
+): Promise<Float32Array[]> {
+	const H = spec.hidden;
+	const last = new Float32Array(prompts.length * H);
+	prompts.forEach((r, p) => last.set(x.subarray((r.first + r.tokens - 1) * H, (r.first + r.tokens) * H), p * H));
+	rmsNorm(last, last, prompts.length, H, normWeight, spec.eps);
+	const logits = await computeLogits(weights, spec, last, prompts.length, backend, buffer);
+	return prompts.map((_, p) => logits.slice(p * spec.vocab, (p + 1) * spec.vocab));
 }

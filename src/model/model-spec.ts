@@ -5,13 +5,11 @@
  */
 import { ModelError } from "../errors.js";
 import type { DenseConfig } from "../inputs/dense-config.js";
-import { INPUT_FAMILIES, type InputNames, LLAMA_LIKE_NAMES } from "../inputs/input-families.js";
+import { INPUT_FAMILIES, type InputNames, LLAMA_LIKE_NAMES, SILU_ACTIVATIONS } from "../inputs/input-families.js";
 import { buildRope, type Rope } from "./rope.js";
 
 /** The input families (src/inputs/input-families.ts) are exactly what the forward pass reproduces. */
 export const SUPPORTED_MODEL_TYPES: readonly string[] = INPUT_FAMILIES.map((f) => f.modelType);
-/** transformers' ACT2FN maps both names to SiLU. */
-const SILU_NAMES = ["silu", "swish"];
 
 export interface ModelSpec {
 	config: DenseConfig;
@@ -42,7 +40,7 @@ export function describeModel(config: DenseConfig): ModelSpec {
 	if (!SUPPORTED_MODEL_TYPES.includes(type)) {
 		fail(`model_type "${type}" is not supported for computing hidden states (supported: ${SUPPORTED_MODEL_TYPES.join(", ")})`);
 	}
-	if (!SILU_NAMES.includes(config.hiddenAct)) fail(`hidden_act "${config.hiddenAct}" is not supported (only silu)`);
+	if (!SILU_ACTIVATIONS.includes(config.hiddenAct)) fail(`hidden_act "${config.hiddenAct}" is not supported (only silu)`);
 	for (const [key, v] of [["hidden_size", config.hiddenSize], ["num_hidden_layers", config.numLayers], ["num_attention_heads", config.numHeads],
 		["head_dim", config.headDim], ["intermediate_size", config.intermediateSize], ["vocab_size", config.vocabSize]] as const) {
 		if (!(v > 0)) fail(`"${key}" must be positive, got ${v}`);

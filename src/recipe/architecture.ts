@@ -1,21 +1,15 @@
-/** `architecture:` as mergekit reads it: a case-insensitive prefix of an output architecture's name. */
-import type { ArchitectureName } from "./types.js";
-
-/** mergekit-moe's candidates, in its order (the order decides ties between prefixes). */
-export const ARCHITECTURE_NAMES: readonly { id: ArchitectureName; name: string }[] = [
-	{ id: "mixtral", name: "Mixtral" },
-	{ id: "deepseek_moe", name: "DeepSeek MoE" },
-	{ id: "qwen2_moe", name: "Qwen MoE" },
-	{ id: "qwen3_moe", name: "Qwen3 MoE" },
-];
+/** `architecture:` as mergekit reads it: a case-insensitive prefix of an output architecture's display name. */
+import type { ArchitectureName } from "../architectures/output-architecture.js";
+import { ARCHITECTURES } from "../architectures/registry.js";
 
 /**
- * Every architecture `text` selects, in mergekit's order; empty when none. Besides mergekit's
- * prefixes we accept our own ids (`qwen2_moe`), which no mergekit name starts with.
+ * Every architecture `text` selects, in the registry's order (mergekit's for the built-in ones: the order
+ * decides ties between prefixes); empty when none. Besides mergekit's prefixes we accept our own schema
+ * names (`qwen2_moe`), which no mergekit name starts with.
  */
 export function matchArchitectures(text: string): ArchitectureName[] {
 	const wanted = text.toLowerCase();
-	const byId = ARCHITECTURE_NAMES.filter((a) => a.id === wanted);
-	if (byId.length > 0) return byId.map((a) => a.id);
-	return ARCHITECTURE_NAMES.filter((a) => a.name.toLowerCase().startsWith(wanted)).map((a) => a.id);
+	const byName = ARCHITECTURES.filter((a) => a.name === wanted);
+	if (byName.length > 0) return byName.map((a) => a.name);
+	return ARCHITECTURES.filter((a) => a.displayName.toLowerCase().startsWith(wanted)).map((a) => a.name);
 }

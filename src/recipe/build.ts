@@ -1,7 +1,9 @@
 /** Validated data -> Recipe: defaults, model references, architecture, then mergekit's rules. */
 import { dirname, resolve } from "node:path";
 import type { RecipeError } from "../errors.js";
-import { ARCHITECTURE_NAMES, matchArchitectures } from "./architecture.js";
+import { DEFAULT_EXPERTS_PER_TOKEN } from "../architectures/output-architecture.js";
+import { ARCHITECTURES } from "../architectures/registry.js";
+import { matchArchitectures } from "./architecture.js";
 import { DEFAULT_GATE_MODE } from "./gate-modes.js";
 import { locatedError } from "./location.js";
 import { toPrompts } from "./prompts.js";
@@ -11,8 +13,6 @@ import { checkRules } from "./rules.js";
 import { didYouMean } from "./suggest.js";
 import type { ArchitectureName, ExpertSpec, ModelRef, ParseRecipeOptions, Recipe } from "./types.js";
 import { throwAll, type YamlSource } from "./yaml-source.js";
-
-export const DEFAULT_EXPERTS_PER_TOKEN = 2;
 
 export interface BuildInput {
 	raw: RawRecipe;
@@ -79,10 +79,10 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 
 /** mergekit: `if config.architecture`, so null and "" both mean "choose automatically". */
 function architectureCandidates(raw: RawRecipe, source: YamlSource, errors: RecipeError[]): ArchitectureName[] {
-	if (!raw.architecture) return ARCHITECTURE_NAMES.map((a) => a.id);
+	if (!raw.architecture) return ARCHITECTURES.map((a) => a.name);
 	const matches = matchArchitectures(raw.architecture);
 	if (matches.length === 0) {
-		const names = ARCHITECTURE_NAMES.map((a) => a.name);
+		const names = ARCHITECTURES.map((a) => a.displayName);
 		const text = `unknown architecture ${JSON.stringify(raw.architecture)}: expected (a case-insensitive prefix of) one of ${names.join(", ")}${didYouMean(raw.architecture, names)}`;
 		errors.push(locatedError(text, { loc: source.locate(["architecture"]), path: ["architecture"] }));
 	}

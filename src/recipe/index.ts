@@ -2,7 +2,7 @@
 export type { ArchitectureName, ExpertSpec, GateMode, ModelRef, ParseRecipeOptions, Prompt, Recipe, SourceLoc, TrainingSettings } from "./types.js";
 export { parseRecipe, loadRecipe } from "./parse.js";
 export { DEFAULT_REVISION, modelKey, parseModelRef } from "./model-ref.js";
-export { ARCHITECTURE_NAMES, matchArchitectures } from "./architecture.js";
+export { matchArchitectures } from "./architecture.js";
 export { SAME_MODEL_FLAG } from "./rules.js";
 export { GATE_MODES, DEFAULT_GATE_MODE, isRandomGateMode, readsHiddenStates, usesPrompts, type GateModeInfo, type HiddenGateMode, type PromptGateMode, type RandomGateMode } from "./gate-modes.js";
 export { schemaPath } from "./schema.js";

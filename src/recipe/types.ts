@@ -1,10 +1,11 @@
 /** The parsed, validated form of a recipe (mergekit-moe's YAML format plus our extensions). */
 
+import type { ArchitectureName, TrainingSettings } from "../architectures/output-architecture.js";
 import type { GateMode } from "./gate-modes.js";
 
 export type { GateMode } from "./gate-modes.js";
-
-export type ArchitectureName = "mixtral" | "qwen2_moe" | "qwen3_moe" | "deepseek_moe";
+/** ArchitectureName: an output architecture's schema name (src/architectures/registry.ts holds them all). */
+export type { ArchitectureName, TrainingSettings } from "../architectures/output-architecture.js";
 
 /** Plain text, or a conversation rendered later with the base model's chat template. */
 export type Prompt = string | { messages: { role: string; content: string }[] };
@@ -32,14 +33,6 @@ export interface ExpertSpec {
 	loc: SourceLoc;
 }
 
-/** Router settings a fine-tuner needs, written to config.json (undefined = the architecture's default). */
-export interface TrainingSettings {
-	/** Return router logits from forward() so the load-balancing loss is added while training. */
-	outputRouterLogits?: boolean;
-	/** Weight of the load-balancing (auxiliary) loss. */
-	routerAuxLossCoef?: number;
-}
-
 export interface Recipe {
 	file: string;
 	/** Raw YAML text, saved beside the output. */
@@ -63,8 +56,8 @@ export interface Recipe {
 	 */
 	architecture?: ArchitectureName;
 	/**
-	 * Every architecture the recipe allows, in mergekit's order (Mixtral, DeepSeek MoE, Qwen MoE,
-	 * Qwen3 MoE): all four when `architecture:` is absent, else the prefix matches. A prefix can
+	 * Every architecture the recipe allows, in the registry's order (mergekit's: Mixtral, DeepSeek MoE,
+	 * Qwen MoE, Qwen3 MoE, then any registered): all when `architecture:` is absent, else the prefix matches. A prefix can
 	 * match several (`qwen` = Qwen MoE and Qwen3 MoE); mergekit then takes the first that supports
 	 * the input models, so later code should do the same rather than trust `architecture` alone.
 	 */

@@ -3,7 +3,7 @@
  * The `prompts[].text / token_ids / layers[].{layer, router_probs, experts}` shape is a promise to
  * other tools (see docs/report.md); everything else may grow.
  */
-import type { PromptRouting } from "./moe-forward.js";
+import type { PromptRouting } from "../model/moe-forward.js";
 import type { ReportPrompt } from "./report-prompts.js";
 import { type ExpertPair, expertShares, expertSimilarity, meanSimilarity, routingAgreement, topExpert } from "./routing-stats.js";
 

@@ -2,7 +2,7 @@
  * Figures derived from the router probabilities: how much of a prompt goes to each expert, whether its
  * own expert wins, the merge's routing agreement, and how alike experts are routed.
  */
-import type { PromptLayerRouting } from "./moe-forward.js";
+import type { PromptLayerRouting } from "../model/moe-forward.js";
 
 export interface ExpertShares {
 	/** Per expert, its mean router probability over the prompt's tokens and the MoE layers (sums to 1). */

@@ -1,7 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { MLP_PROJECTIONS } from "../architectures/expert-tensors.js";
+import type { MlpProjection, OutputArchitecture } from "../architectures/output-architecture.js";
+import { architectureByModelType, knownModelTypes } from "../architectures/registry.js";
+import { type BiasSite, LLAMA_LIKE_NAMES, inputFamilyOf, layerName } from "../inputs/input-families.js";
 import type { ShardTensor } from "./open-checkpoint-shards.js";
-import { MOE_TENSOR_TABLES, type MoeDims, type MoeTensorTable, type TensorRule } from "./moe-tensor-tables.js";
 import type { CheckpointProblem } from "./problem.js";
 
 const CONFIG = "config.json";
@@ -28,11 +31,11 @@ export async function checkConfigAgainstTensors(dir: string, tensors: ReadonlyMa
 		return problem(code === "ENOENT" ? "is missing" : code ? `cannot be read (${code})` : `is not valid JSON (${(error as Error).message})`);
 	}
 	const modelType = String(config.model_type);
-	const table = Object.hasOwn(MOE_TENSOR_TABLES, modelType) ? MOE_TENSOR_TABLES[modelType] : undefined;
-	if (!table) return { problems: [], skipped: `model_type ${JSON.stringify(config.model_type)}: verify knows the tensors of ${Object.keys(MOE_TENSOR_TABLES).join(", ")}` };
-	const dims = readMoeDims(config, table);
+	const arch = architectureByModelType(config.model_type);
+	if (!arch) return { problems: [], skipped: `model_type ${JSON.stringify(config.model_type)}: verify knows the tensors of ${knownModelTypes()}` };
+	const dims = readMoeDims(config, arch);
 	if (typeof dims === "string") return problem(dims);
-	const expected = expectedTensors(table, dims, tensors);
+	const expected = expectedTensors(arch, dims, tensors);
 	// A tied checkpoint may still carry its head: fine when its shape is the embedding's.
 	if (dims.tiedEmbeddings && tensors.has(TIED_HEAD)) expected.set(TIED_HEAD, [dims.vocab, dims.hidden]);
 	return { problems: compare(expected, tensors, modelType) };
@@ -42,20 +45,44 @@ function problem(message: string): ConfigCheck {
 	return { problems: [{ file: CONFIG, message }] };
 }
 
-/** The sizes of a config, or what is wrong with it. */
-export function readMoeDims(config: Record<string, unknown>, table: MoeTensorTable): MoeDims | string {
+/** The sizes a config gives, read by readMoeDims. */
+export interface MoeDims {
+	hidden: number;
+	vocab: number;
+	layers: number;
+	experts: number;
+	heads: number;
+	kvHeads: number;
+	headDim: number;
+	/** Intermediate size of dense MLP layers. */
+	intermediate: number;
+	/** Intermediate size of each routed expert. */
+	expertIntermediate: number;
+	/** Intermediate size of the shared experts (0 when there are none). */
+	sharedIntermediate: number;
+	tiedEmbeddings: boolean;
+	/** The attention biases, as the architecture's attention family reads them from the config. */
+	biases: readonly BiasSite[];
+	/** Per-head q/k RMSNorm weights (Qwen3 attention). */
+	qkNorm: boolean;
+	/** Whether layer l has a sparse MoE block (else a dense MLP). */
+	sparseLayer: (layer: number) => boolean;
+}
+
+/** The sizes of a config, read with the architecture's keys, or what is wrong with it. */
+export function readMoeDims(config: Record<string, unknown>, arch: OutputArchitecture): MoeDims | string {
 	const missing: string[] = [];
 	const int = (key: string, fallback?: number): number => {
 		const value = config[key] ?? fallback;
 		if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
-		missing.push(key);
+		missing.push(JSON.stringify(key));
 		return 0;
 	};
 	const hidden = int("hidden_size");
 	const heads = int("num_attention_heads");
-	const step = int("decoder_sparse_step", 1);
-	const mlpOnly = Array.isArray(config.mlp_only_layers) ? (config.mlp_only_layers as unknown[]) : [];
-	const experts = int(table.keys.experts);
+	const experts = int(arch.config.experts.find((key) => config[key] != null) ?? arch.config.experts[0]!);
+	const shared = arch.config.sharedIntermediate?.(config) ?? 0;
+	const family = inputFamilyOf(arch.attention);
 	const dims: MoeDims = {
 		hidden,
 		vocab: int("vocab_size"),
@@ -65,44 +92,56 @@ export function readMoeDims(config: Record<string, unknown>, table: MoeTensorTab
 		kvHeads: int("num_key_value_heads", heads),
 		headDim: int("head_dim", heads > 0 ? hidden / heads : undefined),
 		intermediate: int("intermediate_size"),
-		expertIntermediate: int(table.keys.expertIntermediate),
-		sharedIntermediate: sharedSize(table, config, int),
+		expertIntermediate: int(arch.config.expertIntermediate),
+		sharedIntermediate: typeof shared === "number" && Number.isSafeInteger(shared) && shared >= 0 ? shared : (missing.push("shared experts' size"), 0),
 		tiedEmbeddings: config.tie_word_embeddings === true,
-		attentionBias: config.attention_bias === true,
-		sparseLayer: (l) => experts > 0 && (table.sparseLayer ? table.sparseLayer(config, l) : !mlpOnly.includes(l) && step > 0 && (l + 1) % step === 0),
+		biases: family.biases(config).filter((site) => site !== "mlp"),
+		qkNorm: family.qkNorm === true,
+		sparseLayer: (l) => experts > 0 && arch.config.sparseLayer(config, l),
 	};
-	if (missing.length > 0) return `has no valid ${missing.map((k) => JSON.stringify(k)).join(", ")} (non-negative integers expected)`;
+	if (missing.length > 0) return `has no valid ${missing.join(", ")} (non-negative integers expected)`;
 	return dims;
 }
 
-function sharedSize(table: MoeTensorTable, config: Record<string, unknown>, int: (key: string) => number): number {
-	const key = table.keys.sharedIntermediate;
-	if (key === undefined) return 0;
-	if (typeof key === "string") return int(key);
-	const size = key(config);
-	return typeof size === "number" && Number.isSafeInteger(size) && size >= 0 ? size : 0;
-}
-
-/** Every tensor name and shape the table implies; each sparse layer's expert layout follows what is there. */
-export function expectedTensors(table: MoeTensorTable, d: MoeDims, present: ReadonlyMap<string, unknown>): Map<string, number[]> {
+/** Every tensor name and shape the architecture implies; each sparse layer's expert layout follows what is there. */
+export function expectedTensors(arch: OutputArchitecture, d: MoeDims, present: ReadonlyMap<string, unknown>): Map<string, number[]> {
 	const expected = new Map<string, number[]>();
-	const add = (rules: TensorRule[], layer?: number) => {
-		for (const rule of rules) {
-			if (rule.when && !rule.when(d)) continue;
-			const name = layer === undefined ? rule.name : rule.name.replace("{l}", String(layer));
-			if (!name.includes("{e}")) expected.set(name, rule.shape(d));
-			else for (let e = 0; e < d.experts; e++) expected.set(name.replace("{e}", String(e)), rule.shape(d));
-		}
+	const names = LLAMA_LIKE_NAMES;
+	const q = d.heads * d.headDim;
+	const kv = d.kvHeads * d.headDim;
+	const mlp = (name: (p: MlpProjection) => string, size: number) => {
+		for (const p of MLP_PROJECTIONS) expected.set(name(p), p === "down_proj" ? [d.hidden, size] : [size, d.hidden]);
 	};
-	add(table.model);
+	expected.set(names.embed, [d.vocab, d.hidden]);
+	expected.set(names.finalNorm, [d.hidden]);
+	if (!d.tiedEmbeddings) expected.set(names.lmHead, [d.vocab, d.hidden]);
+	const rows = { q_proj: q, k_proj: kv, v_proj: kv, o_proj: d.hidden };
 	for (let l = 0; l < d.layers; l++) {
-		add(table.layer, l);
+		const at = (rest: string) => layerName(l, rest);
+		expected.set(at("input_layernorm.weight"), [d.hidden]);
+		expected.set(at("post_attention_layernorm.weight"), [d.hidden]);
+		for (const p of ["q_proj", "k_proj", "v_proj"] as const) expected.set(at(`self_attn.${p}.weight`), [rows[p], d.hidden]);
+		expected.set(at("self_attn.o_proj.weight"), [d.hidden, q]);
+		for (const site of d.biases) if (site !== "mlp") expected.set(at(`self_attn.${site}.bias`), [rows[site]]);
+		if (d.qkNorm) for (const norm of ["q_norm", "k_norm"]) expected.set(at(`self_attn.${norm}.weight`), [d.headDim]);
 		if (!d.sparseLayer(l)) {
-			add(table.denseMlp, l);
+			mlp((p) => arch.denseMlpName(l, p), d.intermediate);
 			continue;
 		}
-		add(table.sparse, l);
-		add(present.has(table.fusedMarker.replace("{l}", String(l))) ? table.fused : table.perExpert, l);
+		const shared = arch.sharedExpertNames;
+		if (shared && d.sharedIntermediate > 0) {
+			mlp((p) => shared.projection(l, p), d.sharedIntermediate);
+			if (shared.gate) expected.set(shared.gate(l), [1, d.hidden]);
+		}
+		const fused = arch.fusedExpertNames?.(l);
+		if (fused && present.has(fused.gateUp)) {
+			expected.set(fused.gateUp, [d.experts, 2 * d.expertIntermediate, d.hidden]);
+			expected.set(fused.down, [d.experts, d.hidden, d.expertIntermediate]);
+			expected.set(arch.routerName(l, "fused"), [d.experts, d.hidden]);
+			continue;
+		}
+		expected.set(arch.routerName(l, "per-expert"), [d.experts, d.hidden]);
+		for (let e = 0; e < d.experts; e++) mlp((p) => arch.expertTensorName(l, e, p), d.expertIntermediate);
 	}
 	return expected;
 }

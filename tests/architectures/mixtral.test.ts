@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { chooseArchitecture, type ArchitectureChoiceInput } from "../../src/architectures/choose-architecture.js";
 import { unsupportedInputReason } from "../../src/architectures/input-support.js";
 import { mixtral } from "../../src/architectures/mixtral.js";
+import { defaultExpertsPerToken } from "../../src/architectures/output-architecture.js";
 import { normaliseDenseConfig } from "../../src/inputs/dense-config.js";
 import { ModelError } from "../../src/errors.js";
 
@@ -12,7 +13,7 @@ const dense = (extra: Record<string, unknown>) =>
 
 describe("Mixtral: inputs", () => {
 	const inputs = (...types: string[]) => types.map((t, i) => ({ label: `model ${i}`, config: dense({ model_type: t }) }));
-	const choice = (extra: Partial<ArchitectureChoiceInput>): ArchitectureChoiceInput => ({ inputs: inputs("llama"), sharedExperts: 0, sharedExpertPrompts: false, gateMode: "hidden", ...extra });
+	const choice = (extra: Partial<ArchitectureChoiceInput>): ArchitectureChoiceInput => ({ inputs: inputs("llama"), sharedExperts: 0, sharedExpertPrompts: false, gatesFromPrompts: true, ...extra });
 	const cases: [string, Partial<ArchitectureChoiceInput>, RegExp | null][] = [
 		["llama", {}, null],
 		["mistral", { inputs: inputs("mistral", "mistral") }, null],
@@ -57,7 +58,7 @@ describe("Mixtral: names, defaults, config", () => {
 	it("carries no biases and defaults to 2 experts per token", () => {
 		assert.deepEqual([...mixtral.biases.carried], []);
 		assert.equal(mixtral.biases.zeros, undefined);
-		assert.equal(mixtral.defaults.expertsPerToken(0), 2);
+		assert.equal(defaultExpertsPerToken(mixtral, 0), 2);
 	});
 
 	it("derives a MixtralConfig, keeping a Mistral window", () => {

@@ -1,7 +1,9 @@
 /** Qwen MoE, Qwen3 MoE and DeepSeek MoE descriptions, row by row, and the choice among all four as mergekit-moe makes it. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ARCHITECTURES, chooseArchitecture, type ArchitectureChoiceInput } from "../../src/architectures/choose-architecture.js";
+import { chooseArchitecture, type ArchitectureChoiceInput } from "../../src/architectures/choose-architecture.js";
+import { defaultExpertsPerToken } from "../../src/architectures/output-architecture.js";
+import { ARCHITECTURES } from "../../src/architectures/registry.js";
 import { deepseekMoe } from "../../src/architectures/deepseek-moe.js";
 import { unsupportedInputReason } from "../../src/architectures/input-support.js";
 import { qwen2Moe } from "../../src/architectures/qwen2-moe.js";
@@ -15,13 +17,13 @@ const dense = (extra: Record<string, unknown> = {}) =>
 const inputs = (type: string, extra: Record<string, unknown> = {}) => [{ label: "base", config: dense({ model_type: type, ...extra }) }, { label: "expert", config: dense({ model_type: type, ...extra }) }];
 
 describe("choosing the output architecture as mergekit-moe does", () => {
-	const choice = (extra: Partial<ArchitectureChoiceInput>): ArchitectureChoiceInput => ({ inputs: inputs("llama"), sharedExperts: 0, sharedExpertPrompts: false, gateMode: "hidden", ...extra });
+	const choice = (extra: Partial<ArchitectureChoiceInput>): ArchitectureChoiceInput => ({ inputs: inputs("llama"), sharedExperts: 0, sharedExpertPrompts: false, gatesFromPrompts: true, ...extra });
 	const cases: [string, Partial<ArchitectureChoiceInput>, ArchitectureName | RegExp][] = [
 		["Llama without shared experts: Mixtral first", {}, "mixtral"],
-		["Llama, a shared expert without prompts, random gates: DeepSeek MoE (before Qwen MoE)", { sharedExperts: 1, gateMode: "random" }, "deepseek_moe"],
+		["Llama, a shared expert without prompts, random gates: DeepSeek MoE (before Qwen MoE)", { sharedExperts: 1, gatesFromPrompts: false }, "deepseek_moe"],
 		["Llama, a shared expert with prompts: Qwen MoE (DeepSeek has no shared gate)", { sharedExperts: 1, sharedExpertPrompts: true }, "qwen2_moe"],
 		["Llama, two shared experts with prompts: Qwen MoE", { sharedExperts: 2, sharedExpertPrompts: true }, "qwen2_moe"],
-		["Mistral, two ungated shared experts: DeepSeek MoE", { inputs: inputs("mistral"), sharedExperts: 2, gateMode: "random" }, "deepseek_moe"],
+		["Mistral, two ungated shared experts: DeepSeek MoE", { inputs: inputs("mistral"), sharedExperts: 2, gatesFromPrompts: false }, "deepseek_moe"],
 		["Qwen2 with a shared expert: Qwen MoE", { inputs: inputs("qwen2"), sharedExperts: 1, sharedExpertPrompts: true }, "qwen2_moe"],
 		["Qwen3: Qwen3 MoE", { inputs: inputs("qwen3") }, "qwen3_moe"],
 		["Llama with attention_bias: DeepSeek MoE, the one that carries o_proj biases", { inputs: inputs("llama", { attention_bias: true }) }, "deepseek_moe"],
@@ -32,7 +34,7 @@ describe("choosing the output architecture as mergekit-moe does", () => {
 		["a shared expert for Mixtral: refused", { candidates: ["mixtral"], sharedExperts: 1, sharedExpertPrompts: true }, /Mixtral: it has no shared experts/],
 		["Qwen MoE with a shared expert but no prompts and hidden gates: refused", { candidates: ["qwen2_moe"], sharedExperts: 1 }, /give the shared experts positive_prompts/],
 		["DeepSeek MoE with prompts on its shared expert: refused", { candidates: ["deepseek_moe"], sharedExperts: 1, sharedExpertPrompts: true }, /no gate, so their prompts would mean nothing/],
-		["Mixtral with a Mistral window and Qwen MoE: both fine", { inputs: inputs("mistral", { sliding_window: 4 }), candidates: ["qwen2_moe"], sharedExperts: 1, gateMode: "random" }, "qwen2_moe"],
+		["Mixtral with a Mistral window and Qwen MoE: both fine", { inputs: inputs("mistral", { sliding_window: 4 }), candidates: ["qwen2_moe"], sharedExperts: 1, gatesFromPrompts: false }, "qwen2_moe"],
 		["DeepSeek MoE refuses a window", { inputs: inputs("mistral", { sliding_window: 4 }), candidates: ["deepseek_moe"] }, /sliding window, which DeepSeek MoE's attention has not/],
 	];
 	for (const [what, input, expected] of cases) {
@@ -133,8 +135,8 @@ describe("names and configs", () => {
 		assert.equal(config.moe_intermediate_size, 64);
 		assert.match(String((config.auto_map as Record<string, string>).AutoModelForCausalLM), /^deepseek-ai\/deepseek-moe-16b-base--modeling_deepseek\.DeepseekForCausalLM$/);
 		assert.equal(derive(deepseekMoe, {}, 0).n_shared_experts, null);
-		assert.equal(deepseekMoe.defaults.expertsPerToken(1), 2);
-		assert.equal(deepseekMoe.defaults.expertsPerToken(0), 2);
+		assert.equal(defaultExpertsPerToken(deepseekMoe, 1), 2);
+		assert.equal(defaultExpertsPerToken(deepseekMoe, 0), 2);
 		assert.equal(deepseekMoe.sharedExpertNames?.projection(2, "gate_proj"), "model.layers.2.mlp.shared_experts.gate_proj.weight");
 		assert.equal(deepseekMoe.sharedExpertNames?.gate, undefined);
 		assert.equal(deepseekMoe.fusedExpertNames, undefined);

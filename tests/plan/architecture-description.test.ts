@@ -59,9 +59,9 @@ async function planWithShared(sharedExperts: TensorPlanInput["sharedExperts"]): 
 describe("a description with a shared expert", () => {
 	it("is chosen only with a shared expert that has prompts, unless the gates are random", () => {
 		const config = normaliseDenseConfig({ model_type: "llama", hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 64, vocab_size: 100 }, "config.json");
-		const input = { inputs: [{ label: "base", config }], sharedExperts: 1, sharedExpertPrompts: false, gateMode: "hidden" as const };
+		const input = { inputs: [{ label: "base", config }], sharedExperts: 1, sharedExpertPrompts: false, gatesFromPrompts: true };
 		assert.match(whyNot(withShared, input) ?? "", /give the shared experts positive_prompts/);
-		assert.equal(whyNot(withShared, { ...input, gateMode: "random" }), null);
+		assert.equal(whyNot(withShared, { ...input, gatesFromPrompts: false }), null);
 		assert.equal(whyNot(withShared, { ...input, sharedExpertPrompts: true }), null);
 		assert.match(whyNot(withShared, { ...input, sharedExperts: 0 }) ?? "", /takes 1..2 shared experts, got 0/);
 		assert.match(whyNot({ ...withShared, sharedExperts: { min: 0, max: 2 }, sharedExpertNames: { projection: withShared.sharedExpertNames!.projection } }, { ...input, sharedExpertPrompts: true }) ?? "", /no gate, so their prompts would mean nothing/);

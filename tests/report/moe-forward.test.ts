@@ -7,8 +7,8 @@ import { after, before, describe, test } from "node:test";
 import { join } from "node:path";
 import { ComputeEngine } from "../../src/kernels/index.js";
 import { ReferenceLinearBackend, type LinearBackend } from "../../src/model/index.js";
-import { runMoeForward } from "../../src/report/moe-forward.js";
-import { readMoeSpec } from "../../src/report/moe-spec.js";
+import { runMoeForward } from "../../src/model/moe-forward.js";
+import { readMoeSpec } from "../../src/model/moe-spec.js";
 import { MOE_FIXTURES, REPORT_FIXTURES, readExpected } from "./helpers.js";
 
 let engine: ComputeEngine;

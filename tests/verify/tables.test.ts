@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { expectedTensors, readMoeDims } from "../../src/verify/check-config-tensors.js";
-import { MOE_TENSOR_TABLES } from "../../src/verify/moe-tensor-tables.js";
+import { architectureByModelType } from "../../src/architectures/registry.js";
 import { referenceNames } from "./helpers.js";
 
-describe("verify's tensor tables match what transformers builds from the same config", () => {
+describe("the architecture descriptions' tensor names (as verify expects them) match what transformers builds from the same config", () => {
 	for (const version of [4, 5] as const) {
 		it(`transformers ${version}: Mixtral, Qwen2-MoE (shared expert, a dense layer), Qwen3-MoE (q/k norms, biases)`, async () => {
 			const reference = await referenceNames(version);
 			assert.deepEqual(Object.keys(reference.models).sort(), ["mixtral", "qwen2_moe", "qwen3_moe"]);
 			for (const [modelType, { config, tensors }] of Object.entries(reference.models)) {
-				const table = MOE_TENSOR_TABLES[modelType]!;
-				const dims = readMoeDims(config, table);
+				const arch = architectureByModelType(modelType)!;
+				const dims = readMoeDims(config, arch);
 				assert.notEqual(typeof dims, "string", `${modelType}: ${String(dims)}`);
 				const present = new Map(Object.entries(tensors));
-				const expected = expectedTensors(table, dims as Exclude<typeof dims, string>, present);
+				const expected = expectedTensors(arch, dims as Exclude<typeof dims, string>, present);
 				assert.deepEqual(Object.fromEntries([...expected].sort()), Object.fromEntries([...present].sort()), `${modelType} under transformers ${reference.transformers}`);
 			}
 		});

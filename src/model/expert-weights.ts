@@ -1,16 +1,16 @@
 /**
- * Gated MLPs (routed experts, the shared expert, dense layers) read from any of the layouts of the
- * architecture table and packed for the backend: gate and up stacked into one [2I, H] matrix, down
+ * Gated MLPs (routed experts, the shared expert, dense layers) read from either expert layout of the
+ * architecture's description and packed for the backend: gate and up stacked into one [2I, H] matrix, down
  * [H, I]. For transformers 5's fused tensors, expert e is a contiguous slice of rows of [E·2I, H] and
  * [E·H, I], so only its bytes are read.
  */
+import type { ExpertLayout, MlpProjection, OutputArchitecture } from "../architectures/output-architecture.js";
 import { ModelError } from "../errors.js";
 import type { ModelWeights } from "../safetensors/index.js";
-import type { LinearBackend } from "../model/linear-backend.js";
-import { siluGate } from "../model/silu-gate.js";
+import type { LinearBackend } from "./linear-backend.js";
+import { siluGate } from "./silu-gate.js";
 import { dtypeBytes } from "../safetensors/index.js";
-import { locate, readRows, readStacked, type ReadBuffer } from "../model/tensor-io.js";
-import type { MlpNames, MoeLayout } from "./moe-architectures.js";
+import { locate, readRows, readStacked, type ReadBuffer } from "./tensor-io.js";
 
 export interface PackedMlp {
 	gateUp: unknown;
@@ -18,21 +18,34 @@ export interface PackedMlp {
 	intermediate: number;
 }
 
+/** One gated MLP's three projections (PyTorch Linear layout [out, in]). */
+export interface MlpNames {
+	gate: string;
+	up: string;
+	down: string;
+}
+
+/** The names of an MLP whose projections `name` gives. */
+export function mlpNames(name: (projection: MlpProjection) => string): MlpNames {
+	return { gate: name("gate_proj"), up: name("up_proj"), down: name("down_proj") };
+}
+
 /** Where one MLP's bytes come from: its own three tensors, or expert `expert` of fused [E, ...] tensors. */
 export type MlpSource = { names: MlpNames } | { fused: { gateUp: string; down: string }; expert: number; experts: number };
 
-/** The first layout whose router and expert 0 layer l has (Qwen's two layouts share the router's name). */
-export function layoutOf(weights: ModelWeights, layouts: readonly MoeLayout[], l: number): MoeLayout {
-	const firstExpert = (layout: MoeLayout): string => (layout.expert ? layout.expert(l, 0).gate : layout.fused!(l).gateUp);
-	const found = layouts.find((layout) => weights.has(layout.router(l)) && weights.has(firstExpert(layout)));
+/** The layout of layer l's experts: the first (per-expert, then fused) whose router and expert 0 it has (Qwen's two layouts share the router's name). */
+export function layoutOf(weights: ModelWeights, arch: OutputArchitecture, l: number): ExpertLayout {
+	const layouts: ExpertLayout[] = arch.fusedExpertNames ? ["per-expert", "fused"] : ["per-expert"];
+	const firstExpert = (layout: ExpertLayout): string => (layout === "fused" ? arch.fusedExpertNames!(l).gateUp : arch.expertTensorName(l, 0, "gate_proj"));
+	const found = layouts.find((layout) => weights.has(arch.routerName(l, layout)) && weights.has(firstExpert(layout)));
 	if (found) return found;
-	const tried = layouts.map((layout) => `${layout.router(l)} + ${firstExpert(layout)}`).join(", ");
+	const tried = layouts.map((layout) => `${arch.routerName(l, layout)} + ${firstExpert(layout)}`).join(", ");
 	throw new ModelError(`${weights.dir}: layer ${l} has no router and experts in a known layout (looked for ${tried})`, { file: weights.dir });
 }
 
-export function expertSource(layout: MoeLayout, l: number, e: number, experts: number): MlpSource {
-	if (layout.expert) return { names: layout.expert(l, e) };
-	return { fused: layout.fused!(l), expert: e, experts };
+export function expertSource(arch: OutputArchitecture, layout: ExpertLayout, l: number, e: number, experts: number): MlpSource {
+	if (layout === "per-expert") return { names: mlpNames((p) => arch.expertTensorName(l, e, p)) };
+	return { fused: arch.fusedExpertNames!(l), expert: e, experts };
 }
 
 export async function packMlp(weights: ModelWeights, source: MlpSource, hidden: number, intermediate: number, backend: LinearBackend, buffer: ReadBuffer): Promise<PackedMlp> {

@@ -3,7 +3,7 @@ import { ModelError } from "../errors.js";
 import type { WeightSource } from "../safetensors/index.js";
 import type { ModelRef } from "../recipe/index.js";
 import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "../safetensors/index.js";
-import { type DenseConfig, readDenseConfig } from "./dense-config.js";
+import { type DenseConfig, readDenseConfig } from "../inputs/dense-config.js";
 import type { HubAccess } from "../hub/hub-context.js";
 import { resolveHubModel } from "../hub/resolve-hub-model.js";
 

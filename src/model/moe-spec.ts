@@ -1,17 +1,20 @@
 /**
- * The shape of an MoE checkpoint, from its config.json: the attention half is described by the dense
- * forward pass's own ModelSpec (config read as the dense model_type with the same attention), the MoE
- * half by the architecture table. Anything unsupported is a ModelError naming config.json.
+ * The shape of an MoE checkpoint, from its config.json: the architecture's description (looked up by
+ * model_type in src/architectures/registry.ts) says which keys to read, which layers are sparse and how
+ * the router routes; the attention half is described by the dense forward pass's own ModelSpec (config
+ * read as the dense family whose attention the architecture keeps). Anything unsupported is a
+ * ModelError naming config.json.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { OutputArchitecture } from "../architectures/output-architecture.js";
+import { architectureByModelType, knownModelTypes } from "../architectures/registry.js";
 import { ModelError } from "../errors.js";
 import { normaliseDenseConfig } from "../inputs/dense-config.js";
-import { describeModel, type ModelSpec } from "../model/model-spec.js";
-import { MOE_ARCHITECTURES, type MoeArchitecture } from "./moe-architectures.js";
+import { describeModel, type ModelSpec } from "./model-spec.js";
 
 export interface MoeSpec {
-	arch: MoeArchitecture;
+	arch: OutputArchitecture;
 	/** Attention, norms, rope, vocabulary: as the dense forward pass describes them. */
 	dense: ModelSpec;
 	experts: number;
@@ -38,10 +41,9 @@ export async function readMoeSpec(dir: string): Promise<MoeSpec> {
 }
 
 export function describeMoe(raw: Record<string, unknown>, file: string): MoeSpec {
-	const arch = MOE_ARCHITECTURES.find((a) => a.modelType === raw.model_type);
+	const arch = architectureByModelType(raw.model_type);
 	if (!arch) {
-		const known = MOE_ARCHITECTURES.map((a) => a.modelType).join(", ");
-		throw new ModelError(`${file}: model_type ${JSON.stringify(raw.model_type)} is not an MoE architecture the report can run (supported: ${known})`, {
+		throw new ModelError(`${file}: model_type ${JSON.stringify(raw.model_type)} is not an MoE architecture the report can run (supported: ${knownModelTypes()})`, {
 			file,
 			hint: "run the report on a merged MoE model folder (or its Hub name)",
 		});
@@ -51,26 +53,27 @@ export function describeMoe(raw: Record<string, unknown>, file: string): MoeSpec
 		if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new ModelError(`${file}: "${key}" must be a positive integer, got ${JSON.stringify(raw[key])}`, { file });
 		return v;
 	};
-	const experts = int(arch.expertsKeys.find((key) => raw[key] != null) ?? arch.expertsKeys[0]!);
+	const keys = arch.config;
+	const experts = int(keys.experts.find((key) => raw[key] != null) ?? keys.experts[0]!);
 	const topK = int("num_experts_per_tok");
 	if (topK > experts) throw new ModelError(`${file}: num_experts_per_tok ${topK} is more than the ${experts} experts`, { file });
 	// Qwen MoE configs carry intermediate_size for their dense layers; the dense reader needs one anyway.
-	const dense = describeModel(normaliseDenseConfig({ ...raw, model_type: arch.attentionType, intermediate_size: raw.intermediate_size ?? raw[arch.expertIntermediateKey] }, file));
+	const dense = describeModel(normaliseDenseConfig({ ...raw, model_type: arch.attention, intermediate_size: raw.intermediate_size ?? raw[keys.expertIntermediate] }, file));
 	return {
 		arch,
 		dense,
 		experts,
 		topK,
-		normTopK: arch.normTopK(raw),
-		expertIntermediate: int(arch.expertIntermediateKey),
+		normTopK: arch.router.normTopK(raw),
+		expertIntermediate: int(keys.expertIntermediate),
 		sharedIntermediate: sharedSize(arch, raw, file),
-		sparse: Array.from({ length: dense.layers }, (_, l) => arch.isSparse(raw, l)),
+		sparse: Array.from({ length: dense.layers }, (_, l) => keys.sparseLayer(raw, l)),
 	};
 }
 
-function sharedSize(arch: MoeArchitecture, raw: Record<string, unknown>, file: string): number | undefined {
-	if (!arch.shared) return undefined;
-	const size = arch.shared.intermediate(raw) ?? 0;
+function sharedSize(arch: OutputArchitecture, raw: Record<string, unknown>, file: string): number | undefined {
+	if (!arch.sharedExpertNames || !arch.config.sharedIntermediate) return undefined;
+	const size = arch.config.sharedIntermediate(raw) ?? 0;
 	if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw new ModelError(`${file}: the shared experts' size must be a non-negative integer, got ${JSON.stringify(size)}`, { file });
 	return size > 0 ? size : undefined;
 }

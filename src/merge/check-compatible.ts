@@ -1,5 +1,5 @@
 import { ModelError } from "../errors.js";
-import type { DenseConfig } from "./dense-config.js";
+import type { DenseConfig } from "../inputs/dense-config.js";
 import type { ResolvedModel } from "./resolve-model.js";
 
 /** Config fields that must agree between the base and every expert for their weights to be interchangeable. */

@@ -1,20 +1,19 @@
 /**
- * A float32 forward pass of an MoE checkpoint over a few prompts, streamed one decoder layer at a time
- * (peak memory: one layer's attention, one expert, and the activations of all prompt tokens), recording
- * each sparse layer's routing and each prompt's next-token logits.
+ * A float32 forward pass of an MoE checkpoint over a few prompts (the routing report), streamed one
+ * decoder layer at a time (peak memory: one layer's attention, one expert, and the activations of all
+ * prompt tokens), recording each sparse layer's routing and each prompt's next-token logits.
  */
-import { MoeMergeError } from "../errors.js";
-import { ModelWeights } from "../safetensors/index.js";
-import { gatherEmbeddings } from "../model/embeddings.js";
-import type { LinearBackend } from "../model/linear-backend.js";
-import { computeLogits } from "../model/lm-head.js";
-import { tensorNames } from "../model/model-spec.js";
-import { rmsNorm } from "../model/rms-norm.js";
-import { ReadBuffer, readVector } from "../model/tensor-io.js";
-import { attentionScratch, promptRows, runAttentionBlock } from "../model/decoder-layer.js";
-import { freeMatrices, packHalf, readAttention } from "../model/layer-weights.js";
+import type { ModelWeights } from "../safetensors/index.js";
+import { gatherEmbeddings } from "./embeddings.js";
+import type { LinearBackend } from "./linear-backend.js";
+import { lastTokenLogits } from "./lm-head.js";
+import { tensorNames } from "./model-spec.js";
+import { ReadBuffer, readVector } from "./tensor-io.js";
+import { attentionScratch, promptRows, runAttentionBlock } from "./decoder-layer.js";
+import { freeMatrices, packHalf, readAttention } from "./layer-weights.js";
 import { runMoeBlock } from "./moe-block.js";
 import type { MoeSpec } from "./moe-spec.js";
+import { runPromptPass } from "./prompt-pass.js";
 
 /** One sparse layer's routing of one prompt. */
 export interface PromptLayerRouting {
@@ -39,15 +38,7 @@ export interface MoeForwardOptions {
 }
 
 export async function runMoeForward(modelDir: string, spec: MoeSpec, prompts: readonly number[][], options: MoeForwardOptions): Promise<PromptRouting[]> {
-	prompts.forEach((ids, i) => {
-		if (ids.length === 0) throw new MoeMergeError(`prompt ${i} has no tokens; every prompt needs at least one token`);
-	});
-	const weights = await ModelWeights.open(modelDir);
-	try {
-		return await forward(weights, spec, prompts, options);
-	} finally {
-		await weights.close();
-	}
+	return runPromptPass(modelDir, prompts, () => spec, (weights) => forward(weights, spec, prompts, options));
 }
 
 async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly number[][], options: MoeForwardOptions): Promise<PromptRouting[]> {
@@ -80,9 +71,6 @@ async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly n
 		}
 		options.onLayer?.(l + 1, dense.layers);
 	}
-	const last = new Float32Array(spans.length * H);
-	spans.forEach((s, p) => last.set(x.subarray((s.first + s.tokens - 1) * H, (s.first + s.tokens) * H), p * H));
-	rmsNorm(last, last, spans.length, H, await readVector(weights, tensorNames.finalNorm, H), dense.eps);
-	const logits = await computeLogits(weights, dense, last, spans.length, backend, buffer);
-	return spans.map((_, p) => ({ layers: layers[p]!, nextTokenLogits: logits.slice(p * dense.vocab, (p + 1) * dense.vocab) }));
+	const logits = await lastTokenLogits(weights, dense, x, spans, await readVector(weights, tensorNames.finalNorm, H), backend, buffer);
+	return spans.map((_, p) => ({ layers: layers[p]!, nextTokenLogits: logits[p]! }));
 }

@@ -1,17 +1,19 @@
 /**
- * The MLP half of one decoder layer of an MoE checkpoint, as transformers computes it:
+ * The MLP half of one decoder layer of an MoE checkpoint, as transformers computes it, by the
+ * architecture's description (tensor names, router rule):
  *   h = post_attention_layernorm(x); p = softmax(router · h) (f32); the top-k experts of each token,
- *   their weights renormalised to sum 1 when norm_topk_prob (always for Mixtral);
+ *   their weights renormalised to sum 1 when the router rule says so (always for Mixtral);
  *   x += Σ_k w_k · expert_k(h)  [+ sigmoid(shared_expert_gate · h) · shared_expert(h) for Qwen2-MoE,
  *   + shared_experts(h) for DeepSeek].
  * Each expert's weights are read only if some token is routed to it, used for those tokens, and freed.
  */
 import type { ModelWeights } from "../safetensors/index.js";
-import type { LinearBackend } from "../model/linear-backend.js";
-import { rmsNorm } from "../model/rms-norm.js";
-import { tensorNames } from "../model/model-spec.js";
-import { readStacked, readVector, type ReadBuffer } from "../model/tensor-io.js";
-import { expertSource, freeMlp, layoutOf, packMlp, runMlp, type MlpSource } from "./expert-weights.js";
+import type { LinearBackend } from "./linear-backend.js";
+import { rmsNorm } from "./rms-norm.js";
+import { tensorNames } from "./model-spec.js";
+import { readStacked, readVector, type ReadBuffer } from "./tensor-io.js";
+import type { RouterRule } from "../architectures/output-architecture.js";
+import { expertSource, freeMlp, layoutOf, mlpNames, packMlp, runMlp, type MlpSource } from "./expert-weights.js";
 import type { MoeSpec } from "./moe-spec.js";
 
 export interface LayerRouting {
@@ -41,13 +43,14 @@ export async function runMoeBlock(
 		}
 	};
 
+	const { arch } = spec;
 	if (!spec.sparse[l]) {
-		add(await applyMlp({ names: spec.arch.denseMlp!(l) }, spec.dense.intermediate, normed, rows), () => 1);
+		add(await applyMlp({ names: mlpNames((p) => arch.denseMlpName(l, p)) }, spec.dense.intermediate, normed, rows), () => 1);
 		return undefined;
 	}
-	const layout = layoutOf(weights, spec.arch.layouts, l);
-	const logits = await linearOnce(layout.router(l), spec.experts, normed, rows);
-	const routing = route(logits, rows, spec);
+	const layout = layoutOf(weights, arch, l);
+	const logits = await linearOnce(arch.routerName(l, layout), spec.experts, normed, rows);
+	const routing = ROUTERS[arch.router.scoring](logits, rows, spec);
 	const out = new Float32Array(rows * H);
 	for (let e = 0; e < spec.experts; e++) {
 		const mine: number[] = [];
@@ -63,17 +66,17 @@ export async function runMoeBlock(
 		if (mine.length === 0) continue;
 		const input = new Float32Array(mine.length * H);
 		mine.forEach((r, i) => input.set(normed.subarray(r * H, (r + 1) * H), i * H));
-		const y = await applyMlp(expertSource(layout, l, e, spec.experts), spec.expertIntermediate, input, mine.length);
+		const y = await applyMlp(expertSource(arch, layout, l, e, spec.experts), spec.expertIntermediate, input, mine.length);
 		mine.forEach((r, i) => {
 			for (let j = 0; j < H; j++) out[r * H + j] += Math.fround(y[i * H + j]! * scale[i]!);
 		});
 	}
 	add(out, () => 1);
-	const shared = spec.arch.shared;
+	const shared = arch.sharedExpertNames;
 	if (shared && spec.sharedIntermediate) {
 		const gateName = shared.gate?.(l);
 		const gate = gateName ? await linearOnce(gateName, 1, normed, rows) : undefined;
-		const y = await applyMlp({ names: shared.mlp(l) }, spec.sharedIntermediate, normed, rows);
+		const y = await applyMlp({ names: mlpNames((p) => shared.projection(l, p)) }, spec.sharedIntermediate, normed, rows);
 		add(y, gate ? (r) => Math.fround(1 / (1 + Math.exp(-gate[r]!))) : () => 1);
 	}
 	return { probs: routing.probs, chosen: routing.chosen };
@@ -98,6 +101,11 @@ export async function runMoeBlock(
 		}
 	}
 }
+
+type Route = (logits: Float32Array, rows: number, spec: Pick<MoeSpec, "experts" | "topK" | "normTopK">) => LayerRouting & { weights: Float32Array };
+
+/** Each router rule's scoring, computed (a new scoring in RouterRule needs its function here). */
+const ROUTERS: Record<RouterRule["scoring"], Route> = { softmax: route };
 
 /** Softmax per row (f64 sums, f32 results as torch's float softmax), then top-k with optional renormalisation. */
 export function route(logits: Float32Array, rows: number, spec: Pick<MoeSpec, "experts" | "topK" | "normTopK">): LayerRouting & { weights: Float32Array } {
