@@ -1,7 +1,7 @@
 /** Names and config pieces more than one output architecture writes (and reads back) the same way. */
 import type { DenseConfig } from "../inputs/dense-config.js";
 import { LLAMA_LIKE_NAMES, layerName } from "../inputs/input-families.js";
-import type { ConfigReading, MlpProjection, RouterRule, TrainingSettings } from "./output-architecture.js";
+import type { ConfigReading, MlpProjection, OutputArchitecture, RouterRule, TrainingSettings } from "./output-architecture.js";
 
 /** transformers 5's stacked experts, named alike in Mixtral, Qwen2-MoE and Qwen3-MoE. */
 export const FUSED_EXPERT_NAMES = (layer: number) => ({
@@ -71,7 +71,7 @@ export function qwenExpertConfig(base: DenseConfig, numExperts: number, expertsP
  * Reading those keys back: transformers 5 names the expert count num_local_experts; a layer is sparse
  * unless listed in mlp_only_layers or off the decoder_sparse_step grid.
  */
-export const QWEN_CONFIG_READING: ConfigReading = {
+const QWEN_CONFIG_READING: ConfigReading = {
 	experts: [QWEN_EXPERTS, "num_local_experts"],
 	expertIntermediate: QWEN_EXPERT_INTERMEDIATE,
 	sparseLayer: (config, layer) => {
@@ -82,4 +82,14 @@ export const QWEN_CONFIG_READING: ConfigReading = {
 };
 
 /** Qwen MoE routers: softmax, top k renormalised only when norm_topk_prob (transformers' default false). */
-export const QWEN_ROUTER: RouterRule = { scoring: "softmax", normTopK: (config) => config.norm_topk_prob === true };
+const QWEN_ROUTER: RouterRule = { scoring: "softmax", normTopK: (config) => config.norm_topk_prob === true };
+
+/** What Qwen2-MoE and Qwen3-MoE describe alike: tensor names in both layouts, router rule, config reading. */
+export const QWEN_MOE_PARTS = {
+	expertTensorName: expertUnderMlp,
+	fusedExpertNames: FUSED_EXPERT_NAMES,
+	routerName: routerUnderMlp,
+	denseMlpName,
+	router: QWEN_ROUTER,
+	config: QWEN_CONFIG_READING,
+} satisfies Partial<OutputArchitecture>;

@@ -1,17 +1,6 @@
 import { layerName } from "../inputs/input-families.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
-import {
-	FUSED_EXPERT_NAMES,
-	QWEN_CONFIG_READING,
-	QWEN_ROUTER,
-	denseMlpName,
-	expertUnderMlp,
-	qwenExpertConfig,
-	qwenWindowConfig,
-	qwenWindowProblem,
-	routerTrainingConfig,
-	routerUnderMlp,
-} from "./moe-config-parts.js";
+import { QWEN_MOE_PARTS, qwenExpertConfig, qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
 import type { OutputArchitecture } from "./output-architecture.js";
 
 const MODEL_TYPE = "qwen2_moe";
@@ -40,16 +29,12 @@ export const qwen2Moe: OutputArchitecture = {
 		}
 		return qwenWindowProblem(config);
 	},
-	expertTensorName: expertUnderMlp,
-	fusedExpertNames: FUSED_EXPERT_NAMES,
-	routerName: routerUnderMlp,
+	...QWEN_MOE_PARTS,
 	sharedExpertNames: {
 		projection: (layer, projection) => layerName(layer, `mlp.shared_expert.${projection}.weight`),
 		gate: (layer) => layerName(layer, "mlp.shared_expert_gate.weight"),
 	},
-	denseMlpName,
-	router: QWEN_ROUTER,
-	config: { ...QWEN_CONFIG_READING, sharedIntermediate: (config) => config[SHARED_INTERMEDIATE] },
+	config: { ...QWEN_MOE_PARTS.config, sharedIntermediate: (config) => config[SHARED_INTERMEDIATE] },
 	deriveConfig({ base, numExperts, expertsPerToken, sharedExperts, dtype, training }) {
 		const { head_dim: _derived, ...attention } = llamaLikeAttentionConfig(base);
 		return {

@@ -1,16 +1,5 @@
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
-import {
-	FUSED_EXPERT_NAMES,
-	QWEN_CONFIG_READING,
-	QWEN_ROUTER,
-	denseMlpName,
-	expertUnderMlp,
-	qwenExpertConfig,
-	qwenWindowConfig,
-	qwenWindowProblem,
-	routerTrainingConfig,
-	routerUnderMlp,
-} from "./moe-config-parts.js";
+import { QWEN_MOE_PARTS, qwenExpertConfig, qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
 import type { OutputArchitecture } from "./output-architecture.js";
 
 const MODEL_TYPE = "qwen3_moe";
@@ -26,12 +15,7 @@ export const qwen3Moe: OutputArchitecture = {
 	// Qwen3's attention_bias gives q/k/v/o biases; the config flag is carried over with them.
 	biases: { carried: ["q_proj", "k_proj", "v_proj", "o_proj"] },
 	unsupportedInput: qwenWindowProblem,
-	expertTensorName: expertUnderMlp,
-	fusedExpertNames: FUSED_EXPERT_NAMES,
-	routerName: routerUnderMlp,
-	denseMlpName,
-	router: QWEN_ROUTER,
-	config: QWEN_CONFIG_READING,
+	...QWEN_MOE_PARTS,
 	deriveConfig({ base, numExperts, expertsPerToken, dtype, training }) {
 		return {
 			architectures: ["Qwen3MoeForCausalLM"],

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { BUILTIN_ARCHITECTURES } from "../../src/architectures/registry.js";
 import { schemaPath } from "../../src/recipe/index.js";
 import { repoRoot } from "./helpers.js";
 
@@ -33,6 +34,17 @@ describe("recipe.schema.json", () => {
 	it("is the file the parser uses", () => assert.equal(schemaPath(), file));
 
 	it("is draft-07", () => assert.equal(schema.$schema, "http://json-schema.org/draft-07/schema#"));
+
+	// Editors offer these; the parser checks `architecture:` against the registry (prefixes match, so no enum).
+	it("names the built-in architectures of the registry, in its order", () => {
+		const architecture = (schema.properties as Record<string, Schema>).architecture!;
+		assert.deepEqual(architecture.examples, BUILTIN_ARCHITECTURES.map((a) => a.displayName));
+		const text = String(architecture.description);
+		for (const list of [BUILTIN_ARCHITECTURES.map((a) => `\`${a.displayName}\``), BUILTIN_ARCHITECTURES.map((a) => `\`${a.name}\``)]) {
+			const at = list.map((name) => text.indexOf(name));
+			assert.ok(at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)), `${list.join(", ")} in order in: ${text}`);
+		}
+	});
 
 	it("refuses unknown fields in every mapping", () => {
 		for (const [path, s] of subschemas(schema, "#")) {

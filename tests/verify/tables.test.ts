@@ -19,4 +19,14 @@ describe("the architecture descriptions' tensor names (as verify expects them) m
 			}
 		});
 	}
+
+	it("Qwen's expert count is read under either name (transformers 5 writes num_local_experts), as the report reads it", async () => {
+		const { config, tensors } = (await referenceNames(5)).models.qwen2_moe!;
+		const { num_experts: experts, ...renamed } = config;
+		const arch = architectureByModelType("qwen2_moe")!;
+		const dims = readMoeDims({ ...renamed, num_local_experts: experts }, arch);
+		assert.notEqual(typeof dims, "string", String(dims));
+		const present = new Map(Object.entries(tensors));
+		assert.deepEqual(Object.fromEntries([...expectedTensors(arch, dims as Exclude<typeof dims, string>, present)].sort()), Object.fromEntries([...present].sort()));
+	});
 });
