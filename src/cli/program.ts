@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { VERSION } from "../version.js";
-import { parseSize } from "../util/size.js";
+import { parseShardSize } from "../util/size.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
 import { addReportCommand } from "./report-command.js";
@@ -46,7 +46,7 @@ function withMergekitOptions(options: MergeCliOptions & MergekitMeaning): MergeC
 
 const sizeArg = (text: string): number => {
 	try {
-		return parseSize(text);
+		return parseShardSize(text);
 	} catch (error) {
 		throw new InvalidArgumentError((error as Error).message);
 	}
