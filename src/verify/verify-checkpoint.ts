@@ -45,7 +45,7 @@ export async function verifyCheckpoint(dir: string, options: VerifyOptions = {})
 	const notes: string[] = [];
 	try {
 		const problems = [...shards.problems];
-		const config = await checkConfigAgainstTensors(folder, shards.tensors);
+		const config = await checkConfigAgainstTensors(folder, shards.tensors, shards.unreadable);
 		problems.push(...config.problems);
 		if (config.skipped) notes.push(`tensor names not checked: ${config.skipped}`);
 		if (options.tokenizer !== false) problems.push(...(await checkTokenizerFiles(folder)));
@@ -62,6 +62,9 @@ export async function verifyCheckpoint(dir: string, options: VerifyOptions = {})
 			problems.push(...scan.problems);
 			scannedTensors = scan.scanned;
 		}
+		// The cause first: what is wrong with a shard that cannot be read, before what follows from it.
+		const unreadable = new Set(shards.unreadable);
+		problems.sort((a, b) => Number(!unreadable.has(a.file)) - Number(!unreadable.has(b.file)));
 		return { dir: folder, ok: problems.length === 0, problems, shards: shards.files.length, tensors: shards.tensors.size, hashedFiles, scannedTensors, notes };
 	} finally {
 		await closeShards(shards);
