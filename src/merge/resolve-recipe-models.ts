@@ -1,6 +1,8 @@
 import { type ArchitectureChoice, chooseArchitecture } from "../architectures/choose-architecture.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
+import { readdir } from "node:fs/promises";
 import { MoeMergeError } from "../errors.js";
+import { NO_TOKENIZER, TOKENIZER_USERS, hasTokenizer } from "../verify/check-tokenizer-files.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
 import { checkCompatible } from "../inputs/check-compatible.js";
 import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
@@ -87,6 +89,11 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const warnings: string[] = [];
 	if (architecture.remoteCode) {
 		warnings.push(`${architecture.displayName} has no modeling code in transformers: load the output with trust_remote_code=True (the code comes from ${architecture.remoteCode} on the Hub)`);
+	}
+	// A Hub base read for its config alone (validate, plan) has no tokenizer files in the cache to look at.
+	const baseModel = models[base];
+	if ((baseModel.ref.kind !== "hub" || !(options.configOnly || options.headersOnly)) && !hasTokenizer(await readdir(baseModel.dir))) {
+		warnings.push(`the base model ${baseModel.label} has ${NO_TOKENIZER}, so the output will have none: ${TOKENIZER_USERS}; copy a tokenizer into the output before use (moe-merge verify warns about it too)`);
 	}
 	const E = recipe.experts.length;
 	if ((E & (E - 1)) !== 0) {

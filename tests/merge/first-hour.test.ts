@@ -8,7 +8,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FIXTURES, runCli, tempDir } from "./helpers.js";
+import { FIXTURES, caseModels, runCli, tempDir, writeRecipe } from "./helpers.js";
 
 const MODELS = join(FIXTURES, "models");
 
@@ -128,5 +128,40 @@ describe("push without a network", () => {
 		assert.match(run.stderr, /me\/my-moe: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
 		assert.match(run.stderr, /hint: check the network and HF_ENDPOINT, then run the command again \(an upload skips the files already on the Hub\)/);
 		assert.doesNotMatch(run.stderr, /download|HF_HUB_OFFLINE/);
+	});
+});
+
+describe("a base model without a tokenizer", () => {
+	it("merge warns with the consequence, and verify of the output passes with the same warning", async () => {
+		const dir = await tempDir();
+		const rope = caseModels("llama-rope-llama3");
+		const recipe = await writeRecipe(dir, { base: rope.base, experts: [{ model: rope.a }, { model: rope.b }] });
+		const out = join(dir, "out");
+		const merged = await runCli([recipe, out]);
+		assert.equal(merged.code, 0, merged.stderr);
+		assert.match(merged.stderr, /warning: the base model .*llama-rope-llama3\/base has no tokenizer \(tokenizer\.json, or tokenizer\.model, or vocab\.json \+ merges\.txt\), so the output will have none: AutoTokenizer, vLLM, llama\.cpp's converter and `moe-merge report` need one/);
+		assert.match(await readFile(join(out, "README.md"), "utf8"), /- note: the base model .* has no tokenizer/);
+		const verified = await runCli(["verify", out]);
+		assert.equal(verified.code, 0, verified.stderr);
+		assert.match(verified.stderr, /^warning: .*out: has no tokenizer \(.*\): AutoTokenizer, vLLM, llama\.cpp's converter and `moe-merge report` need one; copy the base model's tokenizer files into it$/m);
+		assert.match(verified.stdout, /^ok: /);
+		const json = JSON.parse((await runCli(["verify", out, "--json"])).stdout) as { ok: boolean; problems: unknown[]; warnings: { file: string; message: string }[] };
+		assert.equal(json.ok, true);
+		assert.deepEqual(json.problems, []);
+		assert.equal(json.warnings.length, 1);
+		const validated = await runCli(["validate", recipe]);
+		assert.equal(validated.code, 0);
+		assert.match(validated.stdout, /warning: the base model .* has no tokenizer/);
+	});
+
+	it("with a tokenizer, neither merge nor verify warns about it", async () => {
+		const dir = await tempDir();
+		const out = join(dir, "out");
+		const merged = await runCli([await fixtureRecipe(dir, true), out]);
+		assert.equal(merged.code, 0, merged.stderr);
+		assert.doesNotMatch(merged.stderr, /tokenizer/);
+		const verified = await runCli(["verify", out]);
+		assert.equal(verified.code, 0);
+		assert.doesNotMatch(verified.stderr, /tokenizer/);
 	});
 });
