@@ -47,7 +47,7 @@ const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16
 export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
 	const models: ResolvedModel[] = [];
 	const byKey = new Map<string, number>();
-	const refs = [recipe.baseModel, ...recipe.experts.map((e) => e.source), ...recipe.sharedExperts.map((e) => e.source)];
+	const refs = recipeRefs(recipe).map((r) => r.ref);
 	// One context for every Hub model of the recipe: the token is looked up once.
 	const hub = refs.some((r) => r.kind === "hub") ? await openHub(options.hub) : undefined;
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
@@ -104,6 +104,24 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}
 	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings };
+}
+
+/** Every model reference of the recipe with the position that names it: the base, the experts, the shared experts. */
+function recipeRefs(recipe: Recipe): { ref: ModelRef; loc: SourceLoc }[] {
+	return [{ ref: recipe.baseModel, loc: recipe.baseModelLoc }, ...[...recipe.experts, ...recipe.sharedExperts].map((e) => ({ ref: e.source, loc: e.loc }))];
+}
+
+/**
+ * The recipe's Hub models (as written, each once), and a check of its local models alone: each found,
+ * with safetensors weights and a readable config. For `validate` when the Hub cannot be reached.
+ */
+export async function checkLocalModels(recipe: Recipe): Promise<{ hubModels: string[] }> {
+	const hubModels = new Set<string>();
+	for (const { ref, loc } of recipeRefs(recipe)) {
+		if (ref.kind === "hub") hubModels.add(ref.text);
+		else await resolveModel(ref).catch((error: unknown) => Promise.reject(at(loc, error)));
+	}
+	return { hubModels: [...hubModels] };
 }
 
 /** Prefixes an error about a model with the recipe position that names it. */
