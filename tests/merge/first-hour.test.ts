@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { readdir, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FIXTURES, caseModels, runCli, tempDir, writeRecipe } from "./helpers.js";
+import { FIXTURES, caseModels, closedPort, runCli, tempDir, writeRecipe } from "./helpers.js";
 
 const MODELS = join(FIXTURES, "models");
 
@@ -18,15 +17,6 @@ async function fixtureRecipe(dir: string, prompts: boolean): Promise<string> {
 	const expert = (name: string, prompt: string) => `  - source_model: ${join(MODELS, name)}\n${prompts ? `    positive_prompts: [${JSON.stringify(prompt)}]\n` : ""}`;
 	await writeFile(file, `base_model: ${join(MODELS, "llama-base")}\ngate_mode: random\nexperts:\n${expert("llama-expert-a", "def f(x):")}${expert("llama-expert-b", "Once upon a time")}`);
 	return file;
-}
-
-/** A port on 127.0.0.1 that nothing listens on: connections are refused, as without a network. */
-async function closedPort(): Promise<number> {
-	const server = createServer();
-	await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-	const { port } = server.address() as { port: number };
-	await new Promise((done) => server.close(done));
-	return port;
 }
 
 describe("an unknown first word is an unknown command", () => {

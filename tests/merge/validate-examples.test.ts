@@ -8,11 +8,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { cp, readdir, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { before, describe, it } from "node:test";
 import { startHub } from "../hub/helpers.js";
-import { CLI, ROOT, type CliResult, tempDir, writeRecipe, caseModels } from "./helpers.js";
+import { CLI, ROOT, type CliResult, caseModels, closedPort, tempDir, writeRecipe } from "./helpers.js";
 
 const DEMO = resolve(CLI, "..", "..", "demo", "run-demo.js");
 const EXAMPLES = (await readdir(join(ROOT, "recipes"))).filter((f) => f.endsWith(".yml")).sort();
@@ -33,14 +32,6 @@ function shell(command: string, options: { cwd: string; env: NodeJS.ProcessEnv }
 		child.on("error", reject);
 		child.on("close", (code, signal) => done({ code, signal, stdout, stderr }));
 	});
-}
-
-async function closedPort(): Promise<number> {
-	const server = createServer();
-	await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-	const { port } = server.address() as { port: number };
-	await new Promise((done) => server.close(done));
-	return port;
 }
 
 // A clone's layout: recipes/ and, once the demo ran, moe-merge-demo/ beside it.
