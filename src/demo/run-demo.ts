@@ -12,7 +12,7 @@ import { PACKAGE_ROOT } from "../package-root.js";
 import { runMerge } from "../merge/run-merge.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
-import { DEMO_FOLDER } from "./demo-folder.js";
+import { DEMO_FOLDER } from "../inputs/demo-models.js";
 import { type DenseModelShape, makeDenseModel } from "./make-dense-model.js";
 
 

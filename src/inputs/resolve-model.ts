@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { demoModelHint } from "../demo/demo-folder.js";
+import { demoModelHint } from "./demo-models.js";
 import { ModelError } from "../errors.js";
 import type { WeightSource } from "../safetensors/index.js";
 import type { ModelRef } from "../recipe/index.js";
