@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FIXTURES, caseModels, closedPort, runCli, tempDir, writeRecipe } from "./helpers.js";
+import { spawn } from "node:child_process";
+import { CLI, FIXTURES, caseModels, closedPort, runCli, tempDir, writeRecipe } from "./helpers.js";
 
 const MODELS = join(FIXTURES, "models");
 
@@ -153,5 +154,19 @@ describe("a base model without a tokenizer", () => {
 		const verified = await runCli(["verify", out]);
 		assert.equal(verified.code, 0);
 		assert.doesNotMatch(verified.stderr, /tokenizer/);
+	});
+});
+
+describe("a reader that stops early (moe-merge plan r.yml | head -1)", () => {
+	it("ends the output quietly, exit 0, no crash", async () => {
+		const dir = await tempDir();
+		const recipe = await fixtureRecipe(dir, true);
+		const child = spawn(process.execPath, [CLI, "plan", recipe], { stdio: ["ignore", "pipe", "pipe"] });
+		child.stdout.destroy();
+		let stderr = "";
+		child.stderr.on("data", (d) => (stderr += d));
+		const code = await new Promise<number | null>((done) => child.on("close", done));
+		assert.equal(code, 0, stderr);
+		assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
 	});
 });
