@@ -25,7 +25,7 @@ export async function runValidateCommand(files: string[], options: ValidateCliOp
 		let failed = 0;
 		let unchecked = 0;
 		let bug = false;
-		/** Why the Hub could not be reached, once known: the other recipes do not try again. */
+		/** Why the Hub could not be reached over the network, once known: the other recipes do not try again (offline, each looks in the cache). */
 		let hubOutOfReach: string | undefined;
 		for (const file of files) {
 			try {
@@ -33,7 +33,7 @@ export async function runValidateCommand(files: string[], options: ValidateCliOp
 				const outcome = await validateModels(recipe, run, { requireHub: options.requireHub, hubOutOfReach });
 				run.transfers.stop();
 				if ("unchecked" in outcome) {
-					hubOutOfReach = outcome.why;
+					if (outcome.network) hubOutOfReach = outcome.why;
 					unchecked++;
 					results.push({ file, ok: true, modelsChecked: false, needsHub: outcome.unchecked, reason: outcome.why });
 					if (!options.json) {
@@ -66,7 +66,7 @@ export async function runValidateCommand(files: string[], options: ValidateCliOp
 	});
 }
 
-type ModelsOutcome = { resolved: Awaited<ReturnType<typeof resolveRecipeModels>> } | { unchecked: string[]; why: string };
+type ModelsOutcome = { resolved: Awaited<ReturnType<typeof resolveRecipeModels>> } | { unchecked: string[]; why: string; network: boolean };
 
 /**
  * Every model found and compared; or, when the Hub is out of reach (known from an earlier recipe, or
@@ -74,7 +74,7 @@ type ModelsOutcome = { resolved: Awaited<ReturnType<typeof resolveRecipeModels>>
  */
 async function validateModels(recipe: Recipe, run: CommandRun, options: { requireHub?: boolean; hubOutOfReach?: string }): Promise<ModelsOutcome> {
 	const hub = await run.hubFor(recipe);
-	if (hub && options.hubOutOfReach !== undefined && !options.requireHub) return { unchecked: (await checkLocalModels(recipe)).hubModels, why: options.hubOutOfReach };
+	if (hub && options.hubOutOfReach !== undefined && !options.requireHub) return { unchecked: (await checkLocalModels(recipe)).hubModels, why: options.hubOutOfReach, network: true };
 	try {
 		// Configs only: a Hub model's weights are not downloaded to validate a recipe.
 		return { resolved: await resolveRecipeModels(recipe, { configOnly: true, hub }) };
@@ -86,6 +86,6 @@ async function validateModels(recipe: Recipe, run: CommandRun, options: { requir
 		if (!context.offline && code === undefined) throw error;
 		run.transfers.stop();
 		const why = context.offline ? "offline (HF_HUB_OFFLINE is set) and not all of them are in the local cache" : `${context.hubUrl} cannot be reached (${code})`;
-		return { unchecked: (await checkLocalModels(recipe)).hubModels, why };
+		return { unchecked: (await checkLocalModels(recipe)).hubModels, why, network: !context.offline };
 	}
 }

@@ -102,6 +102,26 @@ describe("validate with the Hub out of reach still checks what it can", () => {
 		assert.match(run.stderr, /recipe\.yml:\d+:\d+: .*no-such-model: model folder .* does not exist/);
 	});
 
+	it("offline, a recipe whose models are in the cache is checked fully, even after one that needs the Hub", async () => {
+		const hub = await startHub();
+		const rope = caseModels("llama-rope-llama3");
+		for (const [repo, dir] of [["org/base", rope.base], ["org/a", rope.a], ["org/b", rope.b]] as const) {
+			hub.store.createRepo(repo);
+			await hub.store.commitFolder(repo, dir);
+		}
+		const dir = await tempDir();
+		const home = await tempDir();
+		await writeRecipe(dir, { name: "missing.yml", base: "org/not-cached", experts: [{ model: "org/a" }, { model: "org/b" }] });
+		const cached = await writeRecipe(dir, { name: "cached.yml", base: "org/base", experts: [{ model: "org/a" }, { model: "org/b" }] });
+		// A merge downloads the models into the cache.
+		const merged = await shell(`moe-merge ${cached} ${join(dir, "out")}`, { cwd: dir, env: { PATH: process.env.PATH, HF_HOME: home, HF_ENDPOINT: hub.url } });
+		assert.equal(merged.code, 0, merged.stderr);
+		const run = await shell("moe-merge validate missing.yml cached.yml", { cwd: dir, env: { PATH: process.env.PATH, HF_HOME: home, HF_HUB_OFFLINE: "1" } });
+		assert.equal(run.code, 0, run.stderr);
+		assert.match(run.stdout, /^ok: missing\.yml: schema and rules valid; models not checked: needs the Hub \(org\/not-cached, org\/a, org\/b\)$/m);
+		assert.match(run.stdout, /^ok: cached\.yml \(Mixtral, 2 experts\)$/m);
+	});
+
 	it("a Hub that answers 404 is a failure, not 'needs the Hub'", async () => {
 		const hub = await startHub();
 		const dir = await tempDir();
