@@ -1,7 +1,7 @@
 import { MoeMergeError } from "../errors.js";
 import { runMerge } from "../merge/run-merge.js";
-import type { ResumeOutcome } from "../merge/resume-partial.js";
-import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
+import type { ResumeOutcome } from "../resume/resume-partial.js";
+import { describeAbandoned, findAbandonedPartials } from "../resume/abandoned-partials.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import type { MergeCliOptions } from "./program.js";

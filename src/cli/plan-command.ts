@@ -1,7 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
-import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
-import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
+import { checkOutputTarget, freeBytes } from "../output/output-target.js";
+import { describeAbandoned, findAbandonedPartials } from "../resume/abandoned-partials.js";
 import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";

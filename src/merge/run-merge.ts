@@ -6,22 +6,23 @@ import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeCardSource } from "../output/card-sources.js";
 import { renderModelCard } from "../output/model-card.js";
-import { adoptStagingDir, checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
-import type { ResumeRecord } from "../output/resume-record.js";
+import { checkOutputTarget } from "../output/output-target.js";
+import { adoptStagingDir, createStagingDir } from "../resume/staging-dir.js";
+import type { ResumeRecord } from "../resume/resume-record.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import { localModelDirs } from "../output/protect-inputs.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
-import { assertInputsUnchanged } from "./input-stamps.js";
+import { assertInputsUnchanged } from "../inputs/input-stamps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
-import { describeJob, withInputHashes } from "./resume-identity.js";
-import { removeRouterValues } from "./recorded-routers.js";
-import { startResume } from "./resume-start.js";
+import { describeJob, withInputHashes } from "../resume/resume-identity.js";
+import { removeRouterValues } from "../resume/recorded-routers.js";
+import { startResume } from "../resume/resume-start.js";
 import { writeWhileGating } from "./write-while-gating.js";
 import type { WriteProgress } from "./write-shards.js";
-import { type ResumeOutcome, chooseCandidate, findResumeCandidates } from "./resume-partial.js";
+import { type ResumeOutcome, chooseCandidate, findResumeCandidates } from "../resume/resume-partial.js";
 
 export interface MergeOptions extends PlanMergeOptions {
 	outputDir: string;
@@ -95,7 +96,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
 	const plan = await planMerge(recipe, { ...options, seed, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
-		const job = await describeJob(plan, { shardSize: options.shardSize, command: options.command });
+		const job = await describeJob(plan, { command: options.command });
 		const candidate = await chooseCandidate(candidates, job, new Map(plan.models.map((m) => [m.label, m.dir])));
 		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, inputs: plan.models.map((m) => m.dir) });

@@ -1,11 +1,7 @@
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { JSON_SIDE_FILES, TOKENIZER_SETS } from "../checkpoint/side-files.js";
 import type { CheckpointProblem } from "./problem.js";
-
-/** Any one of these lets transformers' AutoTokenizer load a tokenizer. */
-const TOKENIZER_SETS = [["tokenizer.json"], ["tokenizer.model"], ["vocab.json", "merges.txt"]];
-/** Side files that must parse when present: a half-copied one breaks loading. */
-const JSON_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "generation_config.json"];
 
 /** A tokenizer is there, and the JSON side files present are whole JSON. */
 export async function checkTokenizerFiles(dir: string): Promise<CheckpointProblem[]> {
@@ -14,7 +10,7 @@ export async function checkTokenizerFiles(dir: string): Promise<CheckpointProble
 	if (!TOKENIZER_SETS.some((set) => set.every((n) => names.has(n)))) {
 		problems.push({ file: ".", message: `has no tokenizer (${TOKENIZER_SETS.map((s) => s.join(" + ")).join(", or ")}); copy the base model's tokenizer files` });
 	}
-	for (const name of JSON_FILES) {
+	for (const name of JSON_SIDE_FILES) {
 		if (!names.has(name)) continue;
 		try {
 			JSON.parse(await readFile(join(dir, name), "utf8"));

@@ -1,10 +1,10 @@
-/** The output-folder checks `merge` and `plan` share (src/output/staging-dir.ts). */
+/** The output-folder checks `merge` and `plan` share (src/output/output-target.ts). */
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { OutputError } from "../../src/errors.js";
-import { OUTPUT_SPACE_MARGIN, checkOutputTarget, freeBytes } from "../../src/output/staging-dir.js";
+import { OUTPUT_SPACE_MARGIN, checkOutputTarget, freeBytes } from "../../src/output/output-target.js";
 import { tempDir } from "./helpers.js";
 
 describe("checkOutputTarget", () => {

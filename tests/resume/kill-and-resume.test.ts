@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runCli, tempDir, writeRecipe } from "../merge/helpers.js";
-import { ROUTERS_FILE_NAME } from "../../src/merge/recorded-routers.js";
+import { ROUTERS_FILE_NAME } from "../../src/resume/recorded-routers.js";
 import { folderHashes, leftovers, makeModels, recordOf, startCli, whenShardsComplete } from "./helpers.js";
 
 const OPTIONS = ["--out-shard-size", "300KB", "--random-seed", "5"];

@@ -28,7 +28,7 @@ export interface ResumeRecord {
 	complete: { name: string; size: number; sha256: string }[];
 	/** Hidden-state gates once computed: what the model card and the summary need when no shard needs the routers again. */
 	gates?: { summary: unknown; warnings: string[] };
-	/** The file of router values saved with the gates (src/merge/recorded-routers.ts): its size and sha256. */
+	/** The file of router values saved with the gates (recorded-routers.ts): its size and sha256. */
 	routers?: { bytes: number; sha256: string };
 }
 

@@ -1,7 +1,8 @@
 import { lstat, readdir } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isProcessRunning } from "../util/process-running.js";
 import { formatBytes } from "../util/size.js";
+import { parsePartialPath } from "./partial-names.js";
 import { RESUME_RECORD_NAME, type ResumeRecord, readResumeRecord } from "./resume-record.js";
 
 /** A staging (or replaced-output) folder of an earlier run whose process is gone: kill -9, reboot, OOM. */
@@ -24,15 +25,13 @@ export interface AbandonedPartial {
  */
 export async function findAbandonedPartials(target: string): Promise<AbandonedPartial[]> {
 	const dir = resolve(target);
-	const pattern = new RegExp(`^\\.${escape(basename(dir))}\\.moe-merge-(partial|old)-(\\d+)$`);
 	const entries = await readdir(dirname(dir)).catch(() => [] as string[]);
 	const found: AbandonedPartial[] = [];
 	for (const name of entries.sort()) {
-		const match = pattern.exec(name);
-		const pid = Number(match?.[2]);
-		if (!match || !pid || pid === process.pid || isProcessRunning(pid)) continue;
 		const path = join(dirname(dir), name);
-		const kind = match[1] as AbandonedPartial["kind"];
+		const parsed = parsePartialPath(path);
+		if (!parsed || parsed.target !== dir || parsed.pid === process.pid || isProcessRunning(parsed.pid)) continue;
+		const { kind, pid } = parsed;
 		const record = kind === "partial" ? await readResumeRecord(path) : undefined;
 		const empty = kind === "partial" && !record && (await readdir(path).catch(() => [])).every((n) => n === `${RESUME_RECORD_NAME}.tmp`);
 		found.push({ path, pid, bytes: await treeBytes(path), kind, empty, ...(record && { record }) });
@@ -46,7 +45,7 @@ export function describeAbandoned(partial: AbandonedPartial): string {
 	const remove = `remove it with: ${removeCommand(partial.path)}`;
 	if (!partial.record) return `${what}; ${remove}`;
 	const done = `${partial.record.complete.length} of ${partial.record.shards.length} shards complete`;
-	const output = join(dirname(partial.path), basename(partial.path).replace(/^\.(.*)\.moe-merge-partial-\d+$/, "$1"));
+	const output = parsePartialPath(partial.path)?.target ?? partial.path;
 	return `${what} (${done}); resume it with: ${resumeCommand(partial.record, output)}; or ${remove}`;
 }
 
@@ -75,8 +74,4 @@ async function treeBytes(path: string): Promise<number> {
 		bytes += await lstat(join(path, name)).then((s) => (s.isFile() ? s.size : 0), () => 0);
 	}
 	return bytes;
-}
-
-function escape(text: string): string {
-	return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -2,8 +2,8 @@ import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { OutputError } from "../errors.js";
 import { sha256Files } from "../lock/hash-files.js";
-import { findAbandonedPartials, removeCommand } from "../output/abandoned-partials.js";
-import { RESUME_RECORD_NAME, type ResumeRecord } from "../output/resume-record.js";
+import { findAbandonedPartials, removeCommand } from "./abandoned-partials.js";
+import { RESUME_RECORD_NAME, type ResumeRecord } from "./resume-record.js";
 import { ROUTERS_FILE_NAME } from "./recorded-routers.js";
 import { resumeMismatches } from "./resume-match.js";
 
