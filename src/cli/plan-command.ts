@@ -7,7 +7,8 @@ import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
 import { formatBytes } from "../util/size.js";
 import { outputDirOf } from "./output-dir.js";
-import type { MergeCliOptions } from "./program.js";
+import { planOptionsOf } from "./plan-options.js";
+import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runCommand } from "./run-command.js";
 
 /** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
@@ -21,11 +22,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		const abandoned = outDir ? await findAbandonedPartials(outDir) : [];
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
 		const plan = await planMerge(recipe, {
-			layout: options.layout,
-			shardSize: options.outShardSize,
-			seed: options.randomSeed,
+			...planOptionsOf(options),
 			hiddenGates: "skip",
-			training: { outputRouterLogits: options.outputRouterLogits, routerAuxLossCoef: options.routerAuxLossCoef },
 			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});

@@ -7,7 +7,7 @@ import { type LayerValues, type TensorPlanInput, buildTensorPlan } from "../plan
 import { inputFamilyOf } from "../inputs/input-families.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
 import type { Recipe } from "../recipe/index.js";
-import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
+import { ModelWeights, type ShardPlan, dtypeBytes, planShards, torchDTypeName } from "../safetensors/index.js";
 import { type PendingRouters, buildRouters, isPending } from "./build-routers.js";
 import { type InputStamps, stampInputs } from "../inputs/input-stamps.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
@@ -105,7 +105,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			numExperts: recipe.experts.length,
 			expertsPerToken: resolved.expertsPerToken,
 			sharedExperts: recipe.sharedExperts.length,
-			dtype: TORCH_DTYPE[resolved.dtype],
+			dtype: torchDTypeName(resolved.dtype),
 			training: {
 				outputRouterLogits: options.training?.outputRouterLogits ?? recipe.training.outputRouterLogits,
 				routerAuxLossCoef: options.training?.routerAuxLossCoef ?? recipe.training.routerAuxLossCoef,
@@ -133,5 +133,3 @@ function sharedExpertsOf(resolved: ResolvedRecipe, gates: LayerValues | undefine
 export async function closeMergePlan(plan: MergePlan): Promise<void> {
 	await Promise.all(plan.weights.map((w) => w.close()));
 }
-
-const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<string, string>;
