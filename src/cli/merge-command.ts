@@ -5,8 +5,9 @@ import type { PushTarget } from "../hub/push-access.js";
 import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
 import { type MergeOptions, type MergeResult, runMerge } from "../merge/run-merge.js";
 import { loadRecipe } from "../recipe/index.js";
-import { type AbandonedPartial, describeAbandoned, findAbandonedPartials } from "../resume/abandoned-partials.js";
+import { type AbandonedPartial, describeAbandoned, describeInterrupted, findAbandonedPartials } from "../resume/abandoned-partials.js";
 import type { ResumeOutcome } from "../resume/resume-partial.js";
+import { removeCommand } from "../util/shell-words.js";
 import { formatBytes } from "../util/size.js";
 import { outputDirOf } from "./output-dir.js";
 import { planOptionsOf } from "./plan-options.js";
@@ -19,7 +20,7 @@ import { type CommandRun, runCommand } from "./run-command.js";
 /** `moe-merge recipe.yml out`: merge, then (when asked) push; the summary on stdout, progress and warnings on stderr. */
 export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	const progress = createProgressReporter(process.stderr, options.json || options.quiet ? "quiet" : "auto");
-	await runCommand(options, "interrupted; the partial output was removed", async (run) => {
+	await runCommand(options, "interrupted", async (run) => {
 		try {
 			const outputDir = outputDirOf(output, options.output, true) as string;
 			checkMergeFlags(options);
@@ -46,13 +47,22 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				command: { cwd: process.cwd(), argv: process.argv.slice(2) },
 				// Like npm and package-lock.json: the CLI keeps the lock beside the recipe up to date.
 				recipeLock: true,
+				// A scheduler's SIGTERM (then SIGKILL) or a Ctrl-C: what is complete stays, for --resume.
+				keepOnAbort: true,
+			}).catch(async (error) => {
+				const signal = run.interruptedBy();
+				if (signal) {
+					const { message, hint } = await describeInterrupted(outputDir, signal);
+					run.setInterruptMessage(message, hint);
+				}
+				throw error;
 			});
 			progress.stop();
-			// Resumable folders of other jobs, left alone by this one, are still there to report.
-			if (options.resume) await warnAbandoned(outputDir, (partial) => partial.record !== undefined);
+			// Folders of killed merges this one did not take over are still there: the summary names them.
+			const leftovers = await findAbandonedPartials(outputDir);
 			const report = routing?.finish();
 			const push = target && hub ? await pushMerged(result, target, hub, options, run) : undefined;
-			printSummary(result, options, push, report);
+			printSummary({ ...result, ...(leftovers.length > 0 && { leftovers: leftovers.map(({ path, bytes }) => ({ path, bytes, remove: removeCommand(path) })) }) }, options, push, report);
 		} finally {
 			progress.stop();
 		}
@@ -124,12 +134,18 @@ async function pushMerged(result: MergeResult, target: PushTarget, hub: HubAcces
 	return push;
 }
 
-function printSummary(result: MergeResult, options: MergeCliOptions, push: PushResult | undefined, report: object | undefined): void {
+/** The merge's result and, beside it, what killed merges left there (with the command that removes each). */
+type MergeSummary = MergeResult & { leftovers?: { path: string; bytes: number; remove: string }[] };
+
+function printSummary(result: MergeSummary, options: MergeCliOptions, push: PushResult | undefined, report: object | undefined): void {
 	if (options.json) {
 		process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }), ...(report && { report }) }, null, 2)}\n`);
 		return;
 	}
 	const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
 	process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);
+	for (const left of result.leftovers ?? []) {
+		process.stdout.write(`still beside it: ${left.path} (${formatBytes(left.bytes)}), left by an interrupted merge; remove it with: ${left.remove}\n`);
+	}
 	if (push) process.stdout.write(`${describePush(push)}\n`);
 }

@@ -1,6 +1,7 @@
 import { readdir, stat, statfs } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { OutputError } from "../errors.js";
+import { removeCommand } from "../util/shell-words.js";
 import { formatBytes } from "../util/size.js";
 import { checkOutputSparesInputs } from "./protect-inputs.js";
 
@@ -9,6 +10,8 @@ export interface OutputCheckOptions {
 	overwrite?: boolean;
 	/** Bytes of the output's shards; refused early when the file system has less free (with OUTPUT_SPACE_MARGIN). */
 	requiredBytes?: number;
+	/** Folders killed merges left beside the target, with their size: named, with the commands that remove them, when the space is short. */
+	leftovers?: readonly { path: string; bytes: number }[];
 	/** Folders of the input models: an output that is, contains or lies inside one is refused, even with overwrite. */
 	inputs?: readonly string[];
 }
@@ -38,10 +41,13 @@ export async function checkOutputTarget(target: string, options: OutputCheckOpti
 		const free = await freeBytes(dirname(dir));
 		const needed = options.requiredBytes + OUTPUT_SPACE_MARGIN;
 		if (free !== undefined && free < needed) {
-			throw new OutputError(
-				`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(needed)}, has ${formatBytes(free)}`,
-				{ file: dir },
-			);
+			const left = options.leftovers ?? [];
+			const held = left.reduce((sum, l) => sum + l.bytes, 0);
+			const room = held > 0 ? `; ${left.length} folder(s) left beside it by interrupted merges hold ${formatBytes(held)}${free + held >= needed ? ", enough once removed" : ""}` : "";
+			throw new OutputError(`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(needed)}, has ${formatBytes(free)}${room}`, {
+				file: dir,
+				hint: held > 0 ? `remove them if you do not mean to resume them: ${left.map((l) => removeCommand(l.path)).join("; ")}` : undefined,
+			});
 		}
 	}
 }

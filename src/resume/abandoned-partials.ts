@@ -1,8 +1,9 @@
 import { lstat, readdir } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { isProcessRunning } from "../util/process-running.js";
+import { removeCommand, shellQuote } from "../util/shell-words.js";
 import { formatBytes } from "../util/size.js";
-import { parsePartialPath } from "./partial-names.js";
+import { parsePartialPath, partialPathOf } from "./partial-names.js";
 import { RESUME_RECORD_NAME, type ResumeRecord, readResumeRecord } from "./resume-record.js";
 
 /** A staging (or replaced-output) folder of an earlier run whose process is gone: kill -9, reboot, OOM. */
@@ -49,9 +50,15 @@ export function describeAbandoned(partial: AbandonedPartial): string {
 	return `${what} (${done}); resume it with: ${resumeCommand(partial.record, output)}; or ${remove}`;
 }
 
-/** `rm -rf '<path>'`, quoted for any shell. */
-export function removeCommand(path: string): string {
-	return `rm -rf '${path.replaceAll("'", "'\\''")}'`;
+/** The last words of a merge of `target` interrupted by `signal`: the folder kept for `--resume` and the commands, or that nothing was kept. */
+export async function describeInterrupted(target: string, signal: string): Promise<{ message: string; hint?: string }> {
+	const path = partialPathOf(target, "partial");
+	const record = await readResumeRecord(path);
+	if (!record) return { message: `interrupted by ${signal}; no shard was complete, nothing is kept` };
+	return {
+		message: `interrupted by ${signal}; ${record.complete.length} of ${record.shards.length} shards are complete (fsynced, sha256 recorded) and kept in ${path} (${formatBytes(await treeBytes(path))})`,
+		hint: `continue with: ${resumeCommand(record, resolve(target))}; or remove it with: ${removeCommand(path)}`,
+	};
 }
 
 /** The interrupted command with --resume (from the folder it ran in), or the recipe and output when it was a library call. */
@@ -61,11 +68,6 @@ export function resumeCommand(record: ResumeRecord, output: string): string {
 	const args = [...argv.map(shellQuote), ...(argv.includes("--resume") ? [] : ["--resume"])].join(" ");
 	const line = `moe-merge ${args}`;
 	return resolve(cwd) === process.cwd() ? line : `(cd ${shellQuote(cwd)} && ${line})`;
-}
-
-/** The text as one shell word (quoted only when it needs to be). */
-function shellQuote(text: string): string {
-	return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 async function treeBytes(path: string): Promise<number> {

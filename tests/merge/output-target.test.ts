@@ -17,6 +17,20 @@ describe("checkOutputTarget", () => {
 		await assert.rejects(checkOutputTarget(join(dir, "out"), { requiredBytes: free }), (e: unknown) => e instanceof OutputError && /not enough free space/.test(e.message));
 	});
 
+	it("names the folders interrupted merges left beside the output, their size and the commands that remove them, when the space is short", async () => {
+		const dir = await tempDir();
+		const free = (await freeBytes(dir))!;
+		const leftovers = [{ path: join(dir, ".out.moe-merge-partial-12"), bytes: 795_000_000 }, { path: join(dir, ".out.moe-merge-partial-34"), bytes: 5_000_000 }];
+		await assert.rejects(checkOutputTarget(join(dir, "out"), { requiredBytes: free, leftovers }), (e: unknown) => {
+			assert.ok(e instanceof OutputError);
+			assert.match(e.message, /not enough free space .*; 2 folder\(s\) left beside it by interrupted merges hold 800\.00 MB, enough once removed$/);
+			assert.equal(e.hint, `remove them if you do not mean to resume them: rm -rf '${leftovers[0]!.path}'; rm -rf '${leftovers[1]!.path}'`);
+			return true;
+		});
+		// Not enough even without them: said without "enough once removed".
+		await assert.rejects(checkOutputTarget(join(dir, "out"), { requiredBytes: free + 900_000_000, leftovers }), (e: unknown) => e instanceof OutputError && /hold 800\.00 MB$/.test(e.message));
+	});
+
 	it("refuses a non-empty folder unless overwriting", async () => {
 		const dir = await tempDir();
 		await mkdir(join(dir, "out"));
