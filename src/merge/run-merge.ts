@@ -24,7 +24,7 @@ import { removeRouterValues } from "../resume/recorded-routers.js";
 import { startResume } from "../resume/resume-start.js";
 import { writeWhileGating } from "./write-while-gating.js";
 import type { WriteProgress } from "./write-shards.js";
-import { type ResumeOutcome, chooseCandidate, findResumeCandidates } from "../resume/resume-partial.js";
+import { type ResumeCandidate, type ResumeOutcome, chooseCandidate, findResumeCandidates } from "../resume/resume-partial.js";
 
 export interface MergeOptions extends PlanMergeOptions {
 	outputDir: string;
@@ -165,13 +165,20 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			};
 		} catch (error) {
 			hashing.cancel();
-			const keep = options.keepOnAbort && options.signal?.aborted && journal;
-			if (!(keep && (await keepForResume(staging.path, keep)))) await staging.discard();
+			if (!(options.keepOnAbort && options.signal?.aborted && (await keepAborted(staging.path, journal, candidate)))) await staging.discard();
 			throw describeOutputFailure(error);
 		}
 	} finally {
 		await closeMergePlan(plan);
 	}
+}
+
+/**
+ * What an aborted merge keeps: its resume record's complete shards; or, stopped while taking over a
+ * killed merge's folder (before its own record), that folder as it was, still resumable.
+ */
+async function keepAborted(dir: string, journal: ResumeJournal | undefined, candidate: ResumeCandidate | undefined): Promise<boolean> {
+	return journal ? keepForResume(dir, journal) : candidate !== undefined;
 }
 
 async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[]): Promise<string[]> {
