@@ -13,7 +13,7 @@ const SRC = join(PACKAGE_ROOT, "src");
 /**
  * The folders of src/ in the order of docs/development.md, step by step: the foundation (imported by
  * any step, importing none), then the data flow (recipe -> inputs -> plan -> gates/model -> output ->
- * lock), then what drives it. A folder imports only folders of its own step or of steps before it
+ * lock), what reads a finished checkpoint, then what drives it. A folder imports only folders of its own step or of steps before it
  * (within a step, no cycle: checked below with the others).
  */
 const STEPS: readonly (readonly string[])[] = [
@@ -22,8 +22,9 @@ const STEPS: readonly (readonly string[])[] = [
 	["recipe", "inputs", "architectures", "tokenize"],
 	["plan"],
 	["gates", "model"],
-	["output", "report"],
-	["lock", "verify"],
+	["output"],
+	["lock"],
+	["verify", "report"],
 	["resume"],
 	["merge"],
 	["cli", "demo"],
