@@ -6,6 +6,7 @@
 import { MoeMergeError } from "../errors.js";
 import { type HubAccess, type HubContext, openHub } from "../hub/hub-context.js";
 import type { HubOptions } from "../hub/hub-options.js";
+import { redactError } from "../hub/redact-token.js";
 import type { Recipe } from "../recipe/index.js";
 import { EXIT_INTERRUPTED, EXIT_OK, describeError, errorToJson } from "./report-error.js";
 import { type TransferReporter, createTransferReporter } from "./transfer-progress-bar.js";
@@ -60,7 +61,9 @@ export async function runCommand(io: CommandIo, interruptMessage: string, work: 
 		process.exitCode = (await work(run)) ?? EXIT_OK;
 	} catch (error) {
 		transfers.stop();
-		reportFailure(abort.signal.aborted ? abort.signal.reason : error, io);
+		// Whatever the error quotes (a server's text, a downloaded file's names), the token is not printed.
+		const token = opened ? (await opened.catch(() => undefined))?.token : undefined;
+		reportFailure(redactError(abort.signal.aborted ? abort.signal.reason : error, token), io);
 		if (abort.signal.aborted) process.exitCode = EXIT_INTERRUPTED;
 	} finally {
 		transfers.stop();

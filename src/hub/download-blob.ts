@@ -7,6 +7,8 @@ import { isTransientHubFailure } from "./explain-hub-failure.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
+import type { HubRequestInit } from "./hub-fetch.js";
+import { HubTimeoutError } from "./timed-fetch.js";
 import { bodyChunks } from "./read-body.js";
 import type { RepoFile } from "./merge-files.js";
 
@@ -55,18 +57,24 @@ export async function downloadBlob(context: HubContext, job: BlobDownload): Prom
 	await rename(incomplete, job.blob);
 }
 
+/** Stalls (timeouts) that brought bytes before stopping are resumed this many times; one that brought none is not. */
+const STALL_RESUMES = 2;
+
 async function fetchWithRetries(context: HubContext, job: BlobDownload, incomplete: string, hash: ContentHash): Promise<void> {
 	const subject = { repo: job.repo, revision: job.revision, file: job.file.path, access: "read" as const };
 	let url: string | undefined;
+	let stalls = 0;
 	for (let attempt = 0; ; attempt++) {
 		context.signal?.throwIfAborted();
+		const before = hash.bytes;
 		try {
 			url ??= await downloadUrl(context, job);
 			await fetchRemainder(context, url, incomplete, job, hash);
 			return;
 		} catch (error) {
 			if (context.signal?.aborted) throw context.signal.reason ?? error;
-			const transient = isTransientHubFailure(error);
+			const stalledAfterProgress = error instanceof HubTimeoutError && hash.bytes > before && stalls++ < STALL_RESUMES;
+			const transient = stalledAfterProgress || isTransientHubFailure(error);
 			if (transient && attempt < context.retries) {
 				await sleep(context.retryDelayMs * 2 ** attempt, undefined, { signal: context.signal });
 				continue;
@@ -102,7 +110,8 @@ async function fetchRemainder(context: HubContext, url: string, incomplete: stri
 	}
 	job.onBytes?.(offset);
 	if (offset === size && size > 0) return;
-	const response = await context.fetch(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal: context.signal });
+	const request: HubRequestInit = { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal: context.signal, transfer: "download" };
+	const response = await context.fetch(url, request);
 	if (response.status === 416) {
 		// The partial file does not fit the remote one: start over.
 		await response.body?.cancel();

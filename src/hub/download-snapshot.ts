@@ -1,4 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
 import { listFiles, modelInfo } from "@huggingface/hub";
 import { INDEX_FILE_NAME, type WeightSource } from "../safetensors/index.js";
 import { downloadBlob } from "./download-blob.js";
@@ -9,6 +10,8 @@ import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
 import { runPool } from "../util/run-pool.js";
 import { withBlobLock } from "./blob-lock.js";
 import { remoteWeightFiles } from "./remote-weight-files.js";
+import { listedFile } from "./listed-file.js";
+import { quoteServerValue } from "./redact-token.js";
 
 /** How much of a snapshot to bring: everything (a merge), config only (`validate`), or config, index and remote headers (`plan`). */
 export interface SnapshotMode {
@@ -38,7 +41,11 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
 	} catch (error) {
 		throw context.explain(error, { repo, revision, access: "read" });
 	}
-	if (!sha || !isCommitSha(sha)) throw new HubError(`${repo}@${revision}: the Hub did not say which commit this revision is (got ${JSON.stringify(sha)})`);
+	if (typeof sha !== "string" || !isCommitSha(sha)) {
+		throw new HubError(`${repo}@${revision}: the Hub did not say which commit this revision is (got ${quoteServerValue(sha, context.token)})`, {
+			hint: "the server is not behaving like the Hugging Face Hub: check HF_ENDPOINT",
+		});
+	}
 	return sha;
 }
 
@@ -115,7 +122,7 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 	// The index comes first: it says which shards to fetch.
 	if (selection.index) await fetchFiles([selection.index], false);
 	const weights = selection.index
-		? indexedShards(await readFile(cache.snapshotFile(commit, INDEX_FILE_NAME), "utf8"), listing, label)
+		? indexedShards(await readTextCapped(cache.snapshotFile(commit, INDEX_FILE_NAME), JSON_LIMITS.weightIndex, `${label}: ${INDEX_FILE_NAME}`, { error: HubError }), listing, label)
 		: selection.weights;
 	await fetchFiles([...selection.side, ...weights], true);
 	if (revision !== commit) await cache.writeRef(revision, commit);
@@ -127,10 +134,7 @@ async function listRepoFiles(context: HubContext, repo: string, commit: string, 
 	const files: RepoFile[] = [];
 	try {
 		for await (const entry of listFiles({ repo, revision: commit, hubUrl: context.hubUrl, fetch: context.fetch })) {
-			if (entry.type !== "file") continue;
-			const etag = entry.lfs?.oid ?? entry.oid;
-			if (!etag) throw new HubError(`${repo}@${revision}: the Hub listed ${entry.path} without a hash`);
-			files.push({ path: entry.path, size: entry.lfs?.size ?? entry.size, etag, sha256: entry.lfs?.oid });
+			if (entry.type === "file") files.push(listedFile(entry, `${repo}@${revision}`, context.token));
 		}
 	} catch (error) {
 		throw context.explain(error, { repo, revision, access: "read" });

@@ -1,6 +1,8 @@
 import { INDEX_FILE_NAME, ONLY_SAFETENSORS_HINT, selectWeightFiles } from "../safetensors/index.js";
 import { TOKENIZER_FILES } from "../output/copy-base-files.js";
 import { HubError } from "./hub-error.js";
+import { jsonFileLimit } from "../util/read-json-capped.js";
+import { formatBytes } from "../util/size.js";
 
 /**
  * Files beside the weights that a merge reads or copies: the config, the generation config and the
@@ -38,6 +40,15 @@ export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotS
 	}
 	const side = files.filter((f) => MERGE_SIDE_FILES.has(f.path));
 	const selected = selectWeightFiles(files.map((f) => f.path));
+	// A JSON file we would parse, listed larger than we read, is refused before it is downloaded.
+	for (const file of [...side, ...(selected.kind === "indexed" ? [byPath.get(selected.index) as RepoFile] : [])]) {
+		const limit = jsonFileLimit(file.path);
+		if (limit && file.size > limit.bytes) {
+			throw new HubError(`${label}: the repo lists ${file.path} at ${formatBytes(file.size)}, over the ${formatBytes(limit.bytes)} limit for ${limit.what}; refusing to download it`, {
+				hint: "a real model's JSON files are far smaller: the repo (or the server in HF_ENDPOINT) is broken or hostile",
+			});
+		}
+	}
 	if (selected.kind === "indexed") return { side, index: byPath.get(selected.index), weights: [] };
 	if (selected.kind === "files") return { side, weights: selected.files.map((name) => byPath.get(name) as RepoFile) };
 	const other = selected.otherWeights;

@@ -45,7 +45,8 @@ export class RepoCache {
 
 	/** Only top-level names are ever fetched, so a path from the Hub cannot climb out of the snapshot. */
 	snapshotFile(commit: string, path: string): string {
-		if (path.includes("/") || path.includes("\\") || path === "." || path === "..") {
+		// eslint-disable-next-line no-control-regex
+		if (path.includes("/") || path.includes("\\") || path === "." || path === ".." || /[\u0000-\u001f\u007f]/.test(path)) {
 			throw new HubError(`${this.repo}: refusing the file name ${JSON.stringify(path)} given by the Hub`);
 		}
 		return join(this.snapshot(commit), path);

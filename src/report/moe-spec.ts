@@ -3,7 +3,7 @@
  * forward pass's own ModelSpec (config read as the dense model_type with the same attention), the MoE
  * half by the architecture table. Anything unsupported is a ModelError naming config.json.
  */
-import { readFile } from "node:fs/promises";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
 import { normaliseDenseConfig } from "../inputs/dense-config.js";
@@ -28,8 +28,9 @@ export async function readMoeSpec(dir: string): Promise<MoeSpec> {
 	const file = join(dir, "config.json");
 	let raw: Record<string, unknown>;
 	try {
-		raw = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+		raw = JSON.parse(await readTextCapped(file, JSON_LIMITS.config, file)) as Record<string, unknown>;
 	} catch (cause) {
+		if (cause instanceof ModelError) throw cause;
 		const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
 		throw new ModelError(`${file}: cannot read the model's config.json (${reason})`, { file, cause });
 	}

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
 import { join } from "node:path";
 import type { ShardTensor } from "./open-checkpoint-shards.js";
 import { MOE_TENSOR_TABLES, type MoeDims, type MoeTensorTable, type TensorRule } from "./moe-tensor-tables.js";
@@ -20,7 +20,7 @@ export interface ConfigCheck {
 export async function checkConfigAgainstTensors(dir: string, tensors: ReadonlyMap<string, ShardTensor>): Promise<ConfigCheck> {
 	let config: Record<string, unknown>;
 	try {
-		const parsed: unknown = JSON.parse(await readFile(join(dir, CONFIG), "utf8"));
+		const parsed: unknown = JSON.parse(await readTextCapped(join(dir, CONFIG), JSON_LIMITS.config, CONFIG));
 		if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return problem("is not a JSON object");
 		config = parsed as Record<string, unknown>;
 	} catch (error) {
