@@ -79,7 +79,7 @@ async function fetchWithRetries(context: HubContext, job: BlobDownload, incomple
 				await sleep(context.retryDelayMs * 2 ** attempt, undefined, { signal: context.signal });
 				continue;
 			}
-			throw await describeFailure(context, error, subject, incomplete, job, transient);
+			throw await describeFailure(context, error, subject, incomplete, job, transient || error instanceof HubTimeoutError ? attempt + 1 : 0);
 		}
 	}
 }
@@ -147,7 +147,8 @@ async function describeFailure(
 	subject: { repo: string; revision: string; file: string; access: "read" },
 	incomplete: string,
 	job: BlobDownload,
-	transient: boolean,
+	/** Attempts made, when the failure is one a later run can resume from (0: not). */
+	attempts: number,
 ): Promise<unknown> {
 	const code = (error as NodeJS.ErrnoException).code;
 	if (code && ["ENOSPC", "EACCES", "EROFS", "EDQUOT", "EPERM"].includes(code)) {
@@ -158,8 +159,7 @@ async function describeFailure(
 	}
 	const explained = error instanceof ShortBody ? new HubError(`${job.repo}: ${job.file.path}: ${error.message}`) : context.explain(error, subject);
 	const kept = await sizeOf(incomplete);
-	if (!transient || kept === 0 || !(explained instanceof HubError)) return explained;
-	const attempts = context.retries + 1;
+	if (attempts === 0 || kept === 0 || !(explained instanceof HubError)) return explained;
 	return new HubError(`${explained.message} (after ${attempts} attempt${attempts > 1 ? "s" : ""})`, {
 		file: incomplete,
 		status: explained.status,

@@ -2,7 +2,7 @@ import { HubApiError, InvalidApiResponseFormatError } from "@huggingface/hub";
 import { MoeMergeError } from "../errors.js";
 import { HubError } from "./hub-error.js";
 import { redactToken } from "./redact-token.js";
-import { HubTimeoutError } from "./timed-fetch.js";
+import { HubRequestError, HubTimeoutError } from "./timed-fetch.js";
 
 /** What was being done when a Hub request failed. */
 export interface HubFailureSubject {
@@ -64,9 +64,9 @@ export function isTransientHubFailure(error: unknown): boolean {
  * The token never appears in the result, even if the server echoed it.
  */
 export function explainHubFailure(error: unknown, subject: HubFailureSubject, context: HubFailureContext): unknown {
-	if (error instanceof HubTimeoutError) {
-		// Kept as the cause: its code lets a cached snapshot stand in, as for an unreachable Hub.
-		return new HubError(redactToken(`${subjectName(subject)}: ${error.message}`, context.token), { hint: error.hint, cause: error });
+	if (error instanceof HubRequestError) {
+		// Kept as the cause: a timeout's code lets a cached snapshot stand in, as for an unreachable Hub.
+		return new HubError(redactToken(`${subjectName(subject)}: ${error.message}`, context.token), { hint: error.hint, status: error.status, cause: error });
 	}
 	if (error instanceof MoeMergeError || (error instanceof Error && error.name === "AbortError")) return error;
 	const explained = explain(error, subject, context);

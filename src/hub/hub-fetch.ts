@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { VERSION } from "../version.js";
-import { HubError } from "./hub-error.js";
 import type { HubTimeouts } from "./hub-timeouts.js";
 import { TIMEOUT_VARIABLES } from "./hub-timeouts.js";
 import { JSON_LIMITS } from "../util/read-json-capped.js";
 import { MAX_RETRY_AFTER_MS, asksToRetry, retryAfterMs } from "./retry-after.js";
-import { IdleDeadline, type RequestBounds, boundedResponse, fetchFailure } from "./timed-fetch.js";
+import { HubRequestError, IdleDeadline, type RequestBounds, boundedResponse, fetchFailure } from "./timed-fetch.js";
 
 export interface HubFetchOptions {
 	hubUrl: string;
@@ -99,18 +98,18 @@ export function createHubFetch(options: HubFetchOptions): typeof fetch {
 			const status = `${response.status} (${response.status === 429 ? "too many requests" : "service unavailable"})`;
 			const seconds = Math.ceil(wait / 1000);
 			if (wait > MAX_RETRY_AFTER_MS) {
-				throw new HubError(`${bounds.what}: the server answered ${status} and asks to wait ${seconds} s before trying again, longer than moe-merge waits (${MAX_RETRY_AFTER_MS / 1000} s)`, {
+				throw new HubRequestError(`the server answered ${status} to ${bounds.what} and asks to wait ${seconds} s before trying again, longer than moe-merge waits (${MAX_RETRY_AFTER_MS / 1000} s)`, {
 					status: response.status,
 					hint: `run again in ${seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`}; downloads resume where they stopped`,
 				});
 			}
 			if (attempt >= options.retries) {
-				throw new HubError(`${bounds.what}: the server still answered ${status} after ${attempt} waits`, {
+				throw new HubRequestError(`the server still answered ${status} to ${bounds.what} after ${attempt} waits`, {
 					status: response.status,
 					hint: "run again later; downloads resume where they stopped",
 				});
 			}
-			options.onWait?.(`${bounds.what}: the server answered ${status}; waiting ${seconds} s as it asks (Retry-After), then trying again (${attempt + 1} of ${options.retries})`);
+			options.onWait?.(`the server answered ${status} to ${bounds.what}; waiting ${seconds} s as it asks (Retry-After), then trying again (${attempt + 1} of ${options.retries})`);
 			await sleep(wait, undefined, { signal: rest.signal ?? undefined });
 		}
 	};

@@ -2,11 +2,17 @@ import { formatBytes } from "../util/size.js";
 import { HubError } from "./hub-error.js";
 
 /**
+ * A request that the fetch wrapper itself ended (a timeout, a body over its limit, a Retry-After too
+ * long): its message names the request; explainHubFailure puts the repo and file in front.
+ */
+export class HubRequestError extends HubError {}
+
+/**
  * A request that got no answer, or whose body stopped, for longer than its timeout. It carries the code
  * of a network failure (a cached snapshot can stand in, as when the Hub is unreachable), but is not
  * retried blindly: a download resumes only after a stall that brought bytes (download-blob.ts).
  */
-export class HubTimeoutError extends HubError {
+export class HubTimeoutError extends HubRequestError {
 	readonly code = "ETIMEDOUT";
 }
 
@@ -65,7 +71,7 @@ export class IdleDeadline {
 		const message =
 			phase === "answer"
 				? `no answer within ${s} (${what})`
-				: `the answer stopped for ${s} after ${formatBytes(bytesSoFar)} (${what})`;
+				: `the answer stalled: nothing came for ${s}, after ${formatBytes(bytesSoFar)} of it (${what})`;
 		this.error = new HubTimeoutError(message, {
 			hint: `the Hub (or HF_ENDPOINT) is slow or not answering; run again (downloads resume), or wait longer per request with ${variable}=${Math.max(60, (timeoutMs / 1000) * 3)} (seconds, now ${timeoutMs / 1000})`,
 		});
@@ -136,7 +142,7 @@ export function boundedResponse(response: Response, deadline: IdleDeadline, boun
 }
 
 function tooLarge(bounds: RequestBounds, limit: number): HubError {
-	return new HubError(`the answer is larger than ${formatBytes(limit)}, the most moe-merge reads for it (${bounds.what}); refusing it`, {
+	return new HubRequestError(`the answer is larger than ${formatBytes(limit)}, the most moe-merge reads for it (${bounds.what}); refusing it`, {
 		hint: "the server is not behaving like the Hugging Face Hub: check HF_ENDPOINT",
 	});
 }
