@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
-import { listFiles, modelInfo } from "@huggingface/hub";
+import { InvalidApiResponseFormatError, listFiles, modelInfo } from "@huggingface/hub";
+import { networkErrorCode } from "./explain-hub-failure.js";
 import { INDEX_FILE_NAME, type WeightSource } from "../safetensors/index.js";
 import { downloadBlob } from "./download-blob.js";
 import type { HubContext } from "./hub-context.js";
@@ -39,7 +40,7 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
 	try {
 		sha = (await modelInfo({ name: repo, revision, additionalFields: ["sha"], hubUrl: context.hubUrl, fetch: context.fetch })).sha;
 	} catch (error) {
-		throw context.explain(error, { repo, revision, access: "read" });
+		throw context.explain(malformedAnswer(error), { repo, revision, access: "read" });
 	}
 	if (typeof sha !== "string" || !isCommitSha(sha)) {
 		throw new HubError(`${repo}@${revision}: the Hub did not say which commit this revision is (got ${quoteServerValue(sha, context.token)})`, {
@@ -54,7 +55,7 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
  * what is there, and records `refs/{revision}` when the revision is a branch or tag.
  */
 export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: SnapshotMode = {}): Promise<HubSnapshot> {
-	const cache = new RepoCache(context.cacheDir, repo);
+	const cache = new RepoCache(context.cacheDir, repo, context.token);
 	const label = `${repo}@${revision}`;
 	const listing = await listRepoFiles(context, repo, commit, revision);
 	const selection = selectSnapshotFiles(listing, label);
@@ -137,9 +138,19 @@ async function listRepoFiles(context: HubContext, repo: string, commit: string, 
 			if (entry.type === "file") files.push(listedFile(entry, `${repo}@${revision}`, context.token));
 		}
 	} catch (error) {
-		throw context.explain(error, { repo, revision, access: "read" });
+		throw context.explain(malformedAnswer(error), { repo, revision, access: "read" });
 	}
 	return files;
+}
+
+/**
+ * The library reads the Hub's JSON without checking its shape: `null` for a model info or an object for
+ * a listing page ends in a TypeError inside it. That is the server's fault, said as such (a network
+ * failure, also a TypeError, keeps its own explanation).
+ */
+function malformedAnswer(error: unknown): unknown {
+	if (!(error instanceof TypeError) || networkErrorCode(error) !== undefined) return error;
+	return new InvalidApiResponseFormatError(`its JSON is not in the expected form (${error.message})`);
 }
 
 /** True when the file is already in the snapshot, or its blob is cached and only needs linking. */

@@ -35,6 +35,13 @@ interface ProgressHint {
 const USER_AGENT = `moe-merge/${VERSION}`;
 
 /**
+ * Requests that write (create, preupload, LFS batch and uploads, the commit) wait this long at least:
+ * the Hub processes a commit, or completes a multipart upload, before it answers, which can take
+ * minutes for large files (huggingface_hub sets no timeout on them at all).
+ */
+const WRITE_ANSWER_MS = 300_000;
+
+/**
  * The fetch every request to the Hub goes through, the library's and ours:
  * - the token is added to requests for the Hub's own origin only: never to LFS storage or CDNs (undici
  *   also drops Authorization on cross-origin redirects), so the library is never given the token itself;
@@ -64,8 +71,9 @@ export function createHubFetch(options: HubFetchOptions): typeof fetch {
 		const { progressHint, transfer, ...rest } = init as HubRequestInit & { progressHint?: ProgressHint };
 		const method = (rest.method ?? "GET").toUpperCase();
 		const download = transfer === "download";
+		const writes = method !== "GET" && method !== "HEAD";
 		const bounds: RequestBounds = {
-			timeoutMs: download ? options.timeouts.downloadMs : options.timeouts.metadataMs,
+			timeoutMs: download ? options.timeouts.downloadMs : writes ? Math.max(options.timeouts.metadataMs, WRITE_ANSWER_MS) : options.timeouts.metadataMs,
 			variable: download ? TIMEOUT_VARIABLES.download : TIMEOUT_VARIABLES.metadata,
 			bodyLimit: download ? undefined : JSON_LIMITS.hubApi.bytes,
 			what: `${method} ${target.host}${target.pathname}`,

@@ -51,14 +51,14 @@ async function resolveWith(context: HubContext, repo: string, revision: string, 
 }
 
 async function completeCachedSnapshot(context: HubContext, repo: string, revision: string): Promise<HubSnapshot | undefined> {
-	const found = await new RepoCache(context.cacheDir, repo).cachedSnapshot(revision);
+	const found = await new RepoCache(context.cacheDir, repo, context.token).cachedSnapshot(revision);
 	if (!found || (await snapshotGaps(found.dir)).length > 0) return undefined;
 	return { repo, revision, commit: found.commit, dir: found.dir, downloadedBytes: 0 };
 }
 
 async function cachedOrOfflineError(context: HubContext, repo: string, revision: string): Promise<HubSnapshot> {
 	const hint = "unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE / HF_HOME at a cache that has it";
-	const found = await new RepoCache(context.cacheDir, repo).cachedSnapshot(revision);
+	const found = await new RepoCache(context.cacheDir, repo, context.token).cachedSnapshot(revision);
 	if (!found) {
 		throw new HubError(`${repo}@${revision} is not in the local Hugging Face cache (${context.cacheDir}), and offline mode (HF_HUB_OFFLINE) forbids downloading it`, {
 			file: context.cacheDir,

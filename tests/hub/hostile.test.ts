@@ -147,6 +147,14 @@ describe("a hostile Hub", { concurrency: false }, () => {
 		assert.ok(!run.stderr.includes("SECRET-BODY") && !run.stdout.includes("SECRET-BODY"));
 	});
 
+	it("answers JSON of the wrong shape (a null model info, an object for a listing): exit 1, not a crash", async (t) => {
+		const repo = await hostileRepo("evil-shape");
+		takeOver(`/api/models/${repo}/revision/`, (_req, res) => sendJson(res, null));
+		assertRefused(await validate(repo), /org\/evil-shape@main: unexpected answer from http:\/\/127\.0\.0\.1:\d+ \(its JSON is not in the expected form/, t);
+		takeOver(`/api/models/${repo}/tree/`, (_req, res) => sendJson(res, { entries: "no" }));
+		assertRefused(await validate(repo), /org\/evil-shape@main: unexpected answer from .*its JSON is not in the expected form/, t);
+	});
+
 	it("lists a file whose name holds a NUL: refused like the other bad names", async (t) => {
 		const repo = await hostileRepo("evil-nul");
 		takeOver(`/api/models/${repo}/tree/`, (_req, res) =>
