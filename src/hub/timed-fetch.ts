@@ -33,6 +33,8 @@ export interface RequestBounds {
  */
 export class IdleDeadline {
 	private readonly controller = new AbortController();
+	/** Aborts with the caller's signal or when the deadline passes. */
+	readonly signal: AbortSignal;
 	private timer: NodeJS.Timeout | undefined;
 	private rejectExpired: (error: Error) => void = () => {};
 	/** Rejects when the deadline passes; raced against every body read. */
@@ -45,13 +47,7 @@ export class IdleDeadline {
 	) {
 		this.expired = new Promise<never>((_, reject) => (this.rejectExpired = reject));
 		this.expired.catch(() => {});
-		if (parent?.aborted) this.controller.abort(parent.reason);
-		else parent?.addEventListener("abort", () => this.controller.abort(parent.reason), { once: true });
-	}
-
-	/** Aborts with the caller's signal or when the deadline passes. */
-	get signal(): AbortSignal {
-		return this.controller.signal;
+		this.signal = parent ? eitherSignal(parent, this.controller) : this.controller.signal;
 	}
 
 	/** (Re)starts the wait: something moved, or a read begins. */
@@ -78,6 +74,18 @@ export class IdleDeadline {
 		this.controller.abort(this.error);
 		this.rejectExpired(this.error);
 	}
+}
+
+/**
+ * A signal aborted by `parent` or by `own`. AbortSignal.any (Node 20.3+) holds the parent weakly: one
+ * listener per request on the run's long-lived signal would pile up (and warn past ten).
+ */
+function eitherSignal(parent: AbortSignal, own: AbortController): AbortSignal {
+	const any = (AbortSignal as unknown as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+	if (any) return any([parent, own.signal]);
+	if (parent.aborted) own.abort(parent.reason);
+	else parent.addEventListener("abort", () => own.abort(parent.reason), { once: true });
+	return own.signal;
 }
 
 /** The error to throw for a failed fetch: the timeout when the deadline caused it. */

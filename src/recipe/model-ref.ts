@@ -5,7 +5,7 @@
 import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { RecipeError } from "../errors.js";
-import { revisionProblem } from "../hub/revision.js";
+import { revisionProblem } from "./revision-rule.js";
 import { expandHome } from "../util/home-paths.js";
 import type { ModelRef } from "./types.js";
 
