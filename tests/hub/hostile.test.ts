@@ -136,6 +136,16 @@ describe("a hostile Hub", { concurrency: false }, () => {
 		}
 	});
 
+	it("serves a config.json holding the token: the error quoting it is printed without it", async (t) => {
+		const id = "org/evil-config-value";
+		hub.store.createRepo(id);
+		const config = JSON.parse(await readFile(join(ROPE.base, "config.json"), "utf8"));
+		await hub.store.commitFolder(id, ROPE.base, { extra: { "config.json": JSON.stringify({ ...config, model_type: ALICE }) } });
+		hub.faults.intercept = undefined;
+		const run = await validate(id);
+		assertRefused(run, /the base model org\/evil-config-value has hf_\*\*\*/, t);
+	});
+
 	it("answers 200 with something that is not JSON: exit 1 without the body's text", async (t) => {
 		const repo = await hostileRepo("evil-html");
 		takeOver(`/api/models/${repo}/revision/`, (req, res) => {
