@@ -123,7 +123,7 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 	// The index comes first: it says which shards to fetch.
 	if (selection.index) await fetchFiles([selection.index], false);
 	const weights = selection.index
-		? indexedShards(await readTextCapped(cache.snapshotFile(commit, INDEX_FILE_NAME), JSON_LIMITS.weightIndex, `${label}: ${INDEX_FILE_NAME}`, { error: HubError }), listing, label)
+		? indexedShards(await readTextCapped(cache.snapshotFile(commit, INDEX_FILE_NAME), JSON_LIMITS.weightIndex, `${label}: ${INDEX_FILE_NAME}`, { error: HubError }), listing, label, context.token)
 		: selection.weights;
 	await fetchFiles([...selection.side, ...weights], true);
 	if (revision !== commit) await cache.writeRef(revision, commit);

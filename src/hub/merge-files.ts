@@ -1,6 +1,7 @@
 import { INDEX_FILE_NAME, ONLY_SAFETENSORS_HINT, selectWeightFiles } from "../safetensors/index.js";
 import { TOKENIZER_FILES } from "../output/copy-base-files.js";
 import { HubError } from "./hub-error.js";
+import { quoteServerValue, redactToken } from "./redact-token.js";
 import { jsonFileLimit } from "../util/read-json-capped.js";
 import { formatBytes } from "../util/size.js";
 
@@ -58,20 +59,20 @@ export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotS
 	throw new HubError(`${label}: the repo has no model weights (*.safetensors) at its top level`);
 }
 
-/** The shard files an index names, each checked to be a top-level file of the repo. */
-export function indexedShards(indexText: string, files: RepoFile[], label: string): RepoFile[] {
+/** The shard files an index names, each checked to be a top-level file of the repo (names quoted without `token`). */
+export function indexedShards(indexText: string, files: RepoFile[], label: string, token?: string): RepoFile[] {
 	let names: string[];
 	try {
 		const map = (JSON.parse(indexText) as { weight_map?: Record<string, unknown> }).weight_map;
 		if (!map || typeof map !== "object") throw new Error("no weight_map");
 		names = [...new Set(Object.values(map).map(String))].sort();
 	} catch (cause) {
-		throw new HubError(`${label}: ${INDEX_FILE_NAME} is not a valid index (${(cause as Error).message})`, { cause });
+		throw new HubError(`${label}: ${INDEX_FILE_NAME} is not a valid index (${redactToken((cause as Error).message, token)})`);
 	}
 	const byPath = new Map(files.map((f) => [f.path, f]));
 	const missing = names.filter((n) => !byPath.has(n));
 	if (missing.length > 0) {
-		throw new HubError(`${label}: ${INDEX_FILE_NAME} names shards that are not in the repo: ${missing.slice(0, 3).join(", ")}`);
+		throw new HubError(`${label}: ${INDEX_FILE_NAME} names shards that are not in the repo: ${missing.slice(0, 3).map((n) => quoteServerValue(n, token)).join(", ")}`);
 	}
 	return names.map((n) => byPath.get(n) as RepoFile);
 }
