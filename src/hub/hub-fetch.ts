@@ -21,7 +21,7 @@ export interface HubFetchOptions {
 /**
  * What our own callers add to a request: `download` for the bytes of a file, bounded by the caller (the
  * listed size, the header length) and timed by HF_HUB_DOWNLOAD_TIMEOUT. Everything else (the library's
- * API calls) is metadata: HF_HUB_ETAG_TIMEOUT, and a body of at most JSON_LIMITS.hubApi.
+ * API calls) is metadata: HF_HUB_ETAG_TIMEOUT, and a body of at most JSON_LIMITS.hubApi (unless ranged).
  */
 export interface HubRequestInit extends RequestInit {
 	transfer?: "download";
@@ -75,7 +75,8 @@ export function createHubFetch(options: HubFetchOptions): typeof fetch {
 		const bounds: RequestBounds = {
 			timeoutMs: download ? options.timeouts.downloadMs : writes ? Math.max(options.timeouts.metadataMs, WRITE_ANSWER_MS) : options.timeouts.metadataMs,
 			variable: download ? TIMEOUT_VARIABLES.download : TIMEOUT_VARIABLES.metadata,
-			bodyLimit: download ? undefined : JSON_LIMITS.hubApi.bytes,
+			// A ranged read (the library's download probe) asks for part of a file, not an API answer: its reader bounds it.
+			bodyLimit: download || headers.has("range") || method === "HEAD" ? undefined : JSON_LIMITS.hubApi.bytes,
 			what: `${method} ${target.host}${target.pathname}`,
 		};
 		const replayable = !(rest.body instanceof ReadableStream);
