@@ -10,7 +10,7 @@ import { responseError } from "./http-error.js";
 import type { HubRequestInit } from "./hub-fetch.js";
 import { HubTimeoutError } from "./timed-fetch.js";
 import { bodyChunks } from "./read-body.js";
-import type { RepoFile } from "./merge-files.js";
+import type { RepoFile } from "./snapshot-files.js";
 
 export interface BlobDownload {
 	repo: string;

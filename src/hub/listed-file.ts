@@ -1,5 +1,5 @@
 import { HubError } from "./hub-error.js";
-import type { RepoFile } from "./merge-files.js";
+import type { RepoFile } from "./snapshot-files.js";
 import { quoteServerValue } from "./redact-token.js";
 
 /** An entry of the Hub's tree listing, as the library passes it on (fields are whatever the server sent). */

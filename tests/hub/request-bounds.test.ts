@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import { createHubFetch } from "../../src/hub/hub-fetch.js";
 import { hubTimeouts } from "../../src/hub/hub-timeouts.js";
 import { retryAfterMs } from "../../src/hub/retry-after.js";
-import { revisionProblem } from "../../src/recipe/revision-rule.js";
+import { revisionProblem } from "../../src/hub/revision.js";
 import { HubRequestError } from "../../src/hub/timed-fetch.js";
 import { JSON_LIMITS, readJsonCapped } from "../../src/util/read-json-capped.js";
 import { ModelError } from "../../src/errors.js";
