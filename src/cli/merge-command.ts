@@ -30,7 +30,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			// A push needs the Hub whatever the recipe names; it is opened once for the merge and the push.
 			const hub = options.pushToHub ? await run.hub() : await run.hubFor(recipe);
 			// A push that cannot happen (no token, read-only token, offline) is refused before merging.
-			const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
+			const target = options.pushToHub ? await preparePush(options.pushToHub, hub, options.revision) : undefined;
 			const routing = options.report ? reportBeforeCommit(recipeFile, outputDir, options, run.signal) : undefined;
 			const result = await runMerge(recipe, {
 				...planOptionsOf(options),

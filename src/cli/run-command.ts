@@ -8,6 +8,7 @@ import { constants } from "node:os";
 import { MoeMergeError } from "../errors.js";
 import { type HubAccess, type HubContext, openHub } from "../hub/hub-context.js";
 import type { HubOptions } from "../hub/hub-options.js";
+import { redactError, redactToken } from "../hub/redact-token.js";
 import type { Recipe } from "../recipe/index.js";
 import { EXIT_INTERRUPTED, EXIT_OK, describeError, errorToJson } from "./report-error.js";
 import { type TransferReporter, createTransferReporter } from "./transfer-progress-bar.js";
@@ -54,7 +55,11 @@ export async function runCommand(io: CommandIo, interruptMessage: string, work: 
 		signal: abort.signal,
 	};
 	let opened: Promise<HubContext> | undefined;
-	const hub = () => (opened ??= openHub(options));
+	const hub = () =>
+		(opened ??= openHub(options).then((context) => {
+			redactStreams(context.token);
+			return context;
+		}));
 	const run: CommandRun = {
 		signal: abort.signal,
 		transfers,
@@ -69,7 +74,9 @@ export async function runCommand(io: CommandIo, interruptMessage: string, work: 
 		process.exitCode = (await work(run)) ?? EXIT_OK;
 	} catch (error) {
 		transfers.stop();
-		reportFailure(abort.signal.aborted ? new MoeMergeError(interruption.message, { hint: interruption.hint }) : error, io);
+		// Whatever the error quotes (a server's text, a downloaded file's names), the token is not printed.
+		const token = opened ? (await opened.catch(() => undefined))?.token : undefined;
+		reportFailure(redactError(abort.signal.aborted ? new MoeMergeError(interruption.message, { hint: interruption.hint }) : error, token), io);
 		if (abort.signal.aborted) process.exitCode = signal ? 128 + constants.signals[signal] : EXIT_INTERRUPTED;
 	} finally {
 		transfers.stop();
@@ -82,6 +89,23 @@ export function reportFailure(error: unknown, io: CommandIo): void {
 	if (io.json) process.stdout.write(`${JSON.stringify(errorToJson(error), null, 2)}\n`);
 	process.stderr.write(`${text}\n`);
 	process.exitCode = exitCode;
+}
+
+/**
+ * From the moment a token is in use, nothing this process prints holds it: every write to stdout and
+ * stderr (messages, --json, warnings, progress, summaries) passes through the redaction. The Hub code
+ * redacts what it builds from server text; this is the net under everything else (a downloaded
+ * config's values quoted in an error, a validate report).
+ */
+function redactStreams(token: string | undefined): void {
+	if (!token) return;
+	for (const stream of [process.stdout, process.stderr]) {
+		const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+		stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+			const text = typeof chunk === "string" ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).toString("utf8") : undefined;
+			return write(text === undefined ? chunk : redactToken(text, token), ...rest);
+		}) as typeof stream.write;
+	}
 }
 
 function namesHubModels(recipe: Recipe): boolean {

@@ -7,6 +7,8 @@ import { isTransientHubFailure } from "./explain-hub-failure.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
+import type { HubRequestInit } from "./hub-fetch.js";
+import { HubTimeoutError } from "./timed-fetch.js";
 import { bodyChunks } from "./read-body.js";
 import type { RepoFile } from "./snapshot-files.js";
 
@@ -55,23 +57,29 @@ export async function downloadBlob(context: HubContext, job: BlobDownload): Prom
 	await rename(incomplete, job.blob);
 }
 
+/** A stall (timeout) that brought bytes before stopping is resumed this many times, one that brought none never: with the default 20 s, a stalling server ends in an error well within a minute, and the next run resumes from the bytes kept. */
+const STALL_RESUMES = 1;
+
 async function fetchWithRetries(context: HubContext, job: BlobDownload, incomplete: string, hash: ContentHash): Promise<void> {
 	const subject = { repo: job.repo, revision: job.revision, file: job.file.path, access: "read" as const };
 	let url: string | undefined;
+	let stalls = 0;
 	for (let attempt = 0; ; attempt++) {
 		context.signal?.throwIfAborted();
+		const before = hash.bytes;
 		try {
 			url ??= await downloadUrl(context, job);
 			await fetchRemainder(context, url, incomplete, job, hash);
 			return;
 		} catch (error) {
 			if (context.signal?.aborted) throw context.signal.reason ?? error;
-			const transient = isTransientHubFailure(error);
+			const stalledAfterProgress = error instanceof HubTimeoutError && hash.bytes > before && stalls++ < STALL_RESUMES;
+			const transient = stalledAfterProgress || isTransientHubFailure(error);
 			if (transient && attempt < context.retries) {
 				await sleep(context.retryDelayMs * 2 ** attempt, undefined, { signal: context.signal });
 				continue;
 			}
-			throw await describeFailure(context, error, subject, incomplete, job, transient);
+			throw await describeFailure(context, error, subject, incomplete, job, transient || error instanceof HubTimeoutError ? attempt + 1 : 0);
 		}
 	}
 }
@@ -102,7 +110,8 @@ async function fetchRemainder(context: HubContext, url: string, incomplete: stri
 	}
 	job.onBytes?.(offset);
 	if (offset === size && size > 0) return;
-	const response = await context.fetch(url, { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal: context.signal });
+	const request: HubRequestInit = { headers: offset > 0 ? { range: `bytes=${offset}-` } : {}, signal: context.signal, transfer: "download" };
+	const response = await context.fetch(url, request);
 	if (response.status === 416) {
 		// The partial file does not fit the remote one: start over.
 		await response.body?.cancel();
@@ -138,7 +147,8 @@ async function describeFailure(
 	subject: { repo: string; revision: string; file: string; access: "read" },
 	incomplete: string,
 	job: BlobDownload,
-	transient: boolean,
+	/** Attempts made, when the failure is one a later run can resume from (0: not). */
+	attempts: number,
 ): Promise<unknown> {
 	const code = (error as NodeJS.ErrnoException).code;
 	if (code && ["ENOSPC", "EACCES", "EROFS", "EDQUOT", "EPERM"].includes(code)) {
@@ -149,8 +159,7 @@ async function describeFailure(
 	}
 	const explained = error instanceof ShortBody ? new HubError(`${job.repo}: ${job.file.path}: ${error.message}`) : context.explain(error, subject);
 	const kept = await sizeOf(incomplete);
-	if (!transient || kept === 0 || !(explained instanceof HubError)) return explained;
-	const attempts = context.retries + 1;
+	if (attempts === 0 || kept === 0 || !(explained instanceof HubError)) return explained;
 	return new HubError(`${explained.message} (after ${attempts} attempt${attempts > 1 ? "s" : ""})`, {
 		file: incomplete,
 		status: explained.status,

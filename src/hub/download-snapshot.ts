@@ -1,5 +1,7 @@
-import { readFile, stat } from "node:fs/promises";
-import { listFiles, modelInfo } from "@huggingface/hub";
+import { stat } from "node:fs/promises";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
+import { InvalidApiResponseFormatError, listFiles, modelInfo } from "@huggingface/hub";
+import { networkErrorCode } from "./explain-hub-failure.js";
 import { INDEX_FILE_NAME, type WeightSource } from "../safetensors/index.js";
 import { downloadBlob } from "./download-blob.js";
 import type { HubContext } from "./hub-context.js";
@@ -9,6 +11,8 @@ import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
 import { runPool } from "../util/run-pool.js";
 import { withBlobLock } from "./blob-lock.js";
 import { remoteWeightFiles } from "./remote-weight-files.js";
+import { listedFile } from "./listed-file.js";
+import { quoteServerValue } from "./redact-token.js";
 
 /** How much of a snapshot to bring: everything (a merge), config only (`validate`), or config, index and remote headers (`plan`). */
 export interface SnapshotMode {
@@ -36,9 +40,13 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
 	try {
 		sha = (await modelInfo({ name: repo, revision, additionalFields: ["sha"], hubUrl: context.hubUrl, fetch: context.fetch })).sha;
 	} catch (error) {
-		throw context.explain(error, { repo, revision, access: "read" });
+		throw context.explain(malformedAnswer(error), { repo, revision, access: "read" });
 	}
-	if (!sha || !isCommitSha(sha)) throw new HubError(`${repo}@${revision}: the Hub did not say which commit this revision is (got ${JSON.stringify(sha)})`);
+	if (typeof sha !== "string" || !isCommitSha(sha)) {
+		throw new HubError(`${repo}@${revision}: the Hub did not say which commit this revision is (got ${quoteServerValue(sha, context.token)})`, {
+			hint: "the server is not behaving like the Hugging Face Hub: check HF_ENDPOINT",
+		});
+	}
 	return sha;
 }
 
@@ -47,7 +55,7 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
  * what is there, and records `refs/{revision}` when the revision is a branch or tag.
  */
 export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: SnapshotMode = {}): Promise<HubSnapshot> {
-	const cache = new RepoCache(context.cacheDir, repo);
+	const cache = new RepoCache(context.cacheDir, repo, context.token);
 	const label = `${repo}@${revision}`;
 	const listing = await listRepoFiles(context, repo, commit, revision);
 	const selection = selectSnapshotFiles(listing, label);
@@ -115,7 +123,7 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 	// The index comes first: it says which shards to fetch.
 	if (selection.index) await fetchFiles([selection.index], false);
 	const weights = selection.index
-		? indexedShards(await readFile(cache.snapshotFile(commit, INDEX_FILE_NAME), "utf8"), listing, label)
+		? indexedShards(await readTextCapped(cache.snapshotFile(commit, INDEX_FILE_NAME), JSON_LIMITS.weightIndex, `${label}: ${INDEX_FILE_NAME}`, { error: HubError }), listing, label, context.token)
 		: selection.weights;
 	await fetchFiles([...selection.side, ...weights], true);
 	if (revision !== commit) await cache.writeRef(revision, commit);
@@ -127,15 +135,22 @@ async function listRepoFiles(context: HubContext, repo: string, commit: string, 
 	const files: RepoFile[] = [];
 	try {
 		for await (const entry of listFiles({ repo, revision: commit, hubUrl: context.hubUrl, fetch: context.fetch })) {
-			if (entry.type !== "file") continue;
-			const etag = entry.lfs?.oid ?? entry.oid;
-			if (!etag) throw new HubError(`${repo}@${revision}: the Hub listed ${entry.path} without a hash`);
-			files.push({ path: entry.path, size: entry.lfs?.size ?? entry.size, etag, sha256: entry.lfs?.oid });
+			if (entry.type === "file") files.push(listedFile(entry, `${repo}@${revision}`, context.token));
 		}
 	} catch (error) {
-		throw context.explain(error, { repo, revision, access: "read" });
+		throw context.explain(malformedAnswer(error), { repo, revision, access: "read" });
 	}
 	return files;
+}
+
+/**
+ * The library reads the Hub's JSON without checking its shape: `null` for a model info or an object for
+ * a listing page ends in a TypeError inside it. That is the server's fault, said as such (a network
+ * failure, also a TypeError, keeps its own explanation).
+ */
+function malformedAnswer(error: unknown): unknown {
+	if (!(error instanceof TypeError) || networkErrorCode(error) !== undefined) return error;
+	return new InvalidApiResponseFormatError(`its JSON is not in the expected form (${error.message})`);
 }
 
 /** True when the file is already in the snapshot, or its blob is cached and only needs linking. */

@@ -2,6 +2,7 @@ import { HubApiError, InvalidApiResponseFormatError } from "@huggingface/hub";
 import { MoeMergeError } from "../errors.js";
 import { HubError } from "./hub-error.js";
 import { redactToken } from "./redact-token.js";
+import { HubRequestError, HubTimeoutError } from "./timed-fetch.js";
 
 /** What was being done when a Hub request failed. */
 export interface HubFailureSubject {
@@ -51,6 +52,8 @@ export function networkErrorCode(error: unknown): string | undefined {
 
 /** Worth another try: the connection dropped, or the Hub was briefly unable to answer. */
 export function isTransientHubFailure(error: unknown): boolean {
+	// A silent server stays silent: retrying it five times would multiply the wait (download-blob.ts resumes a stall that brought bytes).
+	if (error instanceof HubTimeoutError) return false;
 	if (error instanceof HubApiError) return error.statusCode >= 500 || error.statusCode === 429 || error.statusCode === 408;
 	return networkErrorCode(error) !== undefined;
 }
@@ -61,6 +64,10 @@ export function isTransientHubFailure(error: unknown): boolean {
  * The token never appears in the result, even if the server echoed it.
  */
 export function explainHubFailure(error: unknown, subject: HubFailureSubject, context: HubFailureContext): unknown {
+	if (error instanceof HubRequestError) {
+		// Kept as the cause: a timeout's code lets a cached snapshot stand in, as for an unreachable Hub.
+		return new HubError(redactToken(`${subjectName(subject)}: ${error.message}`, context.token), { hint: error.hint, status: error.status, cause: error });
+	}
 	if (error instanceof MoeMergeError || (error instanceof Error && error.name === "AbortError")) return error;
 	const explained = explain(error, subject, context);
 	if (!explained) return error;
@@ -76,8 +83,7 @@ function explain(
 ): { message: string; hint?: string; status?: number; network?: boolean } | undefined {
 	const { repo, revision, file } = subject;
 	const { hubUrl, tokenSource } = context;
-	const name = revision ? `${repo}@${revision}` : repo;
-	const what = file ? `${name}: ${file}` : name;
+	const what = subjectName(subject);
 	const login = "set HF_TOKEN=hf_... or run `hf auth login` (it writes ~/.cache/huggingface/token)";
 	const tokens = `${hubUrl}/settings/tokens`;
 
@@ -143,10 +149,20 @@ function explain(
 					: "check the network and HF_ENDPOINT, then run again (downloads resume where they stopped); to use only models already in the local cache, set HF_HUB_OFFLINE=1",
 		};
 	}
+	if (error instanceof SyntaxError) {
+		// JSON.parse quotes the body; it may hold anything (the token, megabytes): say what, not the text.
+		return { message: `${what}: the Hub sent something that is not JSON (${hubUrl})`, hint: "is HF_ENDPOINT a Hugging Face Hub? A proxy or captive portal may be answering instead" };
+	}
 	if (error instanceof InvalidApiResponseFormatError) {
 		return { message: `${what}: unexpected answer from ${hubUrl} (${error.message})`, hint: "is HF_ENDPOINT a Hugging Face Hub?" };
 	}
 	return undefined;
+}
+
+/** `org/name@rev: file`, what a message is about. */
+function subjectName({ repo, revision, file }: HubFailureSubject): string {
+	const name = revision ? `${repo}@${revision}` : repo;
+	return file ? `${name}: ${file}` : name;
 }
 
 /** The server's own words, without the library's "URL: ..." trailer. */

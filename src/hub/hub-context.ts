@@ -3,7 +3,9 @@ import { envFlag, hubEndpoint } from "./hub-endpoint.js";
 import { type HubFailureSubject, explainHubFailure } from "./explain-hub-failure.js";
 import { createHubFetch } from "./hub-fetch.js";
 import type { HubOptions } from "./hub-options.js";
+import { type HubTimeouts, hubTimeouts } from "./hub-timeouts.js";
 import { findHubToken } from "./hub-token.js";
+import { redactToken } from "./redact-token.js";
 import type { TransferProgressCallback } from "./transfer-progress.js";
 
 /**
@@ -23,11 +25,15 @@ export interface HubContext {
 	concurrency: number;
 	retries: number;
 	retryDelayMs: number;
+	/** From HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT (hub-timeouts.ts). */
+	timeouts: HubTimeouts;
 	onProgress?: TransferProgressCallback;
 	onWarning: (message: string) => void;
 	signal?: AbortSignal;
 	/** A failed request as a HubError saying what to do, token removed. */
 	explain(error: unknown, subject: HubFailureSubject): unknown;
+	/** The text with the token removed (for messages quoting what the server sent). */
+	redact(text: string): string;
 }
 
 /** What a library call accepts: options (defaults from the environment), or a context already opened. */
@@ -43,18 +49,27 @@ export async function createHubContext(options: HubOptions = {}): Promise<HubCon
 	const hubUrl = (options.hubUrl ?? hubEndpoint(env)).replace(/\/+$/, "");
 	const found = options.accessToken === null ? undefined : options.accessToken ? { value: options.accessToken, source: "the accessToken option" } : await findHubToken(env);
 	const context = { hubUrl, token: found?.value, tokenSource: found?.source };
+	const redact = (text: string) => redactToken(text, context.token);
+	// Warnings and progress carry server text (file names, messages): the token is removed here, once.
+	const warn = options.onWarning;
+	const onWarning = (message: string) => warn?.(redact(message));
+	const progress = options.onProgress;
+	const retries = Math.max(0, options.retries ?? 5);
+	const timeouts = hubTimeouts(env);
 	return {
 		kind: "hub-context",
 		...context,
 		cacheDir: options.cacheDir ?? hubCacheDir(env),
 		offline: options.offline ?? envFlag(env.HF_HUB_OFFLINE),
-		fetch: createHubFetch({ hubUrl, token: found?.value, base: options.fetch }),
+		fetch: createHubFetch({ hubUrl, token: found?.value, base: options.fetch, timeouts, retries, onWait: onWarning }),
 		concurrency: Math.max(1, options.concurrency ?? 3),
-		retries: Math.max(0, options.retries ?? 5),
+		retries,
 		retryDelayMs: options.retryDelayMs ?? 500,
-		onProgress: options.onProgress,
-		onWarning: options.onWarning ?? (() => {}),
+		timeouts,
+		onProgress: progress && ((p) => progress(p.file === undefined ? p : { ...p, file: redact(p.file) })),
+		onWarning,
 		signal: options.signal,
 		explain: (error, subject) => explainHubFailure(error, subject, context),
+		redact,
 	};
 }

@@ -35,6 +35,9 @@ export async function checkPushAccess(context: HubContext, repo: string): Promis
 			hint: `create a token with write access at ${context.hubUrl}/settings/tokens`,
 		});
 	}
+	if (typeof me.name !== "string" || me.name.includes(context.token)) {
+		throw new HubError(`pushing to ${repo}: the Hub did not say which account the token belongs to`, { hint: "the server is not behaving like the Hugging Face Hub: check HF_ENDPOINT" });
+	}
 	const full = repo.includes("/") ? repo : `${me.name}/${repo}`;
 	const problem = repoIdProblem(full);
 	if (problem !== undefined) throw new HubError(`"${repo}" is not a valid repo id (org/name: ${problem})`);

@@ -1,6 +1,3 @@
-import { readdir, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type CommitOutput, HubApiError, commitIter, createBranch, createRepo } from "@huggingface/hub";
 import { VERSION } from "../version.js";
@@ -9,6 +6,9 @@ import { type HubAccess, type HubContext, openHub } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { TOKEN_VIA_FETCH } from "./hub-fetch.js";
 import { type PushTarget, checkPushAccess } from "./push-access.js";
+import { type LocalFile, openPushFiles } from "./push-files.js";
+import { redactError } from "./redact-token.js";
+import { checkRevision } from "./revision.js";
 
 export interface PushSettings {
 	/** Create the repo private (an existing repo keeps its visibility). */
@@ -37,18 +37,16 @@ export interface PushResult {
 	reusedFiles: string[];
 }
 
-interface LocalFile {
-	name: string;
-	path: string;
-	size: number;
-}
-
 /**
  * Checks that a push to `repo` can work (online, a write token) and gives its full id, before a merge
  * spends an hour producing something that cannot be pushed.
  */
-export async function preparePush(repo: string, hub: HubAccess = {}): Promise<PushTarget> {
-	return checkPushAccess(await openHub(hub), repo);
+export async function preparePush(repo: string, hub: HubAccess = {}, branch?: string): Promise<PushTarget> {
+	if (branch !== undefined) checkRevision(branch, repo);
+	const context = await openHub(hub);
+	return checkPushAccess(context, repo).catch((error) => {
+		throw redactError(error, context.token);
+	});
 }
 
 /**
@@ -58,10 +56,22 @@ export async function preparePush(repo: string, hub: HubAccess = {}): Promise<Pu
  * failures are retried the same way.
  */
 export async function pushToHub(dir: string, repo: string, options: PushOptions = {}): Promise<PushResult> {
-	const files = await modelFiles(dir);
-	const context = await openHub(options);
-	const target = options.target?.repo === repo ? options.target : await checkPushAccess(context, repo);
 	const branch = options.branch ?? "main";
+	checkRevision(branch, repo);
+	const context = await openHub(options);
+	const opened = await openPushFiles(dir);
+	try {
+		return await pushFiles(context, dir, repo, branch, opened.files, options);
+	} catch (error) {
+		// The last filter: whatever a message quotes from the server, the token is not in it.
+		throw redactError(error, context.token);
+	} finally {
+		await opened.close();
+	}
+}
+
+async function pushFiles(context: HubContext, dir: string, repo: string, branch: string, files: LocalFile[], options: PushOptions): Promise<PushResult> {
+	const target = options.target?.repo === repo ? options.target : await checkPushAccess(context, repo);
 	const createdRepo = await ensureRepo(context, target.repo, options.private === true);
 	if (branch !== "main") await ensureBranch(context, target.repo, branch);
 	for (let attempt = 0; ; attempt++) {
@@ -94,29 +104,6 @@ export async function pushToHub(dir: string, repo: string, options: PushOptions 
 			});
 		}
 	}
-}
-
-/** The folder's top-level files (hidden ones excepted), refusing a folder that is not a model. */
-async function modelFiles(dir: string): Promise<LocalFile[]> {
-	const root = resolve(dir);
-	let names: string[];
-	try {
-		names = (await readdir(root)).filter((n) => !n.startsWith(".")).sort();
-	} catch (cause) {
-		throw new HubError(`cannot read the folder to push, ${root} (${(cause as NodeJS.ErrnoException).code})`, { file: root });
-	}
-	const files: LocalFile[] = [];
-	for (const name of names) {
-		const info = await stat(join(root, name));
-		if (info.isFile()) files.push({ name, path: join(root, name), size: info.size });
-	}
-	if (!files.some((f) => f.name === "config.json") || !files.some((f) => f.name.endsWith(".safetensors"))) {
-		throw new HubError(`${root} is not a model folder (it needs config.json and *.safetensors); nothing was pushed`, {
-			file: root,
-			hint: "usage: moe-merge push <model-folder> <org/name>",
-		});
-	}
-	return files;
 }
 
 async function ensureRepo(context: HubContext, repo: string, makePrivate: boolean): Promise<boolean> {
@@ -164,7 +151,7 @@ async function commitFiles(
 	};
 	const iterator = commitIter({
 		repo: { type: "model", name: repo },
-		operations: files.map((f) => ({ operation: "addOrUpdate", path: f.name, content: pathToFileURL(f.path) })),
+		operations: files.map((f) => ({ operation: "addOrUpdate", path: f.name, content: f.content })),
 		title: options.commitTitle ?? `Upload ${files.length} files with moe-merge ${VERSION}`,
 		description: options.commitDescription,
 		branch,

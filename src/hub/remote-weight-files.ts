@@ -7,6 +7,8 @@ import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
 import type { RepoFile } from "./snapshot-files.js";
 import { bodyChunks } from "./read-body.js";
+import type { HubRequestInit } from "./hub-fetch.js";
+import { redactError } from "./redact-token.js";
 
 /**
  * The safetensors files of a Hub repo at one commit, known by their headers only: two range requests
@@ -21,7 +23,9 @@ export function remoteWeightFiles(context: HubContext, repo: string, commit: str
 		open: async (name) => {
 			const file = byPath.get(name);
 			if (!file) throw new HubError(`${repo}@${commit}: ${name} is not in the repo`);
-			return readRemoteHeader(context, repo, commit, file);
+			return readRemoteHeader(context, repo, commit, file).catch((error) => {
+				throw redactError(error, context.token);
+			});
 		},
 	};
 }
@@ -49,7 +53,8 @@ async function readRemoteHeader(context: HubContext, repo: string, commit: strin
 async function readRange(context: HubContext, url: string, start: number, length: number, label: string, subject: HubFailureSubject): Promise<Uint8Array> {
 	let response: Response;
 	try {
-		response = await context.fetch(url, { headers: { range: `bytes=${start}-${start + length - 1}` }, signal: context.signal });
+		const request: HubRequestInit = { headers: { range: `bytes=${start}-${start + length - 1}` }, signal: context.signal, transfer: "download" };
+		response = await context.fetch(url, request);
 	} catch (error) {
 		throw context.explain(error, subject);
 	}

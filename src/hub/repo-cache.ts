@@ -2,6 +2,7 @@ import { copyFile, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 
 import { basename, dirname, join, relative } from "node:path";
 import { repoCacheFolderName } from "./cache-paths.js";
 import { HubError } from "./hub-error.js";
+import { quoteServerValue } from "./redact-token.js";
 
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 const ETAG = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
@@ -21,12 +22,14 @@ export class RepoCache {
 	constructor(
 		cacheDir: string,
 		readonly repo: string,
+		/** Removed from messages that quote what the Hub sent. */
+		private readonly token?: string,
 	) {
 		this.dir = join(cacheDir, repoCacheFolderName(repo));
 	}
 
 	blob(etag: string): string {
-		if (!ETAG.test(etag)) throw new HubError(`${this.repo}: the Hub gave an unexpected file id ${JSON.stringify(etag)}`);
+		if (!ETAG.test(etag)) throw new HubError(`${this.repo}: the Hub gave an unexpected file id ${quoteServerValue(etag, this.token)}`);
 		return join(this.dir, "blobs", etag);
 	}
 
@@ -39,14 +42,15 @@ export class RepoCache {
 	}
 
 	snapshot(commit: string): string {
-		if (!isCommitSha(commit)) throw new HubError(`${this.repo}: the Hub gave an unexpected commit id ${JSON.stringify(commit)}`);
+		if (!isCommitSha(commit)) throw new HubError(`${this.repo}: the Hub gave an unexpected commit id ${quoteServerValue(commit, this.token)}`);
 		return join(this.dir, "snapshots", commit);
 	}
 
 	/** Only top-level names are ever fetched, so a path from the Hub cannot climb out of the snapshot. */
 	snapshotFile(commit: string, path: string): string {
-		if (path.includes("/") || path.includes("\\") || path === "." || path === "..") {
-			throw new HubError(`${this.repo}: refusing the file name ${JSON.stringify(path)} given by the Hub`);
+		// eslint-disable-next-line no-control-regex
+		if (path.includes("/") || path.includes("\\") || path === "." || path === ".." || /[\u0000-\u001f\u007f]/.test(path)) {
+			throw new HubError(`${this.repo}: refusing the file name ${quoteServerValue(path, this.token)} given by the Hub`);
 		}
 		return join(this.snapshot(commit), path);
 	}

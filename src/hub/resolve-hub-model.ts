@@ -4,6 +4,8 @@ import { type HubAccess, type HubContext, openHub } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { RepoCache, isCommitSha } from "./repo-cache.js";
 import { snapshotGaps } from "./snapshot-gaps.js";
+import { checkRevision } from "./revision.js";
+import { redactError } from "./redact-token.js";
 
 /**
  * Finds `repo@revision` with every file a merge needs, downloading what the cache lacks:
@@ -14,7 +16,17 @@ import { snapshotGaps } from "./snapshot-gaps.js";
  *   branch or tag is used, with a warning.
  */
 export async function resolveHubModel(repo: string, revision = "main", hub: HubAccess = {}, mode: SnapshotMode = {}): Promise<HubSnapshot> {
+	checkRevision(revision, repo);
 	const context = await openHub(hub);
+	try {
+		return await resolveWith(context, repo, revision, mode);
+	} catch (error) {
+		// The last filter: whatever a message quotes from the server, the token is not in it.
+		throw redactError(error, context.token);
+	}
+}
+
+async function resolveWith(context: HubContext, repo: string, revision: string, mode: SnapshotMode): Promise<HubSnapshot> {
 	if (context.offline) return cachedOrOfflineError(context, repo, revision);
 	if (isCommitSha(revision)) {
 		const cached = await completeCachedSnapshot(context, repo, revision);
@@ -39,14 +51,14 @@ export async function resolveHubModel(repo: string, revision = "main", hub: HubA
 }
 
 async function completeCachedSnapshot(context: HubContext, repo: string, revision: string): Promise<HubSnapshot | undefined> {
-	const found = await new RepoCache(context.cacheDir, repo).cachedSnapshot(revision);
+	const found = await new RepoCache(context.cacheDir, repo, context.token).cachedSnapshot(revision);
 	if (!found || (await snapshotGaps(found.dir)).length > 0) return undefined;
 	return { repo, revision, commit: found.commit, dir: found.dir, downloadedBytes: 0 };
 }
 
 async function cachedOrOfflineError(context: HubContext, repo: string, revision: string): Promise<HubSnapshot> {
 	const hint = "unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE / HF_HOME at a cache that has it";
-	const found = await new RepoCache(context.cacheDir, repo).cachedSnapshot(revision);
+	const found = await new RepoCache(context.cacheDir, repo, context.token).cachedSnapshot(revision);
 	if (!found) {
 		throw new HubError(`${repo}@${revision} is not in the local Hugging Face cache (${context.cacheDir}), and offline mode (HF_HUB_OFFLINE) forbids downloading it`, {
 			file: context.cacheDir,

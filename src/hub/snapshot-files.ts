@@ -1,6 +1,9 @@
 import { INDEX_FILE_NAME, ONLY_SAFETENSORS_HINT, selectWeightFiles } from "../safetensors/index.js";
 import { CONFIG_FILE, MERGE_SIDE_FILES } from "../checkpoint/side-files.js";
 import { HubError } from "./hub-error.js";
+import { quoteServerValue, redactToken } from "./redact-token.js";
+import { jsonFileLimit } from "../util/read-json-capped.js";
+import { formatBytes } from "../util/size.js";
 
 /** A file of a repo at one commit, as the Hub's tree listing describes it. */
 export interface RepoFile {
@@ -32,6 +35,15 @@ export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotS
 	}
 	const side = files.filter((f) => MERGE_SIDE_FILES.has(f.path));
 	const selected = selectWeightFiles(files.map((f) => f.path));
+	// A JSON file we would parse, listed larger than we read, is refused before it is downloaded.
+	for (const file of [...side, ...(selected.kind === "indexed" ? [byPath.get(selected.index) as RepoFile] : [])]) {
+		const limit = jsonFileLimit(file.path);
+		if (limit && file.size > limit.bytes) {
+			throw new HubError(`${label}: the repo lists ${file.path} at ${formatBytes(file.size)}, over the ${formatBytes(limit.bytes)} limit for ${limit.what}; refusing to download it`, {
+				hint: "a real model's JSON files are far smaller: the repo (or the server in HF_ENDPOINT) is broken or hostile",
+			});
+		}
+	}
 	if (selected.kind === "indexed") return { side, index: byPath.get(selected.index), weights: [] };
 	if (selected.kind === "files") return { side, weights: selected.files.map((name) => byPath.get(name) as RepoFile) };
 	const other = selected.otherWeights;
@@ -41,20 +53,20 @@ export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotS
 	throw new HubError(`${label}: the repo has no model weights (*.safetensors) at its top level`);
 }
 
-/** The shard files an index names, each checked to be a top-level file of the repo. */
-export function indexedShards(indexText: string, files: RepoFile[], label: string): RepoFile[] {
+/** The shard files an index names, each checked to be a top-level file of the repo (names quoted without `token`). */
+export function indexedShards(indexText: string, files: RepoFile[], label: string, token?: string): RepoFile[] {
 	let names: string[];
 	try {
 		const map = (JSON.parse(indexText) as { weight_map?: Record<string, unknown> }).weight_map;
 		if (!map || typeof map !== "object") throw new Error("no weight_map");
 		names = [...new Set(Object.values(map).map(String))].sort();
 	} catch (cause) {
-		throw new HubError(`${label}: ${INDEX_FILE_NAME} is not a valid index (${(cause as Error).message})`, { cause });
+		throw new HubError(`${label}: ${INDEX_FILE_NAME} is not a valid index (${redactToken((cause as Error).message, token)})`);
 	}
 	const byPath = new Map(files.map((f) => [f.path, f]));
 	const missing = names.filter((n) => !byPath.has(n));
 	if (missing.length > 0) {
-		throw new HubError(`${label}: ${INDEX_FILE_NAME} names shards that are not in the repo: ${missing.slice(0, 3).join(", ")}`);
+		throw new HubError(`${label}: ${INDEX_FILE_NAME} names shards that are not in the repo: ${missing.slice(0, 3).map((n) => quoteServerValue(n, token)).join(", ")}`);
 	}
 	return names.map((n) => byPath.get(n) as RepoFile);
 }

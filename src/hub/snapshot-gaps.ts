@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { JSON_LIMITS, readJsonCapped } from "../util/read-json-capped.js";
 import { folderFileNames, selectWeightFiles } from "../safetensors/index.js";
 
 /**
@@ -15,7 +15,7 @@ export async function snapshotGaps(dir: string): Promise<string[]> {
 	if (selected.kind === "none") return [...gaps, "*.safetensors weights"];
 	let shards: string[] = [];
 	try {
-		const index = JSON.parse(await readFile(join(dir, selected.index), "utf8")) as { weight_map?: Record<string, string> };
+		const index = (await readJsonCapped(join(dir, selected.index), JSON_LIMITS.weightIndex)) as { weight_map?: Record<string, string> };
 		shards = [...new Set(Object.values(index.weight_map ?? {}))];
 	} catch {
 		return [...gaps, `a readable ${selected.index}`];

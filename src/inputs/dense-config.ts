@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
 import { type BiasSite, inputFamilyOf } from "./input-families.js";
 
 /** Rope scaling as transformers 4.x spells it (`rope_scaling`), the form we write. */
@@ -51,8 +51,9 @@ export async function readDenseConfig(dir: string): Promise<DenseConfig> {
 	const file = join(dir, "config.json");
 	let text: string;
 	try {
-		text = await readFile(file, "utf8");
+		text = await readTextCapped(file, JSON_LIMITS.config, file);
 	} catch (cause) {
+		if (cause instanceof ModelError) throw cause;
 		throw new ModelError(`${file}: cannot read the model's config.json (${(cause as NodeJS.ErrnoException).code ?? cause})`, {
 			file,
 			cause,

@@ -5,7 +5,7 @@
  * read as the dense family whose attention the architecture keeps). Anything unsupported is a
  * ModelError naming config.json.
  */
-import { readFile } from "node:fs/promises";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
 import { join } from "node:path";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { architectureByModelType, knownModelTypes } from "../architectures/registry.js";
@@ -31,8 +31,9 @@ export async function readMoeSpec(dir: string): Promise<MoeSpec> {
 	const file = join(dir, "config.json");
 	let raw: Record<string, unknown>;
 	try {
-		raw = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+		raw = JSON.parse(await readTextCapped(file, JSON_LIMITS.config, file)) as Record<string, unknown>;
 	} catch (cause) {
+		if (cause instanceof ModelError) throw cause;
 		const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
 		throw new ModelError(`${file}: cannot read the model's config.json (${reason})`, { file, cause });
 	}

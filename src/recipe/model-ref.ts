@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { RecipeError } from "../errors.js";
 import { repoIdProblem } from "../hub/repo-id.js";
+import { revisionProblem } from "../hub/revision.js";
 import { expandHome } from "../util/home-paths.js";
 import type { ModelRef } from "./types.js";
 
@@ -54,8 +55,9 @@ export function parsePlainRef(text: string, baseDir: string, revision?: string):
 	if (problem !== undefined) {
 		throw new RecipeError(`"${text}" is not a valid Hugging Face repo id (${problem}); for a local folder write ./${text}`);
 	}
-	if (rev !== undefined && (rev === "" || /\s/.test(rev))) {
-		throw new RecipeError(`"${text}" has an invalid revision ${JSON.stringify(rev)}: expected a branch, tag or commit without spaces`);
+	const revProblem = rev === undefined ? undefined : revisionProblem(rev);
+	if (revProblem !== undefined) {
+		throw new RecipeError(`"${text}" has an invalid revision ${JSON.stringify(rev)} (${revProblem}): expected a branch, tag, commit or refs/pr/N`);
 	}
 	return rev === undefined ? { kind: "hub", repo: name, text } : { kind: "hub", repo: name, revision: rev, text };
 }

@@ -1,13 +1,12 @@
 /** Reading `model.safetensors.index.json`, the map from tensor name to shard file of a sharded model. */
-import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, normalize } from "node:path";
 import { SafetensorsError } from "../errors.js";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
 import { findDuplicateKey } from "./json-duplicates.js";
 import { jsonNestingDepth } from "./json-depth.js";
 
 /** An index nests two levels ({"weight_map": {...}}); some writers add a little metadata. Far deeper is corrupt. */
 const MAX_INDEX_DEPTH = 16;
-const MAX_INDEX_BYTES = 100_000_000;
 
 export interface WeightIndex {
 	/** tensor name -> shard file name, in the index's order */
@@ -20,9 +19,7 @@ export async function readWeightIndex(path: string): Promise<WeightIndex> {
 	let text: string;
 	try {
 		// The biggest real indexes (~100k tensors) are about 10 MB; a bigger file is not an index.
-		const size = (await stat(path)).size;
-		if (size > MAX_INDEX_BYTES) fail(path, `is ${size} bytes, over the ${MAX_INDEX_BYTES / 1e6} MB an index can be`);
-		text = await readFile(path, "utf8");
+		text = await readTextCapped(path, JSON_LIMITS.weightIndex, path, { error: SafetensorsError });
 	} catch (error) {
 		if (error instanceof SafetensorsError) throw error;
 		fail(path, `cannot read: ${(error as Error).message}`);

@@ -1,14 +1,14 @@
 /** Reads the base model's tokenizer files; every failure is a ModelError naming the file. */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
+import { JSON_LIMITS, type JsonLimit, jsonFileLimit, readTextCapped } from "../util/read-json-capped.js";
 
 export { CHAT_TEMPLATE_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "../checkpoint/side-files.js";
 
 /** Parses `dir/name` as a JSON object. */
 export async function readJsonObject(dir: string, name: string): Promise<Record<string, unknown>> {
 	const file = join(dir, name);
-	const text = await readText(file, true);
+	const text = await readText(file, true, jsonFileLimit(name));
 	let value: unknown;
 	try {
 		value = JSON.parse(text!);
@@ -21,11 +21,12 @@ export async function readJsonObject(dir: string, name: string): Promise<Record<
 	return value as Record<string, unknown>;
 }
 
-/** The text of `file`; undefined when absent and not `required`. */
-export async function readText(file: string, required: boolean): Promise<string | undefined> {
+/** The text of `file` (at most `limit`, by default a tokenizer config's); undefined when absent and not `required`. */
+export async function readText(file: string, required: boolean, limit: JsonLimit = JSON_LIMITS.tokenizerConfig): Promise<string | undefined> {
 	try {
-		return await readFile(file, "utf8");
+		return await readTextCapped(file, limit, file);
 	} catch (error) {
+		if (error instanceof ModelError) throw error;
 		const code = (error as NodeJS.ErrnoException).code;
 		if (code === "ENOENT" && !required) return undefined;
 		throw new ModelError(

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
 import { join } from "node:path";
 import { MLP_PROJECTIONS } from "../architectures/expert-tensors.js";
 import type { MlpProjection, OutputArchitecture } from "../architectures/output-architecture.js";
@@ -27,7 +27,7 @@ export interface ConfigCheck {
 export async function checkConfigAgainstTensors(dir: string, tensors: ReadonlyMap<string, ShardTensor>, unreadableShards: readonly string[] = []): Promise<ConfigCheck> {
 	let config: Record<string, unknown>;
 	try {
-		const parsed: unknown = JSON.parse(await readFile(join(dir, CONFIG), "utf8"));
+		const parsed: unknown = JSON.parse(await readTextCapped(join(dir, CONFIG), JSON_LIMITS.config, CONFIG));
 		if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return problem("is not a JSON object");
 		config = parsed as Record<string, unknown>;
 	} catch (error) {

@@ -1,4 +1,5 @@
-import { readFile, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
+import { JSON_LIMITS, jsonFileLimit, readTextCapped } from "../util/read-json-capped.js";
 import { join } from "node:path";
 import { JSON_SIDE_FILES, TOKENIZER_SETS } from "../checkpoint/side-files.js";
 import type { CheckpointProblem } from "./problem.js";
@@ -25,7 +26,7 @@ export async function checkTokenizerFiles(dir: string): Promise<{ problems: Chec
 	for (const name of JSON_SIDE_FILES) {
 		if (!names.has(name)) continue;
 		try {
-			JSON.parse(await readFile(join(dir, name), "utf8"));
+			JSON.parse(await readTextCapped(join(dir, name), jsonFileLimit(name) ?? JSON_LIMITS.tokenizerConfig, name));
 		} catch (error) {
 			problems.push({ file: name, message: `is not valid JSON (${(error as Error).message})` });
 		}

@@ -35,6 +35,11 @@ export interface HubFaults {
 	echoToken: boolean;
 	/** File bodies are sent 64 KiB at a time with this pause between pieces (0: at once), to catch a download in flight. */
 	chunkDelayMs: number;
+	/**
+	 * A hostile server's answer: called first for every request (after logging); returns true when it has
+	 * taken the request over (answered, stalled, or left it hanging).
+	 */
+	intercept?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 }
 
 export class HubServer {
@@ -87,6 +92,7 @@ export class HubServer {
 		const parts = url.pathname.split("/").slice(1).map(decodeURIComponent);
 		const auth = req.headers.authorization;
 		this.requests.push({ method: req.method ?? "GET", host: req.headers.host ?? "", path: url.pathname + url.search, range: req.headers.range, authorization: auth });
+		if (this.faults.intercept?.(req, res, url)) return;
 		if (parts[0] === "lfs") return this.serveLfs(req, res, parts[1]);
 		if (parts[0] === "lfs-upload") return this.receiveLfs(req, res, `${parts[1]}/${parts[2]}`, parts[3]);
 

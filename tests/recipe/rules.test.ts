@@ -137,7 +137,7 @@ describe("recipe rules", () => {
 		lines[2] = "  - source_model: org/code-model@";
 		assert.deepEqual(messagesOf(lines), [
 			'recipe.yml:1:13: base_model: "my org/model" is not a valid Hugging Face repo id (only letters, digits, _, . and - are allowed, and it must start with a letter or digit); for a local folder write ./my org/model',
-			'recipe.yml:3:19: experts[0].source_model: "org/code-model@" has an invalid revision "": expected a branch, tag or commit without spaces',
+			'recipe.yml:3:19: experts[0].source_model: "org/code-model@" has an invalid revision "" (it is empty): expected a branch, tag, commit or refs/pr/N',
 		]);
 	});
 
