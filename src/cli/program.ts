@@ -3,6 +3,7 @@ import { VERSION } from "../version.js";
 import { parseSize } from "../util/size.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
+import { addExtractCommand } from "./extract-command.js";
 import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { runValidateCommand } from "./validate-command.js";
@@ -126,5 +127,6 @@ export function buildProgram(): Command {
 		.action((dir: string, options: { values?: boolean; json?: boolean; verbose?: boolean }) => runVerifyCommand(dir, options));
 	addPushCommand(program);
 	addReportCommand(program, threadsArg);
+	addExtractCommand(program, sizeArg);
 	return program;
 }
