@@ -1,13 +1,14 @@
 import { dirname, resolve } from "node:path";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
-import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
-import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
+import { checkOutputTarget, freeBytes } from "../output/output-target.js";
+import { describeAbandoned, findAbandonedPartials } from "../resume/abandoned-partials.js";
 import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
 import { formatBytes } from "../util/size.js";
 import { outputDirOf } from "./output-dir.js";
-import type { MergeCliOptions } from "./program.js";
+import { planOptionsOf } from "./plan-options.js";
+import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runCommand } from "./run-command.js";
 
 /** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
@@ -21,11 +22,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		const abandoned = outDir ? await findAbandonedPartials(outDir) : [];
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
 		const plan = await planMerge(recipe, {
-			layout: options.layout,
-			shardSize: options.outShardSize,
-			seed: options.randomSeed,
+			...planOptionsOf(options),
 			hiddenGates: "skip",
-			training: { outputRouterLogits: options.outputRouterLogits, routerAuxLossCoef: options.routerAuxLossCoef },
 			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});
@@ -41,7 +39,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			layout: plan.layout,
 			dtype: plan.config.torch_dtype,
 			gateMode: recipe.gateMode,
-			seed: plan.seed,
+			// Without --random-seed the merge draws its own: showing the plan's would promise a seed it will not use.
+			seed: options.randomSeed ?? null,
 			models: plan.models.map((m, i) => ({
 				label: m.label,
 				dir: m.dir,
@@ -61,7 +60,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			warnings: [...abandoned.map(describeAbandoned), ...plan.warnings],
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
-		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, leftovers: abandoned, inputs: plan.models.map((m) => m.dir) });
 		if (options.json) {
 			process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 			return;
@@ -69,7 +68,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		const out = process.stdout;
 		out.write(`recipe: ${recipe.file}\n`);
 		for (const m of summary.models) out.write(`  ${m.roles.join(", ")}: ${m.label} -> ${m.dir}${m.commit ? ` @ ${m.commit}` : ""} (${m.modelType})\n`);
-		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, seed ${summary.seed}\n`);
+		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, ${summary.seed === null ? "seed not chosen yet (the merge draws one and records it in the model card; --random-seed N fixes it)" : `seed ${summary.seed}`}\n`);
 		out.write(`  because ${summary.architectureReason}\n`);
 		for (const p of summary.architecturesPassedOver) out.write(`  not ${p.name}: ${p.reason}\n`);
 		out.write(`tensors: ${summary.tensors}, ${formatBytes(summary.tensorBytes)} of data, ${formatBytes(summary.diskBytes)} on disk in ${summary.shards.length} shard(s)\n`);

@@ -1,42 +1,15 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { VERSION } from "../version.js";
-import { parseSize } from "../util/size.js";
+import { parseShardSize } from "../util/size.js";
+import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
 import { addExtractCommand } from "./extract-command.js";
 import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
-import { runValidateCommand } from "./validate-command.js";
+import { type ValidateCliOptions, runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
 import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
-
-/** Options shared by the commands that plan or run a merge. */
-export interface MergeCliOptions {
-	output?: string;
-	overwrite?: boolean;
-	outShardSize?: number;
-	layout: "per-expert" | "fused";
-	randomSeed?: number;
-	threads?: number;
-	copyTokenizer: boolean;
-	iUnderstandThisIsNotUsefulWithoutTraining?: boolean;
-	json?: boolean;
-	verbose?: boolean;
-	/** merge only (push-command.ts): push the output, and check sources against the recipe's lock. */
-	pushToHub?: string;
-	private?: boolean;
-	revision?: string;
-	locked?: boolean;
-	/** merge only: continue the partial folder of a killed merge of the same job. */
-	resume?: boolean;
-	/** merge only (report-command.ts): run the routing report on the output. */
-	report?: boolean;
-	/** No progress display (mergekit-moe's --quiet). */
-	quiet?: boolean;
-	/** Router training settings for config.json (win over the recipe's). */
-	outputRouterLogits?: boolean;
-	routerAuxLossCoef?: number;
-}
 
 /** mergekit-moe's options mapped onto ours; the line about those that do nothing here goes to stderr. */
 function withMergekitOptions(options: MergeCliOptions & MergekitMeaning): MergeCliOptions {
@@ -47,7 +20,7 @@ function withMergekitOptions(options: MergeCliOptions & MergekitMeaning): MergeC
 
 const sizeArg = (text: string): number => {
 	try {
-		return parseSize(text);
+		return parseShardSize(text);
 	} catch (error) {
 		throw new InvalidArgumentError((error as Error).message);
 	}
@@ -111,13 +84,12 @@ export function buildProgram(): Command {
 
 	program
 		.command("validate <recipe...>")
-		.description("check recipes (schema, rules, models found, shapes match) without reading weights; exit 1 on any error")
+		.description("check recipes (schema, rules, models found, shapes match) without reading weights; exit 1 on any error (Hub models out of reach: valid as far as checked, unless --require-hub)")
 		.option("--i-understand-this-is-not-useful-without-training", "allow every expert to be the same model")
+		.option("--require-hub", "fail a recipe whose Hub models cannot be checked (offline, or the Hub out of reach) instead of reporting it valid as far as checked")
 		.option("--json", "print a JSON report on stdout")
 		.option("--verbose", "print stack traces with errors")
-		.action((recipes: string[], options: { json?: boolean; verbose?: boolean; iUnderstandThisIsNotUsefulWithoutTraining?: boolean }) =>
-			runValidateCommand(recipes, options),
-		);
+		.action((recipes: string[], options: ValidateCliOptions) => runValidateCommand(recipes, options));
 	program
 		.command("verify <dir>")
 		.description("check a finished checkpoint: shard headers and sizes, index, config.json against the tensors, tokenizer, the lock's sha256; exit 1 naming each problem")

@@ -1,11 +1,13 @@
 import { type ArchitectureChoice, chooseArchitecture } from "../architectures/choose-architecture.js";
 import { type OutputArchitecture, defaultExpertsPerToken } from "../architectures/output-architecture.js";
+import { readdir } from "node:fs/promises";
 import { MoeMergeError } from "../errors.js";
+import { NO_TOKENIZER, TOKENIZER_USERS, hasTokenizer } from "../verify/check-tokenizer-files.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
 import { checkCompatible } from "./check-compatible.js";
 import { type ResolvedModel, resolveModel } from "./resolve-model.js";
 import { type ModelRef, type Recipe, type SourceLoc, modelKey, usesPrompts } from "../recipe/index.js";
-import type { DType } from "../safetensors/index.js";
+import { type FloatDType, dtypeOfTorchName } from "../safetensors/index.js";
 
 export interface ResolvedRecipe {
 	recipe: Recipe;
@@ -22,7 +24,7 @@ export interface ResolvedRecipe {
 	architectureChoice: ArchitectureChoice;
 	/** As the recipe writes it, else the architecture's default. */
 	expertsPerToken: number;
-	dtype: DType;
+	dtype: FloatDType;
 	warnings: string[];
 }
 
@@ -35,8 +37,6 @@ export interface ResolveRecipeOptions {
 	headersOnly?: boolean;
 }
 
-const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
-
 /**
  * Everything that can be checked from configs alone, before any weight is read: every model found,
  * same shapes, an output architecture that can express them, an output dtype. Used by `validate`,
@@ -45,7 +45,7 @@ const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16
 export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
 	const models: ResolvedModel[] = [];
 	const byKey = new Map<string, number>();
-	const refs = [recipe.baseModel, ...recipe.experts.map((e) => e.source), ...recipe.sharedExperts.map((e) => e.source)];
+	const refs = recipeRefs(recipe).map((r) => r.ref);
 	// One context for every Hub model of the recipe: the token is looked up once.
 	const hub = refs.some((r) => r.kind === "hub") ? await openHub(options.hub) : undefined;
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
@@ -78,7 +78,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	});
 	const { architecture } = choice;
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
-	const dtype = DTYPES[dtypeName];
+	const dtype = dtypeOfTorchName(dtypeName);
 	if (!dtype) {
 		throw new MoeMergeError(`the base model's torch_dtype "${dtypeName}" is not float32, float16 or bfloat16; set dtype: in the recipe`, {
 			file: models[base].config.file,
@@ -87,6 +87,11 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const warnings: string[] = [];
 	if (architecture.remoteCode) {
 		warnings.push(`${architecture.displayName} has no modeling code in transformers: load the output with trust_remote_code=True (the code comes from ${architecture.remoteCode} on the Hub)`);
+	}
+	// A Hub base read for its config alone (validate, plan) has no tokenizer files in the cache to look at.
+	const baseModel = models[base];
+	if ((baseModel.ref.kind !== "hub" || !(options.configOnly || options.headersOnly)) && !hasTokenizer(await readdir(baseModel.dir))) {
+		warnings.push(`the base model ${baseModel.label} has ${NO_TOKENIZER}, so the output will have none: ${TOKENIZER_USERS}; copy a tokenizer into the output before use (moe-merge verify warns about it too)`);
 	}
 	const E = recipe.experts.length;
 	if ((E & (E - 1)) !== 0) {
@@ -97,6 +102,24 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}
 	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings };
+}
+
+/** Every model reference of the recipe with the position that names it: the base, the experts, the shared experts. */
+function recipeRefs(recipe: Recipe): { ref: ModelRef; loc: SourceLoc }[] {
+	return [{ ref: recipe.baseModel, loc: recipe.baseModelLoc }, ...[...recipe.experts, ...recipe.sharedExperts].map((e) => ({ ref: e.source, loc: e.loc }))];
+}
+
+/**
+ * The recipe's Hub models (as written, each once), and a check of its local models alone: each found,
+ * with safetensors weights and a readable config. For `validate` when the Hub cannot be reached.
+ */
+export async function checkLocalModels(recipe: Recipe): Promise<{ hubModels: string[] }> {
+	const hubModels = new Set<string>();
+	for (const { ref, loc } of recipeRefs(recipe)) {
+		if (ref.kind === "hub") hubModels.add(ref.text);
+		else await resolveModel(ref).catch((error: unknown) => Promise.reject(at(loc, error)));
+	}
+	return { hubModels: [...hubModels] };
 }
 
 /** Prefixes an error about a model with the recipe position that names it. */

@@ -1,8 +1,8 @@
 /**
  * Gated MLPs (routed experts, the shared expert, dense layers) read from either expert layout of the
- * architecture's description and packed for the backend: gate and up stacked into one [2I, H] matrix, down
- * [H, I]. For transformers 5's fused tensors, expert e is a contiguous slice of rows of [E·2I, H] and
- * [E·H, I], so only its bytes are read.
+ * architecture's description and packed for the backend: gate and up stacked into one [2I, H] matrix,
+ * down [H, I]. For transformers 5's fused tensors, expert e is a contiguous slice of rows of [E·2I, H]
+ * and [E·H, I], so only its bytes are read.
  */
 import type { ExpertLayout, MlpProjection, OutputArchitecture } from "../architectures/output-architecture.js";
 import { ModelError } from "../errors.js";
@@ -33,7 +33,10 @@ export function mlpNames(name: (projection: MlpProjection) => string): MlpNames 
 /** Where one MLP's bytes come from: its own three tensors, or expert `expert` of fused [E, ...] tensors. */
 export type MlpSource = { names: MlpNames } | { fused: { gateUp: string; down: string }; expert: number; experts: number };
 
-/** The layout of layer l's experts: the first (per-expert, then fused) whose router and expert 0 it has (Qwen's two layouts share the router's name). */
+/**
+ * The layout of layer l's experts: the first (per-expert, then fused) whose router and expert 0 the
+ * checkpoint has (Qwen's two layouts share the router's name).
+ */
 export function layoutOf(weights: ModelWeights, arch: OutputArchitecture, l: number): ExpertLayout {
 	const layouts: ExpertLayout[] = arch.fusedExpertNames ? ["per-expert", "fused"] : ["per-expert"];
 	const firstExpert = (layout: ExpertLayout): string => (layout === "fused" ? arch.fusedExpertNames!(l).gateUp : arch.expertTensorName(l, 0, "gate_proj"));
