@@ -7,6 +7,7 @@ export { runMerge, RECIPE_FILE_NAME, type MergeOptions, type MergeResult } from 
 export { planMerge, closeMergePlan, DEFAULT_SHARD_SIZE, type MergePlan, type PlanMergeOptions } from "./merge/plan-merge.js";
 export { resolveRecipeModels, type ResolvedRecipe } from "./merge/resolve-recipe-models.js";
 export type { WriteProgress } from "./merge/write-shards.js";
+export { runExtract, type ExtractOptions, type ExtractResult, type ExtractSource } from "./extract/run-extract.js";
 export { readDenseConfig, type DenseConfig } from "./inputs/dense-config.js";
 export * from "./hub/index.js";
 export { LOCK_FILE_NAME, lockDifferences, readLock, recipeLockPath, type LockedFile, type LockedSource, type MergeLock } from "./lock/index.js";

@@ -4,6 +4,7 @@ import { parseShardSize } from "../util/size.js";
 import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
+import { addExtractCommand } from "./extract-command.js";
 import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { type ValidateCliOptions, runValidateCommand } from "./validate-command.js";
@@ -98,5 +99,6 @@ export function buildProgram(): Command {
 		.action((dir: string, options: { values?: boolean; json?: boolean; verbose?: boolean }) => runVerifyCommand(dir, options));
 	addPushCommand(program);
 	addReportCommand(program, threadsArg);
+	addExtractCommand(program, sizeArg);
 	return program;
 }

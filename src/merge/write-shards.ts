@@ -102,14 +102,14 @@ async function streamPart(
 	const { target, put } = writeTargets(dtype, writer, scratch, progressed);
 	const { file, info } = options.sources[part.source].get(part.name);
 	const inBytes = dtypeBytes(info.dtype);
-	const count = info.shape.reduce((a, b) => a * b, 1);
+	const { first, count } = partElements(part, info.shape);
 	const rng = part.noise ? new SeededRandom(options.seed, part.noise.key) : undefined;
 	if (part.scale === undefined && !rng && info.dtype === dtype) {
 		// Same dtype, no transform: read the source bytes straight into the output buffer.
 		const total = count * inBytes;
 		for (let offset = 0; offset < total; ) {
 			const view = writer.reserve(total - offset);
-			await file.read(info, offset, view.length, view);
+			await file.read(info, first * inBytes + offset, view.length, view);
 			await writer.commit(view.length);
 			progressed(view.length);
 			offset += view.length;
@@ -121,7 +121,7 @@ async function streamPart(
 	for (let start = 0; start < count; ) {
 		const t = target(count - start);
 		const input = scratch.input.subarray(0, t.n * inBytes);
-		await file.read(info, start * inBytes, input.length, input);
+		await file.read(info, (first + start) * inBytes, input.length, input);
 		if (part.scale === undefined && !rng) {
 			convertDtype(input, info.dtype, t.view, dtype, t.n);
 		} else {
@@ -133,6 +133,16 @@ async function streamPart(
 		await put(t);
 		start += t.n;
 	}
+}
+
+/** The elements of a copy part's source it takes: all, or its rows of the source seen as 2-D. */
+function partElements(part: Extract<TensorPart, { kind: "copy" }>, shape: readonly number[]): { first: number; count: number } {
+	const total = shape.reduce((a, b) => a * b, 1);
+	if (!part.rows) return { first: 0, count: total };
+	const cols = shape[shape.length - 1] ?? 1;
+	const { first, count } = part.rows;
+	if (first < 0 || count < 0 || (first + count) * cols > total) throw new Error(`${part.name}: rows ${first}..${first + count} are outside its shape [${shape}]`);
+	return { first: first * cols, count: count * cols };
 }
 
 /** Views into the writer's staging buffer for up to `count` output elements, and how to commit them. */
@@ -175,8 +185,10 @@ async function streamColumns(tensor: PlannedTensor, writer: ShardWriter, options
 	const parts = tensor.parts.map((part) => {
 		if (part.kind !== "copy") throw new Error(`${tensor.name}: column parts must be copies`);
 		const { file, info } = options.sources[part.source].get(part.name);
-		if (info.shape.length !== 2 || info.shape[0] !== rows) throw new Error(`${tensor.name}: part ${part.name} has shape [${info.shape}], expected ${rows} rows`);
-		return { part, file, info, width: info.shape[1], rng: part.noise ? new SeededRandom(options.seed, part.noise.key) : undefined };
+		const width = info.shape[info.shape.length - 1];
+		const { first, count } = partElements(part, info.shape);
+		if ((!part.rows && info.shape.length !== 2) || count !== rows * width) throw new Error(`${tensor.name}: part ${part.name} has shape [${info.shape}]${part.rows ? ` (rows ${part.rows.first}+${part.rows.count})` : ""}, expected ${rows} rows`);
+		return { part, file, info, width, first, rng: part.noise ? new SeededRandom(options.seed, part.noise.key) : undefined };
 	});
 	if (parts.reduce((sum, p) => sum + p.width, 0) !== cols) throw new Error(`${tensor.name}: parts have ${parts.map((p) => p.width).join(" + ")} columns, shape needs ${cols}`);
 	const blockRows = Math.max(1, Math.floor(Math.min(scratch.floats.length, scratch.input.length / 4) / cols));
@@ -185,10 +197,10 @@ async function streamColumns(tensor: PlannedTensor, writer: ShardWriter, options
 		const n = Math.min(blockRows, rows - row);
 		let offset = 0;
 		const regions = [];
-		for (const { part, file, info, width, rng } of parts) {
+		for (const { part, file, info, width, first, rng } of parts) {
 			const inBytes = dtypeBytes(info.dtype);
 			const input = n * width * inBytes <= scratch.input.length ? scratch.input.subarray(0, n * width * inBytes) : new Uint8Array(n * width * inBytes);
-			await file.read(info, row * width * inBytes, input.length, input);
+			await file.read(info, (first + row * width) * inBytes, input.length, input);
 			const floats = toFloat32(input, info.dtype, n * width, block.subarray(offset, offset + n * width));
 			const scale = part.scale ?? 1;
 			const std = part.noise?.std ?? 0;

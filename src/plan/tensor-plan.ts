@@ -7,6 +7,11 @@ export type TensorPart =
 			/** Index into the input models (TensorPlanInput.weights, MergePlan.weights). */
 			source: number;
 			name: string;
+			/**
+			 * Only rows `first` .. `first + count` of the source seen as 2-D [product of all but the last
+			 * dimension, last dimension]: one expert's slab of transformers 5's fused [E, rows, cols] stacks.
+			 */
+			rows?: { first: number; count: number };
 			/** residual_scale: multiply every value. */
 			scale?: number;
 			/** noise_scale: add N(0, std²) from a stream keyed by `key` and the merge's seed. */

@@ -26,7 +26,7 @@ const STEPS: readonly (readonly string[])[] = [
 	["lock"],
 	["verify", "report"],
 	["resume"],
-	["merge"],
+	["merge", "extract"],
 	["cli", "demo"],
 ];
 
