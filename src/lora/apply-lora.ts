@@ -1,0 +1,190 @@
+/**
+ * `moe-merge apply-lora`: folds peft LoRA adapters into a checkpoint (dense or MoE, either expert layout),
+ * streamed tensor by tensor into a new folder with a merge's guarantees: staging folder renamed into
+ * place when complete, verify's checks, lock with every input and output file's sha256, model card.
+ * Untouched tensors are copied byte for byte; each edited one is computed in float32 a block of rows at
+ * a time and rounded once to the checkpoint's dtype.
+ */
+import { copyFile, readFile, stat, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { ModelError } from "../errors.js";
+import { ComputeEngine } from "../kernels/index.js";
+import { LOCK_FILE_NAME, type LockedSource, lockFolderFiles, writeLock } from "../lock/index.js";
+import { sha256Files } from "../lock/hash-files.js";
+import type { LinearBackend } from "../model/linear-backend.js";
+import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
+import { copyBaseFiles } from "../output/copy-base-files.js";
+import { describeOutputFailure } from "../output/output-write-error.js";
+import type { PlannedTensor } from "../plan/tensor-plan.js";
+import { ModelWeights, encodeIndex, planShards } from "../safetensors/index.js";
+import { type WriteProgress, writeShards } from "../merge/write-shards.js";
+import { checkMergedOutput } from "../verify/index.js";
+import { sha256Hex } from "../util/sha256.js";
+import { VERSION } from "../version.js";
+import { ADAPTER_CONFIG_FILE } from "./adapter-config.js";
+import { ADAPTER_WEIGHTS_FILE, type LoraAdapter, closeAdapter, openAdapter } from "./adapter-files.js";
+import { DeltaProducts, editedRows } from "./edited-rows.js";
+import { renderLoraCard } from "./lora-card.js";
+import { type TensorEdit, planEdits } from "./plan-edits.js";
+import { CheckpointRows } from "./row-spaces.js";
+
+export interface ApplyLoraOptions {
+	model: string;
+	adapters: string[];
+	outputDir: string;
+	overwrite?: boolean;
+	/** Bytes per output shard (default 5 GB). */
+	shardSize?: number;
+	/** An adapter made for another model (base_model_name_or_path) is an error instead of a warning. */
+	locked?: boolean;
+	/** The GEMM backend for B·A (default: the WebAssembly kernels on worker threads). */
+	backend?: LinearBackend;
+	threads?: number;
+	onProgress?: (progress: WriteProgress) => void;
+	onWarning?: (warning: string) => void;
+	signal?: AbortSignal;
+	/** The Hub repo the output will be pushed to (model card title). */
+	repoId?: string;
+}
+
+export interface ApplyLoraResult {
+	outputDir: string;
+	tensors: number;
+	editedTensors: number;
+	bytes: number;
+	shards: string[];
+	seconds: number;
+	warnings: string[];
+}
+
+const DEFAULT_SHARD_BYTES = 5_000_000_000;
+const MAX_CONFIG_BYTES = 16 << 20;
+
+export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraResult> {
+	const started = performance.now();
+	const modelDir = resolve(options.model);
+	const inputs = [modelDir, ...options.adapters.map((a) => resolve(a))];
+	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs });
+	const config = await readModelConfig(modelDir);
+	const weights = await ModelWeights.open(modelDir);
+	const adapters: LoraAdapter[] = [];
+	let engine: ComputeEngine | undefined;
+	try {
+		for (const dir of options.adapters) adapters.push(await openAdapter(resolve(dir), dir));
+		const warnings = baseModelWarnings(adapters, config, modelDir, options.locked === true);
+		for (const w of warnings) options.onWarning?.(w);
+		const shapes = new Map(weights.names().map((n) => [n, weights.get(n).info.shape] as const));
+		const edits = await planEdits(adapters, new CheckpointRows(shapes), config.tie_word_embeddings === true);
+		const backend = options.backend ?? (engine = await ComputeEngine.create({ threads: options.threads }));
+		const products = new DeltaProducts(backend);
+		const tensors = weights.names().map((name) => plannedTensor(weights, name, edits.get(name), adapters, products));
+		const shards = planShards(tensors, options.shardSize ?? DEFAULT_SHARD_BYTES, { format: "pt" });
+		const bytes = shards.reduce((sum, s) => sum + s.dataBytes + s.headerBytes, 0);
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: bytes, inputs });
+		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
+		try {
+			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
+			await copyFile(join(modelDir, "config.json"), join(staging.path, "config.json"));
+			if (shards.length > 1) await writeFile(join(staging.path, "model.safetensors.index.json"), encodeIndex(shards));
+			await copyBaseFiles(modelDir, staging.path, { tokenizer: true });
+			await writeFile(join(staging.path, "README.md"), renderLoraCard({ model: options.model, config, adapters, repoId: options.repoId, toolVersion: VERSION, edited: edits.size, warnings }));
+			await checkMergedOutput(staging.path);
+			const sources = await lockInputs(modelDir, options.model, weights, adapters);
+			const files = await lockFolderFiles(staging.path, LOCK_FILE_NAME, options.signal, shardHashes);
+			const command = ["moe-merge apply-lora", options.model, ...options.adapters].join(" ");
+			await writeLock(join(staging.path, LOCK_FILE_NAME), {
+				lockfileVersion: 1,
+				tool: `moe-merge ${VERSION}`,
+				recipe: { file: "apply-lora", sha256: sha256Hex(command) },
+				sources,
+				output: { files },
+			});
+			await staging.commit();
+		} catch (error) {
+			await staging.discard();
+			throw describeOutputFailure(error);
+		}
+		return {
+			outputDir: staging.target,
+			tensors: tensors.length,
+			editedTensors: edits.size,
+			bytes,
+			shards: shards.map((s) => s.fileName),
+			seconds: (performance.now() - started) / 1000,
+			warnings,
+		};
+	} finally {
+		await engine?.close();
+		for (const adapter of adapters) await closeAdapter(adapter);
+		await weights.close();
+	}
+}
+
+function plannedTensor(weights: ModelWeights, name: string, edits: TensorEdit[] | undefined, adapters: readonly LoraAdapter[], products: DeltaProducts): PlannedTensor {
+	const { file, info } = weights.get(name);
+	const shape = [...info.shape];
+	if (!edits) return { name, dtype: info.dtype, shape, parts: [{ kind: "copy", source: 0, name }] };
+	if (!["F32", "F16", "BF16"].includes(info.dtype)) throw new ModelError(`${name}: an adapter changes it, but its dtype ${info.dtype} is not F32, F16 or BF16`);
+	const cols = shape[shape.length - 1];
+	const rows = shape.reduce((a, b) => a * b, 1) / cols;
+	const sources = { base: { file, info }, adapters: adapters.map((a) => a.file) };
+	return {
+		name,
+		dtype: info.dtype,
+		shape,
+		parts: [{
+			kind: "rows",
+			rows,
+			cols,
+			label: name,
+			read: async (first, count, out) => {
+				await editedRows(edits, sources, cols, products, first, count, out);
+				if (first + count === rows) products.free();
+			},
+		}],
+	};
+}
+
+async function readModelConfig(dir: string): Promise<Record<string, unknown>> {
+	const file = join(dir, "config.json");
+	const info = await stat(file).catch(() => undefined);
+	if (!info?.isFile()) throw new ModelError(`${dir}: no config.json`, { file });
+	if (info.size > MAX_CONFIG_BYTES) throw new ModelError(`${file} is ${info.size} bytes: too big for a config`, { file });
+	try {
+		const raw = JSON.parse(await readFile(file, "utf8"));
+		if (typeof raw === "object" && raw && !Array.isArray(raw)) return raw as Record<string, unknown>;
+	} catch {}
+	throw new ModelError(`${file} is not a JSON object`, { file });
+}
+
+/** An adapter whose base_model_name_or_path is a Hub id other than the model's: a warning, or with `locked` an error. */
+function baseModelWarnings(adapters: readonly LoraAdapter[], config: Record<string, unknown>, modelDir: string, locked: boolean): string[] {
+	const ours = [config._name_or_path, basename(modelDir)].filter((s): s is string => typeof s === "string");
+	const warnings: string[] = [];
+	for (const adapter of adapters) {
+		const named = adapter.config.baseModel;
+		if (!named || !/^[\w.-]+\/[\w.-]+$/.test(named) || named.startsWith(".")) continue;
+		if (ours.some((o) => o === named || basename(o) === basename(named))) continue;
+		const text = `adapter ${adapter.name} was trained on ${named} (base_model_name_or_path), not on ${ours[0] ?? modelDir}`;
+		if (locked) throw new ModelError(text, { file: join(adapter.dir, ADAPTER_CONFIG_FILE), hint: "apply it to the model it was made for, or leave out --locked to apply it anyway" });
+		warnings.push(text);
+	}
+	return warnings;
+}
+
+async function lockInputs(modelDir: string, modelRef: string, weights: ModelWeights, adapters: readonly LoraAdapter[]): Promise<LockedSource[]> {
+	const modelFiles = ["config.json", ...weights.shards().map((f) => basename(f.path))];
+	if (await stat(join(modelDir, "model.safetensors.index.json")).catch(() => undefined)) modelFiles.push("model.safetensors.index.json");
+	const groups = [
+		{ role: "model", ref: modelRef, dir: modelDir, files: [...new Set(modelFiles)].sort() },
+		...adapters.map((a, i) => ({ role: `adapter ${i}`, ref: a.name, dir: a.dir, files: [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE] })),
+	];
+	const hashes = await sha256Files(groups.flatMap((g) => g.files.map((f) => join(g.dir, f))));
+	const sources: LockedSource[] = [];
+	for (const g of groups) {
+		const files = [];
+		for (const f of g.files) files.push({ path: f, size: (await stat(join(g.dir, f))).size, sha256: hashes.get(join(g.dir, f)) as string });
+		sources.push({ role: g.role, ref: g.ref, kind: "local", files });
+	}
+	return sources;
+}
