@@ -23,10 +23,8 @@ import { sha256Hex } from "../util/sha256.js";
 import { VERSION } from "../version.js";
 import { ADAPTER_CONFIG_FILE } from "./adapter-config.js";
 import { ADAPTER_WEIGHTS_FILE, type LoraAdapter, closeAdapter, openAdapter } from "./adapter-files.js";
-import { DeltaProducts, editedRows } from "./edited-rows.js";
 import { renderLoraCard } from "./lora-card.js";
-import { type TensorEdit, planEdits } from "./plan-edits.js";
-import { CheckpointRows } from "./row-spaces.js";
+import { applyAdapters } from "./lora-weights.js";
 
 export interface ApplyLoraOptions {
 	model: string;
@@ -73,21 +71,19 @@ export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraRes
 		for (const dir of options.adapters) adapters.push(await openAdapter(resolve(dir), dir));
 		const warnings = baseModelWarnings(adapters, config, modelDir, options.locked === true);
 		for (const w of warnings) options.onWarning?.(w);
-		const shapes = new Map(weights.names().map((n) => [n, weights.get(n).info.shape] as const));
-		const edits = await planEdits(adapters, new CheckpointRows(shapes), config.tie_word_embeddings === true);
 		const backend = options.backend ?? (engine = await ComputeEngine.create({ threads: options.threads }));
-		const products = new DeltaProducts(backend);
-		const tensors = weights.names().map((name) => plannedTensor(weights, name, edits.get(name), adapters, products));
+		const adapted = await applyAdapters(weights, adapters, backend, { tiedHead: config.tie_word_embeddings === true });
+		const tensors = weights.names().map((name) => plannedTensor(weights, name));
 		const shards = planShards(tensors, options.shardSize ?? DEFAULT_SHARD_BYTES, { format: "pt" });
 		const bytes = shards.reduce((sum, s) => sum + s.dataBytes + s.headerBytes, 0);
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: bytes, inputs });
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
+			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [adapted.weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
 			await copyFile(join(modelDir, "config.json"), join(staging.path, "config.json"));
 			if (shards.length > 1) await writeFile(join(staging.path, "model.safetensors.index.json"), encodeIndex(shards));
 			await copyBaseFiles(modelDir, staging.path, { tokenizer: true });
-			await writeFile(join(staging.path, "README.md"), renderLoraCard({ model: options.model, config, adapters, repoId: options.repoId, toolVersion: VERSION, edited: edits.size, warnings }));
+			await writeFile(join(staging.path, "README.md"), renderLoraCard({ model: options.model, config, adapters, repoId: options.repoId, toolVersion: VERSION, edited: adapted.edited.length, warnings }));
 			await checkMergedOutput(staging.path);
 			const sources = await lockInputs(modelDir, options.model, weights, adapters);
 			const files = await lockFolderFiles(staging.path, LOCK_FILE_NAME, options.signal, shardHashes);
@@ -107,7 +103,7 @@ export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraRes
 		return {
 			outputDir: staging.target,
 			tensors: tensors.length,
-			editedTensors: edits.size,
+			editedTensors: adapted.edited.length,
 			bytes,
 			shards: shards.map((s) => s.fileName),
 			seconds: (performance.now() - started) / 1000,
@@ -120,29 +116,10 @@ export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraRes
 	}
 }
 
-function plannedTensor(weights: ModelWeights, name: string, edits: TensorEdit[] | undefined, adapters: readonly LoraAdapter[], products: DeltaProducts): PlannedTensor {
-	const { file, info } = weights.get(name);
-	const shape = [...info.shape];
-	if (!edits) return { name, dtype: info.dtype, shape, parts: [{ kind: "copy", source: 0, name }] };
-	if (!["F32", "F16", "BF16"].includes(info.dtype)) throw new ModelError(`${name}: an adapter changes it, but its dtype ${info.dtype} is not F32, F16 or BF16`);
-	const cols = shape[shape.length - 1];
-	const rows = shape.reduce((a, b) => a * b, 1) / cols;
-	const sources = { base: { file, info }, adapters: adapters.map((a) => a.file) };
-	return {
-		name,
-		dtype: info.dtype,
-		shape,
-		parts: [{
-			kind: "rows",
-			rows,
-			cols,
-			label: name,
-			read: async (first, count, out) => {
-				await editedRows(edits, sources, cols, products, first, count, out);
-				if (first + count === rows) products.free();
-			},
-		}],
-	};
+/** Every tensor copied from the (adapted) weights: the edited ones are float32 rows rounded once to the tensor's own dtype. */
+function plannedTensor(original: ModelWeights, name: string): PlannedTensor {
+	const { info } = original.get(name);
+	return { name, dtype: info.dtype, shape: [...info.shape], parts: [{ kind: "copy", source: 0, name }] };
 }
 
 async function readModelConfig(dir: string): Promise<Record<string, unknown>> {

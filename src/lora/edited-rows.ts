@@ -5,13 +5,13 @@
  * delta[rows, cols] = B[rows, r] · A[r, cols] is `linear(x = B, W = Aᵀ [cols, r])`.
  */
 import type { LinearBackend } from "../model/linear-backend.js";
-import type { SafetensorsFile, TensorInfo } from "../safetensors/index.js";
+import type { SafetensorsFile, TensorInfo, TensorReader } from "../safetensors/index.js";
 import { dtypeBytes, toFloat32 } from "../safetensors/index.js";
 import type { DeltaEdit, TensorEdit } from "./plan-edits.js";
 
 /** Where the unedited rows, and each adapter's replacement tensors, are read from. */
 export interface RowSources {
-	base: { file: SafetensorsFile; info: TensorInfo };
+	base: { file: TensorReader; info: TensorInfo };
 	/** The open adapter files, by adapter index. */
 	adapters: readonly SafetensorsFile[];
 }
@@ -83,7 +83,7 @@ export function applyDelta(w: Float32Array, d: Float32Array, scale: number, cols
 	}
 }
 
-async function readRows(file: SafetensorsFile, info: TensorInfo, cols: number, first: number, count: number, out: Float32Array): Promise<void> {
+async function readRows(file: TensorReader, info: TensorInfo, cols: number, first: number, count: number, out: Float32Array): Promise<void> {
 	const width = dtypeBytes(info.dtype);
 	const bytes = new Uint8Array(count * cols * width);
 	await file.read(info, first * cols * width, bytes.length, bytes);

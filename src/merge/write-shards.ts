@@ -31,8 +31,6 @@ export interface WriteShardsOptions {
 interface Scratch {
 	input: Uint8Array;
 	floats: Float32Array;
-	/** Rows computed by a "rows" part (allocated when the first one comes). */
-	rows?: Float32Array;
 }
 
 const DEFAULT_CHUNK_ELEMENTS = 4 << 20;
@@ -95,19 +93,6 @@ async function streamPart(
 	scratch: Scratch,
 	progressed: (bytes: number) => void,
 ): Promise<void> {
-	if (part.kind === "rows") {
-		// Whole rows per block (a LoRA's DoRA needs each row's norm), at most the conversion chunk unless one row is more.
-		const block = Math.max(1, Math.floor(scratch.floats.length / part.cols));
-		const values = (scratch.rows ??= new Float32Array(Math.max(scratch.floats.length, part.cols)));
-		const out = values.length >= block * part.cols ? values : new Float32Array(block * part.cols);
-		for (let first = 0; first < part.rows; first += block) {
-			const count = Math.min(block, part.rows - first);
-			const rows = out.subarray(0, count * part.cols);
-			await part.read(first, count, rows);
-			await writeFloats(rows, dtype, writer, scratch, progressed);
-		}
-		return;
-	}
 	if (part.kind === "values" || part.kind === "pending") {
 		const values = part.kind === "values" ? part.values : await part.values();
 		if (part.kind === "pending" && values.length !== part.length) throw new Error(`${part.label}: ${values.length} values computed, ${part.length} planned`);

@@ -14,12 +14,7 @@ export type TensorPart =
 	  }
 	| { kind: "values"; values: Float32Array; label: string }
 	/** Values computed while the other tensors are written (hidden-state routers): the writer waits for them. */
-	| { kind: "pending"; length: number; values: () => Promise<Float32Array>; label: string }
-	/**
-	 * Float32 values computed a block of whole rows at a time while they are written (a weight with a LoRA
-	 * applied, src/lora/): `read` fills `out` with rows [first, first + count) of a [rows, cols] matrix.
-	 */
-	| { kind: "rows"; rows: number; cols: number; label: string; read(first: number, count: number, out: Float32Array): Promise<void> };
+	| { kind: "pending"; length: number; values: () => Promise<Float32Array>; label: string };
 
 /**
  * An output tensor and where its bytes come from: parts concatenated along the first dimension, or with
