@@ -5,6 +5,7 @@ export interface ApplyLoraCliOptions {
 	output: string;
 	overwrite?: boolean;
 	outShardSize?: number;
+	dtype?: "float32" | "float16" | "bfloat16";
 	locked?: boolean;
 	threads?: number;
 	json?: boolean;
@@ -21,6 +22,7 @@ export async function runApplyLoraCommand(model: string, adapters: string[], opt
 			outputDir: options.output,
 			overwrite: options.overwrite,
 			shardSize: options.outShardSize,
+			dtype: options.dtype && ({ float32: "F32", float16: "F16", bfloat16: "BF16" } as const)[options.dtype],
 			locked: options.locked,
 			threads: options.threads,
 			signal,

@@ -131,6 +131,7 @@ export function buildProgram(): Command {
 		.requiredOption("-o, --output <dir>", "the output folder")
 		.option("--overwrite", "replace the output folder if it exists")
 		.option("--out-shard-size <size>", "maximum size of each output shard: bytes, or 5GB, 500M ...", sizeArg)
+		.addOption(new Option("--dtype <dtype>", "dtype of the float tensors written (default: each tensor's own)").choices(["float32", "float16", "bfloat16"]))
 		.option("--locked", "refuse an adapter whose base_model_name_or_path names another model (else a warning)")
 		.option("--threads <n>", "worker threads for the B·A products (default: all cores)", threadsArg)
 		.option("--json", "print the result as JSON on stdout")

@@ -8,6 +8,20 @@ import { HubError } from "./hub-error.js";
  */
 export const MERGE_SIDE_FILES: ReadonlySet<string> = new Set(["config.json", "generation_config.json", ...TOKENIZER_FILES]);
 
+/** What a LoRA adapter repo must have (peft's save_pretrained with safetensors); nothing else is downloaded. */
+export const ADAPTER_FILES: readonly string[] = ["adapter_config.json", "adapter_model.safetensors"];
+
+/** The adapter files of a peft adapter repo; a repo with only adapter_model.bin says how to convert it. */
+export function selectAdapterFiles(files: RepoFile[], label: string): RepoFile[] {
+	const byPath = new Map(files.map((f) => [f.path, f]));
+	const missing = ADAPTER_FILES.filter((name) => !byPath.has(name));
+	if (missing.length === 0) return ADAPTER_FILES.map((name) => byPath.get(name) as RepoFile);
+	const binOnly = missing.includes("adapter_model.safetensors") && byPath.has("adapter_model.bin");
+	throw new HubError(`${label}: the repo has no ${missing.join(" or ")} at its top level; it is not a peft LoRA adapter${binOnly ? " in safetensors (it has adapter_model.bin only)" : ""}`, {
+		hint: binOnly ? "download it, convert adapter_model.bin with safetensors' save_file (moe-merge apply-lora prints the command for a local folder), and name the local folder" : undefined,
+	});
+}
+
 /** A file of a repo at one commit, as the Hub's tree listing describes it. */
 export interface RepoFile {
 	path: string;

@@ -16,7 +16,7 @@ import { checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
-import { ModelWeights, encodeIndex, planShards } from "../safetensors/index.js";
+import { type DType, ModelWeights, encodeIndex, planShards } from "../safetensors/index.js";
 import { type WriteProgress, writeShards } from "../merge/write-shards.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { sha256Hex } from "../util/sha256.js";
@@ -25,6 +25,7 @@ import { ADAPTER_CONFIG_FILE } from "./adapter-config.js";
 import { ADAPTER_WEIGHTS_FILE, type LoraAdapter, closeAdapter, openAdapter } from "./adapter-files.js";
 import { renderLoraCard } from "./lora-card.js";
 import { applyAdapters } from "./lora-weights.js";
+import { baseModelMismatch } from "./base-model-check.js";
 
 export interface ApplyLoraOptions {
 	model: string;
@@ -33,6 +34,8 @@ export interface ApplyLoraOptions {
 	overwrite?: boolean;
 	/** Bytes per output shard (default 5 GB). */
 	shardSize?: number;
+	/** dtype of the float tensors written (default: each tensor's own); config.json's torch_dtype follows. */
+	dtype?: DType;
 	/** An adapter made for another model (base_model_name_or_path) is an error instead of a warning. */
 	locked?: boolean;
 	/** The GEMM backend for B·A (default: the WebAssembly kernels on worker threads). */
@@ -69,18 +72,19 @@ export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraRes
 	let engine: ComputeEngine | undefined;
 	try {
 		for (const dir of options.adapters) adapters.push(await openAdapter(resolve(dir), dir));
-		const warnings = baseModelWarnings(adapters, config, modelDir, options.locked === true);
+		const warnings = baseModelWarnings(adapters, config, options.model, options.locked === true);
 		for (const w of warnings) options.onWarning?.(w);
 		const backend = options.backend ?? (engine = await ComputeEngine.create({ threads: options.threads }));
 		const adapted = await applyAdapters(weights, adapters, backend, { tiedHead: config.tie_word_embeddings === true });
-		const tensors = weights.names().map((name) => plannedTensor(weights, name));
+		const tensors = weights.names().map((name) => plannedTensor(weights, name, options.dtype));
 		const shards = planShards(tensors, options.shardSize ?? DEFAULT_SHARD_BYTES, { format: "pt" });
 		const bytes = shards.reduce((sum, s) => sum + s.dataBytes + s.headerBytes, 0);
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: bytes, inputs });
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
 			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [adapted.weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
-			await copyFile(join(modelDir, "config.json"), join(staging.path, "config.json"));
+			if (options.dtype) await writeFile(join(staging.path, "config.json"), `${JSON.stringify(withTorchDtype(config, options.dtype), null, 2)}\n`);
+			else await copyFile(join(modelDir, "config.json"), join(staging.path, "config.json"));
 			if (shards.length > 1) await writeFile(join(staging.path, "model.safetensors.index.json"), encodeIndex(shards));
 			await copyBaseFiles(modelDir, staging.path, { tokenizer: true });
 			await writeFile(join(staging.path, "README.md"), renderLoraCard({ model: options.model, config, adapters, repoId: options.repoId, toolVersion: VERSION, edited: adapted.edited.length, warnings }));
@@ -117,9 +121,18 @@ export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraRes
 }
 
 /** Every tensor copied from the (adapted) weights: the edited ones are float32 rows rounded once to the tensor's own dtype. */
-function plannedTensor(original: ModelWeights, name: string): PlannedTensor {
+function plannedTensor(original: ModelWeights, name: string, dtype: DType | undefined): PlannedTensor {
 	const { info } = original.get(name);
-	return { name, dtype: info.dtype, shape: [...info.shape], parts: [{ kind: "copy", source: 0, name }] };
+	const float = info.dtype === "F32" || info.dtype === "F16" || info.dtype === "BF16";
+	return { name, dtype: dtype && float ? dtype : info.dtype, shape: [...info.shape], parts: [{ kind: "copy", source: 0, name }] };
+}
+
+const TORCH_DTYPES: Record<DType, string | undefined> = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<DType, string | undefined>;
+
+/** The config with the dtype written (both spellings transformers reads, when present). */
+function withTorchDtype(config: Record<string, unknown>, dtype: DType): Record<string, unknown> {
+	const name = TORCH_DTYPES[dtype];
+	return { ...config, torch_dtype: name, ...("dtype" in config && { dtype: name }) };
 }
 
 async function readModelConfig(dir: string): Promise<Record<string, unknown>> {
@@ -134,15 +147,12 @@ async function readModelConfig(dir: string): Promise<Record<string, unknown>> {
 	throw new ModelError(`${file} is not a JSON object`, { file });
 }
 
-/** An adapter whose base_model_name_or_path is a Hub id other than the model's: a warning, or with `locked` an error. */
-function baseModelWarnings(adapters: readonly LoraAdapter[], config: Record<string, unknown>, modelDir: string, locked: boolean): string[] {
-	const ours = [config._name_or_path, basename(modelDir)].filter((s): s is string => typeof s === "string");
+/** Adapters made for another model: warnings, or with `locked` an error naming the first. */
+function baseModelWarnings(adapters: readonly LoraAdapter[], config: Record<string, unknown>, model: string, locked: boolean): string[] {
 	const warnings: string[] = [];
 	for (const adapter of adapters) {
-		const named = adapter.config.baseModel;
-		if (!named || !/^[\w.-]+\/[\w.-]+$/.test(named) || named.startsWith(".")) continue;
-		if (ours.some((o) => o === named || basename(o) === basename(named))) continue;
-		const text = `adapter ${adapter.name} was trained on ${named} (base_model_name_or_path), not on ${ours[0] ?? modelDir}`;
+		const text = baseModelMismatch(adapter, { ref: model, config });
+		if (!text) continue;
 		if (locked) throw new ModelError(text, { file: join(adapter.dir, ADAPTER_CONFIG_FILE), hint: "apply it to the model it was made for, or leave out --locked to apply it anyway" });
 		warnings.push(text);
 	}

@@ -40,9 +40,18 @@ function editedTensor(base: TensorLocation, edits: readonly TensorEdit[], adapte
 	const products = new DeltaProducts(backend);
 	/** The rows computed last: readers go through a tensor in order, a chunk boundary can fall inside a row. */
 	let cached: { first: number; values: Float32Array } | undefined;
+	/** Reads one at a time: the shard writer and the gates' forward pass may read the same tensor at once, and they share the cache and the packed factors. */
+	let queue: Promise<unknown> = Promise.resolve();
 	const reader: TensorReader = {
 		path: `${base.file.path} (${adapters.map((a) => a.name).join(", ")} applied)`,
-		async read(_info, offset, length, into) {
+		read(info, offset, length, into) {
+			const next = queue.then(() => readNow(offset, length, into));
+			queue = next.catch(() => {});
+			return next;
+		},
+	};
+	async function readNow(offset: number, length: number, into: Uint8Array): Promise<void> {
+		{
 			if (offset % 4 !== 0 || length % 4 !== 0 || offset < 0 || offset + length > info.end) throw new RangeError(`${info.name}: read of bytes [${offset}, ${offset + length}) of a float32 tensor of ${info.end} bytes`);
 			const firstElement = offset / 4;
 			const endElement = firstElement + length / 4;
@@ -58,7 +67,7 @@ function editedTensor(base: TensorLocation, edits: readonly TensorEdit[], adapte
 			const c = cached!;
 			const from = firstElement - c.first * cols;
 			into.set(new Uint8Array(c.values.buffer, c.values.byteOffset + from * 4, length));
-		},
-	};
+		}
+	}
 	return { file: reader, info };
 }

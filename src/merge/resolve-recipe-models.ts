@@ -47,7 +47,8 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const byKey = new Map<string, number>();
 	const refs = [recipe.baseModel, ...recipe.experts.map((e) => e.source), ...recipe.sharedExperts.map((e) => e.source)];
 	// One context for every Hub model of the recipe: the token is looked up once.
-	const hub = refs.some((r) => r.kind === "hub") ? await openHub(options.hub) : undefined;
+	const onHub = (r: ModelRef): boolean => r.kind === "hub" || (r.kind === "lora" && (onHub(r.base) || onHub(r.lora)));
+	const hub = refs.some(onHub) ? await openHub(options.hub) : undefined;
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
 		const key = modelKey(ref);
 		const known = byKey.get(key);

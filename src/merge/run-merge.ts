@@ -34,8 +34,6 @@ export interface MergeOptions extends PlanMergeOptions {
 	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
 	onGates?: (gates: GateSummary, warnings: string[]) => void;
 	signal?: AbortSignal;
-	/** Refuse to merge when a source resolves differently from the lock beside the recipe (`<recipe>.lock.json`). */
-	locked?: boolean;
 	/** Write or update `<recipe>.lock.json` beside the recipe, as the CLI does (never with `locked`; default false). */
 	recipeLock?: boolean;
 	/** The Hub repo the output will be pushed to: the model card's title and usage snippet. */

@@ -78,12 +78,14 @@ export interface PromptStatesResult {
 	all?: PromptAllStates[];
 }
 
-export async function computePromptStates(modelDir: string, request: HiddenStateRequest, options: ForwardOptions): Promise<PromptStatesResult> {
+/** `options.weights`: the model's weights already open (e.g. with a LoRA applied as they are read); else opened from `modelDir`. */
+export async function computePromptStates(modelDir: string, request: HiddenStateRequest, options: ForwardOptions & { weights?: ModelWeights }): Promise<PromptStatesResult> {
 	const { prompts } = request;
 	prompts.forEach((ids, i) => {
 		if (ids.length === 0) throw new MoeMergeError(`prompt ${i} has no tokens; every prompt needs at least one token id`);
 	});
 	const spec = describeModel(await readDenseConfig(modelDir));
+	if (options.weights) return forward(options.weights, spec, prompts, options);
 	const weights = await ModelWeights.open(modelDir);
 	try {
 		return await forward(weights, spec, prompts, options);

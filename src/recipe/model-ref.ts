@@ -29,7 +29,7 @@ export function parseModelRef(text: string, baseDir: string): ModelRef {
 	if (parts.length === 2) {
 		const [base, lora] = parts;
 		if (base === "" || lora === "") throw new RecipeError(`"${text}" is not a model reference: expected base+lora with both parts`);
-		return { kind: "lora", base: parsePlainRef(base, baseDir), lora, text };
+		return { kind: "lora", base: parsePlainRef(base, baseDir), lora: parsePlainRef(lora, baseDir), text };
 	}
 	if (parts.length > 2) throw new RecipeError(`"${text}" has more than one "+"; expected a model, optionally followed by +lora`);
 	return parsePlainRef(text, baseDir);
@@ -109,6 +109,6 @@ export function modelKey(ref: ModelRef): string {
 		case "hub":
 			return `hub:${ref.repo}@${ref.revision ?? DEFAULT_REVISION}`;
 		case "lora":
-			return `lora:${modelKey(ref.base)}+${ref.lora}`;
+			return `lora:${modelKey(ref.base)}+${modelKey(ref.lora)}`;
 	}
 }
