@@ -1,3 +1,4 @@
+import { ADAPTER_FILES } from "../hub/merge-files.js";
 import { basename, join, resolve } from "node:path";
 import { inputFileNames } from "../lock/index.js";
 import type { LockedSource } from "../lock/index.js";
@@ -34,6 +35,13 @@ async function recordInputs(plan: MergePlan): Promise<RecordedInput[]> {
 		const files = [];
 		for (const name of names) files.push({ name, stamp: await stampOf(join(model.dir, name)) });
 		inputs.push({ model: model.label, ...(model.commit && { commit: model.commit }), files });
+		// base+lora: the adapter's files too (a changed adapter changes the weights written).
+		if (model.adapter) {
+			const { label, dir, commit } = model.adapter;
+			const adapterFiles = [];
+			for (const name of ADAPTER_FILES) adapterFiles.push({ name, stamp: await stampOf(join(dir, name)) });
+			inputs.push({ model: label, ...(commit && { commit }), files: adapterFiles });
+		}
 	}
 	return inputs;
 }

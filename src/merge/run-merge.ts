@@ -94,9 +94,11 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	const plan = await planMerge(recipe, { ...options, seed, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
 		const job = await describeJob(plan, { shardSize: options.shardSize, command: options.command });
-		const candidate = await chooseCandidate(candidates, job, new Map(plan.models.map((m) => [m.label, m.dir])));
+		// Every input by its label (base+lora adapters are inputs of their own), for the resume check.
+		const inputDirs = plan.models.flatMap((m) => [[m.label, m.dir] as const, ...(m.adapter ? [[m.adapter.label, m.adapter.dir] as const] : [])]);
+		const candidate = await chooseCandidate(candidates, job, new Map(inputDirs));
 		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, inputs: plan.models.map((m) => m.dir) });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, inputs: inputDirs.map(([, dir]) => dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
