@@ -6,9 +6,8 @@ import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import type { MergeCliOptions } from "./program.js";
 import { createProgressReporter } from "./progress-reporter.js";
-import { describePush } from "./push-command.js";
-import { HubError } from "../hub/hub-error.js";
-import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
+import { describePush, pushFinishedOutput } from "./push-command.js";
+import { type PushResult, preparePush } from "../hub/push-to-hub.js";
 import { outputDirOf } from "./output-dir.js";
 import { reportBeforeCommit } from "./report-after-merge.js";
 import { runCommand } from "./run-command.js";
@@ -93,13 +92,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			const report = routing?.finish();
 			let push: PushResult | undefined;
 			if (target) {
-				run.setInterruptMessage(`interrupted; the merged model is in ${result.outputDir}: \`moe-merge push ${result.outputDir} ${target.repo}\` resumes the upload`);
-				push = await pushToHub(result.outputDir, target.repo, { ...hub, private: options.private, branch: options.revision, target }).catch((error) => {
-					if (!(error instanceof MoeMergeError)) throw error;
-					throw new HubError(`${error.message}\nthe merged model is in ${result.outputDir}`, {
-						hint: `${error.hint ? `${error.hint}; ` : ""}push it with \`moe-merge push ${result.outputDir} ${target.repo}\``,
-					});
-				});
+				push = await pushFinishedOutput(run, result.outputDir, target, hub, options);
 				transfers.stop();
 			}
 			if (options.json) {

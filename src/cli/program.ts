@@ -134,6 +134,9 @@ export function buildProgram(): Command {
 		.addOption(new Option("--dtype <dtype>", "dtype of the float tensors written (default: each tensor's own)").choices(["float32", "float16", "bfloat16"]))
 		.option("--locked", "refuse an adapter whose base_model_name_or_path names another model (else a warning)")
 		.option("--threads <n>", "worker threads for the B·A products (default: all cores)", threadsArg)
+		.option("--push-to-hub <repo>", "then upload the output to this Hub repo (org/name, or name for your account)")
+		.option("--private", "create the pushed repo private (an existing repo keeps its visibility)")
+		.option("--revision <branch>", "branch to push to (created when missing); default main")
 		.option("--json", "print the result as JSON on stdout")
 		.option("--verbose", "print stack traces with errors")
 		.action((model: string, adapters: string[], options: ApplyLoraCliOptions) => runApplyLoraCommand(model, adapters, options));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runMerge } from "../../src/merge/run-merge.js";
 import { loadRecipe } from "../../src/recipe/index.js";
-import { hubOptions, startHub, tempDir, writeRecipe } from "../hub/helpers.js";
+import { ALICE, cliEnv, hubOptions, runCli, startHub, tempDir, writeRecipe } from "../hub/helpers.js";
 import { LORA, allTensors, maxUlps } from "./helpers.js";
 
 const hub = await startHub();
@@ -38,6 +38,18 @@ describe("base+lora from the Hub", () => {
 		assert.equal(expert0.commit, loraV1);
 		assert.equal(lock.sources.find((s) => s.role === "expert 0")!.commit, baseCommit);
 		assert.match(expert0.files.find((f) => f.path === "adapter_model.safetensors")!.sha256, /^[0-9a-f]{64}$/);
+	});
+
+	it("apply-lora --push-to-hub uploads the finished folder (model card naming the adapter, lock)", async () => {
+		const dir = await tempDir("moe-merge-hub-lora-push-");
+		const out = join(dir, "out");
+		const run = await runCli(["apply-lora", BASE, join(LORA, "plain", "adapter"), "-o", out, "--push-to-hub", "alice/with-lora", "--json"], { env: cliEnv(hub, join(dir, "home"), { HF_TOKEN: ALICE }) });
+		assert.equal(run.code, 0, run.stderr);
+		const summary = JSON.parse(run.stdout);
+		assert.equal(summary.push.repo, "alice/with-lora");
+		const tree = hub.store.tree("alice/with-lora");
+		for (const name of ["model.safetensors", "config.json", "README.md", "moe-merge.lock.json"]) assert.ok(tree.has(name), name);
+		assert.match(await readFile(join(out, "README.md"), "utf8"), /^# with-lora$[\s\S]*plain\/adapter`: LoRA, r = 4, lora_alpha = 8/m);
 	});
 
 	it("a Hub adapter that is not a safetensors peft adapter fails before anything is written", async () => {
