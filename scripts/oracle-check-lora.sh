@@ -21,13 +21,17 @@ run_case() { # name, base, adapters...
 	local out="$WORK/$name"
 	rm -rf "$out"
 	check "$name.apply" $CLI apply-lora "$base" "$@" -o "$out"
-	# The fixture models have no tokenizer: verify must find that and nothing else.
-	check "$name.verify" bash -c "$CLI verify '$out' 2>&1 | tee /dev/stderr | grep -q '^1 problem' && $CLI verify '$out' 2>&1 | grep -q 'has no tokenizer'"
+	# Most fixture models have no tokenizer: verify must pass, or find that and nothing else.
+	check "$name.verify" bash -c "$CLI verify '$out' || { $CLI verify '$out' 2>&1 | grep -q '^1 problem' && $CLI verify '$out' 2>&1 | grep -q 'has no tokenizer'; }"
 	local moe; moe=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('model_type'))" "$out/config.json")
+	local fused=0
+	python3 -c "import json,struct,sys;f=open(sys.argv[1],'rb');n=struct.unpack('<Q',f.read(8))[0];sys.exit(0 if any('gate_up_proj' in k for k in json.loads(f.read(n))) else 1)" "$out/model.safetensors" && fused=1
 	for tf in 5 4; do
-		# transformers 4 reads the per-expert layout only.
-		if [ "$tf" = 4 ] && python3 -c "import json,struct,sys;f=open(sys.argv[1],'rb');n=struct.unpack('<Q',f.read(8))[0];sys.exit(0 if any('gate_up_proj' in k for k in json.loads(f.read(n))) else 1)" "$out/model.safetensors"; then continue; fi
-		check "$name.check-ckpt.tf$tf" env REF_TF=$tf "$REF" check-ckpt --model "$out"
+		# transformers 4 reads the per-expert layout only; check-ckpt compares names with the per-expert model only.
+		if [ "$tf" = 4 ] && [ "$fused" = 1 ]; then continue; fi
+		# transformers 5 names a per-expert Mixtral's router mlp.gate in its model (converted when loading): names are compared in 4.57.
+		if [ "$fused" = 1 ] || { [ "$moe" = mixtral ] && [ "$tf" = 5 ]; }; then check "$name.check-ckpt.tf$tf" env REF_TF=$tf "$REF" check-ckpt --model "$out" --no-model
+		else check "$name.check-ckpt.tf$tf" env REF_TF=$tf "$REF" check-ckpt --model "$out"; fi
 		if [ "$moe" = mixtral ]; then check "$name.load-moe.tf$tf" env REF_TF=$tf "$REF" load-moe --model "$out" --ids 1,2,3
 		else check "$name.load.tf$tf" env REF_TF=$tf "$REF" hidden --model "$out" --ids 1,2,3; fi
 	done
