@@ -16,9 +16,16 @@ export interface RowSources {
 	adapters: readonly SafetensorsFile[];
 }
 
-/** Aᵀ of each delta edit, prepared on the backend once per tensor. */
+/** Buffers reused from block to block (fresh ones per block would leave the garbage collector hundreds of MB behind). */
+interface Scratch {
+	delta?: Float32Array;
+	bytes?: Uint8Array;
+}
+
+/** Aᵀ of each delta edit, prepared on the backend once per tensor, and the scratch buffers of one tensor's blocks. */
 export class DeltaProducts {
 	private readonly packed = new Map<DeltaEdit, unknown>();
+	readonly scratch: Scratch = {};
 	constructor(private readonly backend: LinearBackend) {}
 
 	/** delta rows [first, first + count) of the edit (edit-relative), unscaled, into out [count, cols]. */
@@ -37,6 +44,8 @@ export class DeltaProducts {
 	free(): void {
 		for (const w of this.packed.values()) this.backend.free(w);
 		this.packed.clear();
+		this.scratch.delta = undefined;
+		this.scratch.bytes = undefined;
 	}
 }
 
@@ -46,18 +55,18 @@ export class DeltaProducts {
  * kept in float32 between adapters and rounded to the output dtype once, by the writer.
  */
 export async function editedRows(edits: readonly TensorEdit[], sources: RowSources, cols: number, products: DeltaProducts, first: number, count: number, out: Float32Array): Promise<void> {
-	await readRows(sources.base.file, sources.base.info, cols, first, count, out);
-	let delta: Float32Array | undefined;
+	await readRows(sources.base.file, sources.base.info, cols, first, count, out, products.scratch);
+	let delta = products.scratch.delta;
 	for (const edit of edits) {
 		if (edit.kind === "replace") {
-			await readRows(sources.adapters[edit.adapter], edit.info, cols, first, count, out);
+			await readRows(sources.adapters[edit.adapter], edit.info, cols, first, count, out, products.scratch);
 			continue;
 		}
 		const from = Math.max(first, edit.rowStart);
 		const to = Math.min(first + count, edit.rowStart + edit.rows);
 		if (from >= to) continue;
 		const n = to - from;
-		if (!delta || delta.length < n * cols) delta = new Float32Array(n * cols);
+		if (!delta || delta.length < n * cols) delta = products.scratch.delta = new Float32Array(n * cols);
 		const d = delta.subarray(0, n * cols);
 		await products.rows(edit, from - edit.rowStart, n, d);
 		applyDelta(out.subarray((from - first) * cols, (to - first) * cols), d, edit.scale, cols, edit.magnitude?.subarray(from - edit.rowStart, to - edit.rowStart));
@@ -83,9 +92,10 @@ export function applyDelta(w: Float32Array, d: Float32Array, scale: number, cols
 	}
 }
 
-async function readRows(file: TensorReader, info: TensorInfo, cols: number, first: number, count: number, out: Float32Array): Promise<void> {
+async function readRows(file: TensorReader, info: TensorInfo, cols: number, first: number, count: number, out: Float32Array, scratch: Scratch): Promise<void> {
 	const width = dtypeBytes(info.dtype);
-	const bytes = new Uint8Array(count * cols * width);
+	if (!scratch.bytes || scratch.bytes.length < count * cols * width) scratch.bytes = new Uint8Array(count * cols * width);
+	const bytes = scratch.bytes.subarray(0, count * cols * width);
 	await file.read(info, first * cols * width, bytes.length, bytes);
 	toFloat32(bytes, info.dtype, count * cols, out.subarray(0, count * cols));
 }

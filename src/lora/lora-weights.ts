@@ -59,7 +59,9 @@ function editedTensor(base: TensorLocation, edits: readonly TensorEdit[], adapte
 			const endRow = Math.ceil(endElement / cols);
 			const covered = cached && cached.first <= firstRow && cached.first + cached.values.length / cols >= endRow;
 			if (!covered) {
-				const values = new Float32Array((endRow - firstRow) * cols);
+				const length = (endRow - firstRow) * cols;
+				// The block buffer is reused while blocks are no larger (the writer's chunks are all alike).
+				const values = cached && cached.values.buffer.byteLength >= length * 4 ? new Float32Array(cached.values.buffer, 0, length) : new Float32Array(length);
 				await editedRows(edits, sources, cols, products, firstRow, endRow - firstRow, values);
 				cached = { first: firstRow, values };
 				if (endRow === rows) products.free();
@@ -67,6 +69,8 @@ function editedTensor(base: TensorLocation, edits: readonly TensorEdit[], adapte
 			const c = cached!;
 			const from = firstElement - c.first * cols;
 			into.set(new Uint8Array(c.values.buffer, c.values.byteOffset + from * 4, length));
+			// The tensor's last rows were read: its block buffer is not needed any more.
+			if (endRow === rows) cached = undefined;
 		}
 	}
 	return { file: reader, info };
