@@ -1,7 +1,7 @@
-import { readFile, readdir } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FIXTURES } from "../merge/helpers.js";
-import { type DType, ModelWeights, dtypeBytes, toFloat32 } from "../../src/safetensors/index.js";
+import { type DType, ModelWeights, ShardWriter, dtypeBytes, planShards, toFloat32 } from "../../src/safetensors/index.js";
 import { tensorBytes } from "../merge/tensor-compare.js";
 
 export const LORA = join(FIXTURES, "lora");
@@ -108,4 +108,23 @@ export function worstPair(a: Uint8Array, b: Uint8Array, width: number): { index:
 		if (d > best.d) best = { index: i, ours: va[i], want: vb[i], d };
 	}
 	return best;
+}
+
+/** A peft-format LoRA adapter with small random float32 factors on the given modules ([out, in] each), for layout tests. */
+export async function writeRandomAdapter(dir: string, modules: { module: string; out: number; in: number }[], rank: number, alpha: number): Promise<void> {
+	await mkdir(dir, { recursive: true });
+	const specs = modules.flatMap(({ module, out, in: inF }) => [
+		{ name: `base_model.model.${module}.lora_A.weight`, dtype: "F32" as const, shape: [rank, inF] },
+		{ name: `base_model.model.${module}.lora_B.weight`, dtype: "F32" as const, shape: [out, rank] },
+	]);
+	const [shard] = planShards(specs, Number.MAX_SAFE_INTEGER, { format: "pt" });
+	const writer = await ShardWriter.create(dir, { ...shard, fileName: "adapter_model.safetensors" }, { format: "pt" });
+	let seed = 7;
+	for (const { byteLength } of shard.tensors) {
+		const values = new Float32Array(byteLength / 4);
+		for (let i = 0; i < values.length; i++) values[i] = ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+		await writer.write(new Uint8Array(values.buffer));
+	}
+	await writer.finish();
+	await writeFile(join(dir, "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: rank, lora_alpha: alpha, target_modules: null }));
 }
