@@ -2,7 +2,7 @@
 # Development check (needs ../shared/oracle): apply-lora on every LoRA fixture case (tests/fixtures/lora),
 # then load each output strictly in transformers 5.18 and 4.57 (`ref check-ckpt`, then `ref load-moe` for
 # MoE outputs or `ref hidden` for dense ones) and run `moe-merge verify`. Prints one line per check and
-# a summary; exit 1 when any check fails. Usage: scripts/oracle-check-lora.sh [work-dir]
+# a summary; exit 1 when any check fails. Usage: [ONLY=<case regex>] scripts/oracle-check-lora.sh [work-dir]
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 REF="${REF:-$ROOT/../../shared/oracle/ref}"
@@ -18,6 +18,8 @@ check() { # name, command...
 }
 run_case() { # name, base, adapters...
 	local name="$1" base="$2"; shift 2
+	# ONLY=<regex> runs the matching cases only.
+	if [ -n "${ONLY:-}" ] && ! [[ "$name" =~ $ONLY ]]; then return; fi
 	local out="$WORK/$name"
 	rm -rf "$out"
 	check "$name.apply" $CLI apply-lora "$base" "$@" -o "$out"

@@ -1,4 +1,4 @@
-import { applyLora } from "../lora/apply-lora.js";
+import { applyLora } from "../merge/run-apply-lora.js";
 import { preparePush } from "../hub/push-to-hub.js";
 import { describePush, pushFinishedOutput } from "./push-command.js";
 import { runCommand } from "./run-command.js";

@@ -6,7 +6,7 @@
 import { MoeMergeError } from "../errors.js";
 import { type HubAccess, type HubContext, openHub } from "../hub/hub-context.js";
 import type { HubOptions } from "../hub/hub-options.js";
-import type { ModelRef, Recipe } from "../recipe/index.js";
+import { type Recipe, usesHub } from "../recipe/index.js";
 import { EXIT_INTERRUPTED, EXIT_OK, describeError, errorToJson } from "./report-error.js";
 import { type TransferReporter, createTransferReporter } from "./transfer-progress-bar.js";
 
@@ -77,6 +77,5 @@ export function reportFailure(error: unknown, io: CommandIo): void {
 
 function namesHubModels(recipe: Recipe): boolean {
 	const refs = [recipe.baseModel, ...[...recipe.experts, ...recipe.sharedExperts].map((e) => e.source)];
-	const onHub = (ref: ModelRef): boolean => ref.kind === "hub" || (ref.kind === "lora" && (onHub(ref.base) || onHub(ref.lora)));
-	return refs.some(onHub);
+	return refs.some(usesHub);
 }

@@ -98,6 +98,11 @@ function isFolder(path: string): boolean {
 	}
 }
 
+/** Whether resolving the reference needs the Hub (a Hub model, or base+lora with a Hub part). */
+export function usesHub(ref: ModelRef): boolean {
+	return ref.kind === "hub" || (ref.kind === "lora" && (usesHub(ref.base) || usesHub(ref.lora)));
+}
+
 /**
  * Equal for two references to the same model (folders resolved, a Hub repo without a revision is its
  * `main`, as the Hub resolves it): the one key of the same-model rule, model resolution and the lock.

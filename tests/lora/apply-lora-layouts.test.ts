@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { applyLora } from "../../src/lora/apply-lora.js";
+import { applyLora } from "../../src/merge/run-apply-lora.js";
 import { ReferenceLinearBackend } from "../../src/model/reference-linear.js";
 import { tempDir } from "../merge/helpers.js";
 import { LORA, allTensors, maxUlps } from "./helpers.js";

@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ComputeEngine } from "../../src/kernels/index.js";
-import { applyLora } from "../../src/lora/apply-lora.js";
+import { applyLora } from "../../src/merge/run-apply-lora.js";
 import { ReferenceLinearBackend } from "../../src/model/reference-linear.js";
 import { tempDir } from "../merge/helpers.js";
 import { LORA, allTensors, compareWithPeft, loraCases } from "./helpers.js";

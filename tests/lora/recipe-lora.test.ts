@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { applyLora } from "../../src/lora/apply-lora.js";
+import { applyLora } from "../../src/merge/run-apply-lora.js";
 import { runMerge } from "../../src/merge/run-merge.js";
 import { loadRecipe } from "../../src/recipe/index.js";
 import { ModelWeights, dtypeBytes } from "../../src/safetensors/index.js";

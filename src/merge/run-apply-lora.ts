@@ -17,15 +17,15 @@ import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
 import { type DType, ModelWeights, encodeIndex, planShards } from "../safetensors/index.js";
-import { type WriteProgress, writeShards } from "../merge/write-shards.js";
+import { type WriteProgress, writeShards } from "./write-shards.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { sha256Hex } from "../util/sha256.js";
 import { VERSION } from "../version.js";
-import { ADAPTER_CONFIG_FILE } from "./adapter-config.js";
-import { ADAPTER_WEIGHTS_FILE, type LoraAdapter, closeAdapter, openAdapter } from "./adapter-files.js";
-import { renderLoraCard } from "./lora-card.js";
-import { applyAdapters } from "./lora-weights.js";
-import { baseModelMismatch } from "./base-model-check.js";
+import { ADAPTER_CONFIG_FILE } from "../lora/adapter-config.js";
+import { ADAPTER_WEIGHTS_FILE, type LoraAdapter, closeAdapter, openAdapter } from "../lora/adapter-files.js";
+import { renderLoraCard } from "../lora/lora-card.js";
+import { applyAdapters } from "../lora/lora-weights.js";
+import { baseModelMismatch } from "../lora/base-model-check.js";
 
 export interface ApplyLoraOptions {
 	model: string;
