@@ -52,6 +52,31 @@ describe("base+lora in recipes: each targeted weight written as W + scale·B·A 
 		assert.equal(result.numExperts, 2);
 	});
 
+	it("a shared expert with a LoRA (Qwen MoE, two shared experts stacked: the LoRA'd down_proj columns beside the other's)", async () => {
+		const dir = await tempDir("moe-merge-recipe-lora-shared-");
+		const recipe = join(dir, "recipe.yml");
+		await writeFile(recipe, [`base_model: ${BASE}`, "gate_mode: random", "architecture: qwen", "dtype: bfloat16", "experts:", `  - source_model: ${BASE}`, `  - source_model: ${BASE}+${DORA}`, "shared_experts:", `  - source_model: ${BASE}+${PLAIN}`, `  - source_model: ${BASE}`, ""].join("\n"));
+		const out = join(dir, "out");
+		await runMerge(await loadRecipe(recipe), { outputDir: out, seed: 1 });
+		const got = await allTensors(out);
+		const plain = await allTensors(join(LORA, "plain"));
+		const base = await allTensors(BASE);
+		const I = 128;
+		for (const layer of [0, 1]) {
+			const up = got.get(`model.layers.${layer}.mlp.shared_expert.up_proj.weight`)!;
+			assert.ok(maxUlps(up.subarray(0, I * 64 * 2), plain.get(`model.layers.${layer}.mlp.up_proj.weight`)!, 2) <= 1);
+			assert.ok(Buffer.from(up.subarray(I * 64 * 2)).equals(base.get(`model.layers.${layer}.mlp.up_proj.weight`)!));
+			// down_proj [H, 2I]: each row is the LoRA'd expert's I columns, then the plain base's.
+			const down = got.get(`model.layers.${layer}.mlp.shared_expert.down_proj.weight`)!;
+			const want = plain.get(`model.layers.${layer}.mlp.down_proj.weight`)!;
+			const baseDown = base.get(`model.layers.${layer}.mlp.down_proj.weight`)!;
+			for (let h = 0; h < 64; h++) {
+				assert.ok(maxUlps(down.subarray(h * 2 * I * 2, (h * 2 * I + I) * 2), want.subarray(h * I * 2, (h + 1) * I * 2), 2) <= 1, `row ${h}`);
+				assert.ok(Buffer.from(down.subarray((h * 2 * I + I) * 2, (h + 1) * 2 * I * 2)).equals(baseDown.subarray(h * I * 2, (h + 1) * I * 2)));
+			}
+		}
+	});
+
 	it("the long form {model, lora}, and the gates' forward pass sees the base's LoRA (hidden gates equal those of the LoRA applied beforehand)", async () => {
 		const dir = await tempDir("moe-merge-recipe-lora-gates-");
 		const llamaBase = join(FIXTURES, "models", "llama-base");
