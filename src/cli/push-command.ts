@@ -38,11 +38,11 @@ export function addPushCommand(program: Command): void {
  * Uploads a finished output folder after the command that wrote it (merge, apply-lora); a failure says
  * where the output is and how to push it later.
  */
-export async function pushFinishedOutput(run: CommandRun, dir: string, target: PushTarget, hub: HubAccess | undefined, options: { private?: boolean; revision?: string }): Promise<PushResult> {
-	run.setInterruptMessage(`interrupted; the output is in ${dir}: \`moe-merge push ${dir} ${target.repo}\` resumes the upload`);
+export async function pushFinishedOutput(run: CommandRun, dir: string, target: PushTarget, hub: HubAccess | undefined, options: { private?: boolean; revision?: string }, what = "the output"): Promise<PushResult> {
+	run.setInterruptMessage(`interrupted; ${what} is in ${dir}: \`moe-merge push ${dir} ${target.repo}\` resumes the upload`);
 	return pushToHub(dir, target.repo, { ...hub, private: options.private, branch: options.revision, target }).catch((error) => {
 		if (!(error instanceof MoeMergeError)) throw error;
-		throw new HubError(`${error.message}\nthe output is in ${dir}`, {
+		throw new HubError(`${error.message}\n${what} is in ${dir}`, {
 			hint: `${error.hint ? `${error.hint}; ` : ""}push it with \`moe-merge push ${dir} ${target.repo}\``,
 		});
 	});

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { folderFileNames, selectWeightFiles } from "../safetensors/index.js";
-import { ADAPTER_FILES } from "./merge-files.js";
+import { ADAPTER_FILES } from "../checkpoint/side-files.js";
 
 /**
  * What a cached snapshot lacks for a merge: config.json and complete weights (the index and all its

@@ -7,7 +7,9 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { MoeMergeError } from "../errors.js";
 
-export const ADAPTER_CONFIG_FILE = "adapter_config.json";
+import { ADAPTER_CONFIG_FILE } from "../checkpoint/side-files.js";
+
+export { ADAPTER_CONFIG_FILE };
 /** A real adapter_config.json is a few KB; a bigger one is not read into memory. */
 const MAX_CONFIG_BYTES = 1 << 20;
 

@@ -12,7 +12,9 @@ import { MoeMergeError } from "../errors.js";
 import { SafetensorsFile, type TensorInfo, toFloat32 } from "../safetensors/index.js";
 import { type LoraAdapterConfig, readAdapterConfig } from "./adapter-config.js";
 
-export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
+import { ADAPTER_WEIGHTS_FILE } from "../checkpoint/side-files.js";
+
+export { ADAPTER_WEIGHTS_FILE };
 const PREFIX = "base_model.model.";
 
 export type FactorKind = "linear" | "embedding" | "param";

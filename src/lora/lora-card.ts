@@ -1,6 +1,6 @@
 /** README.md of a checkpoint with adapters folded in: Hub front matter and what was applied, in order. */
 import { stringify } from "yaml";
-import { isHubId } from "../output/card-sources.js";
+import { isHubId } from "../hub/repo-id.js";
 import type { LoraAdapter } from "./adapter-files.js";
 
 export interface LoraCardInput {

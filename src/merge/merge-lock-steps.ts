@@ -1,6 +1,6 @@
 import { basename, join } from "node:path";
 import { DEFAULT_REVISION } from "../recipe/index.js";
-import { ADAPTER_FILES } from "../hub/merge-files.js";
+import { ADAPTER_FILES } from "../checkpoint/side-files.js";
 import {
 	LOCK_FILE_NAME,
 	type LockModel,
