@@ -1,5 +1,6 @@
 import { applyLora } from "../merge/run-apply-lora.js";
 import { preparePush } from "../hub/push-to-hub.js";
+import { dtypeOfTorchName } from "../safetensors/index.js";
 import { describePush, pushFinishedOutput } from "./push-command.js";
 import { runCommand } from "./run-command.js";
 
@@ -31,7 +32,7 @@ export async function runApplyLoraCommand(model: string, adapters: string[], opt
 			outputDir: options.output,
 			overwrite: options.overwrite,
 			shardSize: options.outShardSize,
-			dtype: options.dtype && ({ float32: "F32", float16: "F16", bfloat16: "BF16" } as const)[options.dtype],
+			dtype: options.dtype && dtypeOfTorchName(options.dtype),
 			locked: options.locked,
 			threads: options.threads,
 			signal,

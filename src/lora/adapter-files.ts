@@ -9,7 +9,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { MoeMergeError } from "../errors.js";
-import { SafetensorsFile, type TensorInfo, toFloat32 } from "../safetensors/index.js";
+import { SafetensorsFile, type TensorInfo, isFloatDType, toFloat32 } from "../safetensors/index.js";
 import { type LoraAdapterConfig, readAdapterConfig } from "./adapter-config.js";
 
 import { ADAPTER_WEIGHTS_FILE } from "../checkpoint/side-files.js";
@@ -100,7 +100,7 @@ function groupKeys(name: string, file: SafetensorsFile): { factors: LoraFactors[
 	for (const entry of byModule.values()) {
 		if (!entry.a || !entry.b) throw adapterError(name, `${entry.module}: has ${entry.a ? "lora_A" : "lora_B"} but no ${entry.a ? "lora_B" : "lora_A"} (truncated or malformed adapter)`);
 		for (const t of [entry.a, entry.b, entry.magnitude]) {
-			if (t && !["F32", "F16", "BF16"].includes(t.dtype)) throw adapterError(name, `${t.name}: dtype ${t.dtype} is not a float dtype moe-merge reads (F32, F16, BF16)`);
+			if (t && !isFloatDType(t.dtype)) throw adapterError(name, `${t.name}: dtype ${t.dtype} is not a float dtype moe-merge reads (F32, F16, BF16)`);
 		}
 		if (entry.a.shape.length !== 2 || entry.b.shape.length !== 2) throw adapterError(name, `${entry.module}: lora_A/B must be matrices, got [${entry.a.shape}] and [${entry.b.shape}]`);
 		factors.push(entry as LoraFactors);

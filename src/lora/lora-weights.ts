@@ -4,7 +4,8 @@
  * materialised. Everything that reads weights (the shard writer, the gates' forward pass, embedding
  * sums) sees the adapted model without knowing it, and every other tensor is the model's own.
  */
-import { type ModelWeights, type TensorInfo, type TensorLocation, type TensorReader } from "../safetensors/index.js";
+import { ModelError } from "../errors.js";
+import { type ModelWeights, type TensorInfo, type TensorLocation, type TensorReader, isFloatDType } from "../safetensors/index.js";
 import type { LinearBackend } from "../model/linear-backend.js";
 import type { LoraAdapter } from "./adapter-files.js";
 import { DeltaProducts, editedRows } from "./edited-rows.js";
@@ -24,7 +25,7 @@ export async function applyAdapters(weights: ModelWeights, adapters: readonly Lo
 	const replaced = new Map<string, TensorLocation>();
 	for (const [name, list] of edits) {
 		const base = weights.get(name);
-		if (!["F32", "F16", "BF16"].includes(base.info.dtype)) throw new Error(`${name}: an adapter changes it, but its dtype ${base.info.dtype} is not F32, F16 or BF16`);
+		if (!isFloatDType(base.info.dtype)) throw new ModelError(`${base.file.path}: ${name} is ${base.info.dtype}: a LoRA can only be applied to F32, F16 or BF16 weights (${adapters.map((a) => a.name).join(", ")})`, { file: base.file.path });
 		replaced.set(name, editedTensor(base, list, adapters, backend));
 	}
 	return { weights: weights.withTensors(replaced), edited: [...edits.keys()] };

@@ -17,7 +17,7 @@ import { createStagingDir } from "../resume/staging-dir.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
-import { type DType, ModelWeights, encodeIndex, planShards } from "../safetensors/index.js";
+import { type FloatDType, ModelWeights, encodeIndex, isFloatDType, planShards, torchDTypeName } from "../safetensors/index.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { sha256Hex } from "../util/sha256.js";
@@ -36,7 +36,7 @@ export interface ApplyLoraOptions {
 	/** Bytes per output shard (default 5 GB). */
 	shardSize?: number;
 	/** dtype of the float tensors written (default: each tensor's own); config.json's torch_dtype follows. */
-	dtype?: DType;
+	dtype?: FloatDType;
 	/** An adapter made for another model (base_model_name_or_path) is an error instead of a warning. */
 	locked?: boolean;
 	/** The GEMM backend for B·A (default: the WebAssembly kernels on worker threads). */
@@ -122,17 +122,14 @@ export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraRes
 }
 
 /** Every tensor copied from the (adapted) weights: the edited ones are float32 rows rounded once to the tensor's own dtype. */
-function plannedTensor(original: ModelWeights, name: string, dtype: DType | undefined): PlannedTensor {
+function plannedTensor(original: ModelWeights, name: string, dtype: FloatDType | undefined): PlannedTensor {
 	const { info } = original.get(name);
-	const float = info.dtype === "F32" || info.dtype === "F16" || info.dtype === "BF16";
-	return { name, dtype: dtype && float ? dtype : info.dtype, shape: [...info.shape], parts: [{ kind: "copy", source: 0, name }] };
+	return { name, dtype: dtype && isFloatDType(info.dtype) ? dtype : info.dtype, shape: [...info.shape], parts: [{ kind: "copy", source: 0, name }] };
 }
 
-const TORCH_DTYPES: Record<DType, string | undefined> = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<DType, string | undefined>;
-
 /** The config with the dtype written (both spellings transformers reads, when present). */
-function withTorchDtype(config: Record<string, unknown>, dtype: DType): Record<string, unknown> {
-	const name = TORCH_DTYPES[dtype];
+function withTorchDtype(config: Record<string, unknown>, dtype: FloatDType): Record<string, unknown> {
+	const name = torchDTypeName(dtype);
 	return { ...config, torch_dtype: name, ...("dtype" in config && { dtype: name }) };
 }
 
