@@ -32,3 +32,8 @@ export const MERGE_SIDE_FILES: ReadonlySet<string> = new Set([CONFIG_FILE, GENER
 
 /** The side files a checkpoint carries that are JSON (a half-copied one breaks loading): the generation config and the tokenizer's. */
 export const JSON_SIDE_FILES: readonly string[] = [...TOKENIZER_FILES, GENERATION_CONFIG_FILE].filter((name) => name.endsWith(".json"));
+
+/** A peft LoRA adapter folder (save_pretrained with safetensors): its config and its weights, all a `base+lora` or `apply-lora` reads. */
+export const ADAPTER_CONFIG_FILE = "adapter_config.json";
+export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
+export const ADAPTER_FILES: readonly string[] = [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE];

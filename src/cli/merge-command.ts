@@ -1,8 +1,7 @@
 import { MoeMergeError } from "../errors.js";
-import { HubError } from "../hub/hub-error.js";
 import type { HubAccess } from "../hub/hub-context.js";
 import type { PushTarget } from "../hub/push-access.js";
-import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
+import { type PushResult, preparePush } from "../hub/push-to-hub.js";
 import { type MergeOptions, type MergeResult, runMerge } from "../merge/run-merge.js";
 import { loadRecipe } from "../recipe/index.js";
 import { type AbandonedPartial, describeAbandoned, describeInterrupted, findAbandonedPartials } from "../resume/abandoned-partials.js";
@@ -13,7 +12,7 @@ import { outputDirOf } from "./output-dir.js";
 import { planOptionsOf } from "./plan-options.js";
 import type { MergeCliOptions } from "./merge-cli-options.js";
 import { type MergeProgressReporter, createProgressReporter } from "./progress-reporter.js";
-import { describePush } from "./push-command.js";
+import { describePush, pushFinishedOutput } from "./push-command.js";
 import { reportBeforeCommit } from "./report-after-merge.js";
 import { type CommandRun, runCommand } from "./run-command.js";
 
@@ -123,13 +122,7 @@ function describeResume(resumed: ResumeOutcome, outputDir: string): string {
 
 /** `--push-to-hub`: a failed push still says where the merged model is and how to push it again. */
 async function pushMerged(result: MergeResult, target: PushTarget, hub: HubAccess, options: MergeCliOptions, run: CommandRun): Promise<PushResult> {
-	run.setInterruptMessage(`interrupted; the merged model is in ${result.outputDir}: \`moe-merge push ${result.outputDir} ${target.repo}\` resumes the upload`);
-	const push = await pushToHub(result.outputDir, target.repo, { ...hub, private: options.private, branch: options.revision, target }).catch((error) => {
-		if (!(error instanceof MoeMergeError)) throw error;
-		throw new HubError(`${error.message}\nthe merged model is in ${result.outputDir}`, {
-			hint: `${error.hint ? `${error.hint}; ` : ""}push it with \`moe-merge push ${result.outputDir} ${target.repo}\``,
-		});
-	});
+	const push = await pushFinishedOutput(run, result.outputDir, target, hub, options, "the merged model");
 	run.transfers.stop();
 	return push;
 }

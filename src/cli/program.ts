@@ -9,6 +9,7 @@ import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { type ValidateCliOptions, runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
+import { type ApplyLoraCliOptions, runApplyLoraCommand } from "./apply-lora-command.js";
 import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
 
 /** mergekit-moe's options mapped onto ours; the line about those that do nothing here goes to stderr. */
@@ -97,6 +98,21 @@ export function buildProgram(): Command {
 		.option("--json", "print the report as JSON on stdout")
 		.option("--verbose", "print stack traces with errors")
 		.action((dir: string, options: { values?: boolean; json?: boolean; verbose?: boolean }) => runVerifyCommand(dir, options));
+	program
+		.command("apply-lora <model> <adapter...>")
+		.description("fold peft LoRA adapters (in order) into a checkpoint, streamed: W + scale·B·A computed in float32, rounded once; every other tensor copied bit for bit")
+		.requiredOption("-o, --output <dir>", "the output folder")
+		.option("--overwrite", "replace the output folder if it exists")
+		.option("--out-shard-size <size>", "maximum size of each output shard: bytes, or 5GB, 500M ...", sizeArg)
+		.addOption(new Option("--dtype <dtype>", "dtype of the float tensors written (default: each tensor's own)").choices(["float32", "float16", "bfloat16"]))
+		.option("--locked", "refuse an adapter whose base_model_name_or_path names another model (else a warning)")
+		.option("--threads <n>", "worker threads for the B·A products (default: all cores)", threadsArg)
+		.option("--push-to-hub <repo>", "then upload the output to this Hub repo (org/name, or name for your account)")
+		.option("--private", "create the pushed repo private (an existing repo keeps its visibility)")
+		.option("--revision <branch>", "branch to push to (created when missing); default main")
+		.option("--json", "print the result as JSON on stdout")
+		.option("--verbose", "print stack traces with errors")
+		.action((model: string, adapters: string[], options: ApplyLoraCliOptions) => runApplyLoraCommand(model, adapters, options));
 	addPushCommand(program);
 	addReportCommand(program, threadsArg);
 	addExtractCommand(program, sizeArg);

@@ -1,7 +1,11 @@
 import type { Command } from "commander";
+import { MoeMergeError } from "../errors.js";
+import type { HubAccess } from "../hub/hub-context.js";
+import { HubError } from "../hub/hub-error.js";
+import type { PushTarget } from "../hub/push-access.js";
 import { type PushResult, pushToHub } from "../hub/push-to-hub.js";
 import { formatBytes } from "../util/size.js";
-import { runCommand } from "./run-command.js";
+import { type CommandRun, runCommand } from "./run-command.js";
 
 export interface PushCliOptions {
 	private?: boolean;
@@ -28,6 +32,20 @@ export function addPushCommand(program: Command): void {
 		.option("--json", "print a machine-readable JSON summary on stdout (no progress)")
 		.option("--verbose", "print stack traces with errors")
 		.action((dir: string, repo: string, options: PushCliOptions) => runPushCommand(dir, repo, options));
+}
+
+/**
+ * Uploads a finished output folder after the command that wrote it (merge, apply-lora); a failure says
+ * where the output is and how to push it later.
+ */
+export async function pushFinishedOutput(run: CommandRun, dir: string, target: PushTarget, hub: HubAccess | undefined, options: { private?: boolean; revision?: string }, what = "the output"): Promise<PushResult> {
+	run.setInterruptMessage(`interrupted; ${what} is in ${dir}: \`moe-merge push ${dir} ${target.repo}\` resumes the upload`);
+	return pushToHub(dir, target.repo, { ...hub, private: options.private, branch: options.revision, target }).catch((error) => {
+		if (!(error instanceof MoeMergeError)) throw error;
+		throw new HubError(`${error.message}\n${what} is in ${dir}`, {
+			hint: `${error.hint ? `${error.hint}; ` : ""}push it with \`moe-merge push ${dir} ${target.repo}\``,
+		});
+	});
 }
 
 export function describePush(result: PushResult): string {

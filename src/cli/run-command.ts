@@ -9,7 +9,7 @@ import { MoeMergeError } from "../errors.js";
 import { type HubAccess, type HubContext, openHub } from "../hub/hub-context.js";
 import type { HubOptions } from "../hub/hub-options.js";
 import { redactError, redactToken } from "../hub/redact-token.js";
-import type { Recipe } from "../recipe/index.js";
+import { type Recipe, usesHub } from "../recipe/index.js";
 import { EXIT_INTERRUPTED, EXIT_OK, describeError, errorToJson } from "./report-error.js";
 import { type TransferReporter, createTransferReporter } from "./transfer-progress-bar.js";
 
@@ -110,5 +110,5 @@ function redactStreams(token: string | undefined): void {
 
 function namesHubModels(recipe: Recipe): boolean {
 	const refs = [recipe.baseModel, ...[...recipe.experts, ...recipe.sharedExperts].map((e) => e.source)];
-	return refs.some((ref) => ref.kind === "hub");
+	return refs.some(usesHub);
 }

@@ -6,7 +6,7 @@ import { INDEX_FILE_NAME, type WeightSource } from "../safetensors/index.js";
 import { downloadBlob } from "./download-blob.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
-import { type RepoFile, indexedShards, selectSnapshotFiles } from "./snapshot-files.js";
+import { type RepoFile, indexedShards, selectAdapterFiles, selectSnapshotFiles } from "./snapshot-files.js";
 import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
 import { runPool } from "../util/run-pool.js";
 import { withBlobLock } from "./blob-lock.js";
@@ -18,6 +18,8 @@ import { quoteServerValue } from "./redact-token.js";
 export interface SnapshotMode {
 	configOnly?: boolean;
 	headersOnly?: boolean;
+	/** A peft LoRA adapter repo: adapter_config.json and adapter_model.safetensors only. */
+	adapter?: boolean;
 }
 
 /** A model repo at one commit, present in the local cache with every file a merge needs. */
@@ -58,7 +60,8 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 	const cache = new RepoCache(context.cacheDir, repo, context.token);
 	const label = `${repo}@${revision}`;
 	const listing = await listRepoFiles(context, repo, commit, revision);
-	const selection = selectSnapshotFiles(listing, label);
+	const adapterFiles = mode.adapter ? selectAdapterFiles(listing, label) : undefined;
+	const selection = adapterFiles ? { side: [], weights: adapterFiles } : selectSnapshotFiles(listing, label);
 	let downloadedBytes = 0;
 	const fetchFiles = async (files: RepoFile[], report: boolean) => {
 		const missing: RepoFile[] = [];

@@ -9,3 +9,8 @@ export function repoIdProblem(id: string): string | undefined {
 	if (id.slice(id.indexOf("/") + 1).length > NAME_MAX) return `the name is longer than ${NAME_MAX} characters`;
 	return undefined;
 }
+
+/** `org/name` that the Hub would accept (not a path, not `./x`). */
+export function isHubId(text: unknown): text is string {
+	return typeof text === "string" && text.split("/").length === 2 && repoIdProblem(text) === undefined;
+}

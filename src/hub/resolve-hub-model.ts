@@ -27,9 +27,9 @@ export async function resolveHubModel(repo: string, revision = "main", hub: HubA
 }
 
 async function resolveWith(context: HubContext, repo: string, revision: string, mode: SnapshotMode): Promise<HubSnapshot> {
-	if (context.offline) return cachedOrOfflineError(context, repo, revision);
+	if (context.offline) return cachedOrOfflineError(context, repo, revision, mode);
 	if (isCommitSha(revision)) {
-		const cached = await completeCachedSnapshot(context, repo, revision);
+		const cached = await completeCachedSnapshot(context, repo, revision, mode);
 		if (cached) return cached;
 	}
 	if (mode.configOnly || mode.headersOnly) {
@@ -42,21 +42,21 @@ async function resolveWith(context: HubContext, repo: string, revision: string, 
 		commit = await resolveCommit(context, repo, revision);
 	} catch (error) {
 		const unreachable = error instanceof HubError && networkErrorCode(error.cause) !== undefined;
-		const cached = unreachable ? await completeCachedSnapshot(context, repo, revision) : undefined;
+		const cached = unreachable ? await completeCachedSnapshot(context, repo, revision, mode) : undefined;
 		if (!cached) throw error;
 		context.onWarning(`${(error as HubError).message}; using the cached snapshot ${cached.commit} of ${repo}@${revision}`);
 		return cached;
 	}
-	return downloadSnapshot(context, repo, revision, commit);
+	return downloadSnapshot(context, repo, revision, commit, mode);
 }
 
-async function completeCachedSnapshot(context: HubContext, repo: string, revision: string): Promise<HubSnapshot | undefined> {
+async function completeCachedSnapshot(context: HubContext, repo: string, revision: string, mode: SnapshotMode): Promise<HubSnapshot | undefined> {
 	const found = await new RepoCache(context.cacheDir, repo, context.token).cachedSnapshot(revision);
-	if (!found || (await snapshotGaps(found.dir)).length > 0) return undefined;
+	if (!found || (await snapshotGaps(found.dir, mode)).length > 0) return undefined;
 	return { repo, revision, commit: found.commit, dir: found.dir, downloadedBytes: 0 };
 }
 
-async function cachedOrOfflineError(context: HubContext, repo: string, revision: string): Promise<HubSnapshot> {
+async function cachedOrOfflineError(context: HubContext, repo: string, revision: string, mode: SnapshotMode): Promise<HubSnapshot> {
 	const hint = "unset HF_HUB_OFFLINE to download it, or point HF_HUB_CACHE / HF_HOME at a cache that has it";
 	const found = await new RepoCache(context.cacheDir, repo, context.token).cachedSnapshot(revision);
 	if (!found) {
@@ -65,7 +65,7 @@ async function cachedOrOfflineError(context: HubContext, repo: string, revision:
 			hint,
 		});
 	}
-	const gaps = await snapshotGaps(found.dir);
+	const gaps = await snapshotGaps(found.dir, mode);
 	if (gaps.length > 0) {
 		throw new HubError(`${repo}@${revision}: the cached snapshot ${found.commit} lacks ${gaps.join(", ")}, and offline mode (HF_HUB_OFFLINE) forbids downloading`, {
 			file: found.dir,

@@ -1,9 +1,20 @@
 import { INDEX_FILE_NAME, ONLY_SAFETENSORS_HINT, selectWeightFiles } from "../safetensors/index.js";
-import { CONFIG_FILE, MERGE_SIDE_FILES } from "../checkpoint/side-files.js";
+import { ADAPTER_FILES, CONFIG_FILE, MERGE_SIDE_FILES } from "../checkpoint/side-files.js";
 import { HubError } from "./hub-error.js";
 import { quoteServerValue, redactToken } from "./redact-token.js";
 import { jsonFileLimit } from "../util/read-json-capped.js";
 import { formatBytes } from "../util/size.js";
+
+/** The adapter files of a peft adapter repo; a repo with only adapter_model.bin says how to convert it. */
+export function selectAdapterFiles(files: RepoFile[], label: string): RepoFile[] {
+	const byPath = new Map(files.map((f) => [f.path, f]));
+	const missing = ADAPTER_FILES.filter((name) => !byPath.has(name));
+	if (missing.length === 0) return ADAPTER_FILES.map((name) => byPath.get(name) as RepoFile);
+	const binOnly = missing.includes("adapter_model.safetensors") && byPath.has("adapter_model.bin");
+	throw new HubError(`${label}: the repo has no ${missing.join(" or ")} at its top level; it is not a peft LoRA adapter${binOnly ? " in safetensors (it has adapter_model.bin only)" : ""}`, {
+		hint: binOnly ? "download it, convert adapter_model.bin with safetensors' save_file (moe-merge apply-lora prints the command for a local folder), and name the local folder" : undefined,
+	});
+}
 
 /** A file of a repo at one commit, as the Hub's tree listing describes it. */
 export interface RepoFile {

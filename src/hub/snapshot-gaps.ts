@@ -1,14 +1,16 @@
 import { join } from "node:path";
 import { JSON_LIMITS, readJsonCapped } from "../util/read-json-capped.js";
 import { folderFileNames, selectWeightFiles } from "../safetensors/index.js";
+import { ADAPTER_FILES } from "../checkpoint/side-files.js";
 
 /**
  * What a cached snapshot lacks for a merge: config.json and complete weights (the index and all its
  * shards, or model.safetensors, or some *.safetensors). Empty when it can be used without the Hub.
  * Files are followed through their symlinks, so a link to a missing blob counts as missing.
  */
-export async function snapshotGaps(dir: string): Promise<string[]> {
+export async function snapshotGaps(dir: string, mode: { adapter?: boolean } = {}): Promise<string[]> {
 	const names = await folderFileNames(dir).catch(() => [] as string[]);
+	if (mode.adapter) return ADAPTER_FILES.filter((name) => !names.includes(name));
 	const gaps = names.includes("config.json") ? [] : ["config.json"];
 	const selected = selectWeightFiles(names);
 	if (selected.kind === "files") return gaps;

@@ -21,6 +21,8 @@ export interface LockModel {
 	weightFiles: readonly string[];
 	/** Also the generation config and tokenizer files (the base model's, when they are copied). */
 	sideFiles: boolean;
+	/** Exactly these files instead of config, index, weights and side files (a LoRA adapter's). */
+	files?: readonly string[];
 }
 
 /** A role in the merge (`base`, `expert 0`, `shared expert 0`) and the index of its model. */
@@ -77,7 +79,8 @@ async function inputFiles(model: LockModel): Promise<LockedFile[]> {
 }
 
 /** Names (inside the model's folder, sorted) of the files of one model the merge reads: config, index, weights, side files when asked. */
-export async function inputFileNames(model: Pick<LockModel, "dir" | "weightFiles" | "sideFiles">): Promise<string[]> {
+export async function inputFileNames(model: Pick<LockModel, "dir" | "weightFiles" | "sideFiles" | "files">): Promise<string[]> {
+	if (model.files) return [...model.files].sort();
 	const names = new Set(["config.json", ...model.weightFiles]);
 	const listing = await readdir(model.dir);
 	if (listing.includes(INDEX_FILE_NAME)) names.add(INDEX_FILE_NAME);

@@ -1,5 +1,6 @@
 import { basename, join } from "node:path";
 import { DEFAULT_REVISION } from "../recipe/index.js";
+import { ADAPTER_FILES } from "../checkpoint/side-files.js";
 import {
 	LOCK_FILE_NAME,
 	type LockModel,
@@ -77,5 +78,14 @@ function lockInputs(plan: MergePlan, copyTokenizer: boolean): { models: LockMode
 		...plan.experts.map((model, i) => ({ role: `expert ${i}`, model })),
 		...plan.sharedExperts.map((model, i) => ({ role: `shared expert ${i}`, model })),
 	];
-	return { models, roles };
+	// base+lora: the adapter is a source of its own, after the model it changes (`expert 1 lora`).
+	const adapterIndex = new Map<number, number>();
+	plan.models.forEach((m, i) => {
+		if (!m.adapter) return;
+		adapterIndex.set(i, models.length);
+		const { ref, label, dir, commit } = m.adapter;
+		models.push({ ref: label, hub: ref.kind === "hub" ? { repo: ref.repo, revision: ref.revision ?? DEFAULT_REVISION } : undefined, commit, dir, weightFiles: [], sideFiles: false, files: ADAPTER_FILES });
+	});
+	const withAdapters = roles.flatMap((r) => (adapterIndex.has(r.model) ? [r, { role: `${r.role} lora`, model: adapterIndex.get(r.model) as number }] : [r]));
+	return { models, roles: withAdapters };
 }

@@ -1,4 +1,5 @@
 import type { ExpertLayout, TrainingSettings } from "../architectures/output-architecture.js";
+import { type LoraInputs, openLoraInputs } from "../lora/lora-inputs.js";
 import { MoeMergeError } from "../errors.js";
 import type { HubAccess } from "../hub/hub-context.js";
 import type { GateSummary } from "../gates/index.js";
@@ -32,6 +33,8 @@ export interface PlanMergeOptions {
 	headersOnly?: boolean;
 	/** Router training settings for config.json; each one given here wins over the recipe's. */
 	training?: TrainingSettings;
+	/** Refuse to merge when a source resolves differently from the lock beside the recipe, or a LoRA names another base model. */
+	locked?: boolean;
 	/** Progress of the forward pass of hidden-state gates, layer by layer. */
 	onGateProgress?: (progress: ForwardProgress) => void;
 }
@@ -58,6 +61,8 @@ export interface MergePlan extends ResolvedRecipe {
 	inputStamps: InputStamps;
 	/** Per layer, the shared expert's gate row [H], when the recipe has a shared expert. */
 	sharedGates?: Float32Array[];
+	/** The `base+lora` adapters, applied to `weights` as they are read; closed with the plan. */
+	loras?: LoraInputs;
 }
 
 /** Output shards hold at most this many data bytes unless told otherwise (5 GB, like mergekit-moe). */
@@ -70,9 +75,13 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 	const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
 	const base = resolved.models[resolved.base].config;
 	const weights: ModelWeights[] = [];
+	let loras: LoraInputs | undefined;
 	try {
 		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir, model.weightFiles));
 		const inputStamps = await stampInputs(weights);
+		// base+lora: each such model's weights are read with its adapter applied (the gates' forward pass too).
+		loras = await openLoraInputs(resolved.models, weights, { threads: options.threads, locked: options.locked });
+		resolved.warnings.push(...loras.warnings);
 		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed, hiddenGates: options.headersOnly ? "skip" : options.hiddenGates });
 		const pending = isPending(built) ? built : undefined;
 		const ready = isPending(built) ? undefined : built;
@@ -115,9 +124,10 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
 		const warnings = [...resolved.warnings, ...(ready?.warnings ?? [])];
 		const gates = ready ? { gates: ready.gates, sharedGates: ready.sharedGates } : { pendingGates: pending };
-		return { ...resolved, warnings, layout, seed, shardSize, weights, config, tensors, shards, dataBytes, fileBytes, inputStamps, ...gates };
+		return { ...resolved, warnings, layout, seed, shardSize, weights, config, tensors, shards, dataBytes, fileBytes, inputStamps, ...gates, loras };
 	} catch (error) {
 		await Promise.all(weights.map((w) => w.close()));
+		await loras?.close();
 		throw error;
 	}
 }
@@ -132,4 +142,5 @@ function sharedExpertsOf(resolved: ResolvedRecipe, gates: LayerValues | undefine
 
 export async function closeMergePlan(plan: MergePlan): Promise<void> {
 	await Promise.all(plan.weights.map((w) => w.close()));
+	await plan.loras?.close();
 }

@@ -19,6 +19,16 @@ export interface ResolvedModel {
 	config: DenseConfig;
 	/** Where the weights are when not in `dir` (a Hub model's headers read remotely by `plan`). */
 	weightFiles?: WeightSource;
+	/** `base+lora`: the peft adapter applied to this model's weights as they are read (src/lora/). */
+	adapter?: ResolvedAdapter;
+}
+
+/** A LoRA adapter folder found on disk (local, or a Hub repo's snapshot in the cache). */
+export interface ResolvedAdapter {
+	ref: ModelRef;
+	label: string;
+	dir: string;
+	commit?: string;
 }
 
 export interface ResolveModelOptions {
@@ -35,9 +45,9 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 	let dir: string;
 	let commit: string | undefined;
 	if (ref.kind === "lora") {
-		throw new ModelError(`${ref.text}: LoRA experts (base+lora) are not supported yet`, {
-			hint: "merge the LoRA into its base first (e.g. with peft's merge_and_unload) and name the merged folder",
-		});
+		const base = await resolveModel(ref.base, options);
+		// `ref` stays the base's (its Hub repo and commit are the weights'); the label says base+lora.
+		return { ...base, label: ref.text, adapter: await resolveAdapter(ref.lora, options) };
 	} else if (ref.kind === "hub") {
 		// Cache first; downloads what is missing unless HF_HUB_OFFLINE (src/hub/resolve-hub-model.ts).
 		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly, headersOnly: options.headersOnly });
@@ -58,6 +68,17 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 	await checkHasSafetensors(dir, ref.text);
 	const config = await readDenseConfig(dir);
 	return { ref, label: ref.text, dir, commit, config };
+}
+
+/** The folder of a LoRA adapter: a local folder, or a Hub repo's adapter files downloaded into the cache. */
+async function resolveAdapter(ref: ModelRef, options: ResolveModelOptions): Promise<ResolvedAdapter> {
+	if (ref.kind === "hub") {
+		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { adapter: true });
+		return { ref, label: ref.text, dir: snapshot.dir, commit: snapshot.commit };
+	}
+	if (ref.kind !== "local") throw new ModelError(`${ref.text}: a LoRA cannot itself be base+lora`);
+	if (!(await stat(ref.path).catch(() => undefined))?.isDirectory()) throw new ModelError(`${ref.text}: LoRA adapter folder ${ref.path} does not exist`, { file: ref.path });
+	return { ref, label: ref.text, dir: ref.path };
 }
 
 async function checkHasSafetensors(dir: string, label: string): Promise<void> {

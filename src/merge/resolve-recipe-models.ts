@@ -6,7 +6,7 @@ import { NO_TOKENIZER, TOKENIZER_USERS, hasTokenizer } from "../verify/check-tok
 import { type HubAccess, openHub } from "../hub/hub-context.js";
 import { checkCompatible } from "./check-compatible.js";
 import { type ResolvedModel, resolveModel } from "./resolve-model.js";
-import { type ModelRef, type Recipe, type SourceLoc, modelKey, usesPrompts } from "../recipe/index.js";
+import { type ModelRef, type Recipe, type SourceLoc, modelKey, usesHub, usesPrompts } from "../recipe/index.js";
 import { type FloatDType, dtypeOfTorchName } from "../safetensors/index.js";
 
 export interface ResolvedRecipe {
@@ -47,7 +47,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const byKey = new Map<string, number>();
 	const refs = recipeRefs(recipe).map((r) => r.ref);
 	// One context for every Hub model of the recipe: the token is looked up once.
-	const hub = refs.some((r) => r.kind === "hub") ? await openHub(options.hub) : undefined;
+	const hub = refs.some(usesHub) ? await openHub(options.hub) : undefined;
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
 		const key = modelKey(ref);
 		const known = byKey.get(key);
@@ -116,7 +116,7 @@ function recipeRefs(recipe: Recipe): { ref: ModelRef; loc: SourceLoc }[] {
 export async function checkLocalModels(recipe: Recipe): Promise<{ hubModels: string[] }> {
 	const hubModels = new Set<string>();
 	for (const { ref, loc } of recipeRefs(recipe)) {
-		if (ref.kind === "hub") hubModels.add(ref.text);
+		if (usesHub(ref)) hubModels.add(ref.text);
 		else await resolveModel(ref).catch((error: unknown) => Promise.reject(at(loc, error)));
 	}
 	return { hubModels: [...hubModels] };

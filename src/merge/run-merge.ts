@@ -37,8 +37,6 @@ export interface MergeOptions extends PlanMergeOptions {
 	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
 	onGates?: (gates: GateSummary, warnings: string[]) => void;
 	signal?: AbortSignal;
-	/** Refuse to merge when a source resolves differently from the lock beside the recipe (`<recipe>.lock.json`). */
-	locked?: boolean;
 	/** Write or update `<recipe>.lock.json` beside the recipe, as the CLI does (never with `locked`; default false). */
 	recipeLock?: boolean;
 	/** The Hub repo the output will be pushed to: the model card's title and usage snippet. */
@@ -106,11 +104,13 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	const plan = await planMerge(recipe, { ...options, seed, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
 		const job = await describeJob(plan, { command: options.command });
-		const candidate = await chooseCandidate(candidates, job, new Map(plan.models.map((m) => [m.label, m.dir])));
+		// Every input by its label (base+lora adapters are inputs of their own), for the resume check.
+		const inputDirs = plan.models.flatMap((m) => [[m.label, m.dir] as const, ...(m.adapter ? [[m.adapter.label, m.adapter.dir] as const] : [])]);
+		const candidate = await chooseCandidate(candidates, job, new Map(inputDirs));
 		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
 		// Folders killed merges left (all but the one resumed) take room the user may want to free.
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, leftovers, inputs: plan.models.map((m) => m.dir) });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });

@@ -78,9 +78,10 @@ export interface PromptStatesResult {
 	all?: PromptAllStates[];
 }
 
-export async function computePromptStates(modelDir: string, request: HiddenStateRequest, options: ForwardOptions): Promise<PromptStatesResult> {
+/** `options.weights`: the model's weights already open (e.g. with a LoRA applied as they are read); else opened from `modelDir`. */
+export async function computePromptStates(modelDir: string, request: HiddenStateRequest, options: ForwardOptions & { weights?: ModelWeights }): Promise<PromptStatesResult> {
 	const { prompts } = request;
-	return runPromptPass(modelDir, prompts, async () => describeModel(await readDenseConfig(modelDir)), (weights, spec) => forward(weights, spec, prompts, options));
+	return runPromptPass(modelDir, prompts, async () => describeModel(await readDenseConfig(modelDir)), (weights, spec) => forward(weights, spec, prompts, options), options.weights);
 }
 
 async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[][], options: ForwardOptions): Promise<PromptStatesResult> {

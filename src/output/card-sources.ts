@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { repoIdProblem } from "../hub/repo-id.js";
+import { isHubId } from "../hub/repo-id.js";
 
 export interface CardSource {
 	role: string;
@@ -32,10 +32,7 @@ export interface SourceModel {
 	config: Record<string, unknown>;
 }
 
-/** `org/name` that the Hub would accept (not a path, not `./x`). */
-export function isHubId(text: unknown): text is string {
-	return typeof text === "string" && text.split("/").length === 2 && repoIdProblem(text) === undefined;
-}
+export { isHubId };
 
 export async function describeCardSource(model: SourceModel): Promise<CardSource> {
 	const fromConfig = model.config._name_or_path;

@@ -25,7 +25,8 @@ export async function checkOutputSparesInputs(outputDir: string, inputDirs: read
 /** The local folders a recipe names (Hub models are known only once resolved). */
 export function localModelDirs(recipe: Recipe): string[] {
 	const refs: ModelRef[] = [recipe.baseModel, ...recipe.experts.map((e) => e.source), ...recipe.sharedExperts.map((e) => e.source)];
-	return refs.flatMap((ref) => (ref.kind === "local" ? [ref.path] : ref.kind === "lora" && ref.base.kind === "local" ? [ref.base.path] : []));
+	const local = (ref: ModelRef): string[] => (ref.kind === "local" ? [ref.path] : ref.kind === "lora" ? [...local(ref.base), ...local(ref.lora)] : []);
+	return refs.flatMap(local);
 }
 
 /**

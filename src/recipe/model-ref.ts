@@ -27,7 +27,7 @@ export function parseModelRef(text: string, baseDir: string): ModelRef {
 	if (parts.length === 2) {
 		const [base, lora] = parts;
 		if (base === "" || lora === "") throw new RecipeError(`"${text}" is not a model reference: expected base+lora with both parts`);
-		return { kind: "lora", base: parsePlainRef(base, baseDir), lora, text };
+		return { kind: "lora", base: parsePlainRef(base, baseDir), lora: parsePlainRef(lora, baseDir), text };
 	}
 	if (parts.length > 2) throw new RecipeError(`"${text}" has more than one "+"; expected a model, optionally followed by +lora`);
 	return parsePlainRef(text, baseDir);
@@ -89,6 +89,11 @@ function isFolder(path: string): boolean {
 	}
 }
 
+/** Whether resolving the reference needs the Hub (a Hub model, or base+lora with a Hub part). */
+export function usesHub(ref: ModelRef): boolean {
+	return ref.kind === "hub" || (ref.kind === "lora" && (usesHub(ref.base) || usesHub(ref.lora)));
+}
+
 /**
  * Equal for two references to the same model (folders resolved, a Hub repo without a revision is its
  * `main`, as the Hub resolves it): the one key of the same-model rule, model resolution and the lock.
@@ -100,6 +105,6 @@ export function modelKey(ref: ModelRef): string {
 		case "hub":
 			return `hub:${ref.repo}@${ref.revision ?? DEFAULT_REVISION}`;
 		case "lora":
-			return `lora:${modelKey(ref.base)}+${ref.lora}`;
+			return `lora:${modelKey(ref.base)}+${modelKey(ref.lora)}`;
 	}
 }

@@ -1,4 +1,4 @@
-/** Model references of the validated data -> ModelRef, with located errors (LoRA is refused here). */
+/** Model references of the validated data -> ModelRef, with located errors. */
 import { RecipeError } from "../errors.js";
 import { type FieldPath, locatedError } from "./location.js";
 import { parseModelRef, parsePlainRef } from "./model-ref.js";
@@ -28,10 +28,6 @@ export function resolveRef(raw: RawModelRef, path: FieldPath, ctx: RefContext): 
 	if (typeof raw !== "string" && raw.override_architecture != null) {
 		return fail("override_architecture is not supported yet", "remove it, or fix `architectures` in the model's config.json");
 	}
-	if (ref.kind === "lora") {
-		const what = path[0] === "base_model" ? "LoRA base models" : "LoRA experts";
-		return fail(`${what} (base+lora) are not supported yet: "${ref.text}"`, "merge the LoRA into its base model first (e.g. with peft's merge_and_unload) and name the merged folder");
-	}
 	return ref;
 }
 
@@ -39,8 +35,8 @@ export function resolveRef(raw: RawModelRef, path: FieldPath, ctx: RefContext): 
 function parseLongForm(raw: Exclude<RawModelRef, string>, baseDir: string): ModelRef {
 	const base = plain(raw.model, baseDir);
 	if (raw.lora == null) return base;
-	const lora = pathText(raw.lora);
-	return { kind: "lora", base, lora, text: `${base.text}+${lora}` };
+	const lora = plain(raw.lora, baseDir);
+	return { kind: "lora", base, lora, text: `${base.text}+${lora.text}` };
 }
 
 function plain(raw: RawModelPath, baseDir: string): ModelRef {

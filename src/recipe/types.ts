@@ -13,7 +13,8 @@ export type Prompt = string | { messages: { role: string; content: string }[] };
 export type ModelRef =
 	| { kind: "local"; /** absolute, resolved against the recipe file's folder */ path: string; /** as written */ text: string }
 	| { kind: "hub"; /** org/name */ repo: string; revision?: string; text: string }
-	| { kind: "lora"; base: ModelRef; lora: string; text: string };
+	/** A peft LoRA adapter (a local folder or Hub repo: `lora`) applied to a model (`base`). */
+	| { kind: "lora"; base: ModelRef; lora: ModelRef; text: string };
 
 export interface SourceLoc {
 	file: string;

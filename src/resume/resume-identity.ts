@@ -1,3 +1,4 @@
+import { ADAPTER_FILES } from "../checkpoint/side-files.js";
 import { basename, join, resolve } from "node:path";
 import { inputFileNames } from "../lock/index.js";
 import type { LockedSource } from "../lock/index.js";
@@ -16,7 +17,7 @@ export interface JobPlan {
 	shardSize: number;
 	shards: readonly ShardPlan[];
 	/** The input models, their open weights, and which one is the base. */
-	models: readonly { label: string; dir: string; commit?: string }[];
+	models: readonly { label: string; dir: string; commit?: string; /** base+lora: the adapter folder, an input of its own. */ adapter?: { label: string; dir: string; commit?: string } }[];
 	weights: readonly Pick<ModelWeights, "shards">[];
 	base: number;
 }
@@ -47,6 +48,13 @@ async function recordInputs(plan: JobPlan): Promise<RecordedInput[]> {
 		const files = [];
 		for (const name of names) files.push({ name, stamp: await stampOf(join(model.dir, name)) });
 		inputs.push({ model: model.label, ...(model.commit && { commit: model.commit }), files });
+		// base+lora: the adapter's files too (a changed adapter changes the weights written).
+		if (model.adapter) {
+			const { label, dir, commit } = model.adapter;
+			const adapterFiles = [];
+			for (const name of ADAPTER_FILES) adapterFiles.push({ name, stamp: await stampOf(join(dir, name)) });
+			inputs.push({ model: label, ...(commit && { commit }), files: adapterFiles });
+		}
 	}
 	return inputs;
 }

@@ -12,8 +12,11 @@ import { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "./file-names.js";
 import { readWeightIndex } from "./weight-index.js";
 import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "./weight-files.js";
 
+/** What reads a tensor's bytes: its safetensors file, or something that computes them (a LoRA applied, src/lora/). */
+export type TensorReader = Pick<SafetensorsFile, "path" | "read">;
+
 export interface TensorLocation {
-	file: SafetensorsFile;
+	file: TensorReader;
 	info: TensorInfo;
 }
 
@@ -79,6 +82,19 @@ export class ModelWeights {
 
 	async close(): Promise<void> {
 		await closeAll(this.files);
+	}
+
+	/**
+	 * The same weights with some tensors read from elsewhere (a LoRA applied while they are read). The
+	 * result owns the files: close it instead of this one.
+	 */
+	withTensors(replaced: ReadonlyMap<string, TensorLocation>): ModelWeights {
+		const tensors = new Map(this.tensors);
+		for (const [name, location] of replaced) {
+			if (!tensors.has(name)) throw new Error(`withTensors: ${name} is not a tensor of ${this.dir}`);
+			tensors.set(name, location);
+		}
+		return new ModelWeights(this.dir, this.files, tensors);
 	}
 
 	/** @internal */

@@ -21,7 +21,7 @@ const STEPS: readonly (readonly string[])[] = [
 	["hub"],
 	["recipe", "inputs", "architectures", "tokenize"],
 	["plan"],
-	["gates", "model"],
+	["gates", "model", "lora"],
 	["output"],
 	["lock"],
 	["verify", "report"],

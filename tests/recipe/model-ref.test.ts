@@ -44,9 +44,9 @@ describe("parseModelRef", () => {
 		["models/c++-coder", () => local("models/c++-coder", "models/c++-coder")],
 		["./models/plain@v3", () => local("models/plain", "./models/plain@v3")],
 		["./models/tagged@v2", () => local("models/tagged@v2", "./models/tagged@v2")],
-		["org/base+org/lora", () => ({ kind: "lora", base: hub("org/base", "org/base"), lora: "org/lora", text: "org/base+org/lora" })],
-		["./base+./lora", () => ({ kind: "lora", base: local("base", "./base"), lora: "./lora", text: "./base+./lora" })],
-		["org/base@v1+org/lora", () => ({ kind: "lora", base: hub("org/base", "org/base@v1", "v1"), lora: "org/lora", text: "org/base@v1+org/lora" })],
+		["org/base+org/lora", () => ({ kind: "lora", base: hub("org/base", "org/base"), lora: hub("org/lora", "org/lora"), text: "org/base+org/lora" })],
+		["./base+./lora", () => ({ kind: "lora", base: local("base", "./base"), lora: local("lora", "./lora"), text: "./base+./lora" })],
+		["org/base@v1+org/lora@v2", () => ({ kind: "lora", base: hub("org/base", "org/base@v1", "v1"), lora: hub("org/lora", "org/lora@v2", "v2"), text: "org/base@v1+org/lora@v2" })],
 	];
 	for (const [text, expected] of cases) {
 		it(`classifies ${JSON.stringify(text)}`, () => assert.deepEqual(parseModelRef(text, base), expected()));

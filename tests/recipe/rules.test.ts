@@ -106,20 +106,20 @@ describe("recipe rules", () => {
 		assert.equal(parseLines([...base, ...expert("org/s1", null)]).sharedExperts[0].positivePrompts.length, 0);
 	});
 
-	it("refuses LoRA experts with their position", () => {
-		const lines = [...VALID];
-		lines[5] = "  - source_model: org/story-model+org/story-lora";
-		const [error] = errorsOf(() => parseLines(lines));
-		assert.equal(error.message, 'recipe.yml:6:19: experts[1].source_model: LoRA experts (base+lora) are not supported yet: "org/story-model+org/story-lora"');
-		assert.ok(error.hint?.includes("merge"));
-	});
-
-	it("refuses LoRA in the long form and a LoRA base model", () => {
-		const messages = messagesOf(["base_model: org/base+org/lora", "experts:", "  - source_model: {model: org/a, lora: org/a-lora}", "    positive_prompts: [a]", ...expert("org/b", ["b"])]);
-		assert.deepEqual(messages, [
-			'recipe.yml:1:13: base_model: LoRA base models (base+lora) are not supported yet: "org/base+org/lora"',
-			'recipe.yml:3:19: experts[0].source_model: LoRA experts (base+lora) are not supported yet: "org/a+org/a-lora"',
+	it("accepts LoRA experts and a LoRA base model, string and long form (with revisions)", () => {
+		const recipe = parseLines([
+			"base_model: org/base+org/lora",
+			"experts:",
+			"  - source_model: {model: {path: org/a, revision: v1}, lora: {path: org/a-lora, revision: abc}}",
+			"    positive_prompts: [a]",
+			...expert("org/b@v2+org/b-lora", ["b"]),
 		]);
+		assert.deepEqual(recipe.baseModel, { kind: "lora", base: { kind: "hub", repo: "org/base", text: "org/base" }, lora: { kind: "hub", repo: "org/lora", text: "org/lora" }, text: "org/base+org/lora" });
+		const a = recipe.experts[0].source;
+		assert.ok(a.kind === "lora" && a.base.kind === "hub" && a.base.revision === "v1" && a.lora.kind === "hub" && a.lora.revision === "abc");
+		assert.equal(a.text, "org/a@v1+org/a-lora@abc");
+		const b = recipe.experts[1].source;
+		assert.ok(b.kind === "lora" && b.base.kind === "hub" && b.base.revision === "v2" && b.lora.kind === "hub" && b.lora.repo === "org/b-lora");
 	});
 
 	it("refuses an unknown architecture, listing the choices", () => {
@@ -142,7 +142,7 @@ describe("recipe rules", () => {
 	});
 
 	it("collects rule errors of different kinds together", () => {
-		const messages = messagesOf(["base_model: org/base", "architecture: gpt", "experts_per_token: 4", "experts:", ...expert("org/a+org/l", ["x"]), ...expert("org/b", null)]);
+		const messages = messagesOf(["base_model: org/base", "architecture: gpt", "experts_per_token: 4", "experts:", ...expert("org/a+org/l+x", ["x"]), ...expert("org/b", null)]);
 		assert.equal(messages.length, 4, messages.join("\n"));
 		assert.deepEqual(
 			messages.map((m) => m.split(": ")[0]),
