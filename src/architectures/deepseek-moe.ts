@@ -1,3 +1,4 @@
+import { DEEPSEEK_GGUF } from "../gguf/architectures/deepseek.js";
 import type { MlpProjection, OutputArchitecture, TrainingSettings } from "./output-architecture.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { ROUTER_AUX_LOSS_COEF } from "./moe-config-parts.js";
@@ -28,6 +29,7 @@ export const deepseekMoe: OutputArchitecture = {
 	expertTensorName: (layer, expert, projection) => layerName(layer, `mlp.experts.${expert}.${projection}.weight`),
 	routerName: (layer) => layerName(layer, "mlp.gate.weight"),
 	sharedExpertNames: { projection: (layer: number, projection: MlpProjection) => layerName(layer, `mlp.shared_experts.${projection}.weight`) },
+	gguf: DEEPSEEK_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, sharedExperts, dtype, training }) {
 		return {
 			architectures: ["DeepseekForCausalLM"],

@@ -1,3 +1,4 @@
+import { MIXTRAL_GGUF } from "../gguf/architectures/llama.js";
 import type { OutputArchitecture } from "./output-architecture.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { routerTrainingConfig } from "./moe-config-parts.js";
@@ -30,6 +31,7 @@ export const mixtral: OutputArchitecture = {
 	fusedExpertNames: FUSED_EXPERT_NAMES,
 	routerName: (layer, layout) =>
 		layout === "fused" ? `model.layers.${layer}.mlp.gate.weight` : `model.layers.${layer}.block_sparse_moe.gate.weight`,
+	gguf: MIXTRAL_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, dtype, training }) {
 		return {
 			architectures: ["MixtralForCausalLM"],

@@ -1,3 +1,4 @@
+import { QWEN2_MOE_GGUF } from "../gguf/architectures/qwen.js";
 import type { MlpProjection, OutputArchitecture } from "./output-architecture.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { FUSED_EXPERT_NAMES } from "./mixtral.js";
@@ -35,6 +36,7 @@ export const qwen2Moe: OutputArchitecture = {
 		projection: (layer: number, projection: MlpProjection) => layerName(layer, `mlp.shared_expert.${projection}.weight`),
 		gate: (layer: number) => layerName(layer, "mlp.shared_expert_gate.weight"),
 	},
+	gguf: QWEN2_MOE_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, sharedExperts, dtype, training }) {
 		const { head_dim: _derived, ...attention } = llamaLikeAttentionConfig(base);
 		return {

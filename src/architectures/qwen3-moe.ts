@@ -1,3 +1,4 @@
+import { QWEN3_MOE_GGUF } from "../gguf/architectures/qwen.js";
 import type { OutputArchitecture } from "./output-architecture.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { FUSED_EXPERT_NAMES } from "./mixtral.js";
@@ -21,6 +22,7 @@ export const qwen3Moe: OutputArchitecture = {
 	expertTensorName: (layer, expert, projection) => layerName(layer, `mlp.experts.${expert}.${projection}.weight`),
 	fusedExpertNames: FUSED_EXPERT_NAMES,
 	routerName: (layer) => layerName(layer, "mlp.gate.weight"),
+	gguf: QWEN3_MOE_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, dtype, training }) {
 		return {
 			architectures: ["Qwen3MoeForCausalLM"],
