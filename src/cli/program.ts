@@ -7,6 +7,7 @@ import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
+import { addGgufCommand } from "./gguf-command.js";
 import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
 
 /** Options shared by the commands that plan or run a merge. */
@@ -126,5 +127,6 @@ export function buildProgram(): Command {
 		.action((dir: string, options: { values?: boolean; json?: boolean; verbose?: boolean }) => runVerifyCommand(dir, options));
 	addPushCommand(program);
 	addReportCommand(program, threadsArg);
+	addGgufCommand(program);
 	return program;
 }

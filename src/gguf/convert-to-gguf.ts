@@ -80,6 +80,8 @@ export interface ConvertToGgufOptions extends GgufFileOptions {
 	overwrite?: boolean;
 	/** Source bytes converted so far, of `total`. */
 	onProgress?: (done: number, total: number) => void;
+	/** Stops between tensors; the partial file is removed. */
+	signal?: AbortSignal;
 }
 
 export interface ConvertToGgufResult {
@@ -105,6 +107,7 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 		let sha256: string;
 		try {
 			for (const tensor of plan.tensors) {
+				options.signal?.throwIfAborted();
 				await writeTensorData(writer, tensor, (bytes) => {
 					done += bytes;
 					options.onProgress?.(done, total);

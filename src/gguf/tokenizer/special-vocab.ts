@@ -11,6 +11,16 @@ import { type GgufEntry, bool, str, u32 } from "../metadata.js";
 
 const SPECIAL_TYPES = ["bos", "eos", "unk", "sep", "pad", "cls", "mask"] as const;
 
+/** The metadata key of each special token's id (gguf.Keys.Tokenizer, spelled as llama.cpp spells them; gguf-py has none for cls). */
+const ID_KEYS: Readonly<Partial<Record<(typeof SPECIAL_TYPES)[number], string>>> = {
+	bos: "tokenizer.ggml.bos_token_id",
+	eos: "tokenizer.ggml.eos_token_id",
+	unk: "tokenizer.ggml.unknown_token_id",
+	sep: "tokenizer.ggml.seperator_token_id",
+	pad: "tokenizer.ggml.padding_token_id",
+	mask: "tokenizer.ggml.mask_token_id",
+};
+
 interface AddedToken {
 	id: number;
 	content: string;
@@ -41,8 +51,8 @@ function templateSpecials(tokenizerJson: Json): { first?: string; last?: string 
 
 export async function specialVocabEntries(dir: string, tokenizerJson: Json, tokenizerConfig: Json, modelConfig: Json, vocabSize: number): Promise<GgufEntry[]> {
 	const added = (Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : []) as AddedToken[];
-	const ids = new Map<string, number>();
-	const set = (type: string, id: unknown) => {
+	const ids = new Map<(typeof SPECIAL_TYPES)[number], number>();
+	const set = (type: (typeof SPECIAL_TYPES)[number], id: unknown) => {
 		if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= vocabSize || ids.has(type)) return;
 		ids.set(type, id);
 	};
@@ -61,7 +71,7 @@ export async function specialVocabEntries(dir: string, tokenizerJson: Json, toke
 	for (const type of SPECIAL_TYPES) set(type, modelConfig[`${type}_token_id`]);
 
 	const entries: GgufEntry[] = [];
-	for (const [type, id] of ids) entries.push(u32(`tokenizer.ggml.${type}_token_id`, id));
+	for (const [type, id] of ids) if (ID_KEYS[type]) entries.push(u32(ID_KEYS[type], id));
 	for (const [type, add] of adds) if (type === "bos" || type === "eos" || type === "sep") entries.push(bool(`tokenizer.ggml.add_${type}_token`, add));
 	const template = await chatTemplate(dir, tokenizerConfig);
 	if (template !== undefined) entries.push(str("tokenizer.chat_template", template));
