@@ -40,6 +40,8 @@ export interface GgufArchitecture {
 	/** The architecture's own keys (after the common ones, see hyperparameters.ts). */
 	hyperparameters(config: Json): GgufEntry[];
 	extraTensors?(config: Json): GgufExtraTensor[];
+	/** llama.cpp's loader of this architecture requires output.weight: tied embeddings are written there again. */
+	untiedOutput?: boolean;
 	/** What llama.cpp cannot run as transformers does, or null. */
 	unsupported?(config: Json): string | null;
 	/** What llama.cpp computes differently from transformers on this config (a warning), or null. */

@@ -122,6 +122,10 @@ export function planGgufTensors(dir: string, weights: ModelWeights, config: Json
 		const parts: SourceSlice[] = members.map((m) => ({ kind: "source", location: m.location, firstRow: 0, rows: shape[0]!, cols: shape[1]! }));
 		planned.push(spec(name, [members.length, ...shape], parts, fileType));
 	}
+	const embeddings = planned.find((t) => t.name === "token_embd.weight");
+	if (gguf.untiedOutput && embeddings && !planned.some((t) => t.name === "output.weight")) {
+		planned.push({ ...embeddings, name: "output.weight", type: tensorTypeFor("output.weight", embeddings.shape, fileType) });
+	}
 	for (const extra of gguf.extraTensors?.(config) ?? []) {
 		planned.push({ name: extra.name, shape: [extra.values.length], type: GGUF_TENSOR_TYPES.f32, parts: [{ kind: "values", values: extra.values }] });
 	}

@@ -41,6 +41,8 @@ export const QWEN2_MOE_GGUF: GgufArchitecture = {
 	modelTypes: ["qwen2_moe"],
 	arch: "qwen2moe",
 	permuteQK: false,
+	// The converter writes no output.weight for tied embeddings, and this llama.cpp's qwen2moe then fails to load.
+	untiedOutput: true,
 	names: [
 		...LLAMA_LIKE_RULES,
 		...MLP_EXPERT_RULES,
