@@ -14,6 +14,7 @@ import { ggufArchitectureOf } from "./find-architecture.js";
 import { GgufWriter } from "./gguf-writer.js";
 import { hyperparameterEntries } from "./hyperparameters.js";
 import { layoutGguf } from "./layout.js";
+import { readGgufHeader } from "./read-gguf.js";
 import { type GgufEntry, str, u32 } from "./metadata.js";
 import { type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "./plan-gguf.js";
 import { GGUF_TENSOR_TYPES, type GgufTypeName } from "./tensor-types.js";
@@ -114,6 +115,9 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 				});
 			}
 			sha256 = await writer.finish();
+			// The header as a reader sees it (cheap: no tensor data is read) before the file takes its name.
+			const check = await readGgufHeader(temp);
+			if (check.tensors.length !== plan.tensors.length || check.fileBytes !== layout.fileBytes) throw new Error(`${temp}: bug: the written GGUF header does not describe the planned file`);
 			await rename(temp, options.output);
 		} catch (error) {
 			await writer.abort().catch(() => {});

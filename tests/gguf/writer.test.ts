@@ -85,3 +85,32 @@ test("general.alignment is written when not 32, and the data is aligned to it", 
 test("a q8_0 tensor whose rows are not whole blocks is refused", () => {
 	assert.throws(() => layoutGguf([], [{ name: "bad", shape: [4, 33], type: GGUF_TENSOR_TYPES.q8_0 }]), /rows of 33 values cannot be stored as q8_0/);
 });
+
+test("readGgufHeader reads back gguf-py's file: metadata of every type and the tensor table", async () => {
+	const { readGgufHeader } = await import("../../src/gguf/read-gguf.js");
+	const header = await readGgufHeader(join(GGUF_FIXTURES, "writer-gguf-py.gguf"));
+	assert.equal(header.version, 3);
+	assert.equal(header.metadata.get("general.architecture"), "llama");
+	assert.equal(header.metadata.get("t.string"), "héllo ✅");
+	assert.equal(header.metadata.get("t.i64"), -(2n ** 40n) - 3n);
+	assert.deepEqual(header.metadata.get("t.strings"), ["a", "", "ü"]);
+	assert.deepEqual(header.tensors.map((t) => [t.name, t.shape, t.type.name, t.offset]), [
+		["a.f32", [5], "f32", 704],
+		["b.f16", [3, 64], "f16", 736],
+		["c.bf16", [3, 64], "bf16", 1120],
+		["d.q8_0", [2, 3, 64], "q8_0", 1504],
+	]);
+});
+
+test("readGgufHeader finds a truncated file", async () => {
+	const { readGgufHeader } = await import("../../src/gguf/read-gguf.js");
+	const dir = await mkdtemp(join(tmpdir(), "gguf-read-"));
+	try {
+		const bytes = await readFile(join(GGUF_FIXTURES, "writer-gguf-py.gguf"));
+		const { writeFile } = await import("node:fs/promises");
+		await writeFile(join(dir, "cut.gguf"), bytes.subarray(0, bytes.length - 100));
+		await assert.rejects(readGgufHeader(join(dir, "cut.gguf")), /tensor d\.q8_0 ends at byte \d+, past the end of the file .*truncated/);
+	} finally {
+		await rm(dir, { recursive: true, force: true });
+	}
+});
