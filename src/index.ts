@@ -16,3 +16,7 @@ export * from "./safetensors/index.js";
 export { parseSize, formatBytes } from "./util/size.js";
 export { makeDenseModel, type DenseModelShape } from "./demo/make-dense-model.js";
 export * from "./report/index.js";
+export { convertToGguf, planGgufFile, type ConvertToGgufOptions, type ConvertToGgufResult, type GgufFileOptions } from "./gguf-convert/convert-to-gguf.js";
+export { readGgufHeader, type GgufHeader, type GgufTableEntry } from "./gguf/read-gguf.js";
+export { GGUF_TENSOR_TYPES, GGUF_TYPE_NAMES, type GgufTensorType, type GgufTypeName } from "./gguf/tensor-types.js";
+export type { GgufArchitecture } from "./gguf/architecture.js";

@@ -3,7 +3,7 @@ import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { MoeMergeError } from "../errors.js";
-import { convertToGguf } from "../gguf/convert-to-gguf.js";
+import { convertToGguf } from "../gguf-convert/convert-to-gguf.js";
 import { GGUF_TYPE_NAMES, type GgufTypeName, isGgufTypeName } from "../gguf/tensor-types.js";
 import { resolveModel } from "../inputs/resolve-model.js";
 import { parseModelRef } from "../recipe/index.js";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { convertToGguf } from "../../src/gguf/convert-to-gguf.js";
+import { convertToGguf } from "../../src/gguf-convert/convert-to-gguf.js";
 import { permuteRows } from "../../src/gguf/tensor-data.js";
 import { REPO_ROOT } from "./helpers.js";
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { convertToGguf } from "../../src/gguf/convert-to-gguf.js";
+import { convertToGguf } from "../../src/gguf-convert/convert-to-gguf.js";
 import type { GgufTypeName } from "../../src/gguf/tensor-types.js";
 import { SafetensorsFile } from "../../src/safetensors/file.js";
 import { toFloat32 } from "../../src/safetensors/convert.js";

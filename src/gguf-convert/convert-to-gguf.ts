@@ -9,17 +9,17 @@ import { readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ModelError, OutputError } from "../errors.js";
 import { ModelWeights } from "../safetensors/model-weights.js";
-import type { GgufArchitecture } from "./architecture.js";
+import type { GgufArchitecture } from "../gguf/architecture.js";
 import { ggufArchitectureOf } from "./find-architecture.js";
-import { GgufWriter } from "./gguf-writer.js";
-import { hyperparameterEntries } from "./hyperparameters.js";
-import { layoutGguf } from "./layout.js";
-import { readGgufHeader } from "./read-gguf.js";
-import { type GgufEntry, str, u32 } from "./metadata.js";
-import { type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "./plan-gguf.js";
-import { GGUF_TENSOR_TYPES, type GgufTypeName } from "./tensor-types.js";
-import { writeTensorData } from "./tensor-data.js";
-import { tokenizerMetadata } from "./tokenizer/tokenizer-metadata.js";
+import { GgufWriter } from "../gguf/gguf-writer.js";
+import { hyperparameterEntries } from "../gguf/hyperparameters.js";
+import { layoutGguf } from "../gguf/layout.js";
+import { readGgufHeader } from "../gguf/read-gguf.js";
+import { type GgufEntry, str, u32 } from "../gguf/metadata.js";
+import { type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "../gguf/plan-gguf.js";
+import { GGUF_TENSOR_TYPES, type GgufTypeName } from "../gguf/tensor-types.js";
+import { writeTensorData } from "../gguf/tensor-data.js";
+import { tokenizerMetadata } from "../gguf/tokenizer/tokenizer-metadata.js";
 
 type Json = Record<string, unknown>;
 
