@@ -41,7 +41,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			layout: plan.layout,
 			dtype: plan.config.torch_dtype,
 			gateMode: recipe.gateMode,
-			seed: plan.seed,
+			// Without --random-seed the merge draws its own: showing the plan's would promise a seed it will not use.
+			seed: options.randomSeed ?? null,
 			models: plan.models.map((m, i) => ({
 				label: m.label,
 				dir: m.dir,
@@ -69,7 +70,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		const out = process.stdout;
 		out.write(`recipe: ${recipe.file}\n`);
 		for (const m of summary.models) out.write(`  ${m.roles.join(", ")}: ${m.label} -> ${m.dir}${m.commit ? ` @ ${m.commit}` : ""} (${m.modelType})\n`);
-		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, seed ${summary.seed}\n`);
+		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, ${summary.seed === null ? "seed not chosen yet (the merge draws one and records it in the model card; --random-seed N fixes it)" : `seed ${summary.seed}`}\n`);
 		out.write(`  because ${summary.architectureReason}\n`);
 		for (const p of summary.architecturesPassedOver) out.write(`  not ${p.name}: ${p.reason}\n`);
 		out.write(`tensors: ${summary.tensors}, ${formatBytes(summary.tensorBytes)} of data, ${formatBytes(summary.diskBytes)} on disk in ${summary.shards.length} shard(s)\n`);

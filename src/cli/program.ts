@@ -1,11 +1,11 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { VERSION } from "../version.js";
-import { parseSize } from "../util/size.js";
+import { parseShardSize } from "../util/size.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
 import { addReportCommand } from "./report-command.js";
 import { addHubMergeOptions, addPushCommand } from "./push-command.js";
-import { runValidateCommand } from "./validate-command.js";
+import { type ValidateCliOptions, runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
 import { addGgufCommand } from "./gguf-command.js";
 import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
@@ -47,7 +47,7 @@ function withMergekitOptions(options: MergeCliOptions & MergekitMeaning): MergeC
 
 const sizeArg = (text: string): number => {
 	try {
-		return parseSize(text);
+		return parseShardSize(text);
 	} catch (error) {
 		throw new InvalidArgumentError((error as Error).message);
 	}
@@ -111,13 +111,12 @@ export function buildProgram(): Command {
 
 	program
 		.command("validate <recipe...>")
-		.description("check recipes (schema, rules, models found, shapes match) without reading weights; exit 1 on any error")
+		.description("check recipes (schema, rules, models found, shapes match) without reading weights; exit 1 on any error (Hub models out of reach: valid as far as checked, unless --require-hub)")
 		.option("--i-understand-this-is-not-useful-without-training", "allow every expert to be the same model")
+		.option("--require-hub", "fail a recipe whose Hub models cannot be checked (offline, or the Hub out of reach) instead of reporting it valid as far as checked")
 		.option("--json", "print a JSON report on stdout")
 		.option("--verbose", "print stack traces with errors")
-		.action((recipes: string[], options: { json?: boolean; verbose?: boolean; iUnderstandThisIsNotUsefulWithoutTraining?: boolean }) =>
-			runValidateCommand(recipes, options),
-		);
+		.action((recipes: string[], options: ValidateCliOptions) => runValidateCommand(recipes, options));
 	program
 		.command("verify <dir>")
 		.description("check a finished checkpoint: shard headers and sizes, index, config.json against the tensors, tokenizer, the lock's sha256; exit 1 naming each problem")

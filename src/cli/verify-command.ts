@@ -26,6 +26,7 @@ function writeReport(report: VerifyReport): void {
 	for (const [file, count] of shown) {
 		if (count > MAX_LINES_PER_FILE) process.stderr.write(`error: ${join(report.dir, file)}: ... and ${count - MAX_LINES_PER_FILE} more\n`);
 	}
+	for (const { file, message } of report.warnings) process.stderr.write(`warning: ${join(report.dir, file)}: ${message}\n`);
 	for (const note of report.notes) process.stderr.write(`note: ${note}\n`);
 	const checked = [
 		`${report.shards} shard(s)`,

@@ -4,7 +4,7 @@
  * tokenizer shipped in demo/tokenizer), then merges them with recipes/demo.yml into a Mixtral, offline,
  * in seconds. Everything goes into ./moe-merge-demo (or the folder given as the first argument).
  */
-import { copyFile, mkdir, readdir, rm } from "node:fs/promises";
+import { copyFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createProgressReporter } from "../cli/progress-reporter.js";
 import { describeError } from "../cli/report-error.js";
@@ -12,6 +12,7 @@ import { PACKAGE_ROOT } from "../package-root.js";
 import { runMerge } from "../merge/run-merge.js";
 import { loadRecipe } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
+import { DEMO_FOLDER } from "../inputs/demo-models.js";
 import { type DenseModelShape, makeDenseModel } from "./make-dense-model.js";
 
 
@@ -34,7 +35,7 @@ const MODELS = [
 ];
 
 async function main(): Promise<void> {
-	const root = resolve(process.argv[2] ?? "moe-merge-demo");
+	const root = resolve(process.argv[2] ?? DEMO_FOLDER);
 	const log = (line: string) => process.stderr.write(`${line}\n`);
 	log(`demo folder: ${root}`);
 	// Made afresh on every run, so the demo can be run again.
@@ -50,7 +51,11 @@ async function main(): Promise<void> {
 	}
 	const recipeFile = join(root, "recipe.yml");
 	await mkdir(root, { recursive: true });
-	await copyFile(join(PACKAGE_ROOT, "recipes", "demo.yml"), recipeFile);
+	// recipes/demo.yml finds the models from recipes/; its copy beside them finds them as ./models/.
+	const text = await readFile(join(PACKAGE_ROOT, "recipes", "demo.yml"), "utf8");
+	const copy = text.replaceAll(`../${DEMO_FOLDER}/models/`, "./models/");
+	if (copy === text) throw new Error(`recipes/demo.yml does not name ../${DEMO_FOLDER}/models/`);
+	await writeFile(recipeFile, copy);
 	const recipe = await loadRecipe(recipeFile);
 	const progress = createProgressReporter(process.stderr, "auto");
 	const result = await runMerge(recipe, {

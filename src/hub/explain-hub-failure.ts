@@ -137,7 +137,10 @@ function explain(
 		return {
 			network: true,
 			message: unreachable ? `${what}: cannot reach ${hubUrl} (${code})` : `${what}: the connection to ${hubUrl} or its storage broke (${code})`,
-			hint: "check the network and HF_ENDPOINT, then run again (downloads resume where they stopped); to use only models already in the local cache, set HF_HUB_OFFLINE=1",
+			hint:
+				subject.access === "write"
+					? "check the network and HF_ENDPOINT, then run the command again (an upload skips the files already on the Hub)"
+					: "check the network and HF_ENDPOINT, then run again (downloads resume where they stopped); to use only models already in the local cache, set HF_HUB_OFFLINE=1",
 		};
 	}
 	if (error instanceof InvalidApiResponseFormatError) {

@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import { demoModelHint } from "./demo-models.js";
 import { ModelError } from "../errors.js";
 import type { WeightSource } from "../safetensors/index.js";
 import type { ModelRef } from "../recipe/index.js";
@@ -50,7 +51,7 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 		try {
 			isDir = (await stat(dir)).isDirectory();
 		} catch {
-			throw new ModelError(`${ref.text}: model folder ${dir} does not exist`, { file: dir });
+			throw new ModelError(`${ref.text}: model folder ${dir} does not exist`, { file: dir, hint: demoModelHint(dir) });
 		}
 		if (!isDir) throw new ModelError(`${ref.text}: ${dir} is not a folder`, { file: dir });
 	}

@@ -1,6 +1,8 @@
 import { type ArchitectureChoice, chooseArchitecture } from "../architectures/choose-architecture.js";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
+import { readdir } from "node:fs/promises";
 import { MoeMergeError } from "../errors.js";
+import { NO_TOKENIZER, TOKENIZER_USERS, hasTokenizer } from "../verify/check-tokenizer-files.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
 import { checkCompatible } from "../inputs/check-compatible.js";
 import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
@@ -45,7 +47,7 @@ const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16
 export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
 	const models: ResolvedModel[] = [];
 	const byKey = new Map<string, number>();
-	const refs = [recipe.baseModel, ...recipe.experts.map((e) => e.source), ...recipe.sharedExperts.map((e) => e.source)];
+	const refs = recipeRefs(recipe).map((r) => r.ref);
 	// One context for every Hub model of the recipe: the token is looked up once.
 	const hub = refs.some((r) => r.kind === "hub") ? await openHub(options.hub) : undefined;
 	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
@@ -88,6 +90,11 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	if (architecture.remoteCode) {
 		warnings.push(`${architecture.displayName} has no modeling code in transformers: load the output with trust_remote_code=True (the code comes from ${architecture.remoteCode} on the Hub)`);
 	}
+	// A Hub base read for its config alone (validate, plan) has no tokenizer files in the cache to look at.
+	const baseModel = models[base];
+	if ((baseModel.ref.kind !== "hub" || !(options.configOnly || options.headersOnly)) && !hasTokenizer(await readdir(baseModel.dir))) {
+		warnings.push(`the base model ${baseModel.label} has ${NO_TOKENIZER}, so the output will have none: ${TOKENIZER_USERS}; copy a tokenizer into the output before use (moe-merge verify warns about it too)`);
+	}
 	const E = recipe.experts.length;
 	if ((E & (E - 1)) !== 0) {
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
@@ -97,6 +104,24 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}
 	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings };
+}
+
+/** Every model reference of the recipe with the position that names it: the base, the experts, the shared experts. */
+function recipeRefs(recipe: Recipe): { ref: ModelRef; loc: SourceLoc }[] {
+	return [{ ref: recipe.baseModel, loc: recipe.baseModelLoc }, ...[...recipe.experts, ...recipe.sharedExperts].map((e) => ({ ref: e.source, loc: e.loc }))];
+}
+
+/**
+ * The recipe's Hub models (as written, each once), and a check of its local models alone: each found,
+ * with safetensors weights and a readable config. For `validate` when the Hub cannot be reached.
+ */
+export async function checkLocalModels(recipe: Recipe): Promise<{ hubModels: string[] }> {
+	const hubModels = new Set<string>();
+	for (const { ref, loc } of recipeRefs(recipe)) {
+		if (ref.kind === "hub") hubModels.add(ref.text);
+		else await resolveModel(ref).catch((error: unknown) => Promise.reject(at(loc, error)));
+	}
+	return { hubModels: [...hubModels] };
 }
 
 /** Prefixes an error about a model with the recipe position that names it. */

@@ -55,7 +55,7 @@ export function renderModelCard(input: ModelCardInput): string {
 		"",
 		`# ${input.repoId ? input.repoId.slice(input.repoId.indexOf("/") + 1) : `${input.architecture} mixture of ${input.numExperts} experts`}`,
 		"",
-		`This model was made with [moe-merge](https://www.npmjs.com/package/moe-merge) ${input.toolVersion} from dense models:`,
+		`This model was made with moe-merge ${input.toolVersion} from dense models:`,
 		`attention, norms and embeddings come from the base model, and the MLP of each expert model became one routed expert`,
 		`(${input.expertsPerToken} of ${input.numExperts} experts are used per token).`,
 		"",

@@ -27,7 +27,8 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 	// Invalid references are reported; a placeholder keeps the rest of the checks going.
 	let refsValid = true;
 	const ref = (value: RawExpert["source_model"], path: (string | number)[]): ModelRef => {
-		const result = resolveRef(value, path, ctx);
+		// Missing only in a recipe with schema errors, whose rules are checked beside them (rules-beside-schema-errors.ts).
+		const result = value === undefined ? undefined : resolveRef(value, path, ctx);
 		if (result === undefined) refsValid = false;
 		return result ?? { kind: "local", path: "", text: "" };
 	};

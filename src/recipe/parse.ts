@@ -4,6 +4,7 @@ import { RecipeError } from "../errors.js";
 import { buildRecipe } from "./build.js";
 import { locatedError } from "./location.js";
 import type { RawRecipe } from "./raw.js";
+import { ruleErrorsBesideSchemaErrors } from "./rules-beside-schema-errors.js";
 import { explainSchemaErrors } from "./schema-errors.js";
 import { recipeSchema, schemaErrors } from "./schema.js";
 import type { ParseRecipeOptions, Recipe } from "./types.js";
@@ -11,8 +12,8 @@ import { readYaml, throwAll } from "./yaml-source.js";
 
 /**
  * Parses and checks a recipe. `file` names it in messages and is the folder local model paths
- * are relative to. Throws RecipeError, or MultipleErrors with every problem of one stage (YAML
- * syntax, then the schema, then references and mergekit's rules).
+ * are relative to. Throws RecipeError, or MultipleErrors with every problem found: YAML syntax errors
+ * alone (they stop the reading), else the schema's and the rules' (references, mergekit's checks) together.
  */
 export function parseRecipe(text: string, file: string, options: ParseRecipeOptions = {}): Recipe {
 	const source = readYaml(text, file);
@@ -21,7 +22,7 @@ export function parseRecipe(text: string, file: string, options: ParseRecipeOpti
 	}
 	const errors = schemaErrors(source.data);
 	if (errors.length > 0) {
-		throwAll(explainSchemaErrors(errors, source, recipeSchema()));
+		throwAll([...explainSchemaErrors(errors, source, recipeSchema()), ...ruleErrorsBesideSchemaErrors(errors, source, text, options)]);
 	}
 	return buildRecipe({ raw: source.data as RawRecipe, source, text, options });
 }

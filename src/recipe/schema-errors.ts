@@ -154,7 +154,7 @@ function unknownFieldSuggestion(e: ErrorObject): string | undefined {
 }
 
 /** `/experts/1/noise_scal` -> ["experts", 1, "noise_scal"]; list indexes become numbers. */
-function toFieldPath(instancePath: string, data: unknown): FieldPath {
+export function toFieldPath(instancePath: string, data: unknown): FieldPath {
 	const out: (string | number)[] = [];
 	let current: unknown = data;
 	for (const raw of instancePath.split("/").slice(1)) {

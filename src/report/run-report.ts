@@ -3,9 +3,10 @@
  * tokenized with the model's tokenizer, one streamed MoE forward pass over all of them, the derived
  * figures, and report.json / report.html written into `outputDir`.
  */
-import { access } from "node:fs/promises";
-import { join } from "node:path";
-import { MoeMergeError } from "../errors.js";
+import { access, realpath } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { MoeMergeError, OutputError } from "../errors.js";
+import { LOCK_FILE_NAME } from "../lock/merge-lock.js";
 import { ComputeEngine } from "../kernels/index.js";
 import type { LinearBackend } from "../model/linear-backend.js";
 import { loadRecipe, type Recipe } from "../recipe/index.js";
@@ -30,7 +31,10 @@ export interface ReportOptions {
 	recipeFile?: string;
 	/** A text file of extra prompts, one per line. */
 	promptsFile?: string;
-	/** Where report.json and report.html go; nothing is written when absent. */
+	/**
+	 * Where report.json and report.html go; nothing is written when absent. Not the model folder when it
+	 * holds a moe-merge.lock.json: the lock does not list them, so `moe-merge verify` would reject the folder.
+	 */
 	outputDir?: string;
 	/** Worker threads of the kernel engine (default: one per core); ignored with `backend`. */
 	threads?: number;
@@ -49,6 +53,7 @@ export interface ReportResult {
 
 export async function runReport(options: ReportOptions): Promise<ReportResult> {
 	const started = performance.now();
+	if (options.outputDir) await refuseLockedModelFolder(options.modelDir, options.outputDir);
 	const spec = await readMoeSpec(options.modelDir);
 	const recipeFile = options.recipeFile ?? (await findRecipeCopy(options.modelDir));
 	// Reading prompts only: experts that are all one model are fine here.
@@ -58,8 +63,9 @@ export async function runReport(options: ReportOptions): Promise<ReportResult> {
 	}
 	const wanted = [...(recipe ? recipePrompts(recipe) : []), ...(options.promptsFile ? (await readPromptsFile(options.promptsFile)).map((prompt) => ({ prompt })) : [])];
 	if (wanted.length === 0) {
-		throw new MoeMergeError(`no prompts to run: ${options.modelDir} holds no recipe copy (${RECIPE_COPIES.join(", ")}) and no --prompts file was given`, {
-			hint: "pass --recipe recipe.yml and/or --prompts prompts.txt (one prompt per line)",
+		const why = recipeFile ? `${recipeFile} has no prompts (random gates need none)` : `${options.modelDir} holds no recipe copy (${RECIPE_COPIES.join(", ")})`;
+		throw new MoeMergeError(`no prompts to run: ${why} and no --prompts file was given`, {
+			hint: `pass --prompts prompts.txt (one prompt per line)${recipeFile ? "" : " and/or --recipe recipe.yml"}`,
 		});
 	}
 	const tokenizer = await GateTokenizer.load(options.modelDir).catch((error: unknown) => {
@@ -103,6 +109,17 @@ export async function runReport(options: ReportOptions): Promise<ReportResult> {
 	} finally {
 		await engine?.close();
 	}
+}
+
+/** A merged folder's lock lists every file in it: report files written there would make `verify` fail. */
+async function refuseLockedModelFolder(modelDir: string, outputDir: string): Promise<void> {
+	const real = (dir: string) => realpath(dir).catch(() => resolve(dir));
+	if ((await real(modelDir)) !== (await real(outputDir))) return;
+	if (!(await access(join(modelDir, LOCK_FILE_NAME)).then(() => true, () => false))) return;
+	throw new OutputError(`${outputDir}: will not write the report into the model folder: its ${LOCK_FILE_NAME} does not list report.json and report.html, so \`moe-merge verify\` would reject the folder`, {
+		file: outputDir,
+		hint: "write it beside the model (-o <name>-report, the default), or merge with --report to have it inside the folder and its lock",
+	});
 }
 
 async function findRecipeCopy(dir: string): Promise<string | undefined> {

@@ -43,6 +43,21 @@ export function parseSize(text: string | number): number {
 	return bytes;
 }
 
+/** A bare number below this many bytes is almost surely a size in another unit (`5` meant as 5 GB). */
+const BARE_MINIMUM = 1e6;
+
+/**
+ * A shard size from the command line: parseSize, but a number without a unit below 1 MB is refused
+ * (`--out-shard-size 5` would write one shard per 5 bytes); with a unit (`500KB`) it is meant.
+ */
+export function parseShardSize(text: string): number {
+	const bytes = parseSize(text);
+	if (/^\s*[\d.]+\s*$/.test(text) && bytes < BARE_MINIMUM) {
+		throw new MoeMergeError(`invalid size ${JSON.stringify(text)}: ${bytes} bytes per shard is surely not meant; below 1 MB a size needs a unit (e.g. 5GB, 5B = 5 billion bytes, 500KB)`);
+	}
+	return bytes;
+}
+
 const DECIMAL_UNITS = ["B", "KB", "MB", "GB", "TB", "PB"];
 
 /** Decimal units with two decimals, e.g. `6.83 GB`; plain bytes below 1 KB (`512 B`). */

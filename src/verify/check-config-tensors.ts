@@ -16,8 +16,12 @@ export interface ConfigCheck {
 	skipped?: string;
 }
 
-/** config.json against the tensors: every name and shape its architecture implies, and nothing else. */
-export async function checkConfigAgainstTensors(dir: string, tensors: ReadonlyMap<string, ShardTensor>): Promise<ConfigCheck> {
+/**
+ * config.json against the tensors: every name and shape its architecture implies, and nothing else.
+ * With `unreadableShards`, the tensors no readable shard holds are a consequence of those shards, and
+ * are folded into one problem instead of one per tensor.
+ */
+export async function checkConfigAgainstTensors(dir: string, tensors: ReadonlyMap<string, ShardTensor>, unreadableShards: readonly string[] = []): Promise<ConfigCheck> {
 	let config: Record<string, unknown>;
 	try {
 		const parsed: unknown = JSON.parse(await readFile(join(dir, CONFIG), "utf8"));
@@ -35,7 +39,7 @@ export async function checkConfigAgainstTensors(dir: string, tensors: ReadonlyMa
 	const expected = expectedTensors(table, dims, tensors);
 	// A tied checkpoint may still carry its head: fine when its shape is the embedding's.
 	if (dims.tiedEmbeddings && tensors.has(TIED_HEAD)) expected.set(TIED_HEAD, [dims.vocab, dims.hidden]);
-	return { problems: compare(expected, tensors, modelType) };
+	return { problems: compare(expected, tensors, modelType, unreadableShards) };
 }
 
 function problem(message: string): ConfigCheck {
@@ -107,11 +111,13 @@ export function expectedTensors(table: MoeTensorTable, d: MoeDims, present: Read
 	return expected;
 }
 
-function compare(expected: Map<string, number[]>, tensors: ReadonlyMap<string, ShardTensor>, modelType: string): CheckpointProblem[] {
+function compare(expected: Map<string, number[]>, tensors: ReadonlyMap<string, ShardTensor>, modelType: string, unreadable: readonly string[]): CheckpointProblem[] {
 	const problems: CheckpointProblem[] = [];
+	const missing: string[] = [];
 	for (const [name, shape] of expected) {
 		const found = tensors.get(name);
-		if (!found) problems.push({ file: CONFIG, message: `implies tensor ${JSON.stringify(name)} ${dims(shape)}, which no shard holds` });
+		if (!found && unreadable.length > 0) missing.push(name);
+		else if (!found) problems.push({ file: CONFIG, message: `implies tensor ${JSON.stringify(name)} ${dims(shape)}, which no shard holds` });
 		else if (dims(found.info.shape) !== dims(shape)) {
 			problems.push({ file: CONFIG, message: `implies tensor ${JSON.stringify(name)} ${dims(shape)}, but ${found.file} has it as ${dims(found.info.shape)}` });
 		}
@@ -120,6 +126,13 @@ function compare(expected: Map<string, number[]>, tensors: ReadonlyMap<string, S
 		if (!expected.has(name) && !IGNORED.test(name)) {
 			problems.push({ file, message: `holds tensor ${JSON.stringify(name)}, which a ${modelType} model with this ${CONFIG} does not have` });
 		}
+	}
+	if (missing.length > 0) {
+		const shown = missing.slice(0, 3).map((n) => JSON.stringify(n)).join(", ");
+		problems.push({
+			file: CONFIG,
+			message: `implies ${missing.length} tensor(s) that no readable shard holds (${shown}${missing.length > 3 ? ", ..." : ""}): a consequence of ${unreadable.join(", ")}, which cannot be read (above)`,
+		});
 	}
 	return problems;
 }

@@ -7,13 +7,25 @@ const TOKENIZER_SETS = [["tokenizer.json"], ["tokenizer.model"], ["vocab.json", 
 /** Side files that must parse when present: a half-copied one breaks loading. */
 const JSON_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "generation_config.json"];
 
-/** A tokenizer is there, and the JSON side files present are whole JSON. */
-export async function checkTokenizerFiles(dir: string): Promise<CheckpointProblem[]> {
+/** The tokenizer files looked for, and who needs them: said the same way by merge (a warning) and verify. */
+export const NO_TOKENIZER = `no tokenizer (${TOKENIZER_SETS.map((s) => s.join(" + ")).join(", or ")})`;
+export const TOKENIZER_USERS = "AutoTokenizer, vLLM, llama.cpp's converter and `moe-merge report` need one";
+
+/** Whether a folder with these file names holds a tokenizer AutoTokenizer can load. */
+export function hasTokenizer(names: Iterable<string>): boolean {
+	const set = new Set(names);
+	return TOKENIZER_SETS.some((files) => files.every((n) => set.has(n)));
+}
+
+/**
+ * The JSON side files present are whole JSON (a problem otherwise). A checkpoint without a tokenizer is
+ * whole, but not usable as it is: a warning (a merge of a base model without one warns the same way).
+ */
+export async function checkTokenizerFiles(dir: string): Promise<{ problems: CheckpointProblem[]; warnings: CheckpointProblem[] }> {
 	const names = new Set(await readdir(dir));
 	const problems: CheckpointProblem[] = [];
-	if (!TOKENIZER_SETS.some((set) => set.every((n) => names.has(n)))) {
-		problems.push({ file: ".", message: `has no tokenizer (${TOKENIZER_SETS.map((s) => s.join(" + ")).join(", or ")}); copy the base model's tokenizer files` });
-	}
+	const warnings: CheckpointProblem[] = [];
+	if (!hasTokenizer(names)) warnings.push({ file: ".", message: `has ${NO_TOKENIZER}: ${TOKENIZER_USERS}; copy the base model's tokenizer files into it` });
 	for (const name of JSON_FILES) {
 		if (!names.has(name)) continue;
 		try {
@@ -22,5 +34,5 @@ export async function checkTokenizerFiles(dir: string): Promise<CheckpointProble
 			problems.push({ file: name, message: `is not valid JSON (${(error as Error).message})` });
 		}
 	}
-	return problems;
+	return { problems, warnings };
 }

@@ -18,6 +18,8 @@ export interface CheckpointShards {
 	files: SafetensorsFile[];
 	tensors: Map<string, ShardTensor>;
 	problems: CheckpointProblem[];
+	/** The shard files whose header could not be read (their problem is in `problems`). */
+	unreadable: string[];
 }
 
 /**
@@ -32,6 +34,7 @@ export async function openCheckpointShards(dir: string): Promise<CheckpointShard
 	const files: SafetensorsFile[] = [];
 	const tensors = new Map<string, ShardTensor>();
 	const opened = new Set<string>();
+	const unreadable: string[] = [];
 	/** "shard\0earlier shard" -> the tensors both hold. */
 	const duplicates = new Map<string, string[]>();
 	for (const name of names) {
@@ -41,6 +44,7 @@ export async function openCheckpointShards(dir: string): Promise<CheckpointShard
 		} catch (error) {
 			if (!(error instanceof MoeMergeError)) throw error;
 			problems.push({ file: name, message: messageWithoutPath(error, path) });
+			unreadable.push(name);
 			continue;
 		}
 		opened.add(name);
@@ -56,7 +60,7 @@ export async function openCheckpointShards(dir: string): Promise<CheckpointShard
 		problems.push({ file, message: `holds ${names.length} tensor(s) that ${other} holds too (${listNames(names)})` });
 	}
 	problems.push(...(await checkIndex(dir, names, opened, tensors)));
-	return { files, tensors, problems };
+	return { files, tensors, problems, unreadable };
 }
 
 export async function closeShards(shards: CheckpointShards): Promise<void> {

@@ -11,7 +11,7 @@ import { scanValues } from "./scan-values.js";
 export interface VerifyOptions {
 	/** Re-read every file for its sha256 when a moe-merge.lock.json is there (default true). */
 	hashes?: boolean;
-	/** Require tokenizer files (default true). */
+	/** Check the tokenizer files (default true): JSON that parses, and a warning when there is no tokenizer. */
 	tokenizer?: boolean;
 	/** Scan every floating-point tensor for NaN and Inf (default false: it reads all the weights). */
 	values?: boolean;
@@ -29,6 +29,8 @@ export interface VerifyReport {
 	scannedTensors?: number;
 	/** Checks that could not be made, and why. */
 	notes: string[];
+	/** What does not make the checkpoint broken but limits its use (no tokenizer). */
+	warnings: CheckpointProblem[];
 }
 
 /**
@@ -45,10 +47,15 @@ export async function verifyCheckpoint(dir: string, options: VerifyOptions = {})
 	const notes: string[] = [];
 	try {
 		const problems = [...shards.problems];
-		const config = await checkConfigAgainstTensors(folder, shards.tensors);
+		const config = await checkConfigAgainstTensors(folder, shards.tensors, shards.unreadable);
 		problems.push(...config.problems);
 		if (config.skipped) notes.push(`tensor names not checked: ${config.skipped}`);
-		if (options.tokenizer !== false) problems.push(...(await checkTokenizerFiles(folder)));
+		const warnings: CheckpointProblem[] = [];
+		if (options.tokenizer !== false) {
+			const tokenizer = await checkTokenizerFiles(folder);
+			problems.push(...tokenizer.problems);
+			warnings.push(...tokenizer.warnings);
+		}
 		let hashedFiles: number | undefined;
 		if (options.hashes !== false) {
 			const lock = await checkLockHashes(folder);
@@ -62,7 +69,10 @@ export async function verifyCheckpoint(dir: string, options: VerifyOptions = {})
 			problems.push(...scan.problems);
 			scannedTensors = scan.scanned;
 		}
-		return { dir: folder, ok: problems.length === 0, problems, shards: shards.files.length, tensors: shards.tensors.size, hashedFiles, scannedTensors, notes };
+		// The cause first: what is wrong with a shard that cannot be read, before what follows from it.
+		const unreadable = new Set(shards.unreadable);
+		problems.sort((a, b) => Number(!unreadable.has(a.file)) - Number(!unreadable.has(b.file)));
+		return { dir: folder, ok: problems.length === 0, problems, shards: shards.files.length, tensors: shards.tensors.size, hashedFiles, scannedTensors, notes, warnings };
 	} finally {
 		await closeShards(shards);
 	}

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -66,4 +67,13 @@ export async function writeRecipe(dir: string, options: { base: string; experts:
 /** The three models of a fixture case, e.g. dense/llama-rope-llama3/{base,expert-a,expert-b}. */
 export function caseModels(name: string): { base: string; a: string; b: string } {
 	return { base: join(DENSE, name, "base"), a: join(DENSE, name, "expert-a"), b: join(DENSE, name, "expert-b") };
+}
+
+/** A port on 127.0.0.1 that nothing listens on: connections are refused, as without a network. */
+export async function closedPort(): Promise<number> {
+	const server = createServer();
+	await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+	const { port } = server.address() as { port: number };
+	await new Promise((done) => server.close(done));
+	return port;
 }

@@ -159,7 +159,7 @@ describe("Qwen MoE from Llama models", () => {
 			[`base_model: ${BASE}`, "gate_mode: random", "architecture: deepseek", "experts:", `  - source_model: ${A}`, `  - source_model: ${B}`, "shared_experts:", `  - source_model: ${A}`, "    residual_scale: 0.25", `  - source_model: ${B}`, `  - source_model: ${BASE}`, "    residual_scale: -2", ""].join("\n"),
 		);
 		const out = join(dir, "out");
-		await merge(join(dir, "recipe.yml"), out, ["--out-shard-size", "20000"]);
+		await merge(join(dir, "recipe.yml"), out, ["--out-shard-size", "20KB"]);
 		assert.equal(JSON.parse(await readFile(join(out, "config.json"), "utf8")).n_shared_experts, 3);
 		const x = Float32Array.from({ length: H }, (_, i) => Math.sin(i + 1));
 		for (let l = 0; l < L; l++) {

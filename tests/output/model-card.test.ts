@@ -90,3 +90,11 @@ test("the routing section goes before the usage section, and replaces an earlier
 	assert.match(twice, /routing agreement 100%/);
 	assert.deepEqual(frontMatter(twice), frontMatter(card));
 });
+
+test("every link of the card goes to the Hub: no package page that does not exist", () => {
+	const card = renderModelCard(input([{ role: "base", label: "org/base", commit: COMMIT, hubId: "org/base", hubIdFrom: "hub" }]));
+	assert.match(card, /made with moe-merge 0\.1\.0 from dense models/);
+	const links = [...card.matchAll(/\]\((https?:[^)\s]+)\)/g)].map((m) => m[1]!);
+	assert.ok(links.length > 0);
+	for (const link of links) assert.match(link, /^https:\/\/huggingface\.co\//, link);
+});

@@ -111,8 +111,53 @@ describe("schema errors", () => {
 	});
 
 	it("reports a missing required field at its mapping", () => {
-		assert.deepEqual(messagesOf(["base_model: org/base", "experts:", "  - positive_prompts: [x]"]), ['recipe.yml:3:5: experts[0]: missing required field "source_model"']);
+		// The rules are checked beside the schema: one expert is fewer than the default two per token.
+		assert.deepEqual(messagesOf(["base_model: org/base", "experts:", "  - positive_prompts: [x]"]), [
+			"recipe.yml:2:1: experts_per_token: 2 experts per token (the default) but only 1 expert; lower experts_per_token or add experts",
+			'recipe.yml:3:5: experts[0]: missing required field "source_model"',
+		]);
 		assert.deepEqual(messagesOf(VALID.slice(1)), ['recipe.yml:1:1: missing required field "base_model"']);
+	});
+
+	it("reports the rules' errors beside the schema's, in file order (docs/recipes.md: all at once)", () => {
+		assert.deepEqual(
+			messagesOf([
+				"base_model: org/base",
+				"gate_mode: hidden",
+				"experts_per_token: 3",
+				"experts:",
+				"  - source_model: org/a",
+				"    noise_scal: 0.1",
+				"  - source_model: org/a",
+				"    positive_prompts: [x]",
+			]),
+			[
+				"recipe.yml:3:20: experts_per_token: 3 experts per token but only 2 experts; lower experts_per_token or add experts",
+				"recipe.yml:4:1: experts: every expert is the same model (org/a): the result would use more memory and answer exactly like that model; if you will train it after merging, pass --i-understand-this-is-not-useful-without-training",
+				"recipe.yml:5:5: experts[0].positive_prompts: no positive_prompts: with gate_mode hidden every expert needs at least one example prompt of what to route to it (or use gate_mode random)",
+				'recipe.yml:6:5: experts[0].noise_scal: unknown field; did you mean "noise_scale"?',
+			],
+		);
+	});
+
+	it("leaves out rule errors that only follow from a schema error", () => {
+		// An invalid experts_per_token is not also "more than the experts"; prompts given as a string are not also "no prompts".
+		assert.deepEqual(messagesOf(["base_model: org/base", "experts_per_token: two", "experts:", "  - source_model: org/a", '    positive_prompts: "x"', "  - source_model: org/c"]), [
+			"recipe.yml:2:20: experts_per_token: expected an integer >= 1, got a string",
+			"recipe.yml:5:23: experts[0].positive_prompts: expected a list of prompts, got a string",
+			"recipe.yml:6:5: experts[1].positive_prompts: no positive_prompts: with gate_mode hidden every expert needs at least one example prompt of what to route to it (or use gate_mode random)",
+		]);
+		// Without a valid gate mode, whether prompts are needed is unknown; the other rules still hold.
+		assert.deepEqual(messagesOf(["base_model: org/base", "gate_mode: hiden", "experts:", "  - source_model: org/a", "  - source_model: org/a"]), [
+			'recipe.yml:2:12: gate_mode: expected one of hidden, cheap_embed, random, uniform_random, hidden_avg, hidden_last but got "hiden"; did you mean "hidden"?',
+			"recipe.yml:3:1: experts: every expert is the same model (org/a): the result would use more memory and answer exactly like that model; if you will train it after merging, pass --i-understand-this-is-not-useful-without-training",
+		]);
+		// An invalid model reference is not compared with the others.
+		assert.deepEqual(messagesOf(["base_model: org/base", "gate_mode: random", "experts:", "  - source_model: {model: 3}", "  - source_model: org/a"]), [
+			"recipe.yml:4:27: experts[0].source_model.model: expected a model path (a string or a {path, revision} mapping), got 3",
+		]);
+		// An experts list that is not a list: nothing else to check.
+		assert.deepEqual(messagesOf(["base_model: org/base", "experts: 3"]), ["recipe.yml:2:10: experts: expected a list of experts, got 3"]);
 	});
 
 	it("reports an empty expert list", () => {

@@ -70,7 +70,7 @@ describe("YAML errors", () => {
 			"    source_model: org/a",
 			"    positive_prompts: [a]",
 		]);
-		assert.deepEqual(messages, ["recipe.yml:2:1: defaults: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture, output_router_logits, router_aux_loss_coef", "recipe.yml:3:16: experts[0].noise_scale: expected a number >= 0, got -1"]);
+		assert.deepEqual(messages, ["recipe.yml:2:1: defaults: unknown field; the fields here are base_model, experts, gate_mode, dtype, experts_per_token, shared_experts, architecture, output_router_logits, router_aux_loss_coef", "recipe.yml:3:16: experts[0].noise_scale: expected a number >= 0, got -1", "recipe.yml:4:1: experts_per_token: 2 experts per token (the default) but only 1 expert; lower experts_per_token or add experts"]);
 	});
 
 	it("refuses alias bombs instead of running out of memory", () => {
@@ -90,6 +90,9 @@ describe("YAML errors", () => {
 	});
 
 	it("counts lines from 1 and columns from 1 after a comment header", () => {
-		assert.deepEqual(messagesOf(["# a comment", "", ...VALID, "  - source_model: org/c", "    positive_prompts: []", "    oops: 1"]), ['recipe.yml:13:5: experts[2].oops: unknown field; the fields here are source_model, positive_prompts, negative_prompts, noise_scale, residual_scale']);
+		assert.deepEqual(messagesOf(["# a comment", "", ...VALID, "  - source_model: org/c", "    positive_prompts: []", "    oops: 1"]), [
+			"recipe.yml:12:23: experts[2].positive_prompts: no positive_prompts: with gate_mode hidden every expert needs at least one example prompt of what to route to it (or use gate_mode random)",
+			"recipe.yml:13:5: experts[2].oops: unknown field; the fields here are source_model, positive_prompts, negative_prompts, noise_scale, residual_scale",
+		]);
 	});
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MoeMergeError } from "../../src/errors.js";
-import { formatBytes, parseSize } from "../../src/util/size.js";
+import { formatBytes, parseShardSize, parseSize } from "../../src/util/size.js";
 
 test("parseSize accepts bytes and decimal, billion and binary units", () => {
 	const cases: [string | number, number][] = [
@@ -44,4 +44,15 @@ test("formatBytes uses decimal units with two decimals", () => {
 	assert.equal(formatBytes(48e9), "48.00 GB");
 	assert.equal(formatBytes(2.5e12), "2.50 TB");
 	assert.equal(formatBytes(-1500), "-1.50 KB");
+});
+
+test("parseShardSize: a bare number below 1 MB is refused as a likely missing unit; with a unit, or from 1 MB, it is a size", () => {
+	for (const input of ["5", "999999", " 20000 "]) {
+		assert.throws(() => parseShardSize(input), (e: unknown) => e instanceof MoeMergeError && /below 1 MB a size needs a unit/.test(e.message), input);
+	}
+	assert.equal(parseShardSize("1000000"), 1_000_000);
+	assert.equal(parseShardSize("5B"), 5e9);
+	assert.equal(parseShardSize("20KB"), 20_000);
+	assert.equal(parseShardSize("300K"), 300_000);
+	assert.throws(() => parseShardSize("5X"), /invalid size "5X"/);
 });

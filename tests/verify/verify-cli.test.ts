@@ -64,6 +64,26 @@ describe("moe-merge verify", () => {
 		assert.doesNotMatch(result.stderr, new RegExp(SHARD_1), "the other shard is fine");
 	});
 
+	it("one flipped byte in a shard header: the cause first, its consequences folded into one line", async () => {
+		const dir = await copyOfMerged("header");
+		const handle = await open(join(dir, SHARD_2), "r+");
+		const byte = Buffer.alloc(1);
+		await handle.read(byte, 0, 1, 12);
+		byte[0]! ^= 0x01;
+		await handle.write(byte, 0, 1, 12);
+		await handle.close();
+		const result = await runCli(["verify", dir, "--json"]);
+		assert.equal(result.code, 1, result.stderr);
+		const problems = (JSON.parse(result.stdout) as { problems: { file: string; message: string }[] }).problems;
+		assert.equal(problems[0]!.file, SHARD_2);
+		assert.match(problems[0]!.message, /invalid safetensors file/);
+		assert.deepEqual(problems.slice(1).map((p) => p.file), [SHARD_2, "config.json"]);
+		assert.match(problems[1]!.message, /sha256 differs/);
+		assert.match(problems[2]!.message, new RegExp(`implies \\d+ tensor\\(s\\) that no readable shard holds \\(".*", \\.\\.\\.\\): a consequence of ${SHARD_2}, which cannot be read \\(above\\)`));
+		const text = await runCli(["verify", dir]);
+		assert.match(text.stderr, /^3 problem\(s\)/m);
+	});
+
 	it("names a truncated shard, without the lock too", async () => {
 		const dir = await copyOfMerged("truncated");
 		await rm(join(dir, "moe-merge.lock.json"));
