@@ -94,3 +94,23 @@ for (const [what, change, message] of BAD_INPUT) {
 		assert.deepEqual(await readdir(join(root, "out")), []);
 	});
 }
+
+test("moe-merge verify checks a GGUF file in the folder: header and tensor table against the checkpoint", async () => {
+	const dir = await llamaCopy("verify-gguf");
+	const file = join(dir, "llama-base-Q8_0.gguf");
+	assert.equal(cli("gguf", dir, "--type", "q8_0", "-o", file).status, 0);
+	const ok = cli("verify", dir);
+	assert.equal(ok.status, 0, ok.stderr);
+	const bytes = await readFile(file);
+	// A token changed in place (same length): the metadata no longer is the checkpoint's.
+	const at = bytes.indexOf("<unk>");
+	bytes.write("<UNK>", at);
+	await writeFile(file, bytes);
+	const changed = cli("verify", dir);
+	assert.equal(changed.status, 1);
+	assert.match(changed.stderr, /llama-base-Q8_0\.gguf: metadata tokenizer\.ggml\.tokens differs from what the checkpoint gives/);
+	await writeFile(file, bytes.subarray(0, bytes.length - 1000));
+	const truncated = cli("verify", dir);
+	assert.equal(truncated.status, 1);
+	assert.match(truncated.stderr, /llama-base-Q8_0\.gguf: tensor .* past the end of the file .*truncated/);
+});
