@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { freeBytes } from "../src/output/staging-dir.js";
+import { freeBytes } from "../src/output/output-target.js";
 import { CLI, SHAPES, ddWriteSpeed, ensureModels, median, warmPageCache } from "./bench-inputs.js";
 
 const { values } = parseArgs({

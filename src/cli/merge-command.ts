@@ -1,17 +1,116 @@
 import { MoeMergeError } from "../errors.js";
-import { runMerge } from "../merge/run-merge.js";
-import type { ResumeOutcome } from "../merge/resume-partial.js";
-import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
-import { loadRecipe } from "../recipe/index.js";
-import { formatBytes } from "../util/size.js";
-import type { MergeCliOptions } from "./program.js";
-import { createProgressReporter } from "./progress-reporter.js";
-import { describePush } from "./push-command.js";
 import { HubError } from "../hub/hub-error.js";
+import type { HubAccess } from "../hub/hub-context.js";
+import type { PushTarget } from "../hub/push-access.js";
 import { type PushResult, preparePush, pushToHub } from "../hub/push-to-hub.js";
+import { type MergeOptions, type MergeResult, runMerge } from "../merge/run-merge.js";
+import { loadRecipe } from "../recipe/index.js";
+import { type AbandonedPartial, describeAbandoned, describeInterrupted, findAbandonedPartials } from "../resume/abandoned-partials.js";
+import type { ResumeOutcome } from "../resume/resume-partial.js";
+import { removeCommand } from "../util/shell-words.js";
+import { formatBytes } from "../util/size.js";
 import { outputDirOf } from "./output-dir.js";
+import { planOptionsOf } from "./plan-options.js";
+import type { MergeCliOptions } from "./merge-cli-options.js";
+import { type MergeProgressReporter, createProgressReporter } from "./progress-reporter.js";
+import { describePush } from "./push-command.js";
 import { reportBeforeCommit } from "./report-after-merge.js";
-import { runCommand } from "./run-command.js";
+import { type CommandRun, runCommand } from "./run-command.js";
+
+/** `moe-merge recipe.yml out`: merge, then (when asked) push; the summary on stdout, progress and warnings on stderr. */
+export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
+	const progress = createProgressReporter(process.stderr, options.json || options.quiet ? "quiet" : "auto");
+	await runCommand(options, "interrupted", async (run) => {
+		try {
+			const outputDir = outputDirOf(output, options.output, true) as string;
+			checkMergeFlags(options);
+			const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+			// With --resume, the merge itself takes over a resumable folder (or says why it cannot).
+			await warnAbandoned(outputDir, (partial) => !options.resume || !(partial.record || partial.empty));
+			// A push needs the Hub whatever the recipe names; it is opened once for the merge and the push.
+			const hub = options.pushToHub ? await run.hub() : await run.hubFor(recipe);
+			// A push that cannot happen (no token, read-only token, offline) is refused before merging.
+			const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
+			const routing = options.report ? reportBeforeCommit(recipeFile, outputDir, options, run.signal) : undefined;
+			const result = await runMerge(recipe, {
+				...planOptionsOf(options),
+				...mergeCallbacks(options, progress, run, outputDir),
+				outputDir,
+				repoId: target?.repo,
+				beforeCommit: routing?.beforeCommit,
+				overwrite: options.overwrite,
+				copyTokenizer: options.copyTokenizer,
+				signal: run.signal,
+				hub,
+				locked: options.locked,
+				resume: options.resume,
+				command: { cwd: process.cwd(), argv: process.argv.slice(2) },
+				// Like npm and package-lock.json: the CLI keeps the lock beside the recipe up to date.
+				recipeLock: true,
+				// A scheduler's SIGTERM (then SIGKILL) or a Ctrl-C: what is complete stays, for --resume.
+				keepOnAbort: true,
+			}).catch(async (error) => {
+				const signal = run.interruptedBy();
+				if (signal) {
+					const { message, hint } = await describeInterrupted(outputDir, signal);
+					run.setInterruptMessage(message, hint);
+				}
+				throw error;
+			});
+			progress.stop();
+			// Folders of killed merges this one did not take over are still there: the summary names them.
+			const leftovers = await findAbandonedPartials(outputDir);
+			const report = routing?.finish();
+			const push = target && hub ? await pushMerged(result, target, hub, options, run) : undefined;
+			printSummary({ ...result, ...(leftovers.length > 0 && { leftovers: leftovers.map(({ path, bytes }) => ({ path, bytes, remove: removeCommand(path) })) }) }, options, push, report);
+		} finally {
+			progress.stop();
+		}
+	});
+}
+
+function checkMergeFlags(options: MergeCliOptions): void {
+	if (options.report && options.copyTokenizer === false) {
+		throw new MoeMergeError("--report needs the tokenizer in the output, and --no-copy-tokenizer leaves it out", { hint: "drop --no-copy-tokenizer, or run `moe-merge report` later on a folder with the tokenizer" });
+	}
+}
+
+/** Warns of the folders killed merges left beside the output that `which` picks. */
+async function warnAbandoned(outputDir: string, which: (partial: AbandonedPartial) => boolean): Promise<void> {
+	for (const partial of await findAbandonedPartials(outputDir)) if (which(partial)) process.stderr.write(`warning: ${describeAbandoned(partial)}\n`);
+}
+
+/** What the merge reports while it runs: the plan, gate and writing progress, warnings, what --resume found. */
+function mergeCallbacks(options: MergeCliOptions, progress: MergeProgressReporter, run: CommandRun, outputDir: string): Partial<MergeOptions> {
+	const err = process.stderr;
+	return {
+		onGateProgress: (p) => {
+			run.transfers.stop();
+			progress.gates(p);
+		},
+		onProgress: (p) => {
+			run.transfers.stop();
+			progress.writing(p);
+		},
+		onResume: (resumed) => {
+			if (options.json) return;
+			// Called once the kept shards are checked, which runs while the others are written.
+			const text = `${describeResume(resumed, outputDir)}\n`;
+			if (options.quiet) err.write(text);
+			else progress.log(text);
+		},
+		onGates: (_, warnings) => {
+			if (options.json) return;
+			for (const w of warnings) progress.log(`warning: ${w}\n`);
+		},
+		onPlan: (plan) => {
+			run.transfers.stop();
+			if (options.json) return;
+			for (const w of plan.warnings) err.write(`warning: ${w}\n`);
+			err.write(`${plan.architecture.displayName}, ${plan.experts.length} experts, ${plan.tensors.length} tensors, ${formatBytes(plan.fileBytes)} in ${plan.shards.length} shard(s), gate seed ${plan.seed}\n`);
+		},
+	};
+}
 
 /** What --resume found: the folder continued and the shards kept, or nothing. */
 function describeResume(resumed: ResumeOutcome, outputDir: string): string {
@@ -22,95 +121,31 @@ function describeResume(resumed: ResumeOutcome, outputDir: string): string {
 	return lines.join("\n");
 }
 
-export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
-	const err = process.stderr;
-	const progress = createProgressReporter(err, options.json || options.quiet ? "quiet" : "auto");
-	await runCommand(options, "interrupted; the partial output was removed", async (run) => {
-		const { transfers } = run;
-		try {
-			const outputDir = outputDirOf(output, options.output, true) as string;
-			if (options.report && options.copyTokenizer === false) {
-				throw new MoeMergeError("--report needs the tokenizer in the output, and --no-copy-tokenizer leaves it out", { hint: "drop --no-copy-tokenizer, or run `moe-merge report` later on a folder with the tokenizer" });
-			}
-			const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
-			// With --resume, the merge itself takes over a resumable folder (or says why it cannot).
-			const abandoned = await findAbandonedPartials(outputDir);
-			for (const partial of abandoned) if (!options.resume || !(partial.record || partial.empty)) err.write(`warning: ${describeAbandoned(partial)}\n`);
-			// A push needs the Hub whatever the recipe names; it is opened once for the merge and the push.
-			const hub = options.pushToHub ? await run.hub() : await run.hubFor(recipe);
-			// A push that cannot happen (no token, read-only token, offline) is refused before merging.
-			const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
-			const routing = options.report ? reportBeforeCommit(recipeFile, outputDir, options, run.signal) : undefined;
-			const result = await runMerge(recipe, {
-				outputDir,
-				repoId: target?.repo,
-				beforeCommit: routing?.beforeCommit,
-				overwrite: options.overwrite,
-				shardSize: options.outShardSize,
-				layout: options.layout,
-				seed: options.randomSeed,
-				threads: options.threads,
-				training: { outputRouterLogits: options.outputRouterLogits, routerAuxLossCoef: options.routerAuxLossCoef },
-				onGateProgress: (p) => {
-					transfers.stop();
-					progress.gates(p);
-				},
-				copyTokenizer: options.copyTokenizer,
-				signal: run.signal,
-				hub,
-				locked: options.locked,
-				resume: options.resume,
-				command: { cwd: process.cwd(), argv: process.argv.slice(2) },
-				onResume: (resumed) => {
-					if (options.json) return;
-					// Called once the kept shards are checked, which runs while the others are written.
-					const text = `${describeResume(resumed, outputDir)}\n`;
-					if (options.quiet) err.write(text);
-					else progress.log(text);
-				},
-				// Like npm and package-lock.json: the CLI keeps the lock beside the recipe up to date.
-				recipeLock: true,
-				onProgress: (p) => {
-					transfers.stop();
-					progress.writing(p);
-				},
-				onGates: (_, warnings) => {
-					if (options.json) return;
-					for (const w of warnings) progress.log(`warning: ${w}\n`);
-				},
-				onPlan: (plan) => {
-					transfers.stop();
-					if (options.json) return;
-					for (const w of plan.warnings) err.write(`warning: ${w}\n`);
-					err.write(
-						`${plan.architecture.displayName}, ${plan.experts.length} experts, ${plan.tensors.length} tensors, ${formatBytes(plan.fileBytes)} in ${plan.shards.length} shard(s), gate seed ${plan.seed}\n`,
-					);
-				},
-			});
-			progress.stop();
-			// Resumable folders of other jobs, left alone by this one, are still there to report.
-			if (options.resume) for (const partial of await findAbandonedPartials(outputDir)) if (partial.record) err.write(`warning: ${describeAbandoned(partial)}\n`);
-			const report = routing?.finish();
-			let push: PushResult | undefined;
-			if (target) {
-				run.setInterruptMessage(`interrupted; the merged model is in ${result.outputDir}: \`moe-merge push ${result.outputDir} ${target.repo}\` resumes the upload`);
-				push = await pushToHub(result.outputDir, target.repo, { ...hub, private: options.private, branch: options.revision, target }).catch((error) => {
-					if (!(error instanceof MoeMergeError)) throw error;
-					throw new HubError(`${error.message}\nthe merged model is in ${result.outputDir}`, {
-						hint: `${error.hint ? `${error.hint}; ` : ""}push it with \`moe-merge push ${result.outputDir} ${target.repo}\``,
-					});
-				});
-				transfers.stop();
-			}
-			if (options.json) {
-				process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }), ...(report && { report }) }, null, 2)}\n`);
-			} else {
-				const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
-				process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);
-				if (push) process.stdout.write(`${describePush(push)}\n`);
-			}
-		} finally {
-			progress.stop();
-		}
+/** `--push-to-hub`: a failed push still says where the merged model is and how to push it again. */
+async function pushMerged(result: MergeResult, target: PushTarget, hub: HubAccess, options: MergeCliOptions, run: CommandRun): Promise<PushResult> {
+	run.setInterruptMessage(`interrupted; the merged model is in ${result.outputDir}: \`moe-merge push ${result.outputDir} ${target.repo}\` resumes the upload`);
+	const push = await pushToHub(result.outputDir, target.repo, { ...hub, private: options.private, branch: options.revision, target }).catch((error) => {
+		if (!(error instanceof MoeMergeError)) throw error;
+		throw new HubError(`${error.message}\nthe merged model is in ${result.outputDir}`, {
+			hint: `${error.hint ? `${error.hint}; ` : ""}push it with \`moe-merge push ${result.outputDir} ${target.repo}\``,
+		});
 	});
+	run.transfers.stop();
+	return push;
+}
+
+/** The merge's result and, beside it, what killed merges left there (with the command that removes each). */
+type MergeSummary = MergeResult & { leftovers?: { path: string; bytes: number; remove: string }[] };
+
+function printSummary(result: MergeSummary, options: MergeCliOptions, push: PushResult | undefined, report: object | undefined): void {
+	if (options.json) {
+		process.stdout.write(`${JSON.stringify({ ok: true, ...result, ...(push && { push }), ...(report && { report }) }, null, 2)}\n`);
+		return;
+	}
+	const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
+	process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);
+	for (const left of result.leftovers ?? []) {
+		process.stdout.write(`still beside it: ${left.path} (${formatBytes(left.bytes)}), left by an interrupted merge; remove it with: ${left.remove}\n`);
+	}
+	if (push) process.stdout.write(`${describePush(push)}\n`);
 }

@@ -1,13 +1,14 @@
 import { dirname, resolve } from "node:path";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
-import { checkOutputTarget, freeBytes } from "../output/staging-dir.js";
-import { describeAbandoned, findAbandonedPartials } from "../output/abandoned-partials.js";
+import { checkOutputTarget, freeBytes } from "../output/output-target.js";
+import { describeAbandoned, findAbandonedPartials } from "../resume/abandoned-partials.js";
 import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
 import { loadRecipe } from "../recipe/index.js";
 import { dtypeBytes } from "../safetensors/index.js";
 import { formatBytes } from "../util/size.js";
 import { outputDirOf } from "./output-dir.js";
-import type { MergeCliOptions } from "./program.js";
+import { planOptionsOf } from "./plan-options.js";
+import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runCommand } from "./run-command.js";
 
 /** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
@@ -21,11 +22,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		const abandoned = outDir ? await findAbandonedPartials(outDir) : [];
 		// The router values do not change the plan: skip the forward pass of hidden-state gates.
 		const plan = await planMerge(recipe, {
-			layout: options.layout,
-			shardSize: options.outShardSize,
-			seed: options.randomSeed,
+			...planOptionsOf(options),
 			hiddenGates: "skip",
-			training: { outputRouterLogits: options.outputRouterLogits, routerAuxLossCoef: options.routerAuxLossCoef },
 			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});
@@ -62,7 +60,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			warnings: [...abandoned.map(describeAbandoned), ...plan.warnings],
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
-		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, inputs: plan.models.map((m) => m.dir) });
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, leftovers: abandoned, inputs: plan.models.map((m) => m.dir) });
 		if (options.json) {
 			process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 			return;

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { VERSION } from "../version.js";
 import { parseShardSize } from "../util/size.js";
+import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runMergeCommand } from "./merge-command.js";
 import { runPlanCommand } from "./plan-command.js";
 import { addReportCommand } from "./report-command.js";
@@ -9,34 +10,6 @@ import { type ValidateCliOptions, runValidateCommand } from "./validate-command.
 import { runVerifyCommand } from "./verify-command.js";
 import { addGgufCommand } from "./gguf-command.js";
 import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
-
-/** Options shared by the commands that plan or run a merge. */
-export interface MergeCliOptions {
-	output?: string;
-	overwrite?: boolean;
-	outShardSize?: number;
-	layout: "per-expert" | "fused";
-	randomSeed?: number;
-	threads?: number;
-	copyTokenizer: boolean;
-	iUnderstandThisIsNotUsefulWithoutTraining?: boolean;
-	json?: boolean;
-	verbose?: boolean;
-	/** merge only (push-command.ts): push the output, and check sources against the recipe's lock. */
-	pushToHub?: string;
-	private?: boolean;
-	revision?: string;
-	locked?: boolean;
-	/** merge only: continue the partial folder of a killed merge of the same job. */
-	resume?: boolean;
-	/** merge only (report-command.ts): run the routing report on the output. */
-	report?: boolean;
-	/** No progress display (mergekit-moe's --quiet). */
-	quiet?: boolean;
-	/** Router training settings for config.json (win over the recipe's). */
-	outputRouterLogits?: boolean;
-	routerAuxLossCoef?: number;
-}
 
 /** mergekit-moe's options mapped onto ours; the line about those that do nothing here goes to stderr. */
 function withMergekitOptions(options: MergeCliOptions & MergekitMeaning): MergeCliOptions {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringifyConfig } from "../output/config-json.js";
 import { SeededRandom } from "../random/seeded-random.js";
-import { type DType, type OutputTensorSpec, ShardWriter, dtypeBytes, encodeIndex, fromFloat32, planShards } from "../safetensors/index.js";
+import { type DType, type OutputTensorSpec, ShardWriter, dtypeBytes, encodeIndex, fromFloat32, isFloatDType, planShards, torchDTypeName } from "../safetensors/index.js";
 
 export interface DenseModelShape {
 	modelType: "llama" | "mistral";
@@ -80,7 +80,7 @@ export function denseConfigJson(shape: DenseModelShape, dtype: DType): Record<st
 		rope_theta: shape.ropeTheta ?? 10000.0,
 		...(mistral ? { sliding_window: shape.slidingWindow ?? null } : {}),
 		tie_word_embeddings: shape.tieWordEmbeddings ?? false,
-		torch_dtype: { F32: "float32", F16: "float16", BF16: "bfloat16" }[dtype as string] ?? "bfloat16",
+		torch_dtype: isFloatDType(dtype) ? torchDTypeName(dtype) : "bfloat16",
 		transformers_version: "4.57.6",
 		use_cache: true,
 		vocab_size: shape.vocabSize,

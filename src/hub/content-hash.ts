@@ -1,5 +1,5 @@
 import { type Hash, createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { feedFile } from "../util/sha256.js";
 
 /**
  * The hash the Hub names a file by: sha256 of the content for LFS files, git's blob sha1
@@ -48,16 +48,7 @@ export class ContentHash {
 	}
 }
 
-/** Feeds the first `end` bytes of a file (all of it by default) into a hash, 1 MB at a time. */
+/** Feeds the first `end` bytes of a file (all of it by default) into a hash. */
 export async function hashFileInto(path: string, hash: ContentHash, end?: number): Promise<void> {
-	if (end === 0) return;
-	const stream = createReadStream(path, { highWaterMark: 1 << 20, ...(end !== undefined && { end: end - 1 }) });
-	for await (const chunk of stream) hash.update(chunk as Buffer);
-}
-
-/** sha256 of a whole file, streamed with a bounded buffer. */
-export async function sha256File(path: string): Promise<string> {
-	const hash = ContentHash.sha256();
-	await hashFileInto(path, hash);
-	return hash.digest();
+	await feedFile(path, (chunk) => hash.update(chunk), end);
 }

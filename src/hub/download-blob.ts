@@ -8,7 +8,7 @@ import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
 import { bodyChunks } from "./read-body.js";
-import type { RepoFile } from "./merge-files.js";
+import type { RepoFile } from "./snapshot-files.js";
 
 export interface BlobDownload {
 	repo: string;

@@ -4,7 +4,7 @@ import { INDEX_FILE_NAME, type WeightSource } from "../safetensors/index.js";
 import { downloadBlob } from "./download-blob.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
-import { type RepoFile, indexedShards, selectSnapshotFiles } from "./merge-files.js";
+import { type RepoFile, indexedShards, selectSnapshotFiles } from "./snapshot-files.js";
 import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
 import { runPool } from "../util/run-pool.js";
 import { withBlobLock } from "./blob-lock.js";
@@ -43,7 +43,7 @@ export async function resolveCommit(context: HubContext, repo: string, revision:
 }
 
 /**
- * Brings the files a merge needs from `repo` at `commit` into the cache (see merge-files.ts), reusing
+ * Brings the files a merge needs from `repo` at `commit` into the cache (see snapshot-files.ts), reusing
  * what is there, and records `refs/{revision}` when the revision is a branch or tag.
  */
 export async function downloadSnapshot(context: HubContext, repo: string, revision: string, commit: string, mode: SnapshotMode = {}): Promise<HubSnapshot> {

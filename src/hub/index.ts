@@ -7,7 +7,7 @@ export { findHubToken, type HubToken } from "./hub-token.js";
 export { hfHomeDir, hubCacheDir, tokenFilePath } from "./cache-paths.js";
 export { resolveHubModel } from "./resolve-hub-model.js";
 export type { HubSnapshot } from "./download-snapshot.js";
-export { MERGE_SIDE_FILES } from "./merge-files.js";
+export { MERGE_SIDE_FILES } from "../checkpoint/side-files.js";
 export { preparePush, pushToHub, type PushOptions, type PushResult } from "./push-to-hub.js";
 export type { PushTarget } from "./push-access.js";
 export { openHub, type HubAccess, type HubContext } from "./hub-context.js";

@@ -2,9 +2,7 @@ import { whoAmI } from "@huggingface/hub";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { TOKEN_VIA_FETCH } from "./hub-fetch.js";
-
-/** huggingface_hub's repo id rule for `org/name`. */
-const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+import { repoIdProblem } from "./repo-id.js";
 
 /** Who is pushing, and the full repo id. */
 export interface PushTarget {
@@ -38,8 +36,7 @@ export async function checkPushAccess(context: HubContext, repo: string): Promis
 		});
 	}
 	const full = repo.includes("/") ? repo : `${me.name}/${repo}`;
-	if (!REPO_ID.test(full) || full.includes("--") || full.includes("..")) {
-		throw new HubError(`"${repo}" is not a valid repo id: expected org/name with letters, digits, _, . and -`);
-	}
+	const problem = repoIdProblem(full);
+	if (problem !== undefined) throw new HubError(`"${repo}" is not a valid repo id (org/name: ${problem})`);
 	return { repo: full, user: me.name };
 }

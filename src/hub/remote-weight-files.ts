@@ -5,7 +5,7 @@ import type { HubFailureSubject } from "./explain-hub-failure.js";
 import type { HubContext } from "./hub-context.js";
 import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
-import type { RepoFile } from "./merge-files.js";
+import type { RepoFile } from "./snapshot-files.js";
 import { bodyChunks } from "./read-body.js";
 
 /**

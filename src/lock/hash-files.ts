@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { sha256File } from "../hub/content-hash.js";
+import { sha256File } from "../util/sha256.js";
 import { runPool } from "../util/run-pool.js";
 
 /** Below this, a worker thread costs more than it saves. */

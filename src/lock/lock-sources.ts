@@ -1,6 +1,6 @@
 import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { MERGE_SIDE_FILES } from "../hub/merge-files.js";
+import { MERGE_SIDE_FILES } from "../checkpoint/side-files.js";
 import { INDEX_FILE_NAME } from "../safetensors/index.js";
 import { sha256Files } from "./hash-files.js";
 import { InputHashCache } from "./input-hash-cache.js";

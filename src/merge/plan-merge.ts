@@ -7,9 +7,9 @@ import { type LayerValues, type TensorPlanInput, buildTensorPlan } from "../plan
 import { inputFamilyOf } from "../inputs/input-families.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
 import type { Recipe } from "../recipe/index.js";
-import { ModelWeights, type ShardPlan, dtypeBytes, planShards } from "../safetensors/index.js";
+import { ModelWeights, type ShardPlan, dtypeBytes, planShards, torchDTypeName } from "../safetensors/index.js";
 import { type PendingRouters, buildRouters, isPending } from "./build-routers.js";
-import { type InputStamps, stampInputs } from "./input-stamps.js";
+import { type InputStamps, stampInputs } from "../inputs/input-stamps.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 
 export interface PlanMergeOptions {
@@ -40,6 +40,8 @@ export interface PlanMergeOptions {
 export interface MergePlan extends ResolvedRecipe {
 	layout: ExpertLayout;
 	seed: number;
+	/** Maximum data bytes per output shard: the option, or DEFAULT_SHARD_SIZE. */
+	shardSize: number;
 	/** Open weights of each entry of `models`. Close with closeMergePlan. */
 	weights: ModelWeights[];
 	config: Record<string, unknown>;
@@ -58,12 +60,14 @@ export interface MergePlan extends ResolvedRecipe {
 	sharedGates?: Float32Array[];
 }
 
+/** Output shards hold at most this many data bytes unless told otherwise (5 GB, like mergekit-moe). */
 export const DEFAULT_SHARD_SIZE = 5_000_000_000;
 
 export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}): Promise<MergePlan> {
 	const resolved = await resolveRecipeModels(recipe, { hub: options.hub, headersOnly: options.headersOnly });
 	const layout = options.layout ?? "per-expert";
 	const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+	const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
 	const base = resolved.models[resolved.base].config;
 	const weights: ModelWeights[] = [];
 	try {
@@ -94,14 +98,14 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		});
 		const shards = planShards(
 			tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
-			options.shardSize ?? DEFAULT_SHARD_SIZE,
+			shardSize,
 		);
 		const config = resolved.architecture.deriveConfig({
 			base,
 			numExperts: recipe.experts.length,
 			expertsPerToken: resolved.expertsPerToken,
 			sharedExperts: recipe.sharedExperts.length,
-			dtype: TORCH_DTYPE[resolved.dtype],
+			dtype: torchDTypeName(resolved.dtype),
 			training: {
 				outputRouterLogits: options.training?.outputRouterLogits ?? recipe.training.outputRouterLogits,
 				routerAuxLossCoef: options.training?.routerAuxLossCoef ?? recipe.training.routerAuxLossCoef,
@@ -111,7 +115,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		const fileBytes = shards.reduce((sum, s) => sum + s.headerBytes + s.dataBytes, 0);
 		const warnings = [...resolved.warnings, ...(ready?.warnings ?? [])];
 		const gates = ready ? { gates: ready.gates, sharedGates: ready.sharedGates } : { pendingGates: pending };
-		return { ...resolved, warnings, layout, seed, weights, config, tensors, shards, dataBytes, fileBytes, inputStamps, ...gates };
+		return { ...resolved, warnings, layout, seed, shardSize, weights, config, tensors, shards, dataBytes, fileBytes, inputStamps, ...gates };
 	} catch (error) {
 		await Promise.all(weights.map((w) => w.close()));
 		throw error;
@@ -129,5 +133,3 @@ function sharedExpertsOf(resolved: ResolvedRecipe, gates: LayerValues | undefine
 export async function closeMergePlan(plan: MergePlan): Promise<void> {
 	await Promise.all(plan.weights.map((w) => w.close()));
 }
-
-const TORCH_DTYPE = { F32: "float32", F16: "float16", BF16: "bfloat16" } as Record<string, string>;

@@ -7,7 +7,7 @@ import { type HubAccess, openHub } from "../hub/hub-context.js";
 import { checkCompatible } from "../inputs/check-compatible.js";
 import { type ResolvedModel, resolveModel } from "../inputs/resolve-model.js";
 import { type ModelRef, type Recipe, type SourceLoc, modelKey } from "../recipe/index.js";
-import type { DType } from "../safetensors/index.js";
+import { type FloatDType, dtypeOfTorchName } from "../safetensors/index.js";
 
 export interface ResolvedRecipe {
 	recipe: Recipe;
@@ -24,7 +24,7 @@ export interface ResolvedRecipe {
 	architectureChoice: ArchitectureChoice;
 	/** As the recipe writes it, else the architecture's default. */
 	expertsPerToken: number;
-	dtype: DType;
+	dtype: FloatDType;
 	warnings: string[];
 }
 
@@ -36,8 +36,6 @@ export interface ResolveRecipeOptions {
 	/** Configs and weight headers only (`plan`): Hub weights are read with range requests. */
 	headersOnly?: boolean;
 }
-
-const DTYPES: Record<string, DType> = { float32: "F32", float16: "F16", bfloat16: "BF16" };
 
 /**
  * Everything that can be checked from configs alone, before any weight is read: every model found,
@@ -80,7 +78,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	});
 	const { architecture } = choice;
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
-	const dtype = DTYPES[dtypeName];
+	const dtype = dtypeOfTorchName(dtypeName);
 	if (!dtype) {
 		throw new MoeMergeError(`the base model's torch_dtype "${dtypeName}" is not float32, float16 or bfloat16; set dtype: in the recipe`, {
 			file: models[base].config.file,

@@ -6,22 +6,25 @@ import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeCardSource } from "../output/card-sources.js";
 import { renderModelCard } from "../output/model-card.js";
-import { adoptStagingDir, checkOutputTarget, createStagingDir } from "../output/staging-dir.js";
-import type { ResumeRecord } from "../output/resume-record.js";
+import { checkOutputTarget } from "../output/output-target.js";
+import { adoptStagingDir, createStagingDir } from "../resume/staging-dir.js";
+import type { ResumeJournal, ResumeRecord } from "../resume/resume-record.js";
+import { findAbandonedPartials } from "../resume/abandoned-partials.js";
+import { keepForResume } from "../resume/keep-partial.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import { localModelDirs } from "../output/protect-inputs.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { encodeIndex } from "../safetensors/index.js";
 import { VERSION } from "../version.js";
 import { checkRecipeLock, hashInputs, updateRecipeLock, writeOutputLock } from "./merge-lock-steps.js";
-import { assertInputsUnchanged } from "./input-stamps.js";
+import { assertInputsUnchanged } from "../inputs/input-stamps.js";
 import { type MergePlan, type PlanMergeOptions, closeMergePlan, planMerge } from "./plan-merge.js";
-import { describeJob, withInputHashes } from "./resume-identity.js";
-import { removeRouterValues } from "./recorded-routers.js";
-import { startResume } from "./resume-start.js";
+import { describeJob, withInputHashes } from "../resume/resume-identity.js";
+import { removeRouterValues } from "../resume/recorded-routers.js";
+import { startResume } from "../resume/resume-start.js";
 import { writeWhileGating } from "./write-while-gating.js";
 import type { WriteProgress } from "./write-shards.js";
-import { type ResumeOutcome, chooseCandidate, findResumeCandidates } from "./resume-partial.js";
+import { type ResumeCandidate, type ResumeOutcome, chooseCandidate, findResumeCandidates } from "../resume/resume-partial.js";
 
 export interface MergeOptions extends PlanMergeOptions {
 	outputDir: string;
@@ -53,6 +56,12 @@ export interface MergeOptions extends PlanMergeOptions {
 	onResume?: (outcome: ResumeOutcome) => void;
 	/** The command line of this merge, recorded so the report of an abandoned folder can say how to resume it. */
 	command?: ResumeRecord["command"];
+	/**
+	 * When `signal` aborts the merge, keep the staging folder's complete shards (fsynced) and its resume
+	 * record, so that `resume` continues it (what the CLI does on SIGTERM and SIGINT); by default the
+	 * folder is removed like after any other failure.
+	 */
+	keepOnAbort?: boolean;
 }
 
 export interface MergeResult {
@@ -84,7 +93,8 @@ export const RECIPE_FILE_NAME = "moe-merge-recipe.yml";
 /**
  * Plans the merge (every model found and checked), then streams all tensors into a staging folder
  * beside the output, writes config, tokenizer, index and model card, and renames it into place.
- * On any failure the staging folder is removed, so no half-written output remains.
+ * On any failure the staging folder is removed, so no half-written output remains (an aborted merge
+ * with `keepOnAbort` keeps it, hidden and resumable).
  */
 export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<MergeResult> {
 	const started = performance.now();
@@ -95,22 +105,26 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 	// Hub models are resolved (and downloaded) inside planMerge; `signal` stops downloads too.
 	const plan = await planMerge(recipe, { ...options, seed, hiddenGates: "defer", hub: { ...options.hub, signal: options.hub?.signal ?? options.signal } });
 	try {
-		const job = await describeJob(plan, { shardSize: options.shardSize, command: options.command });
+		const job = await describeJob(plan, { command: options.command });
 		const candidate = await chooseCandidate(candidates, job, new Map(plan.models.map((m) => [m.label, m.dir])));
 		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, inputs: plan.models.map((m) => m.dir) });
+		// Folders killed merges left (all but the one resumed) take room the user may want to free.
+		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, leftovers, inputs: plan.models.map((m) => m.dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = candidate ? await adoptStagingDir(options.outputDir, candidate.path, { overwrite: options.overwrite }) : await createStagingDir(options.outputDir, { overwrite: options.overwrite });
+		// Set once the resume record is written: what an aborted merge can keep.
+		let journal: ResumeJournal | undefined;
 		try {
 			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal);
-			const { journal } = resume;
+			journal = resume.journal;
 			const nothingToResume = options.resume && !candidate ? { kept: [], rejected: [], shards: job.shards.length, removedEmpty } : undefined;
 			if (nothingToResume) options.onResume?.(nothingToResume);
 			// Once the inputs are hashed, a later resume can recognise an input copied or touched since.
-			hashing.sources.then((sources) => journal.update((r) => withInputHashes(r, sources))).catch(() => {});
+			hashing.sources.then((sources) => resume.journal.update((r) => withInputHashes(r, sources))).catch(() => {});
 			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, options, resume);
 			options.onGates?.(gates, gateWarnings);
 			const warnings = [...plan.warnings, ...gateWarnings];
@@ -121,7 +135,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
 			await assertInputsUnchanged(plan.inputStamps);
 			await staging.commit(async () => {
-				await journal.remove();
+				await resume.journal.remove();
 				await removeRouterValues(staging.path);
 			});
 			let recipeLockFile: string | undefined;
@@ -151,12 +165,20 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			};
 		} catch (error) {
 			hashing.cancel();
-			await staging.discard();
+			if (!(options.keepOnAbort && options.signal?.aborted && (await keepAborted(staging.path, journal, candidate)))) await staging.discard();
 			throw describeOutputFailure(error);
 		}
 	} finally {
 		await closeMergePlan(plan);
 	}
+}
+
+/**
+ * What an aborted merge keeps: its resume record's complete shards; or, stopped while taking over a
+ * killed merge's folder (before its own record), that folder as it was, still resumable.
+ */
+async function keepAborted(dir: string, journal: ResumeJournal | undefined, candidate: ResumeCandidate | undefined): Promise<boolean> {
+	return journal ? keepForResume(dir, journal) : candidate !== undefined;
 }
 
 async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[]): Promise<string[]> {

@@ -1,9 +1,9 @@
 import type { GateSummary } from "../gates/index.js";
 import type { MergePlan } from "./plan-merge.js";
-import { gatesForRecord, gatesFromRecord } from "./recorded-gates.js";
-import { loadRouterValues, saveRouterValues } from "./recorded-routers.js";
-import type { ResumeOutcome } from "./resume-partial.js";
-import type { ResumeStart } from "./resume-start.js";
+import { gatesForRecord, gatesFromRecord } from "../resume/recorded-gates.js";
+import { loadRouterValues, saveRouterValues } from "../resume/recorded-routers.js";
+import type { ResumeOutcome } from "../resume/resume-partial.js";
+import type { ResumeStart } from "../resume/resume-start.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 
 /** What the two halves of a merge's writing need from the merge's options. */

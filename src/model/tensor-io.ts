@@ -1,9 +1,7 @@
 /** Reading whole tensors or row ranges of a model's weights, with shape and dtype checks that name the file. */
 import { ModelError } from "../errors.js";
-import { dtypeBytes, toFloat32, type ModelWeights, type TensorLocation } from "../safetensors/index.js";
+import { dtypeBytes, isFloatDType, toFloat32, type ModelWeights, type TensorLocation } from "../safetensors/index.js";
 import type { LinearDType } from "./linear-backend.js";
-
-const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16"];
 
 /** Locates `name` and checks it has `shape` and a float dtype. */
 export function locate(weights: ModelWeights, name: string, shape: number[]): TensorLocation & { dtype: LinearDType } {
@@ -12,7 +10,7 @@ export function locate(weights: ModelWeights, name: string, shape: number[]): Te
 	if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
 		throw new ModelError(`${file.path}: tensor "${name}" has shape [${info.shape.join(", ")}], config.json implies [${shape.join(", ")}]`, { file: file.path });
 	}
-	if (!FLOAT_DTYPES.includes(info.dtype)) {
+	if (!isFloatDType(info.dtype)) {
 		throw new ModelError(`${file.path}: tensor "${name}" is ${info.dtype}; only F32, F16 and BF16 weights are supported`, { file: file.path });
 	}
 	return { ...location, dtype: info.dtype as LinearDType };

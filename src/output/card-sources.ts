@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { hubNameProblem } from "../recipe/model-ref.js";
+import { repoIdProblem } from "../hub/repo-id.js";
 
 export interface CardSource {
 	role: string;
@@ -34,7 +34,7 @@ export interface SourceModel {
 
 /** `org/name` that the Hub would accept (not a path, not `./x`). */
 export function isHubId(text: unknown): text is string {
-	return typeof text === "string" && text.split("/").length === 2 && hubNameProblem(text) === undefined;
+	return typeof text === "string" && text.split("/").length === 2 && repoIdProblem(text) === undefined;
 }
 
 export async function describeCardSource(model: SourceModel): Promise<CardSource> {

@@ -1,18 +1,6 @@
 import { copyFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
-
-/** Tokenizer and chat-template files, copied byte for byte (mergekit-moe re-saves them, which alters them). */
-export const TOKENIZER_FILES: ReadonlySet<string> = new Set([
-	"tokenizer.json",
-	"tokenizer_config.json",
-	"tokenizer.model",
-	"special_tokens_map.json",
-	"added_tokens.json",
-	"vocab.json",
-	"merges.txt",
-	"chat_template.jinja",
-	"chat_template.json",
-]);
+import { GENERATION_CONFIG_FILE, TOKENIZER_FILES } from "../checkpoint/side-files.js";
 
 export interface CopyBaseFilesOptions {
 	tokenizer: boolean;
@@ -22,7 +10,7 @@ export interface CopyBaseFilesOptions {
 export async function copyBaseFiles(baseDir: string, outDir: string, options: CopyBaseFilesOptions): Promise<string[]> {
 	const copied: string[] = [];
 	for (const name of (await readdir(baseDir)).sort()) {
-		if (name === "generation_config.json" || (options.tokenizer && TOKENIZER_FILES.has(name))) {
+		if (name === GENERATION_CONFIG_FILE || (options.tokenizer && TOKENIZER_FILES.has(name))) {
 			await copyFile(join(baseDir, name), join(outDir, name));
 			copied.push(name);
 		}

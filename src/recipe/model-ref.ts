@@ -5,15 +5,12 @@
 import { statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { RecipeError } from "../errors.js";
+import { repoIdProblem } from "../hub/repo-id.js";
 import { expandHome } from "../util/home-paths.js";
 import type { ModelRef } from "./types.js";
 
 /** The revision of a Hub reference that names none: the repo's default branch. */
 export const DEFAULT_REVISION = "main";
-
-/** huggingface_hub's repo id rule: `org/name`, letters, digits, `_`, `.`, `-`. */
-const HUB_REPO = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
-const HUB_NAME_MAX = 96;
 
 type PlainRef = Extract<ModelRef, { kind: "local" | "hub" }>;
 
@@ -53,7 +50,7 @@ export function parsePlainRef(text: string, baseDir: string, revision?: string):
 	// A bare name, or a path with several parts, is a folder; only `org/name` is a Hub repo.
 	if (slashes !== 1 || isFolder(localPath(name, baseDir))) return localRef(text, baseDir);
 
-	const problem = hubNameProblem(name);
+	const problem = repoIdProblem(name);
 	if (problem !== undefined) {
 		throw new RecipeError(`"${text}" is not a valid Hugging Face repo id (${problem}); for a local folder write ./${text}`);
 	}
@@ -61,14 +58,6 @@ export function parsePlainRef(text: string, baseDir: string, revision?: string):
 		throw new RecipeError(`"${text}" has an invalid revision ${JSON.stringify(rev)}: expected a branch, tag or commit without spaces`);
 	}
 	return rev === undefined ? { kind: "hub", repo: name, text } : { kind: "hub", repo: name, revision: rev, text };
-}
-
-/** Why `name` is not an HF repo id, or undefined when it is one. */
-export function hubNameProblem(name: string): string | undefined {
-	if (!HUB_REPO.test(name)) return "only letters, digits, _, . and - are allowed, and it must start with a letter or digit";
-	if (name.includes("--") || name.includes("..")) return `"--" and ".." are not allowed`;
-	if (name.slice(name.indexOf("/") + 1).length > HUB_NAME_MAX) return `the name is longer than ${HUB_NAME_MAX} characters`;
-	return undefined;
 }
 
 function looksLikePath(text: string): boolean {

@@ -30,3 +30,22 @@ export function dtypeBytes(d: DType): number {
 	if (bytes === undefined) throw new Error(`unknown dtype ${String(d)}`);
 	return bytes;
 }
+
+/** The float dtypes a merge writes, by their torch names (config.json's torch_dtype, the recipe's dtype): the one table both ways. */
+const TORCH_NAMES = { F32: "float32", F16: "float16", BF16: "bfloat16" } as const;
+
+export type FloatDType = keyof typeof TORCH_NAMES;
+
+/** The torch name of a float dtype ("bfloat16" for BF16). */
+export function torchDTypeName(dtype: FloatDType): string {
+	return TORCH_NAMES[dtype];
+}
+
+export function isFloatDType(dtype: DType): dtype is FloatDType {
+	return Object.hasOwn(TORCH_NAMES, dtype);
+}
+
+/** The dtype a torch name stands for; undefined for any name other than float32, float16 and bfloat16. */
+export function dtypeOfTorchName(name: string): FloatDType | undefined {
+	return (Object.keys(TORCH_NAMES) as FloatDType[]).find((d) => TORCH_NAMES[d] === name);
+}

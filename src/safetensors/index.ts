@@ -1,5 +1,5 @@
 /** Streaming safetensors reading and writing with bounded memory: headers in RAM, data via positional I/O. */
-export { dtypeBytes, isDType, DTYPES, type DType } from "./dtype.js";
+export { dtypeBytes, dtypeOfTorchName, isDType, isFloatDType, torchDTypeName, DTYPES, type DType, type FloatDType } from "./dtype.js";
 export {
 	parseSafetensorsHeader,
 	parseHeaderLength,

@@ -1,5 +1,12 @@
 /** The header of an output shard: the JSON that precedes its tensor data. */
-import type { ShardPlan } from "./shard-plan.js";
+import type { DType } from "./dtype.js";
+
+/** A tensor as an output shard's header names it. */
+export interface OutputTensorSpec {
+	name: string;
+	dtype: DType;
+	shape: number[];
+}
 
 /** Data must start at a multiple of this, so readers can map typed arrays straight onto it. */
 const DATA_ALIGNMENT = 8;
@@ -10,7 +17,7 @@ const SPACE = 0x20;
  * data_offsets}, ...} in plan order, padded with spaces so that 8 + its length is a multiple of 8.
  * The 8-byte length prefix is not included.
  */
-export function encodeShardHeader(shard: ShardPlan, metadata?: Record<string, string>): Uint8Array {
+export function encodeShardHeader(shard: { tensors: readonly { spec: OutputTensorSpec; byteLength: number }[] }, metadata?: Record<string, string>): Uint8Array {
 	const parts = [`"__metadata__":${JSON.stringify({ format: "pt", ...metadata })}`];
 	let offset = 0;
 	for (const { spec, byteLength } of shard.tensors) {

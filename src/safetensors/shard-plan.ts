@@ -1,14 +1,10 @@
 /** Splitting output tensors into shard files, the way transformers does. */
 import { dtypeBytes, type DType } from "./dtype.js";
 import { HEADER_LENGTH_BYTES } from "./header.js";
-import { encodeShardHeader } from "./shard-header.js";
+import { type OutputTensorSpec, encodeShardHeader } from "./shard-header.js";
 import { SINGLE_FILE_NAME } from "./file-names.js";
 
-export interface OutputTensorSpec {
-	name: string;
-	dtype: DType;
-	shape: number[];
-}
+export type { OutputTensorSpec };
 
 export interface ShardPlan {
 	fileName: string;

@@ -3,10 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
 
-export const TOKENIZER_FILE = "tokenizer.json";
-export const TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
-/** transformers ≥ 4.43 may save the chat template beside tokenizer_config.json instead of inside it. */
-export const CHAT_TEMPLATE_FILE = "chat_template.jinja";
+export { CHAT_TEMPLATE_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "../checkpoint/side-files.js";
 
 /** Parses `dir/name` as a JSON object. */
 export async function readJsonObject(dir: string, name: string): Promise<Record<string, unknown>> {

@@ -1,11 +1,7 @@
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { JSON_SIDE_FILES, TOKENIZER_SETS } from "../checkpoint/side-files.js";
 import type { CheckpointProblem } from "./problem.js";
-
-/** Any one of these lets transformers' AutoTokenizer load a tokenizer. */
-const TOKENIZER_SETS = [["tokenizer.json"], ["tokenizer.model"], ["vocab.json", "merges.txt"]];
-/** Side files that must parse when present: a half-copied one breaks loading. */
-const JSON_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "generation_config.json"];
 
 /** The tokenizer files looked for, and who needs them: said the same way by merge (a warning) and verify. */
 export const NO_TOKENIZER = `no tokenizer (${TOKENIZER_SETS.map((s) => s.join(" + ")).join(", or ")})`;
@@ -26,7 +22,7 @@ export async function checkTokenizerFiles(dir: string): Promise<{ problems: Chec
 	const problems: CheckpointProblem[] = [];
 	const warnings: CheckpointProblem[] = [];
 	if (!hasTokenizer(names)) warnings.push({ file: ".", message: `has ${NO_TOKENIZER}: ${TOKENIZER_USERS}; copy the base model's tokenizer files into it` });
-	for (const name of JSON_FILES) {
+	for (const name of JSON_SIDE_FILES) {
 		if (!names.has(name)) continue;
 		try {
 			JSON.parse(await readFile(join(dir, name), "utf8"));

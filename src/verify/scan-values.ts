@@ -1,10 +1,9 @@
-import { type DType, dtypeBytes, toFloat32 } from "../safetensors/index.js";
+import { dtypeBytes, isFloatDType, toFloat32 } from "../safetensors/index.js";
 import type { CheckpointProblem } from "./problem.js";
 import type { ShardTensor } from "./open-checkpoint-shards.js";
 
 /** Elements read per step: memory stays at a few MB whatever the tensor size. */
 const CHUNK_ELEMENTS = 1 << 20;
-const FLOAT_DTYPES: ReadonlySet<DType> = new Set(["F32", "F16", "BF16"]);
 
 /**
  * Reads every floating-point tensor in chunks and names those holding NaN or Inf, with counts.
@@ -16,7 +15,7 @@ export async function scanValues(tensors: ReadonlyMap<string, ShardTensor>): Pro
 	const problems: CheckpointProblem[] = [];
 	let scanned = 0;
 	for (const [name, { file, info, shard }] of tensors) {
-		if (!FLOAT_DTYPES.has(info.dtype)) continue;
+		if (!isFloatDType(info.dtype)) continue;
 		const width = dtypeBytes(info.dtype);
 		const count = (info.end - info.begin) / width;
 		let nan = 0;

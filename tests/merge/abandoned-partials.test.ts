@@ -35,5 +35,10 @@ describe("partial folders of killed runs", () => {
 		assert.match(merge.stderr, expected);
 		assert.equal(merge.stderr.match(/was left by process/g)?.length, 1, "only the dead process's folder of this output");
 		assert.ok((await readdir(dir)).includes(`.out.moe-merge-partial-${pid}`), "reported, not deleted");
+		// The summary says so again, with the command that removes it (--json: in `leftovers`).
+		assert.match(merge.stdout, new RegExp(`still beside it: ${abandoned.replaceAll(".", "\\.")} \\(3\\.50 KB\\), left by an interrupted merge; remove it with: rm -rf '${abandoned.replaceAll(".", "\\.")}'`));
+		const json = await runCli([recipe, join(dir, "out"), "--json", "--overwrite"]);
+		assert.equal(json.code, 0, json.stderr);
+		assert.deepEqual(JSON.parse(json.stdout).leftovers, [{ path: abandoned, bytes: 3500, remove: `rm -rf '${abandoned}'` }]);
 	});
 });

@@ -137,7 +137,7 @@ describe("moe-merge commands", () => {
 		assert.equal(plan.tensors, 2 + 2 * (6 + 3 * 3 + 1));
 	});
 
-	it("Ctrl-C during a merge removes the partial output and exits 130", async () => {
+	it("Ctrl-C during a merge before any shard is complete removes the partial output and exits 130", async () => {
 		const dir = await tempDir();
 		const shape = { modelType: "llama" as const, hiddenSize: 512, numLayers: 8, numHeads: 8, numKvHeads: 4, intermediateSize: 2048, vocabSize: 32000 };
 		for (const [name, seed] of [["a", 1], ["b", 2]] as const) await makeDenseModel({ dir: join(dir, name), shape, seed, fill: "fast" });
@@ -158,7 +158,7 @@ describe("moe-merge commands", () => {
 			child.on("close", resolve);
 		});
 		assert.equal(code, 130, stderr);
-		assert.match(stderr, /interrupted/);
+		assert.match(stderr, /interrupted by SIGINT; no shard was complete, nothing is kept/);
 		assert.deepEqual((await readdir(dir)).filter((f) => f === "out" || f.includes("partial")), []);
 	});
 });

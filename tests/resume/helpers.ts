@@ -4,7 +4,7 @@ import { copyFile, readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type DenseModelShape, makeDenseModel } from "../../src/demo/make-dense-model.js";
-import { RESUME_RECORD_NAME, type ResumeRecord } from "../../src/output/resume-record.js";
+import { RESUME_RECORD_NAME, type ResumeRecord } from "../../src/resume/resume-record.js";
 import { CLI, type CliResult, FIXTURES } from "../merge/helpers.js";
 
 /** Small enough to merge in well under a second, big enough for 6 shards of 300 KB and a real forward pass (the fixture tokenizer's 32 000 tokens). */

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { runCli, tempDir, writeRecipe } from "../merge/helpers.js";
-import { ROUTERS_FILE_NAME } from "../../src/merge/recorded-routers.js";
+import { ROUTERS_FILE_NAME } from "../../src/resume/recorded-routers.js";
 import { folderHashes, leftovers, makeModels, recordOf, startCli, whenShardsComplete } from "./helpers.js";
 
 const OPTIONS = ["--out-shard-size", "300KB", "--random-seed", "5"];
@@ -173,6 +173,42 @@ describe("a merge killed with SIGKILL and resumed", () => {
 			else assert.match(stderr, /gates: layer/, "the routers are computed again");
 		});
 	}
+
+	for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+		it(`${signal} after 2 shards keeps the complete shards and the record, says how to resume or remove them; --resume gives the files of an uninterrupted run`, async () => {
+			const out = join(await tempDir(), "out");
+			const run = startCli([recipes.hidden, out, ...OPTIONS], work);
+			await whenShardsComplete(out, run.child, 2);
+			run.child.kill(signal);
+			const result = await run.done;
+			assert.equal(result.code, code, result.stderr);
+			const partial = join(dirname(out), `.out.moe-merge-partial-${run.child.pid}`);
+			const shell = partial.replaceAll(".", "\\.");
+			assert.match(result.stderr, new RegExp(`error: interrupted by ${signal}; [2-6] of ${SHARDS} shards are complete \\(fsynced, sha256 recorded\\) and kept in ${shell} \\([\\d.]+ [KM]B\\)\nhint: continue with: moe-merge ${recipes.hidden.replaceAll(".", "\\.")} ${out.replaceAll(".", "\\.")} --out-shard-size 300KB --random-seed 5 --resume; or remove it with: rm -rf '${shell}'`));
+			// Only what a resume continues from: the record, the shards it names (at their recorded size), the saved routers.
+			const record = (await recordOf(out, run.child.pid!))!;
+			const expected = [".moe-merge-resume.json", ...record.complete.map((c) => c.name), ...(record.routers ? [ROUTERS_FILE_NAME] : [])].sort();
+			assert.deepEqual((await readdir(partial)).sort(), expected);
+			for (const c of record.complete) assert.equal((await stat(join(partial, c.name))).size, c.size);
+			const stderr = await resumeAndCompare("hidden", out, `after ${signal}`);
+			assert.match(stderr, new RegExp(`resuming ${shell} \\(left by process ${run.child.pid}\\): ${record.complete.length} of ${SHARDS} shard\\(s\\) complete and sha256-checked, kept`));
+		});
+	}
+
+	it("SIGTERM then SIGKILL at once (a scheduler with no grace time): --resume gives the files of an uninterrupted run", async () => {
+		const out = join(await tempDir(), "out");
+		const run = startCli([recipes.random, out, ...OPTIONS], work);
+		await whenShardsComplete(out, run.child, 3);
+		run.child.kill("SIGTERM");
+		await sleep(Math.floor(Math.random() * 20));
+		run.child.kill("SIGKILL");
+		const result = await run.done;
+		if (result.code === 0) {
+			assert.deepEqual(await folderHashes(out), reference.random.hashes, "finished before the signals");
+			return;
+		}
+		await resumeAndCompare("random", out, "SIGTERM then SIGKILL");
+	});
 
 	it("--resume with nothing to resume merges from the start and says so", async () => {
 		const out = join(await tempDir(), "out");

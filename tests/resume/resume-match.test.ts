@@ -5,10 +5,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { OutputError } from "../../src/errors.js";
-import { stampOf } from "../../src/merge/input-stamps.js";
-import { firstDifference, resumeMismatches } from "../../src/merge/resume-match.js";
-import { adoptStagingDir, stagingPathOf } from "../../src/output/staging-dir.js";
-import type { ResumeRecord } from "../../src/output/resume-record.js";
+import { stampOf } from "../../src/inputs/input-stamps.js";
+import { firstDifference, resumeMismatches } from "../../src/resume/resume-match.js";
+import { adoptStagingDir, stagingPathOf } from "../../src/resume/staging-dir.js";
+import type { ResumeRecord } from "../../src/resume/resume-record.js";
 import { tempDir } from "../merge/helpers.js";
 
 const RECIPE = "base_model: ./base\ngate_mode: random\nexperts:\n  - source_model: ./a\n  - source_model: ./b\n";

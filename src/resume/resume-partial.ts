@@ -1,9 +1,11 @@
-import { readdir, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { OutputError } from "../errors.js";
 import { sha256Files } from "../lock/hash-files.js";
-import { findAbandonedPartials, removeCommand } from "../output/abandoned-partials.js";
-import { RESUME_RECORD_NAME, type ResumeRecord } from "../output/resume-record.js";
+import { removeCommand } from "../util/shell-words.js";
+import { findAbandonedPartials } from "./abandoned-partials.js";
+import { removeAllBut } from "./keep-partial.js";
+import { RESUME_RECORD_NAME, type ResumeRecord } from "./resume-record.js";
 import { ROUTERS_FILE_NAME } from "./recorded-routers.js";
 import { resumeMismatches } from "./resume-match.js";
 
@@ -79,10 +81,7 @@ export async function claimShards(dir: string, recorded: ResumeRecord, current: 
 		else if (size !== entry.size) rejected.push({ name: entry.name, reason: `${size} bytes, ${entry.size} recorded` });
 		else claimed.push(entry);
 	}
-	const keep = new Set(claimed.map((c) => c.name));
-	for (const name of await readdir(dir)) {
-		if (!keep.has(name) && name !== RESUME_RECORD_NAME && name !== ROUTERS_FILE_NAME) await rm(join(dir, name), { recursive: true, force: true });
-	}
+	await removeAllBut(dir, [...claimed.map((c) => c.name), RESUME_RECORD_NAME, ROUTERS_FILE_NAME]);
 	return { claimed, rejected };
 }
 

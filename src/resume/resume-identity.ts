@@ -1,21 +1,34 @@
 import { basename, join, resolve } from "node:path";
 import { inputFileNames } from "../lock/index.js";
 import type { LockedSource } from "../lock/index.js";
-import type { RecordedInput, ResumeRecord } from "../output/resume-record.js";
+import type { RecordedInput, ResumeRecord } from "./resume-record.js";
 import { encodeShardHeader } from "../safetensors/shard-header.js";
 import { sha256Hex } from "../util/sha256.js";
 import { VERSION } from "../version.js";
-import { stampOf } from "./input-stamps.js";
-import { DEFAULT_SHARD_SIZE, type MergePlan } from "./plan-merge.js";
+import { stampOf } from "../inputs/input-stamps.js";
+import type { ModelWeights, ShardPlan } from "../safetensors/index.js";
+
+/** What of a merge plan (src/merge/plan-merge.ts) identifies its job. */
+export interface JobPlan {
+	recipe: { file: string; text: string };
+	seed: number;
+	layout: string;
+	shardSize: number;
+	shards: readonly ShardPlan[];
+	/** The input models, their open weights, and which one is the base. */
+	models: readonly { label: string; dir: string; commit?: string }[];
+	weights: readonly Pick<ModelWeights, "shards">[];
+	base: number;
+}
 
 /** What identifies a merge job, as a fresh resume record (no shard complete yet). */
-export async function describeJob(plan: MergePlan, options: { shardSize?: number; command?: ResumeRecord["command"] }): Promise<ResumeRecord> {
+export async function describeJob(plan: JobPlan, options: { command?: ResumeRecord["command"] }): Promise<ResumeRecord> {
 	return {
 		resumeRecordVersion: 1,
 		tool: `moe-merge ${VERSION}`,
 		...(options.command && { command: options.command }),
 		recipe: { path: resolve(plan.recipe.file), sha256: sha256Hex(plan.recipe.text), text: plan.recipe.text },
-		options: { seed: plan.seed, layout: plan.layout, shardSize: options.shardSize ?? DEFAULT_SHARD_SIZE },
+		options: { seed: plan.seed, layout: plan.layout, shardSize: plan.shardSize },
 		inputs: await recordInputs(plan),
 		shards: plan.shards.map((s) => ({ name: s.fileName, bytes: s.headerBytes + s.dataBytes, header: sha256Hex(encodeShardHeader(s)) })),
 		complete: [],
@@ -26,7 +39,7 @@ export async function describeJob(plan: MergePlan, options: { shardSize?: number
  * Every file each input model gives the merge: config, index, weights, and the base's side files
  * (its tokenizer reads the prompts of hidden-state gates even when it is not copied).
  */
-async function recordInputs(plan: MergePlan): Promise<RecordedInput[]> {
+async function recordInputs(plan: JobPlan): Promise<RecordedInput[]> {
 	const inputs: RecordedInput[] = [];
 	for (const [i, model] of plan.models.entries()) {
 		const weightFiles = plan.weights[i].shards().map((f) => basename(f.path));

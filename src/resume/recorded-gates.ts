@@ -1,5 +1,5 @@
 import type { GateSummary } from "../gates/index.js";
-import type { ResumeRecord } from "../output/resume-record.js";
+import type { ResumeRecord } from "./resume-record.js";
 
 /** Hidden-state gates as the resume record keeps them (JSON: an infinite condition number and NaN cosines become null). */
 export function gatesForRecord(gates: GateSummary, warnings: string[]): NonNullable<ResumeRecord["gates"]> {

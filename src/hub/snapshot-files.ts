@@ -1,12 +1,6 @@
 import { INDEX_FILE_NAME, ONLY_SAFETENSORS_HINT, selectWeightFiles } from "../safetensors/index.js";
-import { TOKENIZER_FILES } from "../output/copy-base-files.js";
+import { CONFIG_FILE, MERGE_SIDE_FILES } from "../checkpoint/side-files.js";
 import { HubError } from "./hub-error.js";
-
-/**
- * Files beside the weights that a merge reads or copies: the config, the generation config and the
- * tokenizer files (the list of src/output/copy-base-files.ts). Nothing else is downloaded.
- */
-export const MERGE_SIDE_FILES: ReadonlySet<string> = new Set(["config.json", "generation_config.json", ...TOKENIZER_FILES]);
 
 /** A file of a repo at one commit, as the Hub's tree listing describes it. */
 export interface RepoFile {
@@ -33,7 +27,7 @@ export interface SnapshotSelection {
  */
 export function selectSnapshotFiles(files: RepoFile[], label: string): SnapshotSelection {
 	const byPath = new Map(files.map((f) => [f.path, f]));
-	if (!byPath.has("config.json")) {
+	if (!byPath.has(CONFIG_FILE)) {
 		throw new HubError(`${label}: the repo has no config.json at its top level; it is not a transformers model`);
 	}
 	const side = files.filter((f) => MERGE_SIDE_FILES.has(f.path));

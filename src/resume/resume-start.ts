@@ -1,4 +1,4 @@
-import { ResumeJournal, type ResumeRecord } from "../output/resume-record.js";
+import { ResumeJournal, type ResumeRecord } from "./resume-record.js";
 import { type ResumeCandidate, type ResumeOutcome, claimShards, verifyClaimedShards } from "./resume-partial.js";
 
 /** The resume record of a merge, and (resuming) the shards it need not write. */

@@ -1,8 +1,7 @@
-import { mkdir, open, readdir, rename, rm, stat, statfs } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { OutputError } from "../errors.js";
-import { formatBytes } from "../util/size.js";
-import { checkOutputSparesInputs } from "./protect-inputs.js";
+import { partialPathOf } from "./partial-names.js";
 
 /**
  * The output is written into a hidden staging folder beside the target and renamed into place only
@@ -23,59 +22,6 @@ export interface StagingDir {
 	discard(): Promise<void>;
 }
 
-export interface OutputCheckOptions {
-	overwrite?: boolean;
-	/** Bytes of the output's shards; refused early when the file system has less free (with OUTPUT_SPACE_MARGIN). */
-	requiredBytes?: number;
-	/** Folders of the input models: an output that is, contains or lies inside one is refused, even with overwrite. */
-	inputs?: readonly string[];
-}
-
-/** Room asked beyond the shards: config, tokenizer, model card and lock, and the file system's rounding. */
-export const OUTPUT_SPACE_MARGIN = 50_000_000;
-
-/** Refuses an input's folder, an existing non-empty target (unless overwriting) and a file system without room, before any work. */
-export async function checkOutputTarget(target: string, options: OutputCheckOptions = {}): Promise<void> {
-	const dir = resolve(target);
-	if (options.inputs) await checkOutputSparesInputs(dir, options.inputs);
-	let entries: string[] | undefined;
-	try {
-		const info = await stat(dir);
-		if (!info.isDirectory()) throw new OutputError(`output ${dir} exists and is not a folder`, { file: dir });
-		entries = await readdir(dir);
-	} catch (error) {
-		if (error instanceof OutputError) throw error;
-		if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
-			throw new OutputError(`cannot inspect output ${dir}: ${(error as Error).message}`, { file: dir, cause: error });
-		}
-	}
-	if (entries && entries.length > 0 && !options.overwrite) {
-		throw new OutputError(`output folder ${dir} already exists and is not empty`, { file: dir, hint: "choose another folder or pass --overwrite" });
-	}
-	if (options.requiredBytes !== undefined) {
-		const free = await freeBytes(dirname(dir));
-		const needed = options.requiredBytes + OUTPUT_SPACE_MARGIN;
-		if (free !== undefined && free < needed) {
-			throw new OutputError(
-				`not enough free space for the output in ${dirname(dir)}: needs ${formatBytes(needed)}, has ${formatBytes(free)}`,
-				{ file: dir },
-			);
-		}
-	}
-}
-
-/** Free bytes for an unprivileged user on the file system holding `dir` (or its nearest existing parent). */
-export async function freeBytes(dir: string): Promise<number | undefined> {
-	for (let d = resolve(dir); ; d = dirname(d)) {
-		try {
-			const fs = await statfs(d);
-			return fs.bavail * fs.bsize;
-		} catch {
-			if (dirname(d) === d) return undefined;
-		}
-	}
-}
-
 export async function createStagingDir(target: string, options: { overwrite?: boolean } = {}): Promise<StagingDir> {
 	const finalDir = resolve(target);
 	const parent = dirname(finalDir);
@@ -92,8 +38,7 @@ export async function createStagingDir(target: string, options: { overwrite?: bo
 
 /** This process's staging folder for `target`: `.<name>.moe-merge-partial-<pid>` beside it. */
 export function stagingPathOf(target: string): string {
-	const finalDir = resolve(target);
-	return join(dirname(finalDir), `.${basename(finalDir)}.moe-merge-partial-${process.pid}`);
+	return partialPathOf(target, "partial");
 }
 
 /**
@@ -130,7 +75,7 @@ function stagingAt(path: string, finalDir: string, options: { overwrite?: boolea
 				if (entries.length > 0 && !options.overwrite) {
 					throw new OutputError(`output folder ${finalDir} appeared while merging and is not empty`, { file: finalDir });
 				}
-				old = join(parent, `.${basename(finalDir)}.moe-merge-old-${process.pid}`);
+				old = partialPathOf(finalDir, "old");
 				await rename(finalDir, old);
 			} catch (error) {
 				if (error instanceof OutputError) throw error;

@@ -1,7 +1,9 @@
 import { lstat, readdir } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isProcessRunning } from "../util/process-running.js";
+import { removeCommand, shellQuote } from "../util/shell-words.js";
 import { formatBytes } from "../util/size.js";
+import { parsePartialPath, partialPathOf } from "./partial-names.js";
 import { RESUME_RECORD_NAME, type ResumeRecord, readResumeRecord } from "./resume-record.js";
 
 /** A staging (or replaced-output) folder of an earlier run whose process is gone: kill -9, reboot, OOM. */
@@ -24,15 +26,13 @@ export interface AbandonedPartial {
  */
 export async function findAbandonedPartials(target: string): Promise<AbandonedPartial[]> {
 	const dir = resolve(target);
-	const pattern = new RegExp(`^\\.${escape(basename(dir))}\\.moe-merge-(partial|old)-(\\d+)$`);
 	const entries = await readdir(dirname(dir)).catch(() => [] as string[]);
 	const found: AbandonedPartial[] = [];
 	for (const name of entries.sort()) {
-		const match = pattern.exec(name);
-		const pid = Number(match?.[2]);
-		if (!match || !pid || pid === process.pid || isProcessRunning(pid)) continue;
 		const path = join(dirname(dir), name);
-		const kind = match[1] as AbandonedPartial["kind"];
+		const parsed = parsePartialPath(path);
+		if (!parsed || parsed.target !== dir || parsed.pid === process.pid || isProcessRunning(parsed.pid)) continue;
+		const { kind, pid } = parsed;
 		const record = kind === "partial" ? await readResumeRecord(path) : undefined;
 		const empty = kind === "partial" && !record && (await readdir(path).catch(() => [])).every((n) => n === `${RESUME_RECORD_NAME}.tmp`);
 		found.push({ path, pid, bytes: await treeBytes(path), kind, empty, ...(record && { record }) });
@@ -46,13 +46,19 @@ export function describeAbandoned(partial: AbandonedPartial): string {
 	const remove = `remove it with: ${removeCommand(partial.path)}`;
 	if (!partial.record) return `${what}; ${remove}`;
 	const done = `${partial.record.complete.length} of ${partial.record.shards.length} shards complete`;
-	const output = join(dirname(partial.path), basename(partial.path).replace(/^\.(.*)\.moe-merge-partial-\d+$/, "$1"));
+	const output = parsePartialPath(partial.path)?.target ?? partial.path;
 	return `${what} (${done}); resume it with: ${resumeCommand(partial.record, output)}; or ${remove}`;
 }
 
-/** `rm -rf '<path>'`, quoted for any shell. */
-export function removeCommand(path: string): string {
-	return `rm -rf '${path.replaceAll("'", "'\\''")}'`;
+/** The last words of a merge of `target` interrupted by `signal`: the folder kept for `--resume` and the commands, or that nothing was kept. */
+export async function describeInterrupted(target: string, signal: string): Promise<{ message: string; hint?: string }> {
+	const path = partialPathOf(target, "partial");
+	const record = await readResumeRecord(path);
+	if (!record) return { message: `interrupted by ${signal}; no shard was complete, nothing is kept` };
+	return {
+		message: `interrupted by ${signal}; ${record.complete.length} of ${record.shards.length} shards are complete (fsynced, sha256 recorded) and kept in ${path} (${formatBytes(await treeBytes(path))})`,
+		hint: `continue with: ${resumeCommand(record, resolve(target))}; or remove it with: ${removeCommand(path)}`,
+	};
 }
 
 /** The interrupted command with --resume (from the folder it ran in), or the recipe and output when it was a library call. */
@@ -64,19 +70,10 @@ export function resumeCommand(record: ResumeRecord, output: string): string {
 	return resolve(cwd) === process.cwd() ? line : `(cd ${shellQuote(cwd)} && ${line})`;
 }
 
-/** The text as one shell word (quoted only when it needs to be). */
-function shellQuote(text: string): string {
-	return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
-}
-
 async function treeBytes(path: string): Promise<number> {
 	let bytes = 0;
 	for (const name of await readdir(path, { recursive: true }).catch(() => [] as string[])) {
 		bytes += await lstat(join(path, name)).then((s) => (s.isFile() ? s.size : 0), () => 0);
 	}
 	return bytes;
-}
-
-function escape(text: string): string {
-	return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -28,7 +28,7 @@ export interface ResumeRecord {
 	complete: { name: string; size: number; sha256: string }[];
 	/** Hidden-state gates once computed: what the model card and the summary need when no shard needs the routers again. */
 	gates?: { summary: unknown; warnings: string[] };
-	/** The file of router values saved with the gates (src/merge/recorded-routers.ts): its size and sha256. */
+	/** The file of router values saved with the gates (recorded-routers.ts): its size and sha256. */
 	routers?: { bytes: number; sha256: string };
 }
 
@@ -66,7 +66,7 @@ export async function readResumeRecord(dir: string): Promise<ResumeRecord | unde
  */
 export class ResumeJournal {
 	private writing: Promise<void> = Promise.resolve();
-	private removed = false;
+	private closed = false;
 
 	private constructor(
 		readonly dir: string,
@@ -86,8 +86,8 @@ export class ResumeJournal {
 	/** Applies `change` to the record and writes it; resolves once it is durable. */
 	update(change: (record: ResumeRecord) => ResumeRecord): Promise<void> {
 		const next = this.writing.then(async () => {
-			// After remove() the folder is becoming the output: nothing more goes into it.
-			if (this.removed) return;
+			// After close() the record stays as it is: the folder is becoming the output, or kept for a resume.
+			if (this.closed) return;
 			this.record = change(this.record);
 			await writeFileDurably(join(this.dir, RESUME_RECORD_NAME), `${JSON.stringify(this.record, null, 1)}\n`);
 		});
@@ -100,10 +100,15 @@ export class ResumeJournal {
 		return this.update((r) => ({ ...r, complete: [...r.complete.filter((c) => c.name !== name), { name, size, sha256 }] }));
 	}
 
+	/** Lets the writes under way finish and takes no more. */
+	async close(): Promise<void> {
+		this.closed = true;
+		await this.writing;
+	}
+
 	/** Removes the record (the folder is complete and about to become the output). */
 	async remove(): Promise<void> {
-		this.removed = true;
-		await this.writing;
+		await this.close();
 		await rm(join(this.dir, RESUME_RECORD_NAME), { force: true });
 	}
 }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { sha256Files } from "../lock/hash-files.js";
-import type { ResumeRecord } from "../output/resume-record.js";
+import type { ResumeRecord } from "./resume-record.js";
 
 /**
  * Why the partial folder a record describes cannot be continued by the job `current` describes (empty

@@ -1,8 +1,8 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
-import type { ResumeRecord } from "../output/resume-record.js";
-import { writeFileDurably } from "../output/write-durably.js";
+import type { ResumeRecord } from "./resume-record.js";
+import { writeFileDurably } from "./write-durably.js";
 import { sha256Hex } from "../util/sha256.js";
 
 /**
