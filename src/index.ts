@@ -21,3 +21,7 @@ export { parseSize, formatBytes } from "./util/size.js";
 export { makeDenseModel, type DenseModelShape } from "./demo/make-dense-model.js";
 export * from "./report/index.js";
 export { runMoeForward, readMoeSpec, type MoeSpec, type PromptRouting, type PromptLayerRouting } from "./model/index.js";
+export { convertToGguf, planGgufFile, type ConvertToGgufOptions, type ConvertToGgufResult, type GgufFileOptions } from "./gguf-convert/convert-to-gguf.js";
+export { readGgufHeader, type GgufHeader, type GgufTableEntry } from "./gguf/read-gguf.js";
+export { GGUF_TENSOR_TYPES, GGUF_TYPE_NAMES, type GgufTensorType, type GgufTypeName } from "./gguf/tensor-types.js";
+export type { GgufArchitecture } from "./gguf/architecture.js";

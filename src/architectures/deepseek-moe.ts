@@ -1,4 +1,5 @@
 import { layerName } from "../inputs/input-families.js";
+import { DEEPSEEK_GGUF } from "../gguf/architectures/deepseek.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { ROUTER_AUX_LOSS_COEF, denseMlpName, expertUnderMlp, routerUnderMlp } from "./moe-config-parts.js";
 import type { OutputArchitecture, TrainingSettings } from "./output-architecture.js";
@@ -59,6 +60,7 @@ export const deepseekMoe: OutputArchitecture = {
 			return layer >= num(config, KEYS.firstDense, 0) && freq > 0 && layer % freq === 0;
 		},
 	},
+	gguf: DEEPSEEK_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, sharedExperts, dtype, training }) {
 		return {
 			architectures: ["DeepseekForCausalLM"],

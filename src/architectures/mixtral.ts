@@ -1,4 +1,5 @@
 import { layerName } from "../inputs/input-families.js";
+import { MIXTRAL_GGUF } from "../gguf/architectures/llama.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { FUSED_EXPERT_NAMES, denseMlpName, routerTrainingConfig } from "./moe-config-parts.js";
 import type { OutputArchitecture } from "./output-architecture.js";
@@ -26,6 +27,7 @@ export const mixtral: OutputArchitecture = {
 	// Softmax over the experts, then the top k renormalised (MixtralSparseMoeBlock).
 	router: { scoring: "softmax", normTopK: () => true },
 	config: { experts: [EXPERTS], expertIntermediate: "intermediate_size", sparseLayer: () => true },
+	gguf: MIXTRAL_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, dtype, training }) {
 		return {
 			architectures: ["MixtralForCausalLM"],

@@ -1,3 +1,4 @@
+import type { GgufArchitecture } from "../gguf/architecture.js";
 import type { DenseConfig } from "../inputs/dense-config.js";
 import type { BiasSite, MlpProjection } from "../inputs/input-families.js";
 
@@ -102,6 +103,8 @@ export interface OutputArchitecture {
 	router: RouterRule;
 	config: ConfigReading;
 	deriveConfig(input: ConfigDerivationInput): Record<string, unknown>;
+	/** What llama.cpp expects of it: GGUF names, stacking, hyperparameter keys (src/gguf/architectures/). */
+	gguf?: GgufArchitecture;
 }
 
 /** Whether a gate built from prompts scales the architecture's shared experts (see sharedExpertNames). */

@@ -1,4 +1,5 @@
 import { layerName } from "../inputs/input-families.js";
+import { QWEN2_MOE_GGUF } from "../gguf/architectures/qwen.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { QWEN_MOE_PARTS, qwenExpertConfig, qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
 import type { OutputArchitecture } from "./output-architecture.js";
@@ -35,6 +36,7 @@ export const qwen2Moe: OutputArchitecture = {
 		gate: (layer) => layerName(layer, "mlp.shared_expert_gate.weight"),
 	},
 	config: { ...QWEN_MOE_PARTS.config, sharedIntermediate: (config) => config[SHARED_INTERMEDIATE] },
+	gguf: QWEN2_MOE_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, sharedExperts, dtype, training }) {
 		const { head_dim: _derived, ...attention } = llamaLikeAttentionConfig(base);
 		return {

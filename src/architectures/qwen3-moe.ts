@@ -1,3 +1,4 @@
+import { QWEN3_MOE_GGUF } from "../gguf/architectures/qwen.js";
 import { llamaLikeAttentionConfig } from "./llama-like-config.js";
 import { QWEN_MOE_PARTS, qwenExpertConfig, qwenWindowConfig, qwenWindowProblem, routerTrainingConfig } from "./moe-config-parts.js";
 import type { OutputArchitecture } from "./output-architecture.js";
@@ -16,6 +17,7 @@ export const qwen3Moe: OutputArchitecture = {
 	biases: { carried: ["q_proj", "k_proj", "v_proj", "o_proj"] },
 	unsupportedInput: qwenWindowProblem,
 	...QWEN_MOE_PARTS,
+	gguf: QWEN3_MOE_GGUF,
 	deriveConfig({ base, numExperts, expertsPerToken, dtype, training }) {
 		return {
 			architectures: ["Qwen3MoeForCausalLM"],

@@ -10,6 +10,7 @@ import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { type ValidateCliOptions, runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
 import { type ApplyLoraCliOptions, runApplyLoraCommand } from "./apply-lora-command.js";
+import { addGgufCommand } from "./gguf-command.js";
 import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
 
 /** mergekit-moe's options mapped onto ours; the line about those that do nothing here goes to stderr. */
@@ -116,5 +117,6 @@ export function buildProgram(): Command {
 	addPushCommand(program);
 	addReportCommand(program, threadsArg);
 	addExtractCommand(program, sizeArg);
+	addGgufCommand(program);
 	return program;
 }

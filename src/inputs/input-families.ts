@@ -3,6 +3,9 @@
  * tensors and which biases it has. Every reader of input tensors (tensor plan, forward pass, embedding
  * sums) takes names from here.
  */
+import type { GgufArchitecture } from "../gguf/architecture.js";
+import { LLAMA_GGUF } from "../gguf/architectures/llama.js";
+import { QWEN2_GGUF, QWEN3_GGUF } from "../gguf/architectures/qwen.js";
 
 /** The three projections of a dense SiLU-gated MLP, named as Llama/Mistral/Qwen name them. */
 export type MlpProjection = "gate_proj" | "up_proj" | "down_proj";
@@ -35,6 +38,8 @@ export interface InputFamily {
 	qkNorm?: boolean;
 	/** Which biases a model of this family has, from its config.json (as the transformers modeling file builds its layers). */
 	biases(raw: Record<string, unknown>): readonly BiasSite[];
+	/** What llama.cpp expects of a dense model of this family (src/gguf/architectures/). */
+	gguf?: GgufArchitecture;
 }
 
 const LAYER = /^model\.layers\.(\d+)\./;
@@ -74,12 +79,13 @@ export const INPUT_FAMILIES: readonly InputFamily[] = [
 		modelType: "llama",
 		names: LLAMA_LIKE_NAMES,
 		biases: (raw) => [...(flag(raw, "attention_bias") ? ATTENTION : []), ...(flag(raw, "mlp_bias") ? (["mlp"] as const) : [])],
+		gguf: LLAMA_GGUF,
 	},
 	// MistralConfig has no bias options: its layers never have biases.
-	{ modelType: "mistral", names: LLAMA_LIKE_NAMES, biases: () => [] },
+	{ modelType: "mistral", names: LLAMA_LIKE_NAMES, biases: () => [], gguf: LLAMA_GGUF },
 	// Qwen2 always has q/k/v biases, though its config says nothing about them.
-	{ modelType: "qwen2", names: LLAMA_LIKE_NAMES, biases: () => ["q_proj", "k_proj", "v_proj"] },
-	{ modelType: "qwen3", names: LLAMA_LIKE_NAMES, qkNorm: true, biases: (raw) => (flag(raw, "attention_bias") ? ATTENTION : []) },
+	{ modelType: "qwen2", names: LLAMA_LIKE_NAMES, biases: () => ["q_proj", "k_proj", "v_proj"], gguf: QWEN2_GGUF },
+	{ modelType: "qwen3", names: LLAMA_LIKE_NAMES, qkNorm: true, biases: (raw) => (flag(raw, "attention_bias") ? ATTENTION : []), gguf: QWEN3_GGUF },
 ];
 
 /** The family of a model_type; an unknown one is read like Llama (the output architecture refuses it later, by name). */

@@ -1,7 +1,9 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { CheckpointError } from "../errors.js";
+import { ModelWeights } from "../safetensors/model-weights.js";
 import { checkConfigAgainstTensors } from "./check-config-tensors.js";
+import { checkGgufFiles } from "./check-gguf-files.js";
 import { checkLockHashes } from "./check-lock-hashes.js";
 import { checkTokenizerFiles } from "./check-tokenizer-files.js";
 import { closeShards, openCheckpointShards } from "./open-checkpoint-shards.js";
@@ -55,6 +57,13 @@ export async function verifyCheckpoint(dir: string, options: VerifyOptions = {})
 			const tokenizer = await checkTokenizerFiles(folder);
 			problems.push(...tokenizer.problems);
 			warnings.push(...tokenizer.warnings);
+		}
+		// GGUF files beside the weights: their headers against what the weights give (when the weights read).
+		const weights = shards.problems.length === 0 && shards.files.length > 0 ? await ModelWeights.open(folder).catch(() => undefined) : undefined;
+		try {
+			problems.push(...(await checkGgufFiles(folder, weights)).problems);
+		} finally {
+			await weights?.close();
 		}
 		let hashedFiles: number | undefined;
 		if (options.hashes !== false) {

@@ -24,3 +24,10 @@ test("the plain-SIMD rewrite of relaxed_madd", async () => {
 	);
 	assert.throws(() => toPlainSimd("(f32x4.relaxed_madd $a $b)"), /exactly 3 folded operands|expected an operand/);
 });
+
+test("src/kernels/generated/quantize-wasm.ts is up to date with quantize.wat (else run `node scripts/build-wasm.mjs`)", async () => {
+	const script = await import(pathToFileURL(join(REPO_ROOT, "scripts", "build-wasm.mjs")).href);
+	const expected: string = await script.generateQuantizeModule();
+	const current = await readFile(join(REPO_ROOT, "src", "kernels", "generated", "quantize-wasm.ts"), "utf8");
+	assert.ok(current === expected, "generated quantizers are stale: run `node scripts/build-wasm.mjs` (npm run build does)");
+});

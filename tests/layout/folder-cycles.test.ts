@@ -17,14 +17,14 @@ const SRC = join(PACKAGE_ROOT, "src");
  * (within a step, no cycle: checked below with the others).
  */
 const STEPS: readonly (readonly string[])[] = [
-	["types", "util", "random", "kernels", "safetensors", "checkpoint"],
+	["types", "util", "random", "kernels", "safetensors", "gguf", "checkpoint"],
 	["hub"],
 	["recipe", "inputs", "architectures", "tokenize"],
 	["plan"],
 	["gates", "model", "lora"],
 	["output"],
 	["lock"],
-	["verify", "report"],
+	["gguf-convert", "verify", "report"],
 	["resume"],
 	["merge", "extract"],
 	["cli", "demo"],

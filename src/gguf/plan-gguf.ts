@@ -1,0 +1,149 @@
+/**
+ * The GGUF tensor table of a checkpoint, planned from its safetensors headers and its architecture's
+ * GGUF description before anything is written: each GGUF tensor's name, shape and type, and the source
+ * byte ranges it is made of (one HF tensor; one slice per expert for a stacked tensor; an expert's half
+ * of a fused gate_up_proj; or computed values). Every problem (a tensor with no GGUF name, a missing
+ * expert, a dtype that cannot be converted) is found here.
+ */
+import { ModelError } from "../errors.js";
+import { type DType, dtypeBytes } from "../safetensors/dtype.js";
+import type { ModelWeights, TensorLocation } from "../safetensors/model-weights.js";
+import type { GgufArchitecture, GgufNameRule } from "./architecture.js";
+import type { GgufTensorSpec } from "./layout.js";
+import { GGUF_TENSOR_TYPES, type GgufTensorType } from "./tensor-types.js";
+
+type Json = Record<string, unknown>;
+
+/** Rows [firstRow, firstRow + rows) of a source tensor (rows of `cols` values). */
+export interface SourceSlice {
+	kind: "source";
+	location: TensorLocation;
+	firstRow: number;
+	rows: number;
+	cols: number;
+}
+
+export interface ComputedPart {
+	kind: "values";
+	values: Float32Array;
+}
+
+export interface PlannedGgufTensor extends GgufTensorSpec {
+	parts: (SourceSlice | ComputedPart)[];
+	/** Rows of each part are permuted for llama.cpp's rope, in groups of this many heads. */
+	permuteHeads?: number;
+}
+
+const CONVERTIBLE: readonly DType[] = ["F32", "F16", "BF16"];
+/** Tensors the converter drops. */
+const IGNORED = /(^|\.)rotary_emb\.inv_freq$/;
+/** Tensors the converter keeps in F32 whatever the file type: routers (and norms, 1-D tensors, biases). */
+const ALWAYS_F32 = /\.(ffn_gate_inp|ffn_gate_inp_shexp)\.weight$/;
+
+/** The type a tensor gets in a file of `fileType`, by the converter's rule (Q8_0 rows not of whole blocks fall back to F16). */
+export function tensorTypeFor(name: string, shape: readonly number[], fileType: GgufTensorType): GgufTensorType {
+	if (shape.length <= 1 || name.endsWith("_norm.weight") || !name.endsWith(".weight") || ALWAYS_F32.test(name)) return GGUF_TENSOR_TYPES.f32;
+	if (shape[shape.length - 1]! % fileType.blockSize !== 0) return GGUF_TENSOR_TYPES.f16;
+	return fileType;
+}
+
+interface Matched {
+	rule: GgufNameRule;
+	layer?: number;
+	expert?: number;
+	suffix?: string;
+	location: TensorLocation;
+}
+
+function fill(template: string, m: Matched): string {
+	return template.replace("{L}", String(m.layer)).replace("{S}", m.suffix ?? "weight");
+}
+
+export function planGgufTensors(dir: string, weights: ModelWeights, config: Json, gguf: GgufArchitecture, fileType: GgufTensorType): PlannedGgufTensor[] {
+	const matched: Matched[] = [];
+	const unnamed: string[] = [];
+	for (const name of weights.names()) {
+		if (IGNORED.test(name)) continue;
+		const location = weights.get(name);
+		if (!CONVERTIBLE.includes(location.info.dtype)) {
+			throw new ModelError(`${location.file.path}: tensor ${name} is ${location.info.dtype}; GGUF conversion reads F32, F16 and BF16 only`, { file: location.file.path });
+		}
+		const rule = gguf.names.find((r) => r.hf.test(name));
+		if (!rule) {
+			unnamed.push(name);
+			continue;
+		}
+		const groups = rule.hf.exec(name)!.groups ?? {};
+		matched.push({
+			rule,
+			location,
+			layer: groups.layer === undefined ? undefined : Number(groups.layer),
+			expert: groups.expert === undefined ? undefined : Number(groups.expert),
+			suffix: groups.suffix,
+		});
+	}
+	if (unnamed.length > 0) {
+		throw new ModelError(
+			`${dir}: ${unnamed.length} tensor(s) have no name in llama.cpp's ${gguf.arch} architecture (${unnamed.slice(0, 3).join(", ")}${unnamed.length > 3 ? ", …" : ""})`,
+			{ file: dir },
+		);
+	}
+	const heads = config.num_attention_heads as number;
+	const kvHeads = (config.num_key_value_heads as number | undefined) ?? heads;
+	const planned: PlannedGgufTensor[] = [];
+	const experts = new Map<string, Matched[]>();
+	for (const m of matched) {
+		const shape = m.location.info.shape;
+		const cols = shape[shape.length - 1] ?? 1;
+		const rows = shape.length <= 1 ? 1 : shape.slice(0, -1).reduce((a, b) => a * b, 1);
+		const name = fill(m.rule.gguf, m);
+		if (m.rule.kind === "expert") {
+			experts.set(name, [...(experts.get(name) ?? []), m]);
+		} else if (m.rule.kind === "fused-gate-up") {
+			const [e, twoI, h] = shape as [number, number, number];
+			const half = twoI / 2;
+			for (const [target, offset] of [[name, 0], [fill(m.rule.upGguf!, m), half]] as const) {
+				const parts: SourceSlice[] = [];
+				for (let x = 0; x < e; x++) parts.push({ kind: "source", location: m.location, firstRow: x * twoI + offset, rows: half, cols: h });
+				planned.push(spec(target, [e, half, h], parts, fileType));
+			}
+		} else {
+			const permute = gguf.permuteQK && /\.attn_q\./.test(name) ? heads : gguf.permuteQK && /\.attn_k\./.test(name) ? kvHeads : undefined;
+			planned.push({ ...spec(name, shape, [{ kind: "source", location: m.location, firstRow: 0, rows, cols }], fileType), permuteHeads: permute });
+		}
+	}
+	for (const [name, members] of experts) {
+		members.sort((a, b) => a.expert! - b.expert!);
+		const shape = members[0]!.location.info.shape;
+		members.forEach((m, i) => {
+			if (m.expert !== i) throw new ModelError(`${dir}: ${name}: expert ${i} is missing (the experts found are ${members.map((x) => x.expert).join(", ")})`, { file: dir });
+			if (m.location.info.shape.join() !== shape.join()) throw new ModelError(`${dir}: ${m.location.info.name} has shape [${m.location.info.shape}], expert 0 [${shape}]`, { file: dir });
+		});
+		const parts: SourceSlice[] = members.map((m) => ({ kind: "source", location: m.location, firstRow: 0, rows: shape[0]!, cols: shape[1]! }));
+		planned.push(spec(name, [members.length, ...shape], parts, fileType));
+	}
+	const embeddings = planned.find((t) => t.name === "token_embd.weight");
+	if (gguf.untiedOutput && embeddings && !planned.some((t) => t.name === "output.weight")) {
+		planned.push({ ...embeddings, name: "output.weight", type: tensorTypeFor("output.weight", embeddings.shape, fileType) });
+	}
+	for (const extra of gguf.extraTensors?.(config) ?? []) {
+		planned.push({ name: extra.name, shape: [extra.values.length], type: GGUF_TENSOR_TYPES.f32, parts: [{ kind: "values", values: extra.values }] });
+	}
+	return planned.sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+}
+
+function spec(name: string, shape: readonly number[], parts: SourceSlice[], fileType: GgufTensorType): PlannedGgufTensor {
+	return { name, shape, type: tensorTypeFor(name, shape, fileType), parts };
+}
+
+/** Order: computed and embedding tensors, then block by block, then the final norm and head. */
+function rank(name: string): number {
+	const block = /^blk\.(\d+)\./.exec(name);
+	if (block) return 1 + Number(block[1]);
+	return name === "output_norm.weight" || name === "output.weight" ? Number.MAX_SAFE_INTEGER : 0;
+}
+
+/** Bytes of one row of a source slice. */
+export function sourceRowBytes(slice: SourceSlice): number {
+	return slice.cols * dtypeBytes(slice.location.info.dtype);
+}
