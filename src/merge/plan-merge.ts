@@ -1,5 +1,5 @@
 import type { ExpertLayout, TrainingSettings } from "../architectures/output-architecture.js";
-import { type LoraInputs, openLoraInputs } from "../lora/lora-inputs.js";
+import { type LoraInputs, openLoraInputs } from "./lora-inputs.js";
 import { MoeMergeError } from "../errors.js";
 import type { HubAccess } from "../hub/hub-context.js";
 import type { GateSummary } from "../gates/index.js";

@@ -32,7 +32,7 @@ describe("an unknown first word is an unknown command", () => {
 			const run = await runCli([...args], { cwd: dir });
 			assert.equal(run.code, 1, run.stderr);
 			assert.match(run.stderr, new RegExp(`^error: unknown command "${args[0]}"${suggestion ? `; did you mean "${suggestion}"\\?` : "\\n"}`));
-			assert.match(run.stderr, /hint: the commands are merge, plan, validate, verify, push, report, extract; to merge, name the recipe file/);
+			assert.match(run.stderr, /hint: the commands are merge, plan, validate, verify, apply-lora, push, report, extract, gguf; to merge, name the recipe file/);
 			assert.doesNotMatch(run.stderr, /too many arguments|no output folder/);
 		});
 	}

@@ -4,12 +4,12 @@
  * merged copy, and the gates' forward pass of a base with a LoRA sees the adapted weights.
  */
 import { ModelError } from "../errors.js";
-import type { ResolvedModel } from "../merge/resolve-model.js";
+import type { ResolvedModel } from "./resolve-model.js";
 import { ComputeEngine } from "../kernels/index.js";
 import type { ModelWeights } from "../safetensors/index.js";
-import { type LoraAdapter, closeAdapter, openAdapter } from "./adapter-files.js";
-import { baseModelMismatch } from "./base-model-check.js";
-import { applyAdapters } from "./lora-weights.js";
+import { type LoraAdapter, closeAdapter, openAdapter } from "../lora/adapter-files.js";
+import { baseModelMismatch } from "../lora/base-model-check.js";
+import { applyAdapters } from "../lora/lora-weights.js";
 
 export interface LoraInputs {
 	/** Per model (index of `models`), its adapter, when it has one. */
