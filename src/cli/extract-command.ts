@@ -1,11 +1,10 @@
 /** `moe-merge extract <moe> --expert N -o <dir>`: one expert of an MoE (folder or Hub org/name) as a dense model. */
 import { InvalidArgumentError, type Command } from "commander";
-import { MoeMergeError } from "../errors.js";
 import { runExtract } from "../extract/run-extract.js";
-import { resolveModel } from "../merge/resolve-model.js";
-import { DEFAULT_REVISION, parseModelRef } from "../recipe/index.js";
+import { DEFAULT_REVISION } from "../recipe/index.js";
 import { formatBytes } from "../util/size.js";
 import { createProgressReporter } from "./progress-reporter.js";
+import { resolveModelArgument } from "./model-argument.js";
 import { runCommand } from "./run-command.js";
 
 interface ExtractCliOptions {
@@ -44,10 +43,7 @@ export function addExtractCommand(program: Command, sizeArg: (text: string) => n
 
 async function runExtractCommand(moe: string, options: ExtractCliOptions): Promise<void> {
 	await runCommand(options, "interrupted; nothing was written (the partial folder is removed)", async (run) => {
-		const ref = parseModelRef(moe, process.cwd());
-		if (ref.kind === "lora") throw new MoeMergeError(`${moe}: extract needs an MoE model folder or Hub repo, not base+lora`);
-		const resolved = await resolveModel(ref, { hub: ref.kind === "hub" ? await run.hub() : undefined });
-		run.transfers.stop();
+		const { ref, resolved } = await resolveModelArgument(moe, run, "extract needs an MoE model folder or Hub repo");
 		const progress = createProgressReporter(process.stderr, options.json || options.quiet ? "quiet" : "auto");
 		try {
 			const result = await runExtract(

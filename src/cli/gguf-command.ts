@@ -2,11 +2,9 @@
 import { basename, resolve } from "node:path";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { MoeMergeError } from "../errors.js";
 import { convertToGguf } from "../gguf-convert/convert-to-gguf.js";
 import { GGUF_TYPE_NAMES, type GgufTypeName, isGgufTypeName } from "../gguf/tensor-types.js";
-import { resolveModel } from "../merge/resolve-model.js";
-import { parseModelRef } from "../recipe/index.js";
+import { resolveModelArgument } from "./model-argument.js";
 import { runCommand } from "./run-command.js";
 
 export interface GgufCliOptions {
@@ -39,10 +37,7 @@ export function addGgufCommand(program: Command): void {
 
 async function runGgufCommand(model: string, options: GgufCliOptions): Promise<void> {
 	await runCommand(options, "interrupted; no GGUF file was written", async (run) => {
-		const ref = parseModelRef(model, process.cwd());
-		if (ref.kind === "lora") throw new MoeMergeError(`${model}: GGUF conversion needs a model folder or Hub repo, not base+lora`);
-		const resolved = await resolveModel(ref, { hub: ref.kind === "hub" ? await run.hub() : undefined });
-		run.transfers.stop();
+		const { ref, resolved } = await resolveModelArgument(model, run, "GGUF conversion needs a model folder or Hub repo");
 		const name = options.name ?? basename(ref.kind === "hub" ? ref.repo : resolve(resolved.dir));
 		const output = options.output ?? `${name}-${options.type.toUpperCase()}.gguf`;
 		let shown = -1;

@@ -1,11 +1,9 @@
 /** `moe-merge report <model-dir|org/name>`: run the routing report on any MoE checkpoint and print its summary. */
 import { basename, resolve } from "node:path";
 import type { Command } from "commander";
-import { MoeMergeError } from "../errors.js";
-import { resolveModel } from "../merge/resolve-model.js";
-import { parseModelRef } from "../recipe/index.js";
 import { runReport } from "../report/run-report.js";
 import { layerProgress, printReport } from "./report-after-merge.js";
+import { resolveModelArgument } from "./model-argument.js";
 import { runCommand } from "./run-command.js";
 
 export interface ReportCliOptions {
@@ -34,10 +32,7 @@ async function runReportCommand(model: string, options: ReportCliOptions): Promi
 	const progress = layerProgress(options.json);
 	await runCommand(options, "interrupted; no report was written", async (run) => {
 		try {
-			const ref = parseModelRef(model, process.cwd());
-			if (ref.kind === "lora") throw new MoeMergeError(`${model}: a report needs a merged MoE model folder or Hub repo, not base+lora`);
-			const resolved = await resolveModel(ref, { hub: ref.kind === "hub" ? await run.hub() : undefined });
-			run.transfers.stop();
+			const { ref, resolved } = await resolveModelArgument(model, run, "a report needs a merged MoE model folder or Hub repo");
 			const result = await runReport({
 				modelDir: resolved.dir,
 				modelLabel: ref.kind === "hub" ? ref.text : resolved.dir,
