@@ -1,4 +1,7 @@
 import { applyLora } from "../merge/run-apply-lora.js";
+import { namesHubRepo } from "../merge/apply-lora-inputs.js";
+import { describeInterrupted } from "../resume/abandoned-partials.js";
+import { describeResume } from "./merge-command.js";
 import { preparePush } from "../hub/push-to-hub.js";
 import { dtypeOfTorchName } from "../safetensors/index.js";
 import { describePush, pushFinishedOutput } from "./push-command.js";
@@ -14,16 +17,17 @@ export interface ApplyLoraCliOptions {
 	pushToHub?: string;
 	private?: boolean;
 	revision?: string;
+	resume?: boolean;
 	json?: boolean;
 	verbose?: boolean;
 }
 
 /** `moe-merge apply-lora <model> <adapter...> -o <out>`: a thin layer over applyLora. */
 export async function runApplyLoraCommand(model: string, adapters: string[], options: ApplyLoraCliOptions): Promise<void> {
-	await runCommand(options, "interrupted: nothing was written (the partial output was removed)", async (run) => {
+	await runCommand(options, "interrupted", async (run) => {
 		const { signal } = run;
 		// A push that cannot happen (no token, read-only token, offline) is refused before anything is written.
-		const hub = options.pushToHub ? await run.hub() : undefined;
+		const hub = options.pushToHub || namesHubRepo([model, ...adapters]) ? await run.hub() : undefined;
 		const target = options.pushToHub ? await preparePush(options.pushToHub, hub) : undefined;
 		let lastLine = 0;
 		const result = await applyLora({
@@ -35,7 +39,15 @@ export async function runApplyLoraCommand(model: string, adapters: string[], opt
 			dtype: options.dtype && dtypeOfTorchName(options.dtype),
 			locked: options.locked,
 			threads: options.threads,
+			hub,
 			signal,
+			resume: options.resume,
+			command: { cwd: process.cwd(), argv: process.argv.slice(2) },
+			// A scheduler's SIGTERM (then SIGKILL) or a Ctrl-C: what is complete stays, for --resume.
+			keepOnAbort: true,
+			onResume: (resumed) => {
+				if (!options.json) process.stderr.write(`${describeResume(resumed, options.output)}\n`);
+			},
 			repoId: target?.repo,
 			onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
 			onProgress: (p) => {
@@ -46,7 +58,15 @@ export async function runApplyLoraCommand(model: string, adapters: string[], opt
 					process.stderr.write(`${tenth * 10}% (${p.tensorsDone}/${p.tensorsTotal} tensors)\n`);
 				}
 			},
+		}).catch(async (error) => {
+			const interrupted = run.interruptedBy();
+			if (interrupted) {
+				const { message, hint } = await describeInterrupted(options.output, interrupted);
+				run.setInterruptMessage(message, hint);
+			}
+			throw error;
 		});
+		run.transfers.stop();
 		const push = target ? await pushFinishedOutput(run, result.outputDir, target, hub, options) : undefined;
 		run.transfers.stop();
 		if (options.json) process.stdout.write(`${JSON.stringify({ ...result, ...(push && { push }) }, null, 2)}\n`);

@@ -112,7 +112,7 @@ function mergeCallbacks(options: MergeCliOptions, progress: MergeProgressReporte
 }
 
 /** What --resume found: the folder continued and the shards kept, or nothing. */
-function describeResume(resumed: ResumeOutcome, outputDir: string): string {
+export function describeResume(resumed: ResumeOutcome, outputDir: string): string {
 	const removed = resumed.removedEmpty.map((path) => `removed ${path}: it was killed before it held anything\n`).join("");
 	if (!resumed.from) return `${removed}nothing to resume beside ${outputDir}: merging from the start`;
 	const lines = [`${removed}resuming ${resumed.from} (left by process ${resumed.pid}): ${resumed.kept.length} of ${resumed.shards} shard(s) complete and sha256-checked, kept`];

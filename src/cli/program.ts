@@ -101,12 +101,13 @@ export function buildProgram(): Command {
 		.action((dir: string, options: { values?: boolean; json?: boolean; verbose?: boolean }) => runVerifyCommand(dir, options));
 	program
 		.command("apply-lora <model> <adapter...>")
-		.description("fold peft LoRA adapters (in order) into a checkpoint, streamed: W + scale·B·A computed in float32, rounded once; every other tensor copied bit for bit")
+		.description("fold peft LoRA adapters (folders or Hub org/name[@revision], in order) into a checkpoint (folder or Hub repo), streamed: W + scale·B·A computed in float32, rounded once; every other tensor copied bit for bit")
 		.requiredOption("-o, --output <dir>", "the output folder")
 		.option("--overwrite", "replace the output folder if it exists")
 		.option("--out-shard-size <size>", "maximum size of each output shard: bytes, or 5GB, 500M ...", sizeArg)
 		.addOption(new Option("--dtype <dtype>", "dtype of the float tensors written (default: each tensor's own)").choices(["float32", "float16", "bfloat16"]))
 		.option("--locked", "refuse an adapter whose base_model_name_or_path names another model (else a warning)")
+		.option("--resume", "continue the partial folder a killed apply-lora of the same model, adapters and options left beside the output")
 		.option("--threads <n>", "worker threads for the B·A products (default: all cores)", threadsArg)
 		.option("--push-to-hub <repo>", "then upload the output to this Hub repo (org/name, or name for your account)")
 		.option("--private", "create the pushed repo private (an existing repo keeps its visibility)")

@@ -71,7 +71,7 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 }
 
 /** The folder of a LoRA adapter: a local folder, or a Hub repo's adapter files downloaded into the cache. */
-async function resolveAdapter(ref: ModelRef, options: ResolveModelOptions): Promise<ResolvedAdapter> {
+export async function resolveAdapter(ref: ModelRef, options: ResolveModelOptions): Promise<ResolvedAdapter> {
 	if (ref.kind === "hub") {
 		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { adapter: true });
 		return { ref, label: ref.text, dir: snapshot.dir, commit: snapshot.commit };

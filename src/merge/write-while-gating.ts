@@ -5,6 +5,7 @@ import { loadRouterValues, saveRouterValues } from "../resume/recorded-routers.j
 import type { ResumeOutcome } from "../resume/resume-partial.js";
 import type { ResumeStart } from "../resume/resume-start.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
+import { writeKeepingClaimed } from "./write-keeping-claimed.js";
 
 /** What the two halves of a merge's writing need from the merge's options. */
 export interface WriteWhileGatingOptions {
@@ -66,17 +67,18 @@ export async function writeWhileGating(
 	const skipGates = Boolean(plan.pendingGates && recorded && (routed || plan.shards.every((s) => claimed.has(s.fileName))));
 	let regated: ReturnType<typeof runGates> | undefined;
 	let resumed: ResumeOutcome | undefined;
-	const writing = (async () => {
-		const hashes = await write(claimed);
-		if (!resume.outcome) return hashes;
-		resumed = await resume.outcome;
-		options.onResume?.(resumed);
-		const failed = new Set([...claimed.keys()].filter((name) => !resumed!.kept.includes(name)));
-		if (failed.size === 0) return hashes;
+	const writing = writeKeepingClaimed(resume, write, {
+		onResume: (outcome) => {
+			resumed = outcome;
+			options.onResume?.(outcome);
+		},
 		// The routers are in the last shard: rewriting it needs the forward pass that was skipped.
-		if (skipGates && !routed && plan.pendingGates) regated = runGates(plan.pendingGates);
-		return write(new Map([...hashes].filter(([name]) => !failed.has(name))));
-	})().catch(failing);
+		beforeRewrite: () => {
+			if (skipGates && !routed && plan.pendingGates) regated = runGates(plan.pendingGates);
+		},
+	})
+		.then((w) => w.hashes)
+		.catch(failing);
 	const gating = !plan.pendingGates ? Promise.resolve({ gates: plan.gates!, warnings: [] }) : skipGates ? Promise.resolve(gatesFromRecord(recorded!)) : runGates(plan.pendingGates);
 	const [written, gated] = await Promise.allSettled([writing, gating]);
 	const [again] = regated ? await Promise.allSettled([regated]) : [];

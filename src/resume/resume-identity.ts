@@ -49,14 +49,16 @@ async function recordInputs(plan: JobPlan): Promise<RecordedInput[]> {
 		for (const name of names) files.push({ name, stamp: await stampOf(join(model.dir, name)) });
 		inputs.push({ model: model.label, ...(model.commit && { commit: model.commit }), files });
 		// base+lora: the adapter's files too (a changed adapter changes the weights written).
-		if (model.adapter) {
-			const { label, dir, commit } = model.adapter;
-			const adapterFiles = [];
-			for (const name of ADAPTER_FILES) adapterFiles.push({ name, stamp: await stampOf(join(dir, name)) });
-			inputs.push({ model: label, ...(commit && { commit }), files: adapterFiles });
-		}
+		if (model.adapter) inputs.push(await recordAdapterInput(model.adapter));
 	}
 	return inputs;
+}
+
+/** A LoRA adapter as an input of a job: its two files. */
+export async function recordAdapterInput(adapter: { label: string; dir: string; commit?: string }): Promise<RecordedInput> {
+	const files = [];
+	for (const name of ADAPTER_FILES) files.push({ name, stamp: await stampOf(join(adapter.dir, name)) });
+	return { model: adapter.label, ...(adapter.commit && { commit: adapter.commit }), files };
 }
 
 /** The lock's input hashes (computed while the merge writes) added to the record's input files. */
