@@ -3,6 +3,7 @@ import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { runMerge } from "../../src/merge/run-merge.js";
+import { applyLora } from "../../src/merge/run-apply-lora.js";
 import { loadRecipe } from "../../src/recipe/index.js";
 import { ALICE, cliEnv, hubOptions, runCli, startHub, tempDir, writeRecipe } from "../hub/helpers.js";
 import { LORA, allTensors, maxUlps } from "./helpers.js";
@@ -50,6 +51,28 @@ describe("base+lora from the Hub", () => {
 		const tree = hub.store.tree("alice/with-lora");
 		for (const name of ["model.safetensors", "config.json", "README.md", "moe-merge.lock.json"]) assert.ok(tree.has(name), name);
 		assert.match(await readFile(join(out, "README.md"), "utf8"), /^# with-lora$[\s\S]*plain\/adapter`: LoRA, r = 4, lora_alpha = 8/m);
+	});
+
+	it("apply-lora of a Hub model and a Hub adapter at a revision: the local run's tensors, both commits and sha256 in the lock", async () => {
+		const dir = await tempDir("moe-merge-hub-lora-apply-");
+		const out = join(dir, "out");
+		const run = await runCli(["apply-lora", "org/base", "org/plain-lora@v1", "-o", out, "--json"], { env: cliEnv(hub, join(dir, "home")) });
+		assert.equal(run.code, 0, run.stderr);
+		assert.deepEqual(JSON.parse(run.stdout).sources, [
+			{ role: "model", ref: "org/base", commit: baseCommit },
+			{ role: "adapter 0", ref: "org/plain-lora@v1", commit: loraV1 },
+		]);
+		const local = join(dir, "local");
+		await applyLora({ model: BASE, adapters: [join(LORA, "dora", "adapter")], outputDir: local });
+		const got = await allTensors(out);
+		for (const [name, bytes] of await allTensors(local)) assert.ok(Buffer.from(bytes).equals(Buffer.from(got.get(name)!)), name);
+		const lock = JSON.parse(await readFile(join(out, "moe-merge.lock.json"), "utf8")) as { sources: { role: string; kind: string; repo?: string; revision?: string; commit?: string; files: { path: string; sha256: string }[] }[] };
+		const [model, adapter] = lock.sources;
+		assert.deepEqual([model.kind, model.repo, model.revision, model.commit], ["hub", "org/base", "main", baseCommit]);
+		assert.deepEqual([adapter.kind, adapter.repo, adapter.revision, adapter.commit], ["hub", "org/plain-lora", "v1", loraV1]);
+		assert.deepEqual(adapter.files.map((f) => f.path), ["adapter_config.json", "adapter_model.safetensors"]);
+		for (const f of [...model.files, ...adapter.files]) assert.match(f.sha256, /^[0-9a-f]{64}$/, f.path);
+		assert.ok(model.files.some((f) => f.path === "model.safetensors"));
 	});
 
 	it("a Hub adapter that is not a safetensors peft adapter fails before anything is written", async () => {
