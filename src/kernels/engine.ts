@@ -59,6 +59,21 @@ export interface LinearOptions {
 	out?: Float32Array;
 }
 
+/** What foldLinear folds the product into (see there). */
+export interface FoldOptions {
+	/** w [m, N], little-endian F32 or BF16. */
+	base: Uint8Array;
+	baseDtype: FoldDType;
+	scale: number;
+	/** Receives [m, N] values of outDtype. */
+	out: Uint8Array;
+	outDtype: FoldDType;
+}
+
+export type FoldDType = "F32" | "BF16";
+
+const FOLD_DTYPE_BYTES: Record<string, number | undefined> = { F32: 4, BF16: 2 };
+
 /** GEMM blocking (see gemm in kernels.wat; the k block, 256, is part of the packed layout): 4-row blocks per row slab. */
 const MC_BLOCKS = 64;
 /** Weight bytes copied into shared memory and packed per job. */
@@ -271,45 +286,99 @@ export class ComputeEngine {
 
 		// Runs even if `w` is freed meanwhile: the memory is released after the operations queued before free().
 		return this.#enqueue(async () => {
-			const { kp, panels } = packed;
-			const mp = roundUp(m, 4);
-			const ldc = panels * 32;
-			// One workspace: x as given, x packed, y padded (Mp x 8*panels), bias padded.
-			const xBytes = roundUp(m * k * 4, 64);
-			const aBytes = roundUp(mp * kp * 4, 64);
-			const cBytes = roundUp(mp * ldc, 64);
-			const biasBytes = bias ? panels * 32 : 0;
-			const total = xBytes + aBytes + cBytes + biasBytes;
-			const xAt = this.#heap.alloc(total);
-			const aAt = xAt + xBytes, cAt = aAt + aBytes, biasAt = bias ? cAt + cBytes : 0;
+			const { at, cAt, ldc } = await this.#product(packed, x, m, bias, 0);
 			try {
-				const buffer = this.#memory.buffer;
-				new Float32Array(buffer, xAt, m * k).set(x);
-				this.#kernels.pack_a(xAt, m, k, kp, aAt);
-				if (bias) {
-					const padded = new Float32Array(buffer, biasAt, panels * 8);
-					padded.set(bias);
-					padded.fill(0, n);
-				}
-				const rowBlocks = mp / 4;
-				const split = splitGemm(rowBlocks, panels, this.info.threads);
-				const tasks = [split.panelsPerTask, split.rowBlocksPerTask, split.panelTasks];
-				if (packed.raw) {
-					await this.#run(JobKind.GemmRaw, split.tasks, [
-						aAt, packed.offset, DTYPE_CODE[packed.raw.dtype], n, k, cAt, biasAt, kp, ldc, rowBlocks, panels, MC_BLOCKS, ...tasks,
-					]);
-				} else {
-					await this.#run(JobKind.Gemm, split.tasks, [aAt, packed.offset, cAt, biasAt, kp, ldc, rowBlocks, panels, MC_BLOCKS, ...tasks]);
-				}
 				const row = ldc / 4;
-				const c = new Float32Array(this.#memory.buffer, cAt, mp * row);
+				const c = new Float32Array(this.#memory.buffer, cAt, roundUp(m, 4) * row);
 				if (n === row) y.set(c.subarray(0, m * n));
 				else for (let r = 0; r < m; r++) y.set(c.subarray(r * row, r * row + n), r * n);
 			} finally {
-				this.#heap.free(xAt);
+				this.#heap.free(at);
 			}
 			return y;
 		});
+	}
+
+	/**
+	 * The LoRA fold of a block of rows, fused: out[m, N] = w + scale · (x[m, K] · Wᵀ), each value
+	 * computed as JavaScript computes `w + scale * d` into a Float32Array (f64 multiply and add, one
+	 * rounding to f32), then rounded to bf16 (nearest even) when `outDtype` is BF16: the same bits as
+	 * linear() followed by that loop and the conversion, without the f32 rows leaving the shared
+	 * memory. `base` holds w [m, N] (F32 or BF16 bytes); the product and the fold run on the workers.
+	 */
+	foldLinear(x: Float32Array, m: number, w: PackedLinear, fold: FoldOptions): Promise<void> {
+		let packed: Packed;
+		try {
+			packed = this.#own(w, "foldLinear");
+		} catch (error) {
+			return Promise.reject(error);
+		}
+		const { rows: n, cols: k } = packed;
+		const { base, baseDtype, scale, out, outDtype } = fold;
+		const inBytes = FOLD_DTYPE_BYTES[baseDtype];
+		const outBytes = FOLD_DTYPE_BYTES[outDtype];
+		if (!Number.isInteger(m) || m <= 0) return Promise.reject(new RangeError(`foldLinear: bad row count ${m}`));
+		if (!(x instanceof Float32Array) || x.length !== m * k) return Promise.reject(new RangeError(`foldLinear: x must be a Float32Array of ${m} x ${k} = ${m * k} values, got ${x?.length}`));
+		if (!inBytes || !outBytes) return Promise.reject(new TypeError(`foldLinear: dtypes must be F32 or BF16, got ${baseDtype} and ${outDtype}`));
+		if (base.byteLength !== m * n * inBytes) return Promise.reject(new RangeError(`foldLinear: base must hold ${m} x ${n} ${baseDtype} values, got ${base.byteLength} bytes`));
+		if (out.byteLength !== m * n * outBytes) return Promise.reject(new RangeError(`foldLinear: out must hold ${m} x ${n} ${outDtype} values, got ${out.byteLength} bytes`));
+		if (!Number.isFinite(scale)) return Promise.reject(new RangeError(`foldLinear: bad scale ${scale}`));
+		return this.#enqueue(async () => {
+			const wBytes = roundUp(m * n * inBytes, 64);
+			const oBytes = roundUp(m * n * outBytes, 64);
+			const { at, cAt, ldc, extraAt } = await this.#product(packed, x, m, undefined, 64 + wBytes + oBytes);
+			try {
+				const scaleAt = extraAt, wAt = extraAt + 64, oAt = wAt + wBytes;
+				const buffer = this.#memory.buffer;
+				new Float64Array(buffer, scaleAt, 1)[0] = scale;
+				new Uint8Array(buffer, wAt, base.byteLength).set(base);
+				const rowsPerTask = Math.max(1, Math.ceil(m / (4 * this.info.threads)));
+				await this.#run(JobKind.LoraFold, Math.ceil(m / rowsPerTask), [wAt, DTYPE_CODE[baseDtype], cAt, ldc, n, rowsPerTask, m, scaleAt, oAt, DTYPE_CODE[outDtype]]);
+				out.set(new Uint8Array(this.#memory.buffer, oAt, out.byteLength));
+			} finally {
+				this.#heap.free(at);
+			}
+		});
+	}
+
+	/**
+	 * C = x · Wᵀ (+ bias) on the workers, in one workspace of the shared memory holding x, x packed,
+	 * C (padded: rows of ldc bytes) and `extra` bytes for the caller; who frees `at` when done.
+	 */
+	async #product(packed: Packed, x: Float32Array, m: number, bias: Float32Array | undefined, extra: number): Promise<{ at: number; cAt: number; ldc: number; extraAt: number }> {
+		const { rows: n, cols: k, kp, panels } = packed;
+		const mp = roundUp(m, 4);
+		const ldc = panels * 32;
+		const xBytes = roundUp(m * k * 4, 64);
+		const aBytes = roundUp(mp * kp * 4, 64);
+		const cBytes = roundUp(mp * ldc, 64);
+		const biasBytes = bias ? roundUp(panels * 32, 64) : 0;
+		const xAt = this.#heap.alloc(xBytes + aBytes + cBytes + biasBytes + extra);
+		const aAt = xAt + xBytes, cAt = aAt + aBytes, biasAt = bias ? cAt + cBytes : 0;
+		try {
+			const buffer = this.#memory.buffer;
+			new Float32Array(buffer, xAt, m * k).set(x);
+			this.#kernels.pack_a(xAt, m, k, kp, aAt);
+			if (bias) {
+				const padded = new Float32Array(buffer, biasAt, panels * 8);
+				padded.set(bias);
+				padded.fill(0, n);
+			}
+			const rowBlocks = mp / 4;
+			const split = splitGemm(rowBlocks, panels, this.info.threads);
+			const tasks = [split.panelsPerTask, split.rowBlocksPerTask, split.panelTasks];
+			if (packed.raw) {
+				await this.#run(JobKind.GemmRaw, split.tasks, [
+					aAt, packed.offset, DTYPE_CODE[packed.raw.dtype], n, k, cAt, biasAt, kp, ldc, rowBlocks, panels, MC_BLOCKS, ...tasks,
+				]);
+			} else {
+				await this.#run(JobKind.Gemm, split.tasks, [aAt, packed.offset, cAt, biasAt, kp, ldc, rowBlocks, panels, MC_BLOCKS, ...tasks]);
+			}
+		} catch (error) {
+			this.#heap.free(xAt);
+			throw error;
+		}
+		return { at: xAt, cAt, ldc, extraAt: xAt + xBytes + aBytes + cBytes + biasBytes };
 	}
 
 	/**

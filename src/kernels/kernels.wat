@@ -527,6 +527,100 @@
 		(i32.store8 (local.get $scratch) (local.get $sink)))
 
 	;; ------------------------------------------------------------------------------------------------
+	;; The LoRA fold: out = w + scale * d for the delta d = B·A of a block of rows (C of a gemm), then
+	;; rounded to the output dtype. Each value is what JavaScript gives for `w + scale * d` stored into
+	;; a Float32Array: w and d widened to f64, an f64 multiply and an f64 add (WebAssembly never fuses
+	;; them into an FMA), one rounding to f32 (f32.demote, nearest even); for bf16 output that f32 is
+	;; then rounded like bf16BitsFromF32Bits in float-kernels.ts. So the fused path writes the bits the
+	;; JavaScript path (linear, applyDelta, f32ToBf16) wrote, without the f32 rows leaving this memory.
+
+	;; 4 lanes: f32(f64(w) + scale * f64(c)); scale holds the f64 scale in both lanes.
+	(func $fold4 (param $w v128) (param $c v128) (param $scale v128) (result v128)
+		(i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+			(f32x4.demote_f64x2_zero
+				(f64x2.add (f64x2.promote_low_f32x4 (local.get $w))
+					(f64x2.mul (local.get $scale) (f64x2.promote_low_f32x4 (local.get $c)))))
+			;; lanes 2 and 3 moved down to be widened
+			(f32x4.demote_f64x2_zero
+				(f64x2.add (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $w) (local.get $w)))
+					(f64x2.mul (local.get $scale) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $c) (local.get $c))))))))
+
+	;; 4 f32 (as bits) -> their bf16 bits in the low half of each lane, round to nearest even: adding
+	;; 0x7fff plus the lowest kept bit carries into the kept bits exactly when the dropped half is more
+	;; than half an ulp, or exactly half with an odd kept bit (a carry may reach Inf, as it should).
+	;; NaN keeps its sign and top payload bits with the quiet bit set, so it never becomes Inf.
+	(func $bf16_bits4 (param $u v128) (result v128)
+		(v128.bitselect
+			(v128.or (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x40 0x40 0x40 0x40))
+			(i32x4.shr_u
+				(i32x4.add
+					(i32x4.add (local.get $u) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+					(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+				(i32.const 16))
+			(i32x4.gt_s
+				(v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+				(v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+
+	;; Rows r0..r1-1 of the fold. w: [rows][cols] of wdtype (0 f32, 2 bf16) from `w`; c: rows of ldc bytes
+	;; (f32, the first `cols` used) from `c`; out: [rows][cols] of odtype (0 f32, 2 bf16) from `out`;
+	;; the scale is the f64 at scale_at. Four values at a time; a row's last cols mod 4 values one at a
+	;; time through the same 4-lane code.
+	(func $lora_fold (export "lora_fold")
+		(param $w i32) (param $wdtype i32) (param $c i32) (param $ldc i32) (param $cols i32)
+		(param $r0 i32) (param $r1 i32) (param $scale_at i32) (param $out i32) (param $odtype i32)
+		(local $scale v128) (local $wsize i32) (local $osize i32) (local $end4 i32) (local $r i32) (local $j i32)
+		(local $wp i32) (local $cp i32) (local $op i32) (local $x v128) (local $v v128)
+		(local.set $scale (f64x2.splat (f64.load (local.get $scale_at))))
+		(local.set $wsize (select (i32.const 2) (i32.const 4) (i32.eq (local.get $wdtype) (i32.const 2))))
+		(local.set $osize (select (i32.const 2) (i32.const 4) (i32.eq (local.get $odtype) (i32.const 2))))
+		(local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+		(local.set $r (local.get $r0))
+		(block $done
+			(loop $rows
+				(br_if $done (i32.ge_u (local.get $r) (local.get $r1)))
+				(local.set $wp (i32.add (local.get $w) (i32.mul (i32.mul (local.get $r) (local.get $cols)) (local.get $wsize))))
+				(local.set $op (i32.add (local.get $out) (i32.mul (i32.mul (local.get $r) (local.get $cols)) (local.get $osize))))
+				(local.set $cp (i32.add (local.get $c) (i32.mul (local.get $r) (local.get $ldc))))
+				(local.set $j (i32.const 0))
+				(block $body_done
+					(loop $body
+						(br_if $body_done (i32.ge_u (local.get $j) (local.get $end4)))
+						(local.set $x
+							(if (result v128) (i32.eq (local.get $wdtype) (i32.const 2))
+								(then (i32x4.shl (v128.load16x4_u (local.get $wp)) (i32.const 16)))
+								(else (v128.load (local.get $wp)))))
+						(local.set $v (call $fold4 (local.get $x) (v128.load (local.get $cp)) (local.get $scale)))
+						(if (i32.eq (local.get $odtype) (i32.const 2))
+							(then
+								(local.set $v (call $bf16_bits4 (local.get $v)))
+								;; 4 lanes of at most 0xffff narrow without saturating; the low 8 bytes are the 4 bf16.
+								(i64.store (local.get $op) (i64x2.extract_lane 0 (i16x8.narrow_i32x4_u (local.get $v) (local.get $v)))))
+							(else (v128.store (local.get $op) (local.get $v))))
+						(local.set $wp (i32.add (local.get $wp) (i32.shl (local.get $wsize) (i32.const 2))))
+						(local.set $op (i32.add (local.get $op) (i32.shl (local.get $osize) (i32.const 2))))
+						(local.set $cp (i32.add (local.get $cp) (i32.const 16)))
+						(local.set $j (i32.add (local.get $j) (i32.const 4)))
+						(br $body)))
+				(block $tail_done
+					(loop $tail
+						(br_if $tail_done (i32.ge_u (local.get $j) (local.get $cols)))
+						(local.set $x
+							(if (result v128) (i32.eq (local.get $wdtype) (i32.const 2))
+								(then (i32x4.splat (i32.shl (i32.load16_u (local.get $wp)) (i32.const 16))))
+								(else (v128.load32_splat (local.get $wp)))))
+						(local.set $v (call $fold4 (local.get $x) (v128.load32_splat (local.get $cp)) (local.get $scale)))
+						(if (i32.eq (local.get $odtype) (i32.const 2))
+							(then (i32.store16 (local.get $op) (i32x4.extract_lane 0 (call $bf16_bits4 (local.get $v)))))
+							(else (f32.store (local.get $op) (f32x4.extract_lane 0 (local.get $v)))))
+						(local.set $wp (i32.add (local.get $wp) (local.get $wsize)))
+						(local.set $op (i32.add (local.get $op) (local.get $osize)))
+						(local.set $cp (i32.add (local.get $cp) (i32.const 4)))
+						(local.set $j (i32.add (local.get $j) (i32.const 1)))
+						(br $tail)))
+				(local.set $r (i32.add (local.get $r) (i32.const 1)))
+				(br $rows))))
+
+	;; ------------------------------------------------------------------------------------------------
 	;; The gated MLP's activation.
 
 	;; silu(g) = g / (1 + exp(-g)) for 4 values, in f32 like torch's SiLU. exp is Cephes' expf:

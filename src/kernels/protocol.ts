@@ -38,6 +38,11 @@ export const enum JobKind {
 	 * params: a, src, dtype, n, k, c, bias, kp, ldc, rowBlocks, panels, mcb, panelsPerTask, rowBlocksPerTask, panelTasks
 	 */
 	GemmRaw = 5,
+	/**
+	 * The LoRA fold (lora_fold in kernels.wat), rowsPerTask rows per task.
+	 * params: w, wdtype, c, ldc, cols, rowsPerTask, rows, scaleAt, out, odtype
+	 */
+	LoraFold = 6,
 }
 
 /** dtype codes of pack_b. */
@@ -72,6 +77,7 @@ export interface KernelExports {
 		panels: number, rb0: number, rb1: number, p0: number, p1: number, mcb: number,
 	): void;
 	silu_gate(src: number, dst: number, rows: number, inter: number): void;
+	lora_fold(w: number, wdtype: number, c: number, ldc: number, cols: number, r0: number, r1: number, scaleAt: number, out: number, odtype: number): void;
 	gemm_raw(
 		a: number, src: number, dtype: number, n: number, k: number, c: number, bias: number, kp: number, ldc: number,
 		rb0: number, rb1: number, p0: number, p1: number, mcb: number, scratch: number, piece: number,

@@ -45,6 +45,12 @@ function runTask(kind: number, task: number): void {
 			);
 			return;
 		}
+		case JobKind.LoraFold: {
+			const rowsPerTask = control[p + 5];
+			const r0 = task * rowsPerTask;
+			kernels.lora_fold(control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], r0, Math.min(r0 + rowsPerTask, control[p + 6]), control[p + 7], control[p + 8], control[p + 9]);
+			return;
+		}
 		case JobKind.PackB: {
 			const chunkPanels = control[p + 8], panelsPerTask = control[p + 9];
 			const p0 = task * panelsPerTask;

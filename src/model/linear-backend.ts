@@ -28,6 +28,12 @@ export interface LinearBackend<W = unknown> {
 	 * until the weight is freed; releasing it then gives its memory back.
 	 */
 	rawLinear?(raw: RawBuffer, dtype: LinearDType, rows: number, cols: number): Promise<W>;
+	/**
+	 * The LoRA fold of a block of rows, fused: out = w + scale · (x · Wᵀ) with w [m, N] given as bytes,
+	 * the same bits as linear() followed by `w + scale * d` in JavaScript into a Float32Array (and the
+	 * conversion to bf16 when outDtype is BF16); optional (the kernel engine's runs in WebAssembly).
+	 */
+	foldLinear?(x: Float32Array, m: number, w: W, fold: { base: Uint8Array; baseDtype: "F32" | "BF16"; scale: number; out: Uint8Array; outDtype: "F32" | "BF16" }): Promise<void>;
 	/** act = silu(gate) · up for `rows` rows laid out [gate | up] (see siluGate in silu-gate.ts); optional, faster there. */
 	siluGate?(gateUp: Float32Array, act: Float32Array, rows: number, intermediate: number): Promise<void>;
 }
