@@ -5,12 +5,13 @@
  * sums) sees the adapted model without knowing it, and every other tensor is the model's own.
  */
 import { ModelError } from "../errors.js";
-import { type ModelWeights, type TensorInfo, type TensorLocation, type TensorReader, isFloatDType } from "../safetensors/index.js";
+import { type DType, type ModelWeights, type TensorInfo, type TensorLocation, type TensorReader, dtypeBytes, isFloatDType } from "../safetensors/index.js";
 import type { LinearBackend } from "../model/linear-backend.js";
 import type { LoraAdapter } from "./adapter-files.js";
-import { DeltaProducts, editedRows } from "./edited-rows.js";
-import { type TensorEdit, planEdits } from "./plan-edits.js";
+import { DeltaProducts, type FoldDType, editedRows, foldable, foldedRows } from "./edited-rows.js";
+import { type DeltaEdit, type TensorEdit, planEdits } from "./plan-edits.js";
 import { CheckpointRows } from "./row-spaces.js";
+import { BufferPool } from "./buffer-pool.js";
 
 export interface AdaptedWeights {
 	weights: ModelWeights;
@@ -18,29 +19,49 @@ export interface AdaptedWeights {
 	edited: string[];
 }
 
+export interface ApplyAdaptersOptions {
+	tiedHead: boolean;
+	/**
+	 * The dtype each changed tensor (of this stored dtype) will be written in, when the reader only
+	 * writes it (apply-lora): tensors whose edits allow it are then served in that dtype, folded and
+	 * rounded by the backend's fused kernel (the same bits). Without it every changed tensor is served
+	 * in float32 (a merge converts it later; its forward pass reads it).
+	 */
+	writtenAs?: (stored: DType) => DType;
+}
+
 /** Checks every adapter against the model (shapes, modules) and returns its weights with them applied. */
-export async function applyAdapters(weights: ModelWeights, adapters: readonly LoraAdapter[], backend: LinearBackend, options: { tiedHead: boolean }): Promise<AdaptedWeights> {
+export async function applyAdapters(weights: ModelWeights, adapters: readonly LoraAdapter[], backend: LinearBackend, options: ApplyAdaptersOptions): Promise<AdaptedWeights> {
 	const shapes = new Map(weights.names().map((n) => [n, weights.get(n).info.shape] as const));
 	const edits = await planEdits(adapters, new CheckpointRows(shapes), options.tiedHead);
 	const replaced = new Map<string, TensorLocation>();
+	const pool = new BufferPool();
 	for (const [name, list] of edits) {
 		const base = weights.get(name);
 		if (!isFloatDType(base.info.dtype)) throw new ModelError(`${base.file.path}: ${name} is ${base.info.dtype}: a LoRA can only be applied to F32, F16 or BF16 weights (${adapters.map((a) => a.name).join(", ")})`, { file: base.file.path });
-		replaced.set(name, editedTensor(base, list, adapters, backend));
+		const written = options.writtenAs?.(base.info.dtype);
+		const fold = backend.foldLinear && foldable(list) && isFoldDType(base.info.dtype) && written && isFoldDType(written) ? written : undefined;
+		replaced.set(name, editedTensor(base, list, adapters, new DeltaProducts(backend, pool), fold));
 	}
 	return { weights: weights.withTensors(replaced), edited: [...edits.keys()] };
 }
 
-function editedTensor(base: TensorLocation, edits: readonly TensorEdit[], adapters: readonly LoraAdapter[], backend: LinearBackend): TensorLocation {
+function isFoldDType(dtype: DType): dtype is FoldDType {
+	return dtype === "F32" || dtype === "BF16";
+}
+
+/** The edited tensor as a reader of float32 rows, or with `fold` of rows in that dtype computed by the fused kernel. */
+function editedTensor(base: TensorLocation, edits: readonly TensorEdit[], adapters: readonly LoraAdapter[], products: DeltaProducts, fold?: FoldDType): TensorLocation {
 	const shape = base.info.shape;
 	const cols = shape[shape.length - 1] ?? 1;
 	const count = shape.reduce((a, b) => a * b, 1);
 	const rows = count / cols;
-	const info: TensorInfo = { name: base.info.name, dtype: "F32", shape: [...shape], begin: 0, end: count * 4 };
+	const dtype = fold ?? "F32";
+	const width = dtypeBytes(dtype);
+	const info: TensorInfo = { name: base.info.name, dtype, shape: [...shape], begin: 0, end: count * width };
 	const sources = { base, adapters: adapters.map((a) => a.file) };
-	const products = new DeltaProducts(backend);
 	/** The rows computed last: readers go through a tensor in order, a chunk boundary can fall inside a row. */
-	let cached: { first: number; values: Float32Array } | undefined;
+	let cached: { first: number; bytes: Uint8Array } | undefined;
 	/** Reads one at a time: the shard writer and the gates' forward pass may read the same tensor at once, and they share the cache and the packed factors. */
 	let queue: Promise<unknown> = Promise.resolve();
 	const reader: TensorReader = {
@@ -52,26 +73,33 @@ function editedTensor(base: TensorLocation, edits: readonly TensorEdit[], adapte
 		},
 	};
 	async function readNow(offset: number, length: number, into: Uint8Array): Promise<void> {
-		{
-			if (offset % 4 !== 0 || length % 4 !== 0 || offset < 0 || offset + length > info.end) throw new RangeError(`${info.name}: read of bytes [${offset}, ${offset + length}) of a float32 tensor of ${info.end} bytes`);
-			const firstElement = offset / 4;
-			const endElement = firstElement + length / 4;
-			const firstRow = Math.floor(firstElement / cols);
-			const endRow = Math.ceil(endElement / cols);
-			const covered = cached && cached.first <= firstRow && cached.first + cached.values.length / cols >= endRow;
-			if (!covered) {
-				const length = (endRow - firstRow) * cols;
-				// The block buffer is reused while blocks are no larger (the writer's chunks are all alike).
-				const values = cached && cached.values.buffer.byteLength >= length * 4 ? new Float32Array(cached.values.buffer, 0, length) : new Float32Array(length);
-				await editedRows(edits, sources, cols, products, firstRow, endRow - firstRow, values);
-				cached = { first: firstRow, values };
-				if (endRow === rows) products.free();
+		if (offset % width !== 0 || length % width !== 0 || offset < 0 || offset + length > info.end) throw new RangeError(`${info.name}: read of bytes [${offset}, ${offset + length}) of a ${dtype} tensor of ${info.end} bytes`);
+		const firstElement = offset / width;
+		const endElement = firstElement + length / width;
+		const firstRow = Math.floor(firstElement / cols);
+		const endRow = Math.ceil(endElement / cols);
+		const covered = cached && cached.first <= firstRow && cached.first + cached.bytes.length / width / cols >= endRow;
+		if (!covered) {
+			const size = (endRow - firstRow) * cols * width;
+			// The block buffer is reused while blocks are no larger (the writer's chunks are all alike).
+			let buffer = cached?.bytes.buffer;
+			if (!buffer || buffer.byteLength < size) {
+				products.pool.give(buffer);
+				buffer = products.pool.take(size);
 			}
-			const c = cached!;
-			const from = firstElement - c.first * cols;
-			into.set(new Uint8Array(c.values.buffer, c.values.byteOffset + from * 4, length));
-			// The tensor's last rows were read: its block buffer is not needed any more.
-			if (endRow === rows) cached = undefined;
+			const bytes = new Uint8Array(buffer, 0, size);
+			if (fold) await foldedRows(edits as DeltaEdit[], sources, cols, products, firstRow, endRow - firstRow, bytes, fold);
+			else await editedRows(edits, sources, cols, products, firstRow, endRow - firstRow, new Float32Array(bytes.buffer, 0, size / 4));
+			cached = { first: firstRow, bytes };
+			if (endRow === rows) products.free();
+		}
+		const c = cached!;
+		const from = (firstElement - c.first * cols) * width;
+		into.set(c.bytes.subarray(from, from + length));
+		// The tensor's last rows were read: its block buffer goes to the next tensor.
+		if (endRow === rows) {
+			products.pool.give(c.bytes.buffer);
+			cached = undefined;
 		}
 	}
 	return { file: reader, info };

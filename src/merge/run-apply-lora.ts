@@ -17,7 +17,7 @@ import { adoptStagingDir, createStagingDir } from "../resume/staging-dir.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
 import type { PlannedTensor } from "../plan/tensor-plan.js";
-import { type FloatDType, ModelWeights, type ShardPlan, encodeIndex, isFloatDType, planShards, torchDTypeName } from "../safetensors/index.js";
+import { type DType, type FloatDType, ModelWeights, type ShardPlan, encodeIndex, isFloatDType, planShards, torchDTypeName } from "../safetensors/index.js";
 import { type WriteProgress, writeShards } from "./write-shards.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { sha256Hex } from "../util/sha256.js";
@@ -107,7 +107,7 @@ export async function applyLora(options: ApplyLoraOptions): Promise<ApplyLoraRes
 		const warnings = baseModelWarnings(adapters, config, options.model, options.locked === true);
 		for (const w of warnings) options.onWarning?.(w);
 		const backend = options.backend ?? (engine = await ComputeEngine.create({ threads: options.threads }));
-		const adapted = await applyAdapters(weights, adapters, backend, { tiedHead: config.tie_word_embeddings === true });
+		const adapted = await applyAdapters(weights, adapters, backend, { tiedHead: config.tie_word_embeddings === true, writtenAs: (stored) => writtenDtype(stored, options.dtype) });
 		const tensors = weights.names().map((name) => plannedTensor(weights, name, options.dtype));
 		const shardSize = options.shardSize ?? DEFAULT_SHARD_BYTES;
 		const shards = planShards(tensors, shardSize, { format: "pt" });
@@ -214,10 +214,14 @@ function lockInputs(resolved: { model: ApplyLoraInput; adapters: ApplyLoraInput[
 	return [models, [{ role: "model", model: 0 }, ...adapters.map((_, i) => ({ role: `adapter ${i}`, model: i + 1 }))]];
 }
 
-/** Every tensor copied from the (adapted) weights: the edited ones are float32 rows rounded once to the tensor's own dtype. */
+/** Every tensor copied from the (adapted) weights, in the dtype asked for (float tensors) or its own: each edited one rounded once to it. */
 function plannedTensor(original: ModelWeights, name: string, dtype: FloatDType | undefined): PlannedTensor {
 	const { info } = original.get(name);
-	return { name, dtype: dtype && isFloatDType(info.dtype) ? dtype : info.dtype, shape: [...info.shape], parts: [{ kind: "copy", source: 0, name }] };
+	return { name, dtype: writtenDtype(info.dtype, dtype), shape: [...info.shape], parts: [{ kind: "copy", source: 0, name }] };
+}
+
+function writtenDtype(stored: DType, asked: FloatDType | undefined): DType {
+	return asked && isFloatDType(stored) ? asked : stored;
 }
 
 /** The config with the dtype written (both spellings transformers reads, when present). */
