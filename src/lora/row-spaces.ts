@@ -10,7 +10,7 @@
  * row ranges of real tensors.
  */
 import { ARCHITECTURES } from "../architectures/registry.js";
-import type { MlpProjection } from "../architectures/output-architecture.js";
+import { MLP_PROJECTIONS, expertTensor } from "../architectures/expert-tensors.js";
 import { LLAMA_LIKE_NAMES } from "../inputs/input-families.js";
 
 export interface RowPiece {
@@ -31,8 +31,6 @@ export interface RowSpace {
 	rowsPerExpert: number;
 	pieces: RowPiece[];
 }
-
-const PROJECTIONS: readonly MlpProjection[] = ["gate_proj", "up_proj", "down_proj"];
 
 /** Finds row spaces by name in a checkpoint given by its tensors' shapes. */
 export class CheckpointRows {
@@ -64,35 +62,46 @@ export class CheckpointRows {
 				const perExpertRouter = arch.routerName(layer, "per-expert");
 				const fusedRouter = arch.routerName(layer, "fused");
 				if (fused && this.shapes.has(fused.gateUp) && this.shapes.has(fused.down)) {
-					// A fused checkpoint: each per-expert module is rows of the stacked tensors.
+					// A fused checkpoint: each per-expert module is rows of one expert's slab of a stacked tensor.
 					const [experts, twoI, hidden] = this.shapes.get(fused.gateUp)!;
-					const inter = twoI / 2;
+					const sizes = { intermediate: twoI / 2, hidden };
 					for (let e = 0; e < experts; e++) {
-						for (const p of PROJECTIONS) {
-							const rows = p === "down_proj" ? hidden : inter;
-							const tensor = p === "down_proj" ? fused.down : fused.gateUp;
-							const tensorRow = p === "down_proj" ? e * hidden : e * twoI + (p === "up_proj" ? inter : 0);
-							const cols = p === "down_proj" ? inter : hidden;
-							this.alias(arch.expertTensorName(layer, e, p), { rows, cols, experts: 1, rowsPerExpert: rows, pieces: [{ start: 0, rows, tensor, tensorRow }] });
+						for (const p of MLP_PROJECTIONS) {
+							const { name: tensor, fused: rows } = expertTensor(arch, "fused", layer, e, p, sizes);
+							const [, slabRows, cols] = this.shapes.get(tensor)!;
+							this.alias(expertTensor(arch, "per-expert", layer, e, p, sizes).name, {
+								rows: rows!.rows, cols, experts: 1, rowsPerExpert: rows!.rows,
+								pieces: [{ start: 0, rows: rows!.rows, tensor, tensorRow: e * slabRows + rows!.firstRow }],
+							});
 						}
 					}
 					if (this.shapes.has(fusedRouter)) this.alias(perExpertRouter, direct(fusedRouter, this.shapes.get(fusedRouter)!));
 				}
 				const gate0 = arch.expertTensorName(layer, 0, "gate_proj");
 				if (fused && this.shapes.has(gate0)) {
-					// A per-expert checkpoint: the fused parameters are made of the experts' matrices.
+					// A per-expert checkpoint: the fused parameters are made of the experts' matrices, each at its rows of its slab.
 					const [inter, hidden] = this.shapes.get(gate0)!;
+					const sizes = { intermediate: inter, hidden };
 					let experts = 0;
 					while (this.shapes.has(arch.expertTensorName(layer, experts, "gate_proj"))) experts++;
-					const gateUp: RowPiece[] = [];
-					const down: RowPiece[] = [];
-					for (let e = 0; e < experts; e++) {
-						gateUp.push({ start: e * 2 * inter, rows: inter, tensor: arch.expertTensorName(layer, e, "gate_proj"), tensorRow: 0 });
-						gateUp.push({ start: e * 2 * inter + inter, rows: inter, tensor: arch.expertTensorName(layer, e, "up_proj"), tensorRow: 0 });
-						down.push({ start: e * hidden, rows: hidden, tensor: arch.expertTensorName(layer, e, "down_proj"), tensorRow: 0 });
+					const spaces = new Map([fused.gateUp, fused.down].map((name) => [name, { slabRows: 0, cols: 0, pieces: [] as RowPiece[] }]));
+					// Each slab is the rows of its projections; one expert's give the sizes.
+					for (const p of MLP_PROJECTIONS) {
+						const { name, fused: rows } = expertTensor(arch, "fused", layer, 0, p, sizes);
+						const space = spaces.get(name)!;
+						space.slabRows += rows!.rows;
+						space.cols = this.shapes.get(arch.expertTensorName(layer, 0, p))![1];
 					}
-					this.alias(fused.gateUp, { rows: experts * 2 * inter, cols: hidden, experts, rowsPerExpert: 2 * inter, pieces: gateUp });
-					this.alias(fused.down, { rows: experts * hidden, cols: inter, experts, rowsPerExpert: hidden, pieces: down });
+					for (let e = 0; e < experts; e++) {
+						for (const p of MLP_PROJECTIONS) {
+							const { name, fused: rows } = expertTensor(arch, "fused", layer, e, p, sizes);
+							const space = spaces.get(name)!;
+							space.pieces.push({ start: e * space.slabRows + rows!.firstRow, rows: rows!.rows, tensor: expertTensor(arch, "per-expert", layer, e, p, sizes).name, tensorRow: 0 });
+						}
+					}
+					for (const [name, { slabRows, cols, pieces }] of spaces) {
+						this.alias(name, { rows: experts * slabRows, cols, experts, rowsPerExpert: slabRows, pieces: pieces.sort((a, b) => a.start - b.start) });
+					}
 					if (this.shapes.has(perExpertRouter)) this.alias(fusedRouter, direct(perExpertRouter, this.shapes.get(perExpertRouter)!));
 				}
 			}
