@@ -50,6 +50,13 @@ describe("apply-lora refuses bad adapters before writing anything", () => {
 		await truncate(join(dir, "adapter_model.safetensors"), 5000);
 		await refused(dir, /adapter_model\.safetensors/);
 	});
+	it("a base+lora model argument says to give the adapter as an argument of its own", async () => {
+		const adapter = join(LORA, "plain", "adapter");
+		await refused(adapter, /apply-lora takes the model and its adapters as separate arguments, not base\+lora[\s\S]*hint: moe-merge apply-lora /, [], `${BASE}+${adapter}`);
+	});
+	it("a missing adapter folder is named", async () => {
+		await refused(join(tmp, "no-such-adapter"), /LoRA adapter folder .*no-such-adapter does not exist/);
+	});
 	it("a .bin-only adapter says how to convert it", async () => {
 		const dir = await adapterCopy("bin-only");
 		await unlink(join(dir, "adapter_model.safetensors"));
