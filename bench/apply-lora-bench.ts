@@ -36,6 +36,8 @@ const PYTHON = join(homedir(), ".cache/hfref/venv5/bin/python");
 
 /** A peft-format adapter (float32 factors, small random values) on every 2-D weight `pick` selects. */
 async function writeAdapter(dir: string, model: string, pick: (name: string) => boolean, targets: string[]): Promise<number> {
+	// Written again on every run (the shard writer never overwrites).
+	await rm(dir, { recursive: true, force: true });
 	await mkdir(dir, { recursive: true });
 	const weights = await ModelWeights.open(model);
 	const specs = [];
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
 		loadAverage: { before: loadBefore, after: loadavg().map((l) => +l.toFixed(1)) },
 		allWallSeconds: { applyLora: applies.map((r) => r.wallSeconds), sameBytes: copies.map((r) => r.wallSeconds) },
 		applyLora: { wallSeconds: applied.wallSeconds, coreSeconds: applied.coreSeconds, peakRssMB: applied.peakRssMB },
-		sameBytesOneSmallLora: { wallSeconds: copy.wallSeconds, peakRssMB: copy.peakRssMB },
+		sameBytesOneSmallLora: { wallSeconds: copy.wallSeconds, coreSeconds: copy.coreSeconds, peakRssMB: copy.peakRssMB },
 		...(peft && { peft: { wallSeconds: peft.wallSeconds, coreSeconds: peft.coreSeconds, peakRssMB: peft.peakRssMB } }),
 		ratioToSameBytes: +(applied.wallSeconds / copy.wallSeconds).toFixed(2),
 		...(peft && { ratioToPeft: +(applied.wallSeconds / peft.wallSeconds).toFixed(2) }),
