@@ -10,6 +10,7 @@ import { LOCK_FILE_NAME, lockFolderFiles, lockHead, lockSources, writeLock } fro
 import { writeShards, type WriteProgress } from "../merge/write-shards.js";
 import { DEFAULT_SHARD_SIZE } from "../merge/plan-merge.js";
 import { describeMoe, type MoeSpec } from "../model/moe-spec.js";
+import { denseViewOfMoe } from "../model/moe-as-dense.js";
 import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
@@ -18,7 +19,7 @@ import { createStagingDir } from "../resume/staging-dir.js";
 import { ModelWeights, encodeIndex, planShards } from "../safetensors/index.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { VERSION } from "../version.js";
-import { denseConfigOfMoe } from "./dense-config-of-moe.js";
+import { denseConfigOfMoe } from "../model/dense-config-of-moe.js";
 import { checkExtractRequest, planExtractTensors } from "./plan-extract.js";
 
 /** The MoE to extract from, found on disk (a local folder or a Hub snapshot). */
@@ -78,8 +79,15 @@ export async function runExtract(source: ExtractSource, options: ExtractOptions)
 	checkExtractRequest(spec, options, source.label);
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs: [source.dir] });
 	const weights = await ModelWeights.open(source.dir);
+	let view: ModelWeights;
 	try {
-		const { tensors, intermediate } = planExtractTensors(spec, weights, options);
+		view = denseViewOfMoe(spec, weights, options.expert);
+	} catch (error) {
+		await weights.close();
+		throw error;
+	}
+	try {
+		const { tensors, intermediate } = planExtractTensors(spec, view, weights, options);
 		const { family, config } = denseConfigOfMoe(spec.arch, raw, file, intermediate);
 		const shards = planShards(tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), options.shardSize ?? DEFAULT_SHARD_SIZE);
 		const bytes = shards.reduce((sum, s) => sum + s.dataBytes, 0);
@@ -94,7 +102,7 @@ export async function runExtract(source: ExtractSource, options: ExtractOptions)
 		sources.catch(() => {});
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
+			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [view, weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
 			const files = ["config.json", "README.md", ...shards.map((s) => s.fileName)];
 			await writeFile(join(staging.path, "config.json"), stringifyConfig(config));
 			if (shards.length > 1) {
@@ -127,7 +135,7 @@ export async function runExtract(source: ExtractSource, options: ExtractOptions)
 			throw describeOutputFailure(error);
 		}
 	} finally {
-		await weights.close();
+		await view.close();
 	}
 }
 
