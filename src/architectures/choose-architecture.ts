@@ -7,6 +7,8 @@ import { ARCHITECTURES } from "./registry.js";
 export interface ArchitectureChoiceInput {
 	/** What the recipe's `architecture:` prefix allows, in mergekit's order; undefined = any. */
 	candidates?: ArchitectureName[];
+	/** Tried before the others (the architecture of an MoE base being edited). */
+	prefer?: ArchitectureName;
 	/** Every input model (base and experts), with the name messages use. */
 	inputs: { label: string; config: DenseConfig }[];
 	sharedExperts: number;
@@ -30,7 +32,8 @@ export interface ArchitectureChoice {
  * can express every input; otherwise an error listing each one and why not.
  */
 export function chooseArchitecture(input: ArchitectureChoiceInput): ArchitectureChoice {
-	const candidates = input.candidates ? ARCHITECTURES.filter((a) => input.candidates?.includes(a.name)) : ARCHITECTURES;
+	const allowed = input.candidates ? ARCHITECTURES.filter((a) => input.candidates?.includes(a.name)) : ARCHITECTURES;
+	const candidates = [...allowed.filter((a) => a.name === input.prefer), ...allowed.filter((a) => a.name !== input.prefer)];
 	const passedOver: ArchitectureChoice["passedOver"] = [];
 	for (const arch of candidates) {
 		const reason = whyNot(arch, input);
@@ -41,6 +44,8 @@ export function chooseArchitecture(input: ArchitectureChoiceInput): Architecture
 		const types = [...new Set(input.inputs.map((i) => i.config.modelType))].join(", ");
 		const why = input.candidates
 			? `the recipe's architecture: asks for it${passedOver.length > 0 ? " (the first of its matches that fits)" : ""}`
+			: arch.name === input.prefer
+			? "it is the architecture of the base model (an MoE)"
 			: `the first of ${ARCHITECTURES.map((a) => a.displayName).join(", ")} that can express ${types} inputs with ${input.sharedExperts} shared expert(s)`;
 		return { architecture: arch, reason: why, passedOver };
 	}

@@ -3,9 +3,9 @@
  * N's MLP, config derived back to the dense family, tokenizer), streamed tensor by tensor into a
  * staging folder beside the output that is verified, locked and renamed into place only when complete.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { ModelError } from "../errors.js";
+import { readConfigObject } from "../inputs/dense-config.js";
 import { LOCK_FILE_NAME, lockFolderFiles, lockHead, lockSources, writeLock } from "../lock/index.js";
 import { writeShards, type WriteProgress } from "../merge/write-shards.js";
 import { DEFAULT_SHARD_SIZE } from "../merge/plan-merge.js";
@@ -61,16 +61,8 @@ export interface ExtractResult {
 
 /** Reads the MoE's config through its architecture's description (registry, by model_type). */
 async function readMoe(dir: string): Promise<{ raw: Record<string, unknown>; spec: MoeSpec; file: string }> {
-	const file = join(dir, "config.json");
-	let raw: unknown;
-	try {
-		raw = JSON.parse(await readFile(file, "utf8"));
-	} catch (cause) {
-		throw new ModelError(`${file}: cannot read the model's config.json (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { file, cause });
-	}
-	if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ModelError(`${file}: config.json must hold a JSON object`, { file });
-	const config = raw as Record<string, unknown>;
-	return { raw: config, spec: describeMoe(config, file), file };
+	const { raw, file } = await readConfigObject(dir);
+	return { raw, spec: describeMoe(raw, file), file };
 }
 
 export async function runExtract(source: ExtractSource, options: ExtractOptions): Promise<ExtractResult> {

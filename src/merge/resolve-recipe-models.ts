@@ -1,12 +1,12 @@
 import { type ArchitectureChoice, chooseArchitecture } from "../architectures/choose-architecture.js";
 import { type OutputArchitecture, defaultExpertsPerToken } from "../architectures/output-architecture.js";
 import { readdir } from "node:fs/promises";
-import { MoeMergeError } from "../errors.js";
+import { ModelError, MoeMergeError } from "../errors.js";
 import { NO_TOKENIZER, TOKENIZER_USERS, hasTokenizer } from "../verify/check-tokenizer-files.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
-import { checkCompatible } from "./check-compatible.js";
+import { checkCompatible, compatibleProblem } from "./check-compatible.js";
 import { type ResolvedModel, resolveModel } from "./resolve-model.js";
-import { type ModelRef, type Recipe, type SourceLoc, modelKey, usesHub, usesPrompts } from "../recipe/index.js";
+import { type ExpertSpec, type ModelRef, type Recipe, type SourceLoc, expertSourceKey, usesHub, usesPrompts } from "../recipe/index.js";
 import { type FloatDType, dtypeOfTorchName } from "../safetensors/index.js";
 
 export interface ResolvedRecipe {
@@ -44,33 +44,49 @@ export interface ResolveRecipeOptions {
  */
 export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
 	const models: ResolvedModel[] = [];
+	const locs: SourceLoc[] = [];
 	const byKey = new Map<string, number>();
 	const refs = recipeRefs(recipe).map((r) => r.ref);
 	// One context for every Hub model of the recipe: the token is looked up once.
 	const hub = refs.some(usesHub) ? await openHub(options.hub) : undefined;
-	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
-		const key = modelKey(ref);
+	const resolveAt = async (source: Pick<ExpertSpec, "source" | "expert" | "expertLoc">, loc: SourceLoc, role: "base" | "expert"): Promise<number> => {
+		const key = expertSourceKey(source);
 		const known = byKey.get(key);
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly });
+			model = await resolveModel(source.source, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly, expert: source.expert });
 		} catch (error) {
-			throw at(loc, error);
+			throw at(source.expertLoc ?? loc, error);
+		}
+		if (role === "expert" && model.moe && model.moe.expert === undefined) {
+			const n = model.moe.spec.experts;
+			throw at(loc, new ModelError(`${model.label} is a ${model.moe.spec.arch.displayName} with ${n} experts, not a dense model: pick one of its experts with \`expert: N\` (0 to ${n - 1}) beside source_model`, { file: model.config.file }));
 		}
 		models.push(model);
+		locs.push(loc);
 		byKey.set(key, models.length - 1);
 		return models.length - 1;
 	};
-	const base = await resolveAt(recipe.baseModel, recipe.baseModelLoc);
+	const base = await resolveAt({ source: recipe.baseModel }, recipe.baseModelLoc, "base");
 	const experts: number[] = [];
-	for (const expert of recipe.experts) experts.push(await resolveAt(expert.source, expert.loc));
+	for (const expert of recipe.experts) experts.push(await resolveAt(expert, expert.loc, "expert"));
 	const sharedExperts: number[] = [];
-	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert.source, expert.loc));
+	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert, expert.loc, "expert"));
 
-	checkCompatible(models[base], models.filter((_, i) => i !== base));
+	const others = models.flatMap((m, i) => (i === base ? [] : [{ model: m, loc: locs[i]! }]));
+	try {
+		checkCompatible(models[base], others.map((o) => o.model));
+	} catch (error) {
+		// Located at the first source that differs from the base (the message lists all of them).
+		const first = others.find((o) => compatibleProblem(models[base]!, o.model).length > 0);
+		throw first ? at(first.loc, error) : error;
+	}
+	const baseMoe = models[base].moe;
 	const choice = chooseArchitecture({
 		candidates: recipe.architecture ? recipe.architectureCandidates : undefined,
+		// Editing an MoE: its own architecture first, when the recipe names none.
+		prefer: baseMoe && !recipe.architecture ? baseMoe.spec.arch.name : undefined,
 		inputs: models.map((m) => ({ label: m.label, config: m.config })),
 		sharedExperts: recipe.sharedExperts.length,
 		sharedExpertPrompts: recipe.sharedExperts.some((e) => e.positivePrompts.length > 0),

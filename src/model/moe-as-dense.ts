@@ -4,7 +4,8 @@
  * each layer expert N's three projections under the dense MLP names. In transformers 5's fused layout an
  * expert's projection is a contiguous run of rows of the [E, rows, cols] stack, so it is given as a
  * tensor of its own over those bytes: every reader (tensor plan, writer, forward pass) sees a plain
- * dense checkpoint and copies the bytes unchanged.
+ * dense checkpoint and copies the bytes unchanged. A merge's view also holds each layer's router
+ * (viewRouterName), whose row N it keeps for that expert.
  */
 import { MLP_PROJECTIONS, expertTensor } from "../architectures/expert-tensors.js";
 import { ModelError } from "../errors.js";
@@ -36,9 +37,9 @@ export function checkExpertIndex(spec: MoeSpec, expert: number, label: string): 
 
 /**
  * `weights` (an MoE of `spec`) as a dense model whose MLP is expert `expert` (none when undefined: the
- * attention path alone, e.g. a base model). The result owns the files: close it instead of `weights`.
+ * attention path alone, e.g. a base model); `routers`: with each layer's router (viewRouterName). The result owns the files: close it instead of `weights`.
  */
-export function denseViewOfMoe(spec: MoeSpec, weights: ModelWeights, expert: number | undefined): ModelWeights {
+export function denseViewOfMoe(spec: MoeSpec, weights: ModelWeights, expert: number | undefined, options: { routers?: boolean } = {}): ModelWeights {
 	const blockNames = spec.sparse.map((_, l) => moeBlockNames(spec, weights, l));
 	const table = new Map<string, TensorLocation>();
 	for (const name of weights.names()) {
@@ -52,9 +53,18 @@ export function denseViewOfMoe(spec: MoeSpec, weights: ModelWeights, expert: num
 	if (expert !== undefined) {
 		for (let l = 0; l < spec.sparse.length; l++) {
 			for (const p of MLP_PROJECTIONS) table.set(LLAMA_LIKE_NAMES.mlp(l, p), expertProjection(spec, weights, l, expert, p));
+			if (options.routers) table.set(viewRouterName(l), weights.get(spec.arch.routerName(l, layoutOf(weights, spec.arch, l))));
 		}
 	}
 	return weights.withTable(table);
+}
+
+/**
+ * The name a dense view with an expert gives layer l's whole router [E, H] (the expert's row is row N
+ * of it): what a merge copies a kept router row from. No dense model has a tensor of that name.
+ */
+export function viewRouterName(l: number): string {
+	return `model.layers.${l}.moe_router.weight`;
 }
 
 /** Every tensor name of layer l's MoE block (router, experts, shared expert and its gate) in the layout the layer has. */
@@ -68,11 +78,6 @@ export function moeBlockNames(spec: MoeSpec, weights: ModelWeights, l: number): 
 	const gate = arch.sharedExpertNames?.gate?.(l);
 	if (gate) names.add(gate);
 	return new Set([...names].filter((n) => weights.has(n)));
-}
-
-/** Where router row `expert` of layer l is: the router tensor's name (its row `expert` of [E, H]). */
-export function routerOf(spec: MoeSpec, weights: ModelWeights, l: number): string {
-	return spec.arch.routerName(l, layoutOf(weights, spec.arch, l));
 }
 
 /** Expert `expert`'s projection `p` of layer l as a tensor of its own (a fused stack's rows are a byte range of it). */

@@ -34,8 +34,17 @@ export interface TensorPlanInput {
 	intermediateSize: number;
 	/** Output rows of each attention projection (for the bias vectors an architecture writes as zeros). */
 	attentionRows: Record<AttentionBias, number>;
-	/** Router rows per layer, [numExperts, hidden] row-major. */
+	/** Router rows per layer, [numExperts, hidden] row-major (the rows of experts in `keptRouterRows` are not read). */
 	routers: LayerValues;
+	/** Per routed expert, where its router row is kept from (an expert taken from an MoE without prompts); undefined: from `routers`. */
+	keptRouterRows?: (KeptRouterRow | undefined)[];
+}
+
+/** A router row copied unchanged: row `row` of tensor `name(layer)` [E, hidden] of input `source`. */
+export interface KeptRouterRow {
+	source: number;
+	row: number;
+	name: (layer: number) => string;
 }
 
 type AttentionBias = Exclude<BiasSite, "mlp">;
@@ -86,13 +95,35 @@ export function buildTensorPlan(input: TensorPlanInput): PlannedTensor[] {
 		tensors.push(...[...byLayer[l].map(copyOf), ...zeros].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
 		tensors.push(...expertTensors(input, l, H, I));
 		const E = input.experts.length;
-		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: [layerPart(input.routers, l, E * H, `router ${l}`)] });
+		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: routerParts(input, l, E, H) });
 		tensors.push(...sharedExpertTensors(input, l, H, I));
 	}
 	tensors.push(...tail.sort().map(copyOf));
 	// Values still being computed go last, so the writer streams everything else before it waits for them.
 	const pending = (t: PlannedTensor) => t.parts.some((p) => p.kind === "pending");
 	return [...tensors.filter((t) => !pending(t)), ...tensors.filter(pending)];
+}
+
+/** Router l: the computed rows, with kept rows copied from their MoE in between (one row each). */
+function routerParts(input: TensorPlanInput, l: number, E: number, H: number): TensorPart[] {
+	const kept = input.keptRouterRows ?? [];
+	if (!kept.some((k) => k !== undefined)) return [layerPart(input.routers, l, E * H, `router ${l}`)];
+	return Array.from({ length: E }, (_, e): TensorPart => {
+		const keep = kept[e];
+		if (keep) {
+			const { label, weights } = input.weights[keep.source]!;
+			const name = keep.name(l);
+			const shape = weights.has(name) ? weights.get(name).info.shape : undefined;
+			if (!shape || shape.length !== 2 || shape[1] !== H || keep.row >= shape[0]!) {
+				throw new ModelError(`${label}: router ${name} has shape [${shape ?? "missing"}], expected at least ${keep.row + 1} rows of ${H}`, { file: weights.dir });
+			}
+			return { kind: "copy", source: keep.source, name, rows: { first: keep.row, count: 1 } };
+		}
+		const label = `router ${l} row ${e}`;
+		const values = input.routers;
+		if (typeof values === "function") return { kind: "pending", length: H, values: async () => (await values(l)).subarray(e * H, (e + 1) * H), label };
+		return { kind: "values", values: values[l]!.subarray(e * H, (e + 1) * H), label };
+	});
 }
 
 function layerPart(values: LayerValues, layer: number, length: number, label: string): TensorPart {
