@@ -4,7 +4,10 @@
  * tensor (the forward pass over the base model is the long part, and the routers are a few KB).
  */
 import { type GateSummary, buildPromptGates, buildRandomGates, routerStats, summarizeGates, tokenizeGatePrompts } from "../gates/index.js";
-import { stateSummaryOf } from "../gates/gate-rows.js";
+import { promptVectors, stateSummaryOf } from "../gates/gate-rows.js";
+import { lengthBesideKeptRows } from "../gates/beside-kept-rows.js";
+import type { PromptStates } from "../gates/prompt-states.js";
+import type { HiddenGateMode } from "../recipe/gate-modes.js";
 import { ComputeEngine } from "../kernels/index.js";
 import { type ForwardProgress, computeMoeRouterInputs, computePromptStates, newPhaseTimes } from "../model/index.js";
 import { type ExpertSpec, isRandomGateMode, keepsRouterRow, readsHiddenStates } from "../recipe/index.js";
@@ -41,10 +44,10 @@ export interface RouterOptions {
 	hiddenGates?: "compute" | "defer" | "skip";
 	onGateProgress?: (progress: ForwardProgress) => void;
 	/**
-	 * Per layer, the mean L2 norm of the router rows kept from an MoE (experts with `expert:` and no
-	 * prompts): new prompt rows are scaled to it so their logits compare with the kept rows' (docs/edit.md).
+	 * Per layer, the router rows kept from an MoE (experts with `expert:` and no prompts), [K, H]: new
+	 * prompt rows are lengthened beside them so their logits compare (gates/beside-kept-rows.ts, docs/edit.md).
 	 */
-	keptRowNorms?: number[];
+	keptRows?: Float32Array[];
 }
 
 export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights, options: RouterOptions): Promise<Routers | PendingRouters> {
@@ -92,6 +95,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 		const engine = hidden ? await ComputeEngine.create({ threads: options.threads }) : undefined;
 		const times = newPhaseTimes();
 		let forward: GateSummary["forward"];
+		let states: PromptStates[] | undefined;
 		try {
 			const built = await buildPromptGates({
 				...gateOptions,
@@ -105,7 +109,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 						};
 						const started = performance.now();
 						// An MoE base: its own routing input (what its kept rows multiply), from its own expert mix.
-						const states = baseMoe
+						states = baseMoe
 							? await computeMoeRouterInputs(base.dir, baseMoe.spec, lists, { backend: engine, signal, onLayer: (layer, total) => onProgress({ layer, layers: total, prompt: 0, prompts: lists.length }) })
 							: (await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times, weights: base.adapter ? baseWeights : undefined })).states;
 						forward = { seconds: (performance.now() - started) / 1000, layers, phases: { ...times } };
@@ -114,7 +118,14 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 					: undefined,
 			}, prompts);
 			const gates = { ...summarizeGates(mode, built.stats, built), ...(forward && { forward }) };
-			const routers = allFresh ? built.routers : built.routers.map((r, l) => placeRows(r, fresh, numExperts, hiddenSize, options.keptRowNorms?.[l]));
+			// Beside kept rows, each new row's length: from the router inputs of its positive prompts (hidden modes).
+			const lengthOf = (l: number, i: number, row: Float32Array): number => {
+				const kept = options.keptRows?.[l];
+				if (!kept) return 1;
+				const positives = states && hidden ? prompts.indices[i]!.positive.map((j) => promptVectors(states![j]!, mode as HiddenGateMode)[l]!) : [];
+				return lengthBesideKeptRows(row, kept, positives, hiddenSize);
+			};
+			const routers = allFresh ? built.routers : built.routers.map((r, l) => placeRows(r, fresh, numExperts, hiddenSize, (i, row) => lengthOf(l, i, row)));
 			return { routers, sharedGates: built.sharedGates, gates, warnings: built.warnings };
 		} finally {
 			await engine?.close();
@@ -131,11 +142,13 @@ function pickRows(matrix: Float32Array, which: readonly number[], H: number): Fl
 	return out;
 }
 
-/** The new rows [fresh.length, H] at their experts' places of an [E, H] router (kept places stay zero, the plan copies them), scaled by `norm`. */
-function placeRows(rows: Float32Array, fresh: readonly number[], E: number, H: number, norm: number | undefined): Float32Array {
+/** The new rows [fresh.length, H] at their experts' places of an [E, H] router (kept places stay zero, the plan copies them), each scaled by `length`. */
+function placeRows(rows: Float32Array, fresh: readonly number[], E: number, H: number, length: (i: number, row: Float32Array) => number): Float32Array {
 	const out = new Float32Array(E * H);
 	fresh.forEach((e, i) => {
-		for (let j = 0; j < H; j++) out[e * H + j] = rows[i * H + j]! * (norm ?? 1);
+		const row = rows.subarray(i * H, (i + 1) * H);
+		const scale = length(i, row);
+		for (let j = 0; j < H; j++) out[e * H + j] = row[j]! * scale;
 	});
 	return out;
 }

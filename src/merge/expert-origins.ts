@@ -20,26 +20,23 @@ export function keptRouterRows(resolved: ResolvedRecipe): (KeptRouterRow | undef
 	});
 }
 
-/** Per layer, the mean L2 norm of the kept rows (undefined when none is kept): the scale of new rows beside them. */
-export async function keptRowNorms(kept: readonly (KeptRouterRow | undefined)[], weights: readonly ModelWeights[], numLayers: number, hidden: number): Promise<number[] | undefined> {
+/** Per layer, the kept rows' values [K, H] in expert order (undefined when none is kept): what new rows are scaled beside. */
+export async function keptRowValues(kept: readonly (KeptRouterRow | undefined)[], weights: readonly ModelWeights[], numLayers: number, hidden: number): Promise<Float32Array[] | undefined> {
 	const rows = kept.filter((k): k is KeptRouterRow => k !== undefined);
 	if (rows.length === 0) return undefined;
-	const norms: number[] = [];
+	const layers: Float32Array[] = [];
 	for (let l = 0; l < numLayers; l++) {
-		let sum = 0;
-		for (const k of rows) {
+		const values = new Float32Array(rows.length * hidden);
+		for (const [i, k] of rows.entries()) {
 			const { file, info } = weights[k.source]!.get(k.name(l));
 			const bytes = dtypeBytes(info.dtype);
 			const raw = new Uint8Array(hidden * bytes);
 			await file.read(info, k.row * hidden * bytes, raw.length, raw);
-			const values = toFloat32(raw, info.dtype, hidden, new Float32Array(hidden));
-			let squares = 0;
-			for (const v of values) squares += v * v;
-			sum += Math.sqrt(squares);
+			toFloat32(raw, info.dtype, hidden, values.subarray(i * hidden, (i + 1) * hidden));
 		}
-		norms.push(sum / rows.length);
+		layers.push(values);
 	}
-	return norms;
+	return layers;
 }
 
 export interface ExpertOrigin {

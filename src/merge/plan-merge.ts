@@ -13,7 +13,7 @@ import { type PendingRouters, buildRouters, isPending } from "./build-routers.js
 import { type InputStamps, stampInputs } from "../inputs/input-stamps.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 import type { ResolvedModel } from "./resolve-model.js";
-import { keptRouterRows, keptRowNorms } from "./expert-origins.js";
+import { keptRouterRows, keptRowValues } from "./expert-origins.js";
 import { denseViewOfMoe } from "../model/moe-as-dense.js";
 
 export interface PlanMergeOptions {
@@ -87,8 +87,8 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 		resolved.warnings.push(...loras.warnings);
 		const kept = keptRouterRows(resolved);
 		const hiddenGates = options.headersOnly ? "skip" : options.hiddenGates;
-		const norms = hiddenGates === "skip" ? undefined : await keptRowNorms(kept, weights, base.numLayers, base.hiddenSize);
-		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed, hiddenGates, keptRowNorms: norms });
+		const keptRows = hiddenGates === "skip" ? undefined : await keptRowValues(kept, weights, base.numLayers, base.hiddenSize);
+		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed, hiddenGates, keptRows });
 		const pending = isPending(built) ? built : undefined;
 		const ready = isPending(built) ? undefined : built;
 		const tensors = buildTensorPlan({

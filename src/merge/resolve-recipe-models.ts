@@ -8,6 +8,7 @@ import { checkCompatible, compatibleProblem } from "./check-compatible.js";
 import { type ResolvedModel, resolveModel } from "./resolve-model.js";
 import { type ExpertSpec, type ModelRef, type Recipe, type SourceLoc, expertSourceKey, usesHub, usesPrompts } from "../recipe/index.js";
 import { type FloatDType, dtypeOfTorchName } from "../safetensors/index.js";
+import { normaliseDenseConfig } from "../inputs/dense-config.js";
 
 export interface ResolvedRecipe {
 	recipe: Recipe;
@@ -74,6 +75,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	const sharedExperts: number[] = [];
 	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert, expert.loc, "expert"));
 
+	readMixtralAsMistral(models);
 	const others = models.flatMap((m, i) => (i === base ? [] : [{ model: m, loc: locs[i]! }]));
 	try {
 		checkCompatible(models[base], others.map((o) => o.model));
@@ -118,6 +120,18 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}
 	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings };
+}
+
+/**
+ * An MoE with Mistral attention and no sliding window (Mixtral-8x7B) reads as a Llama model, as extract
+ * writes it; beside dense Mistral models it is read as Mistral, the same computation, so that they are
+ * one family (adding a Mistral fine-tune to a Mixtral).
+ */
+function readMixtralAsMistral(models: ResolvedModel[]): void {
+	if (!models.some((m) => !m.moe && m.config.modelType === "mistral")) return;
+	for (const m of models) {
+		if (m.moe?.spec.arch.attention === "mistral" && m.config.modelType === "llama") m.config = normaliseDenseConfig({ ...m.config.raw, model_type: "mistral" }, m.config.file);
+	}
 }
 
 /** Every model reference of the recipe with the position that names it: the base, the experts, the shared experts. */
