@@ -10,7 +10,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/oracle-lib.sh" /tmp/oracle-edit
-# edit_case name source-moe dense-expert layout shared(- or a dense model) remote(- or remote: no transformers code)
+# edit_case name source-moe dense-expert layout shared(-: none; kept: the base MoE's; or a dense model) remote(- or remote: no transformers code)
 edit_case() {
   name=$1 moe=$WORK/out/$2 dense=$3 layout=$4 shared=$5 remote=$6
   [ -n "${ONLY:-}" ] && [ "$ONLY" != "$name" ] && return
@@ -21,7 +21,7 @@ edit_case() {
     echo "  - source_model: $moe"; echo "    expert: 1"
     echo "  - source_model: $moe"; echo "    expert: 0"
     echo "  - source_model: $dense"
-    if [ "$shared" != "-" ]; then echo "shared_experts:"; echo "  - source_model: $shared"; fi
+    if [ "$shared" != "-" ] && [ "$shared" != kept ]; then echo "shared_experts:"; echo "  - source_model: $shared"; fi
   } > recipes/$name.yml
   $CLI recipes/$name.yml out/$name --layout $layout --quiet > logs.$name 2>&1; ok $? "edit: experts 1, 0 of the source and a dense one"
   $CLI verify out/$name > logs.$name.v 2>&1; [ $? = 0 ] || { grep -q "1 problem" logs.$name.v && grep -q "has no tokenizer" logs.$name.v; }; ok $? "moe-merge verify"
@@ -50,5 +50,6 @@ edit_case mixtral-fused-edit mixtral-fused $L/expert-a per-expert - -
 edit_case mixtral-edit-fused mixtral $L/expert-a fused - -
 edit_case qwen3-edit qwen3 $WORK/qwen3/a per-expert - -
 edit_case qwen2-edit qwen2 $WORK/qwen2/a per-expert $WORK/qwen2/b -
+edit_case qwen2-kept qwen2 $WORK/qwen2/a per-expert kept -
 edit_case deepseek-edit deepseek $WORK/llamab/a per-expert - remote
 echo "passed $pass, failed $fail"

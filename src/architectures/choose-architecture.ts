@@ -16,6 +16,8 @@ export interface ArchitectureChoiceInput {
 	sharedExpertPrompts: boolean;
 	/** Whether the gate_mode builds router rows from prompts (else they are random). */
 	gatesFromPrompts: boolean;
+	/** The shared experts are an MoE base's own, with their gate row when they have one (editing an MoE). */
+	sharedKept?: boolean;
 }
 
 export interface ArchitectureChoice {
@@ -69,7 +71,7 @@ export function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput)
 		if (max === 0) return "it has no shared experts";
 		return max === Number.POSITIVE_INFINITY ? `it needs at least ${min} shared expert(s), got ${n}` : `it takes ${min}..${max} shared experts, got ${n}`;
 	}
-	if (n > 0 && gated && !input.sharedExpertPrompts && input.gatesFromPrompts) {
+	if (n > 0 && gated && !input.sharedExpertPrompts && input.gatesFromPrompts && !input.sharedKept) {
 		return "its shared expert gate is built from prompts: give the shared experts positive_prompts (or use gate_mode random)";
 	}
 	if (n > 0 && !gated && input.sharedExpertPrompts) {

@@ -56,6 +56,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 				].filter(Boolean),
 			})),
 			experts: expertOrigins(plan),
+			// A base MoE's shared expert, kept because the recipe lists none.
+			sharedExpertKept: plan.keptSharedExpert !== undefined,
 			tensors: plan.tensors.length,
 			tensorBytes: plan.dataBytes,
 			diskBytes: plan.fileBytes,
@@ -74,6 +76,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		for (const m of summary.models) out.write(`  ${m.roles.join(", ")}: ${m.label} -> ${m.dir}${m.commit ? ` @ ${m.commit}` : ""} (${m.moe ? `${m.moe.architecture} of ${m.moe.experts} experts, read as ${m.modelType}${m.moe.expert === undefined ? "" : ` with its expert ${m.moe.expert}`}` : m.modelType})\n`);
 		out.write("experts:\n");
 		summary.experts.forEach((o, e) => out.write(`  ${e}: ${o.text}\n`));
+		if (summary.sharedExpertKept) out.write("  shared expert: the base MoE's, kept (with its gate row)\n");
 		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, ${summary.seed === null ? "seed not chosen yet (the merge draws one and records it in the model card; --random-seed N fixes it)" : `seed ${summary.seed}`}\n`);
 		out.write(`  because ${summary.architectureReason}\n`);
 		for (const p of summary.architecturesPassedOver) out.write(`  not ${p.name}: ${p.reason}\n`);

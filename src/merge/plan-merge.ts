@@ -14,7 +14,7 @@ import { type InputStamps, stampInputs } from "../inputs/input-stamps.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
 import type { ResolvedModel } from "./resolve-model.js";
 import { keptRouterRows, keptRowValues } from "./expert-origins.js";
-import { denseViewOfMoe } from "../model/moe-as-dense.js";
+import { denseViewOfMoe, viewSharedName } from "../model/moe-as-dense.js";
 
 export interface PlanMergeOptions {
 	layout?: ExpertLayout;
@@ -110,6 +110,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			},
 			routers: ready ? ready.routers : (l) => pending!.layer(l),
 			keptRouterRows: kept,
+			...(resolved.keptSharedExpert && { keptSharedExpert: { source: resolved.keptSharedExpert.source, width: resolved.keptSharedExpert.slots * base.intermediateSize, name: viewSharedName } }),
 			sharedExperts: sharedExpertsOf(resolved, ready ? ready.sharedGates : (l) => pending!.sharedLayer(l)),
 		});
 		const shards = planShards(
@@ -120,7 +121,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			base,
 			numExperts: recipe.experts.length,
 			expertsPerToken: resolved.expertsPerToken,
-			sharedExperts: recipe.sharedExperts.length,
+			sharedExperts: resolved.keptSharedExpert?.slots ?? recipe.sharedExperts.length,
 			dtype: torchDTypeName(resolved.dtype),
 			training: {
 				outputRouterLogits: options.training?.outputRouterLogits ?? recipe.training.outputRouterLogits,
@@ -152,7 +153,7 @@ async function openSource(model: ResolvedModel): Promise<ModelWeights> {
 	const weights = await ModelWeights.open(model.dir, model.weightFiles);
 	if (!model.moe) return weights;
 	try {
-		return denseViewOfMoe(model.moe.spec, weights, model.moe.expert, { routers: true });
+		return denseViewOfMoe(model.moe.spec, weights, model.moe.expert, { moeParts: true });
 	} catch (error) {
 		await weights.close();
 		throw error;

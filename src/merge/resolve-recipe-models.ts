@@ -25,6 +25,11 @@ export interface ResolvedRecipe {
 	architectureChoice: ArchitectureChoice;
 	/** As the recipe writes it, else the architecture's default. */
 	expertsPerToken: number;
+	/**
+	 * A base MoE's own shared expert, kept because the recipe lists no shared_experts: its width in units
+	 * of the routed experts' intermediate size (what the output config counts), and its base model index.
+	 */
+	keptSharedExpert?: { source: number; slots: number };
 	dtype: FloatDType;
 	warnings: string[];
 }
@@ -85,14 +90,17 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		throw first ? at(first.loc, error) : error;
 	}
 	const baseMoe = models[base].moe;
+	const keptShared = keptSharedExpert(recipe, models[base]);
+	const sharedCount = keptShared ? keptShared.slots : recipe.sharedExperts.length;
 	const choice = chooseArchitecture({
 		candidates: recipe.architecture ? recipe.architectureCandidates : undefined,
 		// Editing an MoE: its own architecture first, when the recipe names none.
 		prefer: baseMoe && !recipe.architecture ? baseMoe.spec.arch.name : undefined,
 		inputs: models.map((m) => ({ label: m.label, config: m.config })),
-		sharedExperts: recipe.sharedExperts.length,
+		sharedExperts: sharedCount,
 		sharedExpertPrompts: recipe.sharedExperts.some((e) => e.positivePrompts.length > 0),
 		gatesFromPrompts: usesPrompts(recipe.gateMode),
+		sharedKept: keptShared !== undefined,
 	});
 	const { architecture } = choice;
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
@@ -115,11 +123,30 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	if ((E & (E - 1)) !== 0) {
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
 	}
-	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : defaultExpertsPerToken(architecture, recipe.sharedExperts.length);
+	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : defaultExpertsPerToken(architecture, sharedCount);
 	if (expertsPerToken > E) {
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}
-	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings };
+	const kept = keptShared && architecture.sharedExpertNames ? { keptSharedExpert: { source: base, slots: keptShared.slots } } : {};
+	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings, ...kept };
+}
+
+/**
+ * An MoE base's shared expert, kept when the recipe lists no shared_experts (listing them replaces it):
+ * the output writes shared experts as a multiple of the routed experts' intermediate size, so one of
+ * another width is refused.
+ */
+function keptSharedExpert(recipe: Recipe, base: ResolvedModel): { slots: number } | undefined {
+	const spec = base.moe?.spec;
+	if (recipe.sharedExperts.length > 0 || !spec?.sharedIntermediate) return undefined;
+	const slots = spec.sharedIntermediate / spec.expertIntermediate;
+	if (!Number.isInteger(slots)) {
+		throw new ModelError(`${recipe.file}: the base ${base.label}'s shared expert has ${spec.sharedIntermediate} intermediate rows, not a multiple of its experts' ${spec.expertIntermediate}, so it cannot be kept as it is`, {
+			file: recipe.file,
+			hint: "list shared_experts in the recipe to replace it",
+		});
+	}
+	return { slots };
 }
 
 /**

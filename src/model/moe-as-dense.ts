@@ -5,7 +5,7 @@
  * expert's projection is a contiguous run of rows of the [E, rows, cols] stack, so it is given as a
  * tensor of its own over those bytes: every reader (tensor plan, writer, forward pass) sees a plain
  * dense checkpoint and copies the bytes unchanged. A merge's view also holds each layer's router
- * (viewRouterName), whose row N it keeps for that expert.
+ * (viewRouterName), whose row N it keeps for that expert, and shared expert (viewSharedName).
  */
 import { MLP_PROJECTIONS, expertTensor } from "../architectures/expert-tensors.js";
 import { ModelError } from "../errors.js";
@@ -37,9 +37,10 @@ export function checkExpertIndex(spec: MoeSpec, expert: number, label: string): 
 
 /**
  * `weights` (an MoE of `spec`) as a dense model whose MLP is expert `expert` (none when undefined: the
- * attention path alone, e.g. a base model); `routers`: with each layer's router (viewRouterName). The result owns the files: close it instead of `weights`.
+ * attention path alone, e.g. a base model); `moeParts`: with each layer's router (viewRouterName) and shared
+ * expert with its gate (viewSharedName), which a merge keeps. The result owns the files: close it instead of `weights`.
  */
-export function denseViewOfMoe(spec: MoeSpec, weights: ModelWeights, expert: number | undefined, options: { routers?: boolean } = {}): ModelWeights {
+export function denseViewOfMoe(spec: MoeSpec, weights: ModelWeights, expert: number | undefined, options: { moeParts?: boolean } = {}): ModelWeights {
 	const blockNames = spec.sparse.map((_, l) => moeBlockNames(spec, weights, l));
 	const table = new Map<string, TensorLocation>();
 	for (const name of weights.names()) {
@@ -53,18 +54,32 @@ export function denseViewOfMoe(spec: MoeSpec, weights: ModelWeights, expert: num
 	if (expert !== undefined) {
 		for (let l = 0; l < spec.sparse.length; l++) {
 			for (const p of MLP_PROJECTIONS) table.set(LLAMA_LIKE_NAMES.mlp(l, p), expertProjection(spec, weights, l, expert, p));
-			if (options.routers) table.set(viewRouterName(l), weights.get(spec.arch.routerName(l, layoutOf(weights, spec.arch, l))));
+			if (options.moeParts) table.set(viewRouterName(l), weights.get(spec.arch.routerName(l, layoutOf(weights, spec.arch, l))));
+		}
+	}
+	if (options.moeParts && spec.sharedIntermediate && spec.arch.sharedExpertNames) {
+		const names = spec.arch.sharedExpertNames;
+		for (let l = 0; l < spec.sparse.length; l++) {
+			for (const p of MLP_PROJECTIONS) table.set(viewSharedName(l, p), weights.get(names.projection(l, p)));
+			const gate = names.gate?.(l);
+			if (gate) table.set(viewSharedName(l, "gate"), weights.get(gate));
 		}
 	}
 	return weights.withTable(table);
 }
 
+/** The names a merge's view gives layer l's shared expert projections and its gate (`gate`), kept from a base MoE. */
+export function viewSharedName(l: number, part: (typeof MLP_PROJECTIONS)[number] | "gate"): string {
+	return `model.layers.${l}.mlp.moe_shared.${part}.weight`;
+}
+
 /**
  * The name a dense view with an expert gives layer l's whole router [E, H] (the expert's row is row N
- * of it): what a merge copies a kept router row from. No dense model has a tensor of that name.
+ * of it): what a merge copies a kept router row from. No dense model has a tensor of that name; under
+ * `mlp.`, it is never copied as a base tensor.
  */
 export function viewRouterName(l: number): string {
-	return `model.layers.${l}.moe_router.weight`;
+	return `model.layers.${l}.mlp.moe_router.weight`;
 }
 
 /** Every tensor name of layer l's MoE block (router, experts, shared expert and its gate) in the layout the layer has. */

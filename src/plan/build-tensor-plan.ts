@@ -36,6 +36,11 @@ export interface TensorPlanInput {
 	attentionRows: Record<AttentionBias, number>;
 	/** Router rows per layer, [numExperts, hidden] row-major (the rows of experts in `keptRouterRows` are not read). */
 	routers: LayerValues;
+	/**
+	 * A base MoE's shared expert kept as it is: input `source`'s tensors `name(layer, part)` (projections
+	 * [width, H] / [H, width], and its gate [1, H] when the architecture gates it).
+	 */
+	keptSharedExpert?: { source: number; width: number; name: (layer: number, part: MlpProjection | "gate") => string };
 	/** Per routed expert, where its router row is kept from (an expert taken from an MoE without prompts); undefined: from `routers`. */
 	keptRouterRows?: (KeptRouterRow | undefined)[];
 }
@@ -135,6 +140,7 @@ function layerPart(values: LayerValues, layer: number, length: number, label: st
 /** The shared experts' stacked MLP (each expert copied like a routed one) and their gate row, when the architecture and the recipe have them. */
 function sharedExpertTensors(input: TensorPlanInput, layer: number, H: number, I: number): PlannedTensor[] {
 	const { architecture: arch, sharedExperts, dtype } = input;
+	if (input.keptSharedExpert) return keptSharedTensors(input, input.keptSharedExpert, layer, H);
 	if (!sharedExperts || sharedExperts.experts.length === 0) return [];
 	if (!arch.sharedExpertNames) throw new Error(`${arch.displayName} has no shared expert, but the plan was given one`);
 	const names = arch.sharedExpertNames;
@@ -151,6 +157,23 @@ function sharedExpertTensors(input: TensorPlanInput, layer: number, H: number, I
 		if (!sharedExperts.gates) throw new Error(`${arch.displayName} gates its shared experts, but no gate rows were built`);
 		tensors.push({ name: names.gate(layer), dtype, shape: [1, H], parts: [layerPart(sharedExperts.gates, layer, H, `shared expert gate ${layer}`)] });
 	}
+	return tensors;
+}
+
+/** The kept shared expert's tensors, each copied from the base MoE after its shape is checked. */
+function keptSharedTensors(input: TensorPlanInput, kept: NonNullable<TensorPlanInput["keptSharedExpert"]>, layer: number, H: number): PlannedTensor[] {
+	const names = input.architecture.sharedExpertNames!;
+	const { label, weights } = input.weights[kept.source]!;
+	const copy = (outName: string, part: MlpProjection | "gate", shape: number[]): PlannedTensor => {
+		const name = kept.name(layer, part);
+		const got = weights.has(name) ? weights.get(name).info.shape : undefined;
+		if (!got || got.join(",") !== shape.join(",")) throw new ModelError(`${label}: its shared expert's ${part} of layer ${layer} has shape [${got ?? "missing"}], expected [${shape}]`, { file: weights.dir });
+		return { name: outName, dtype: input.dtype, shape, parts: [{ kind: "copy", source: kept.source, name }] };
+	};
+	const shape = expectedShapes(H, kept.width);
+	const tensors = PROJECTIONS.map((p) => copy(names.projection(layer, p), p, shape[p]));
+	const gate = names.gate?.(layer);
+	if (gate) tensors.push(copy(gate, "gate", [1, H]));
 	return tensors;
 }
 

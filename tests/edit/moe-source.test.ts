@@ -22,6 +22,7 @@ import { ModelWeights } from "../../src/safetensors/index.js";
 import { GateTokenizer } from "../../src/tokenize/index.js";
 import { verifyCheckpoint } from "../../src/verify/index.js";
 import { LLAMA_A, LLAMA_B, LLAMA_BASE, QWEN2, allTensors, mergeMoe } from "../extract/helpers.js";
+import { qwen2Moe } from "../../src/architectures/qwen2-moe.js";
 import { runCli, tempDir } from "../merge/helpers.js";
 import { sameBytes, tensorBytes } from "../merge/tensor-compare.js";
 
@@ -163,6 +164,32 @@ for (const layout of ["per-expert", "fused"] as const) {
 		});
 	});
 }
+
+const qwenDir = await tempDir();
+describe("editing a Qwen MoE: no shared_experts listed keeps the base's shared expert and its gate", () => {
+	const moe = join(qwenDir, "moe");
+	before(() => mergeMoe(qwenDir, moe, { architecture: "qwen", base: QWEN2, experts: [QWEN2, QWEN2], shared: [QWEN2] }));
+
+	it("shared expert, gate and kept router rows bit-identical; verify passes", async () => {
+		const out = join(qwenDir, "edited");
+		await edit(qwenDir, "edit.yml", [`base_model: ${moe}`, "gate_mode: random", "experts:", `  - source_model: ${moe}`, "    expert: 1", `  - source_model: ${moe}`, "    expert: 0", `  - source_model: ${QWEN2}`], out);
+		const ours = await allTensors(out);
+		const source = await allTensors(moe);
+		for (const [name, t] of source) {
+			if (name.includes(".mlp.experts.") || name.endsWith(".mlp.gate.weight")) continue;
+			assert.ok(sameBytes(ours.get(name)!.bytes, t.bytes), `${name} differs from the source MoE`);
+		}
+		for (let l = 0; l < 2; l++) {
+			assert.ok(ours.has(qwen2Moe.sharedExpertNames!.gate!(l)));
+			const router = qwen2Moe.routerName(l, "per-expert");
+			assert.ok(sameBytes(await rowBytes(out, router, 0), await rowBytes(moe, router, 1)));
+			assert.ok(sameBytes(await rowBytes(out, router, 1), await rowBytes(moe, router, 0)));
+		}
+		const config = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
+		assert.equal(config.shared_expert_intermediate_size, JSON.parse(await readFile(join(moe, "config.json"), "utf8")).shared_expert_intermediate_size);
+		assert.deepEqual((await verifyCheckpoint(out)).problems.filter((p) => !/tokenizer/.test(p.message)), []);
+	});
+});
 
 const refusals = await tempDir();
 describe("MoE sources refused before anything is written, at the recipe's line", () => {
