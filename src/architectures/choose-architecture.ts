@@ -7,6 +7,8 @@ import { ARCHITECTURES } from "./registry.js";
 export interface ArchitectureChoiceInput {
 	/** What the recipe's `architecture:` prefix allows, in mergekit's order; undefined = any. */
 	candidates?: ArchitectureName[];
+	/** Tried before the others (the architecture of an MoE base being edited). */
+	prefer?: ArchitectureName;
 	/** Every input model (base and experts), with the name messages use. */
 	inputs: { label: string; config: DenseConfig }[];
 	sharedExperts: number;
@@ -14,6 +16,8 @@ export interface ArchitectureChoiceInput {
 	sharedExpertPrompts: boolean;
 	/** Whether the gate_mode builds router rows from prompts (else they are random). */
 	gatesFromPrompts: boolean;
+	/** The shared experts are an MoE base's own, with their gate row when they have one (editing an MoE). */
+	sharedKept?: boolean;
 }
 
 export interface ArchitectureChoice {
@@ -30,7 +34,8 @@ export interface ArchitectureChoice {
  * can express every input; otherwise an error listing each one and why not.
  */
 export function chooseArchitecture(input: ArchitectureChoiceInput): ArchitectureChoice {
-	const candidates = input.candidates ? ARCHITECTURES.filter((a) => input.candidates?.includes(a.name)) : ARCHITECTURES;
+	const allowed = input.candidates ? ARCHITECTURES.filter((a) => input.candidates?.includes(a.name)) : ARCHITECTURES;
+	const candidates = [...allowed.filter((a) => a.name === input.prefer), ...allowed.filter((a) => a.name !== input.prefer)];
 	const passedOver: ArchitectureChoice["passedOver"] = [];
 	for (const arch of candidates) {
 		const reason = whyNot(arch, input);
@@ -41,6 +46,8 @@ export function chooseArchitecture(input: ArchitectureChoiceInput): Architecture
 		const types = [...new Set(input.inputs.map((i) => i.config.modelType))].join(", ");
 		const why = input.candidates
 			? `the recipe's architecture: asks for it${passedOver.length > 0 ? " (the first of its matches that fits)" : ""}`
+			: arch.name === input.prefer
+			? "it is the architecture of the base model (an MoE)"
 			: `the first of ${ARCHITECTURES.map((a) => a.displayName).join(", ")} that can express ${types} inputs with ${input.sharedExperts} shared expert(s)`;
 		return { architecture: arch, reason: why, passedOver };
 	}
@@ -64,7 +71,7 @@ export function whyNot(arch: OutputArchitecture, input: ArchitectureChoiceInput)
 		if (max === 0) return "it has no shared experts";
 		return max === Number.POSITIVE_INFINITY ? `it needs at least ${min} shared expert(s), got ${n}` : `it takes ${min}..${max} shared experts, got ${n}`;
 	}
-	if (n > 0 && gated && !input.sharedExpertPrompts && input.gatesFromPrompts) {
+	if (n > 0 && gated && !input.sharedExpertPrompts && input.gatesFromPrompts && !input.sharedKept) {
 		return "its shared expert gate is built from prompts: give the shared experts positive_prompts (or use gate_mode random)";
 	}
 	if (n > 0 && !gated && input.sharedExpertPrompts) {

@@ -1,4 +1,5 @@
 import { dirname, resolve } from "node:path";
+import { expertOrigins } from "../merge/expert-origins.js";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
 import { checkOutputTarget, freeBytes } from "../output/output-target.js";
 import { describeAbandoned, findAbandonedPartials } from "../resume/abandoned-partials.js";
@@ -46,12 +47,17 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 				dir: m.dir,
 				commit: m.commit,
 				modelType: m.config.modelType,
+				// An MoE source: its architecture, and the expert read as the dense model's MLP.
+				moe: m.moe && { architecture: m.moe.spec.arch.displayName, experts: m.moe.spec.experts, expert: m.moe.expert },
 				roles: [
 					i === plan.base ? "base" : undefined,
 					...plan.experts.flatMap((x, e) => (x === i ? [`expert ${e}`] : [])),
 					...plan.sharedExperts.flatMap((x, e) => (x === i ? [`shared expert ${e}`] : [])),
 				].filter(Boolean),
 			})),
+			experts: expertOrigins(plan),
+			// A base MoE's shared expert, kept because the recipe lists none.
+			sharedExpertKept: plan.keptSharedExpert !== undefined,
 			tensors: plan.tensors.length,
 			tensorBytes: plan.dataBytes,
 			diskBytes: plan.fileBytes,
@@ -67,7 +73,10 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		}
 		const out = process.stdout;
 		out.write(`recipe: ${recipe.file}\n`);
-		for (const m of summary.models) out.write(`  ${m.roles.join(", ")}: ${m.label} -> ${m.dir}${m.commit ? ` @ ${m.commit}` : ""} (${m.modelType})\n`);
+		for (const m of summary.models) out.write(`  ${m.roles.join(", ")}: ${m.label} -> ${m.dir}${m.commit ? ` @ ${m.commit}` : ""} (${m.moe ? `${m.moe.architecture} of ${m.moe.experts} experts, read as ${m.modelType}${m.moe.expert === undefined ? "" : ` with its expert ${m.moe.expert}`}` : m.modelType})\n`);
+		out.write("experts:\n");
+		summary.experts.forEach((o, e) => out.write(`  ${e}: ${o.text}\n`));
+		if (summary.sharedExpertKept) out.write("  shared expert: the base MoE's, kept (with its gate row)\n");
 		out.write(`output: ${summary.architecture} (${summary.layout} layout), ${summary.dtype}, gate mode ${summary.gateMode}, ${summary.seed === null ? "seed not chosen yet (the merge draws one and records it in the model card; --random-seed N fixes it)" : `seed ${summary.seed}`}\n`);
 		out.write(`  because ${summary.architectureReason}\n`);
 		for (const p of summary.architecturesPassedOver) out.write(`  not ${p.name}: ${p.reason}\n`);

@@ -3,13 +3,14 @@
  * N's MLP, config derived back to the dense family, tokenizer), streamed tensor by tensor into a
  * staging folder beside the output that is verified, locked and renamed into place only when complete.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { ModelError } from "../errors.js";
+import { readConfigObject } from "../inputs/dense-config.js";
 import { LOCK_FILE_NAME, lockFolderFiles, lockHead, lockSources, writeLock } from "../lock/index.js";
 import { writeShards, type WriteProgress } from "../merge/write-shards.js";
 import { DEFAULT_SHARD_SIZE } from "../merge/plan-merge.js";
 import { describeMoe, type MoeSpec } from "../model/moe-spec.js";
+import { denseViewOfMoe } from "../model/moe-as-dense.js";
 import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeOutputFailure } from "../output/output-write-error.js";
@@ -18,7 +19,7 @@ import { createStagingDir } from "../resume/staging-dir.js";
 import { ModelWeights, encodeIndex, planShards } from "../safetensors/index.js";
 import { checkMergedOutput } from "../verify/index.js";
 import { VERSION } from "../version.js";
-import { denseConfigOfMoe } from "./dense-config-of-moe.js";
+import { denseConfigOfMoe } from "../model/dense-config-of-moe.js";
 import { checkExtractRequest, planExtractTensors } from "./plan-extract.js";
 
 /** The MoE to extract from, found on disk (a local folder or a Hub snapshot). */
@@ -60,16 +61,8 @@ export interface ExtractResult {
 
 /** Reads the MoE's config through its architecture's description (registry, by model_type). */
 async function readMoe(dir: string): Promise<{ raw: Record<string, unknown>; spec: MoeSpec; file: string }> {
-	const file = join(dir, "config.json");
-	let raw: unknown;
-	try {
-		raw = JSON.parse(await readFile(file, "utf8"));
-	} catch (cause) {
-		throw new ModelError(`${file}: cannot read the model's config.json (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { file, cause });
-	}
-	if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ModelError(`${file}: config.json must hold a JSON object`, { file });
-	const config = raw as Record<string, unknown>;
-	return { raw: config, spec: describeMoe(config, file), file };
+	const { raw, file } = await readConfigObject(dir);
+	return { raw, spec: describeMoe(raw, file), file };
 }
 
 export async function runExtract(source: ExtractSource, options: ExtractOptions): Promise<ExtractResult> {
@@ -78,8 +71,15 @@ export async function runExtract(source: ExtractSource, options: ExtractOptions)
 	checkExtractRequest(spec, options, source.label);
 	await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, inputs: [source.dir] });
 	const weights = await ModelWeights.open(source.dir);
+	let view: ModelWeights;
 	try {
-		const { tensors, intermediate } = planExtractTensors(spec, weights, options);
+		view = denseViewOfMoe(spec, weights, options.expert);
+	} catch (error) {
+		await weights.close();
+		throw error;
+	}
+	try {
+		const { tensors, intermediate } = planExtractTensors(spec, view, weights, options);
 		const { family, config } = denseConfigOfMoe(spec.arch, raw, file, intermediate);
 		const shards = planShards(tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })), options.shardSize ?? DEFAULT_SHARD_SIZE);
 		const bytes = shards.reduce((sum, s) => sum + s.dataBytes, 0);
@@ -94,7 +94,7 @@ export async function runExtract(source: ExtractSource, options: ExtractOptions)
 		sources.catch(() => {});
 		const staging = await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		try {
-			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
+			const shardHashes = await writeShards({ dir: staging.path, tensors, shards, sources: [view, weights], seed: 0, onProgress: options.onProgress, signal: options.signal });
 			const files = ["config.json", "README.md", ...shards.map((s) => s.fileName)];
 			await writeFile(join(staging.path, "config.json"), stringifyConfig(config));
 			if (shards.length > 1) {
@@ -127,7 +127,7 @@ export async function runExtract(source: ExtractSource, options: ExtractOptions)
 			throw describeOutputFailure(error);
 		}
 	} finally {
-		await weights.close();
+		await view.close();
 	}
 }
 

@@ -48,6 +48,12 @@ export interface DenseConfig {
 }
 
 export async function readDenseConfig(dir: string): Promise<DenseConfig> {
+	const { raw, file } = await readConfigObject(dir);
+	return normaliseDenseConfig(raw, file);
+}
+
+/** A model folder's config.json as a JSON object (dense or MoE), with its path; a ModelError naming it otherwise. */
+export async function readConfigObject(dir: string): Promise<{ raw: Record<string, unknown>; file: string }> {
 	const file = join(dir, "config.json");
 	let text: string;
 	try {
@@ -68,7 +74,7 @@ export async function readDenseConfig(dir: string): Promise<DenseConfig> {
 	if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
 		throw new ModelError(`${file}: config.json must hold a JSON object`, { file });
 	}
-	return normaliseDenseConfig(raw as Record<string, unknown>, file);
+	return { raw: raw as Record<string, unknown>, file };
 }
 
 export function normaliseDenseConfig(raw: Record<string, unknown>, file: string): DenseConfig {

@@ -45,6 +45,8 @@ export async function lockSources(models: readonly LockModel[], roles: readonly 
 	for (const [model, files] of filesOf) {
 		for (const file of files) {
 			const path = join(models[model].dir, file.path);
+			// One MoE can be several sources (the base, and each expert taken from it): its files are hashed once.
+			if (hashes.has(path) || toRead.includes(path)) continue;
 			const named = await blobSha256(path);
 			if (named) hashes.set(path, named);
 			else toRead.push(path);

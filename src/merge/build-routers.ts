@@ -4,10 +4,13 @@
  * tensor (the forward pass over the base model is the long part, and the routers are a few KB).
  */
 import { type GateSummary, buildPromptGates, buildRandomGates, routerStats, summarizeGates, tokenizeGatePrompts } from "../gates/index.js";
-import { stateSummaryOf } from "../gates/gate-rows.js";
+import { promptVectors, stateSummaryOf } from "../gates/gate-rows.js";
+import { lengthBesideKeptRows } from "../gates/beside-kept-rows.js";
+import type { PromptStates } from "../gates/prompt-states.js";
+import type { HiddenGateMode } from "../recipe/gate-modes.js";
 import { ComputeEngine } from "../kernels/index.js";
-import { type ForwardProgress, computePromptStates, newPhaseTimes } from "../model/index.js";
-import { type ExpertSpec, isRandomGateMode, readsHiddenStates } from "../recipe/index.js";
+import { type ForwardProgress, computeMoeRouterInputs, computePromptStates, newPhaseTimes } from "../model/index.js";
+import { type ExpertSpec, isRandomGateMode, keepsRouterRow, readsHiddenStates } from "../recipe/index.js";
 import type { ModelWeights } from "../safetensors/index.js";
 import type { ResolvedRecipe } from "./resolve-recipe-models.js";
 import { gatesSharedExperts } from "../architectures/output-architecture.js";
@@ -40,30 +43,41 @@ export interface RouterOptions {
 	/** Prompt gates: "compute" (default) now; "defer": hidden-state ones as a PendingRouters; "skip": zeros, for a dry run that needs sizes only. */
 	hiddenGates?: "compute" | "defer" | "skip";
 	onGateProgress?: (progress: ForwardProgress) => void;
+	/**
+	 * Per layer, the router rows kept from an MoE (experts with `expert:` and no prompts), [K, H]: new
+	 * prompt rows are lengthened beside them so their logits compare (gates/beside-kept-rows.ts, docs/edit.md).
+	 */
+	keptRows?: Float32Array[];
 }
 
 export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelWeights, options: RouterOptions): Promise<Routers | PendingRouters> {
 	const { recipe } = resolved;
 	const { numLayers, hiddenSize } = resolved.models[resolved.base].config;
 	const numExperts = recipe.experts.length;
-	const expertLabels = resolved.experts.map((m) => resolved.models[m].label);
+	// Experts taken from an MoE without prompts keep their row (the tensor plan copies it); the others get new rows.
+	const fresh = recipe.experts.flatMap((e, i) => (keepsRouterRow(e) ? [] : [i]));
+	const allFresh = fresh.length === numExperts;
+	const expertLabels = fresh.map((i) => resolved.models[resolved.experts[i]!]!.label);
 	const mode = recipe.gateMode;
 	const { seed } = options;
 	// One gate row for all shared experts (they are one MLP in the output), when the architecture gates them.
 	const gatedShared = recipe.sharedExperts.length > 0 && gatesSharedExperts(resolved.architecture);
+	const zeros = (rows: number) => Array.from({ length: numLayers }, () => new Float32Array(rows * hiddenSize));
 	if (isRandomGateMode(mode)) {
+		// Drawn for every expert, so a new expert's row is the one a fresh merge would give it.
 		const routers = buildRandomGates({ mode, numLayers, rows: numExperts, hiddenSize, seed });
 		const sharedGates = gatedShared ? buildRandomGates({ mode, numLayers, rows: 1, hiddenSize, seed, purpose: "shared_expert_gate" }) : undefined;
-		const { stats, warnings } = routerStats(routers, numExperts, hiddenSize, expertLabels);
+		const { stats, warnings } = routerStats(allFresh ? routers : routers.map((r) => pickRows(r, fresh, hiddenSize)), fresh.length, hiddenSize, expertLabels);
 		return { routers, sharedGates, gates: summarizeGates(mode, stats), warnings };
 	}
 	const hidden = readsHiddenStates(mode);
 	// A dry run needs sizes only; cheap_embed would read embedding rows that `plan` of a Hub model does not download.
-	if (options.hiddenGates === "skip") {
-		const zeros = (rows: number) => Array.from({ length: numLayers }, () => new Float32Array(rows * hiddenSize));
+	// With every row kept there is nothing to compute.
+	if (options.hiddenGates === "skip" || (fresh.length === 0 && !gatedShared)) {
 		return { routers: zeros(numExperts), sharedGates: gatedShared ? zeros(1) : undefined, gates: summarizeGates(mode, []), warnings: [] };
 	}
 	const base = resolved.models[resolved.base];
+	const baseMoe = base.moe;
 	const gateOptions = {
 		mode,
 		baseModelDir: base.dir,
@@ -71,7 +85,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 		numLayers,
 		hiddenSize,
 		expertLabels,
-		experts: recipe.experts.map(gatePrompts),
+		experts: fresh.map((i) => gatePrompts(recipe.experts[i]!)),
 		sharedExpert: gatedShared ? unionOfPrompts(recipe.sharedExperts) : undefined,
 	};
 	// Tokenizer problems, empty prompts and ids beyond the vocabulary are found now, before anything is written.
@@ -81,6 +95,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 		const engine = hidden ? await ComputeEngine.create({ threads: options.threads }) : undefined;
 		const times = newPhaseTimes();
 		let forward: GateSummary["forward"];
+		let states: PromptStates[] | undefined;
 		try {
 			const built = await buildPromptGates({
 				...gateOptions,
@@ -93,20 +108,49 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 							options.onGateProgress?.(p);
 						};
 						const started = performance.now();
-						const { states } = await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times, weights: base.adapter ? baseWeights : undefined });
+						// An MoE base: its own routing input (what its kept rows multiply), from its own expert mix.
+						states = baseMoe
+							? await computeMoeRouterInputs(base.dir, baseMoe.spec, lists, { backend: engine, signal, onLayer: (layer, total) => onProgress({ layer, layers: total, prompt: 0, prompts: lists.length }) })
+							: (await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times, weights: base.adapter ? baseWeights : undefined })).states;
 						forward = { seconds: (performance.now() - started) / 1000, layers, phases: { ...times } };
 						return states;
 					}
 					: undefined,
 			}, prompts);
 			const gates = { ...summarizeGates(mode, built.stats, built), ...(forward && { forward }) };
-			return { routers: built.routers, sharedGates: built.sharedGates, gates, warnings: built.warnings };
+			// Beside kept rows, each new row's length: from the router inputs of its positive prompts (hidden modes).
+			const lengthOf = (l: number, i: number, row: Float32Array): number => {
+				const kept = options.keptRows?.[l];
+				if (!kept) return 1;
+				const positives = states && hidden ? prompts.indices[i]!.positive.map((j) => promptVectors(states![j]!, mode as HiddenGateMode)[l]!) : [];
+				return lengthBesideKeptRows(row, kept, positives, hiddenSize);
+			};
+			const routers = allFresh ? built.routers : built.routers.map((r, l) => placeRows(r, fresh, numExperts, hiddenSize, (i, row) => lengthOf(l, i, row)));
+			return { routers, sharedGates: built.sharedGates, gates, warnings: built.warnings };
 		} finally {
 			await engine?.close();
 		}
 	};
 	if (!hidden || options.hiddenGates !== "defer") return build();
 	return pendingRouters(build);
+}
+
+/** Rows `which` of an [n, H] matrix, in that order. */
+function pickRows(matrix: Float32Array, which: readonly number[], H: number): Float32Array {
+	const out = new Float32Array(which.length * H);
+	which.forEach((e, i) => out.set(matrix.subarray(e * H, (e + 1) * H), i * H));
+	return out;
+}
+
+/** The new rows [fresh.length, H] at their experts' places of an [E, H] router (kept places stay zero, the plan copies them), each scaled by `length`. */
+function placeRows(rows: Float32Array, fresh: readonly number[], E: number, H: number, length: (i: number, row: Float32Array) => number): Float32Array {
+	const out = new Float32Array(E * H);
+	fresh.forEach((e, i) => {
+		const row = rows.subarray(i * H, (i + 1) * H);
+		const scale = length(i, row);
+		for (let j = 0; j < H; j++) out[e * H + j] = row[j]! * scale;
+	});
+	return out;
 }
 
 export function isPending(routers: Routers | PendingRouters): routers is PendingRouters {

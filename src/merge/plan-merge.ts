@@ -12,6 +12,9 @@ import { ModelWeights, type ShardPlan, dtypeBytes, planShards, torchDTypeName } 
 import { type PendingRouters, buildRouters, isPending } from "./build-routers.js";
 import { type InputStamps, stampInputs } from "../inputs/input-stamps.js";
 import { type ResolvedRecipe, resolveRecipeModels } from "./resolve-recipe-models.js";
+import type { ResolvedModel } from "./resolve-model.js";
+import { keptRouterRows, keptRowValues } from "./expert-origins.js";
+import { denseViewOfMoe, viewSharedName } from "../model/moe-as-dense.js";
 
 export interface PlanMergeOptions {
 	layout?: ExpertLayout;
@@ -77,12 +80,15 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 	const weights: ModelWeights[] = [];
 	let loras: LoraInputs | undefined;
 	try {
-		for (const model of resolved.models) weights.push(await ModelWeights.open(model.dir, model.weightFiles));
+		for (const model of resolved.models) weights.push(await openSource(model));
 		const inputStamps = await stampInputs(weights);
 		// base+lora: each such model's weights are read with its adapter applied (the gates' forward pass too).
 		loras = await openLoraInputs(resolved.models, weights, { threads: options.threads, locked: options.locked });
 		resolved.warnings.push(...loras.warnings);
-		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed, hiddenGates: options.headersOnly ? "skip" : options.hiddenGates });
+		const kept = keptRouterRows(resolved);
+		const hiddenGates = options.headersOnly ? "skip" : options.hiddenGates;
+		const keptRows = hiddenGates === "skip" ? undefined : await keptRowValues(kept, weights, base.numLayers, base.hiddenSize);
+		const built = await buildRouters(resolved, weights[resolved.base], { ...options, seed, hiddenGates, keptRows });
 		const pending = isPending(built) ? built : undefined;
 		const ready = isPending(built) ? undefined : built;
 		const tensors = buildTensorPlan({
@@ -103,6 +109,8 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 				o_proj: base.hiddenSize,
 			},
 			routers: ready ? ready.routers : (l) => pending!.layer(l),
+			keptRouterRows: kept,
+			...(resolved.keptSharedExpert && { keptSharedExpert: { source: resolved.keptSharedExpert.source, width: resolved.keptSharedExpert.slots * base.intermediateSize, name: viewSharedName } }),
 			sharedExperts: sharedExpertsOf(resolved, ready ? ready.sharedGates : (l) => pending!.sharedLayer(l)),
 		});
 		const shards = planShards(
@@ -113,7 +121,7 @@ export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}):
 			base,
 			numExperts: recipe.experts.length,
 			expertsPerToken: resolved.expertsPerToken,
-			sharedExperts: recipe.sharedExperts.length,
+			sharedExperts: resolved.keptSharedExpert?.slots ?? recipe.sharedExperts.length,
 			dtype: torchDTypeName(resolved.dtype),
 			training: {
 				outputRouterLogits: options.training?.outputRouterLogits ?? recipe.training.outputRouterLogits,
@@ -138,6 +146,18 @@ function sharedExpertsOf(resolved: ResolvedRecipe, gates: LayerValues | undefine
 	if (specs.length === 0 || !resolved.architecture.sharedExpertNames) return undefined;
 	const experts = specs.map((spec, i) => ({ source: resolved.sharedExperts[i], noiseScale: spec.noiseScale, residualScale: spec.residualScale }));
 	return { experts, gates };
+}
+
+/** A source's weights as the plan reads them: a dense model's as they are, an MoE's seen as a dense model (with its routers, for kept rows). */
+async function openSource(model: ResolvedModel): Promise<ModelWeights> {
+	const weights = await ModelWeights.open(model.dir, model.weightFiles);
+	if (!model.moe) return weights;
+	try {
+		return denseViewOfMoe(model.moe.spec, weights, model.moe.expert, { moeParts: true });
+	} catch (error) {
+		await weights.close();
+		throw error;
+	}
 }
 
 export async function closeMergePlan(plan: MergePlan): Promise<void> {

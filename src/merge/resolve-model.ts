@@ -4,7 +4,10 @@ import { ModelError } from "../errors.js";
 import type { WeightSource } from "../safetensors/index.js";
 import type { ModelRef } from "../recipe/index.js";
 import { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles } from "../safetensors/index.js";
-import { type DenseConfig, readDenseConfig } from "../inputs/dense-config.js";
+import { type DenseConfig, normaliseDenseConfig, readConfigObject } from "../inputs/dense-config.js";
+import { architectureByModelType, knownModelTypes } from "../architectures/registry.js";
+import { checkExpertIndex, denseConfigOfMoeExpert } from "../model/moe-as-dense.js";
+import { describeMoe, type MoeSpec } from "../model/moe-spec.js";
 import type { HubAccess } from "../hub/hub-context.js";
 import { resolveHubModel } from "../hub/resolve-hub-model.js";
 
@@ -21,6 +24,13 @@ export interface ResolvedModel {
 	weightFiles?: WeightSource;
 	/** `base+lora`: the peft adapter applied to this model's weights as they are read (src/lora/). */
 	adapter?: ResolvedAdapter;
+	/** An MoE checkpoint read as a dense model (`config` is that dense model's): its description, and the routed expert that is the MLP (none for a base). */
+	moe?: MoeSource;
+}
+
+export interface MoeSource {
+	spec: MoeSpec;
+	expert?: number;
 }
 
 /** A LoRA adapter folder found on disk (local, or a Hub repo's snapshot in the cache). */
@@ -38,6 +48,8 @@ export interface ResolveModelOptions {
 	configOnly?: boolean;
 	/** Config and weight headers only (`plan`): a Hub model's weights are read with range requests, not downloaded. */
 	headersOnly?: boolean;
+	/** `expert: N` of the recipe: the model must be an MoE, read as a dense model whose MLP is its expert N. */
+	expert?: number;
 }
 
 /** Finds the folder of a model reference, checks it holds safetensors weights, and reads its config. */
@@ -46,6 +58,7 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 	let commit: string | undefined;
 	if (ref.kind === "lora") {
 		const base = await resolveModel(ref.base, options);
+		if (base.moe) throw new ModelError(`${ref.text}: a LoRA on an MoE source is not supported`, { file: base.dir });
 		// `ref` stays the base's (its Hub repo and commit are the weights'); the label says base+lora.
 		return { ...base, label: ref.text, adapter: await resolveAdapter(ref.lora, options) };
 	} else if (ref.kind === "hub") {
@@ -53,8 +66,8 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly, headersOnly: options.headersOnly });
 		dir = snapshot.dir;
 		commit = snapshot.commit;
-		if (options.configOnly) return { ref, label: ref.text, dir, commit, config: await readDenseConfig(dir) };
-		if (snapshot.weightFiles) return { ref, label: ref.text, dir, commit, config: await readDenseConfig(dir), weightFiles: snapshot.weightFiles };
+		if (options.configOnly) return { ref, label: ref.text, dir, commit, ...(await readSourceConfig(dir, ref.text, options.expert)) };
+		if (snapshot.weightFiles) return { ref, label: ref.text, dir, commit, ...(await readSourceConfig(dir, ref.text, options.expert)), weightFiles: snapshot.weightFiles };
 	} else {
 		dir = ref.path;
 		let isDir = false;
@@ -66,8 +79,28 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 		if (!isDir) throw new ModelError(`${ref.text}: ${dir} is not a folder`, { file: dir });
 	}
 	await checkHasSafetensors(dir, ref.text);
-	const config = await readDenseConfig(dir);
-	return { ref, label: ref.text, dir, commit, config };
+	return { ref, label: ref.text, dir, commit, ...(await readSourceConfig(dir, ref.text, options.expert)) };
+}
+
+/**
+ * A source's config as a dense model's: a dense config.json as it is; an MoE's (model_type of an
+ * architecture in the registry) read as the dense model of its attention path and one expert's MLP
+ * (src/model/moe-as-dense.ts), with `expert` checked against it.
+ */
+async function readSourceConfig(dir: string, label: string, expert: number | undefined): Promise<{ config: DenseConfig; moe?: MoeSource }> {
+	const { raw, file } = await readConfigObject(dir);
+	if (!architectureByModelType(raw.model_type)) {
+		if (expert !== undefined) {
+			throw new ModelError(`${label}: expert: ${expert} picks a routed expert of an MoE, but this is a dense model (model_type ${JSON.stringify(raw.model_type)}, ${file})`, {
+				file,
+				hint: `remove expert: to use the whole model, or name an MoE (model_type ${knownModelTypes()})`,
+			});
+		}
+		return { config: normaliseDenseConfig(raw, file) };
+	}
+	const spec = describeMoe(raw, file);
+	if (expert !== undefined) checkExpertIndex(spec, expert, label);
+	return { config: denseConfigOfMoeExpert(spec, raw, file), moe: expert === undefined ? { spec } : { spec, expert } };
 }
 
 /** The folder of a LoRA adapter: a local folder, or a Hub repo's adapter files downloaded into the cache. */

@@ -1,13 +1,14 @@
 import { type ArchitectureChoice, chooseArchitecture } from "../architectures/choose-architecture.js";
 import { type OutputArchitecture, defaultExpertsPerToken } from "../architectures/output-architecture.js";
 import { readdir } from "node:fs/promises";
-import { MoeMergeError } from "../errors.js";
+import { ModelError, MoeMergeError } from "../errors.js";
 import { NO_TOKENIZER, TOKENIZER_USERS, hasTokenizer } from "../verify/check-tokenizer-files.js";
 import { type HubAccess, openHub } from "../hub/hub-context.js";
-import { checkCompatible } from "./check-compatible.js";
+import { checkCompatible, compatibleProblem } from "./check-compatible.js";
 import { type ResolvedModel, resolveModel } from "./resolve-model.js";
-import { type ModelRef, type Recipe, type SourceLoc, modelKey, usesHub, usesPrompts } from "../recipe/index.js";
+import { type ExpertSpec, type ModelRef, type Recipe, type SourceLoc, expertSourceKey, usesHub, usesPrompts } from "../recipe/index.js";
 import { type FloatDType, dtypeOfTorchName } from "../safetensors/index.js";
+import { normaliseDenseConfig } from "../inputs/dense-config.js";
 
 export interface ResolvedRecipe {
 	recipe: Recipe;
@@ -24,6 +25,11 @@ export interface ResolvedRecipe {
 	architectureChoice: ArchitectureChoice;
 	/** As the recipe writes it, else the architecture's default. */
 	expertsPerToken: number;
+	/**
+	 * A base MoE's own shared expert, kept because the recipe lists no shared_experts: its width in units
+	 * of the routed experts' intermediate size (what the output config counts), and its base model index.
+	 */
+	keptSharedExpert?: { source: number; slots: number };
 	dtype: FloatDType;
 	warnings: string[];
 }
@@ -44,37 +50,57 @@ export interface ResolveRecipeOptions {
  */
 export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipeOptions = {}): Promise<ResolvedRecipe> {
 	const models: ResolvedModel[] = [];
+	const locs: SourceLoc[] = [];
 	const byKey = new Map<string, number>();
 	const refs = recipeRefs(recipe).map((r) => r.ref);
 	// One context for every Hub model of the recipe: the token is looked up once.
 	const hub = refs.some(usesHub) ? await openHub(options.hub) : undefined;
-	const resolveAt = async (ref: ModelRef, loc: SourceLoc): Promise<number> => {
-		const key = modelKey(ref);
+	const resolveAt = async (source: Pick<ExpertSpec, "source" | "expert" | "expertLoc">, loc: SourceLoc, role: "base" | "expert"): Promise<number> => {
+		const key = expertSourceKey(source);
 		const known = byKey.get(key);
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly });
+			model = await resolveModel(source.source, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly, expert: source.expert });
 		} catch (error) {
-			throw at(loc, error);
+			throw at(source.expertLoc ?? loc, error);
+		}
+		if (role === "expert" && model.moe && model.moe.expert === undefined) {
+			const n = model.moe.spec.experts;
+			throw at(loc, new ModelError(`${model.label} is a ${model.moe.spec.arch.displayName} with ${n} experts, not a dense model: pick one of its experts with \`expert: N\` (0 to ${n - 1}) beside source_model`, { file: model.config.file }));
 		}
 		models.push(model);
+		locs.push(loc);
 		byKey.set(key, models.length - 1);
 		return models.length - 1;
 	};
-	const base = await resolveAt(recipe.baseModel, recipe.baseModelLoc);
+	const base = await resolveAt({ source: recipe.baseModel }, recipe.baseModelLoc, "base");
 	const experts: number[] = [];
-	for (const expert of recipe.experts) experts.push(await resolveAt(expert.source, expert.loc));
+	for (const expert of recipe.experts) experts.push(await resolveAt(expert, expert.loc, "expert"));
 	const sharedExperts: number[] = [];
-	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert.source, expert.loc));
+	for (const expert of recipe.sharedExperts) sharedExperts.push(await resolveAt(expert, expert.loc, "expert"));
 
-	checkCompatible(models[base], models.filter((_, i) => i !== base));
+	readMixtralAsMistral(models);
+	const others = models.flatMap((m, i) => (i === base ? [] : [{ model: m, loc: locs[i]! }]));
+	try {
+		checkCompatible(models[base], others.map((o) => o.model));
+	} catch (error) {
+		// Located at the first source that differs from the base (the message lists all of them).
+		const first = others.find((o) => compatibleProblem(models[base]!, o.model).length > 0);
+		throw first ? at(first.loc, error) : error;
+	}
+	const baseMoe = models[base].moe;
+	const keptShared = keptSharedExpert(recipe, models[base]);
+	const sharedCount = keptShared ? keptShared.slots : recipe.sharedExperts.length;
 	const choice = chooseArchitecture({
 		candidates: recipe.architecture ? recipe.architectureCandidates : undefined,
+		// Editing an MoE: its own architecture first, when the recipe names none.
+		prefer: baseMoe && !recipe.architecture ? baseMoe.spec.arch.name : undefined,
 		inputs: models.map((m) => ({ label: m.label, config: m.config })),
-		sharedExperts: recipe.sharedExperts.length,
+		sharedExperts: sharedCount,
 		sharedExpertPrompts: recipe.sharedExperts.some((e) => e.positivePrompts.length > 0),
 		gatesFromPrompts: usesPrompts(recipe.gateMode),
+		sharedKept: keptShared !== undefined,
 	});
 	const { architecture } = choice;
 	const dtypeName = recipe.dtype ?? models[base].config.dtype ?? "bfloat16";
@@ -97,11 +123,42 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 	if ((E & (E - 1)) !== 0) {
 		warnings.push(`${E} experts is not a power of two; older llama.cpp versions cannot load such a model`);
 	}
-	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : defaultExpertsPerToken(architecture, recipe.sharedExperts.length);
+	const expertsPerToken = recipe.expertsPerTokenWritten ? recipe.expertsPerToken : defaultExpertsPerToken(architecture, sharedCount);
 	if (expertsPerToken > E) {
 		throw new MoeMergeError(`${architecture.displayName}'s default of ${expertsPerToken} experts per token is more than the ${E} experts of the recipe; set experts_per_token`, { file: recipe.file });
 	}
-	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings };
+	const kept = keptShared && architecture.sharedExpertNames ? { keptSharedExpert: { source: base, slots: keptShared.slots } } : {};
+	return { recipe, models, base, experts, sharedExperts, architecture, architectureChoice: choice, expertsPerToken, dtype, warnings, ...kept };
+}
+
+/**
+ * An MoE base's shared expert, kept when the recipe lists no shared_experts (listing them replaces it):
+ * the output writes shared experts as a multiple of the routed experts' intermediate size, so one of
+ * another width is refused.
+ */
+function keptSharedExpert(recipe: Recipe, base: ResolvedModel): { slots: number } | undefined {
+	const spec = base.moe?.spec;
+	if (recipe.sharedExperts.length > 0 || !spec?.sharedIntermediate) return undefined;
+	const slots = spec.sharedIntermediate / spec.expertIntermediate;
+	if (!Number.isInteger(slots)) {
+		throw new ModelError(`${recipe.file}: the base ${base.label}'s shared expert has ${spec.sharedIntermediate} intermediate rows, not a multiple of its experts' ${spec.expertIntermediate}, so it cannot be kept as it is`, {
+			file: recipe.file,
+			hint: "list shared_experts in the recipe to replace it",
+		});
+	}
+	return { slots };
+}
+
+/**
+ * An MoE with Mistral attention and no sliding window (Mixtral-8x7B) reads as a Llama model, as extract
+ * writes it; beside dense Mistral models it is read as Mistral, the same computation, so that they are
+ * one family (adding a Mistral fine-tune to a Mixtral).
+ */
+function readMixtralAsMistral(models: ResolvedModel[]): void {
+	if (!models.some((m) => !m.moe && m.config.modelType === "mistral")) return;
+	for (const m of models) {
+		if (m.moe?.spec.arch.attention === "mistral" && m.config.modelType === "llama") m.config = normaliseDenseConfig({ ...m.config.raw, model_type: "mistral" }, m.config.file);
+	}
 }
 
 /** Every model reference of the recipe with the position that names it: the base, the experts, the shared experts. */

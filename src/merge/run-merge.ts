@@ -5,6 +5,7 @@ import type { Recipe } from "../recipe/index.js";
 import { stringifyConfig } from "../output/config-json.js";
 import { copyBaseFiles } from "../output/copy-base-files.js";
 import { describeCardSource } from "../output/card-sources.js";
+import { type ExpertOrigin, expertOrigins } from "./expert-origins.js";
 import { renderModelCard } from "../output/model-card.js";
 import { checkOutputTarget } from "../output/output-target.js";
 import { adoptStagingDir, createStagingDir } from "../resume/staging-dir.js";
@@ -192,10 +193,11 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 	const base = plan.models[plan.base];
 	written.push(...(await copyBaseFiles(base.dir, dir, { tokenizer: options.copyTokenizer !== false })));
 	await writeFile(join(dir, RECIPE_FILE_NAME), plan.recipe.text);
+	const origins = expertOrigins(plan);
 	const card = renderModelCard({
 		sources: await Promise.all([
 			describeCardSource({ ...sourceOf(plan, plan.base), role: "base" }),
-			...plan.experts.map((m, e) => describeCardSource({ ...sourceOf(plan, m), role: `expert ${e}` })),
+			...plan.experts.map((m, e) => describeCardSource({ ...sourceOf(plan, m), role: cardRole(e, origins[e]!) })),
 		]),
 		architecture: plan.architecture.displayName,
 		remoteCode: plan.architecture.remoteCode,
@@ -219,4 +221,9 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 function sourceOf(plan: MergePlan, index: number): { label: string; dir: string; commit?: string; hubRepo?: string; config: Record<string, unknown> } {
 	const model = plan.models[index];
 	return { label: model.label, dir: model.dir, commit: model.commit, hubRepo: model.ref.kind === "hub" ? model.ref.repo : undefined, config: model.config.raw };
+}
+
+/** The card's role column: an expert taken from an MoE says which of its experts, and whether its router row was kept. */
+function cardRole(e: number, origin: ExpertOrigin): string {
+	return origin.moeExpert === undefined ? `expert ${e}` : `expert ${e} (its expert ${origin.moeExpert}, router row ${origin.router})`;
 }

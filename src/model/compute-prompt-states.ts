@@ -158,7 +158,7 @@ async function forward(weights: ModelWeights, spec: ModelSpec, prompts: number[]
 }
 
 /** Mean over `tokens` rows from `first`, accumulated in f64. */
-function meanRows(x: Float32Array, first: number, tokens: number, H: number): Float32Array {
+export function meanRows(x: Float32Array, first: number, tokens: number, H: number): Float32Array {
 	const sum = new Float64Array(H);
 	for (let t = first; t < first + tokens; t++) {
 		for (let i = 0; i < H; i++) sum[i] += x[t * H + i]!;

@@ -17,5 +17,5 @@ export { ReferenceLinearBackend, type ReferenceLinear } from "./reference-linear
 export { describeModel, SUPPORTED_MODEL_TYPES, type ModelSpec } from "./model-spec.js";
 export { newPhaseTimes, type PhaseTimes } from "./phase-times.js";
 export { buildRope, type Rope, type RopeTables } from "./rope.js";
-export { runMoeForward, type MoeForwardOptions, type PromptRouting, type PromptLayerRouting } from "./moe-forward.js";
+export { computeMoeRouterInputs, runMoeForward, type MoeForwardOptions, type PromptRouting, type PromptLayerRouting } from "./moe-forward.js";
 export { describeMoe, readMoeSpec, type MoeSpec } from "./moe-spec.js";

@@ -31,11 +31,14 @@ export async function runMoeBlock(
 	x: Float32Array,
 	backend: LinearBackend,
 	buffer: ReadBuffer,
+	/** Sees the block's input, post_attention_layernorm(x) [rows, hidden]: what the router multiplies. */
+	onRouterInput?: (normed: Float32Array) => void,
 ): Promise<LayerRouting | undefined> {
 	const { hidden: H, eps } = spec.dense;
 	const rows = x.length / H;
 	const normed = new Float32Array(rows * H);
 	rmsNorm(x, normed, rows, H, await readVector(weights, tensorNames.layer(l, "post_attention_layernorm.weight"), H), eps);
+	onRouterInput?.(normed);
 	const add = (y: Float32Array, scale: (row: number) => number): void => {
 		for (let r = 0; r < rows; r++) {
 			const s = scale(r);

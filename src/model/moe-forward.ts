@@ -14,6 +14,7 @@ import { freeMatrices, packHalf, readAttention } from "./layer-weights.js";
 import { runMoeBlock } from "./moe-block.js";
 import type { MoeSpec } from "./moe-spec.js";
 import { runPromptPass } from "./prompt-pass.js";
+import { meanRows, type PromptStates } from "./compute-prompt-states.js";
 
 /** One sparse layer's routing of one prompt. */
 export interface PromptLayerRouting {
@@ -34,11 +35,35 @@ export interface MoeForwardOptions {
 	backend: LinearBackend;
 	/** Called after each decoder layer. */
 	onLayer?: (done: number, layers: number) => void;
+	/** Sees each layer's MLP input, post_attention_layernorm(h) [tokens, hidden] (the router's input), with each prompt's rows. */
+	onRouterInput?: (layer: number, normed: Float32Array, spans: readonly { first: number; tokens: number }[]) => void;
+	/** Compute each prompt's next-token logits (default true; the router inputs alone need no lm_head). */
+	logits?: boolean;
 	signal?: AbortSignal;
 }
 
 export async function runMoeForward(modelDir: string, spec: MoeSpec, prompts: readonly number[][], options: MoeForwardOptions): Promise<PromptRouting[]> {
 	return runPromptPass(modelDir, prompts, () => spec, (weights) => forward(weights, spec, prompts, options));
+}
+
+/**
+ * Per prompt and layer, the last-token and mean router input of an MoE (post_attention_layernorm of the
+ * hidden state entering each MoE block, computed with the MoE's own expert mix): the space its router
+ * rows live in, where new rows for it are made (docs/edit.md).
+ */
+export async function computeMoeRouterInputs(modelDir: string, spec: MoeSpec, prompts: readonly number[][], options: Omit<MoeForwardOptions, "onRouterInput" | "logits">): Promise<PromptStates[]> {
+	const H = spec.dense.hidden;
+	const states: PromptStates[] = prompts.map(() => ({ last: [], mean: [] }));
+	await runMoeForward(modelDir, spec, prompts, {
+		...options,
+		logits: false,
+		onRouterInput: (_, normed, spans) =>
+			spans.forEach((span, p) => {
+				states[p]!.last.push(normed.slice((span.first + span.tokens - 1) * H, (span.first + span.tokens) * H));
+				states[p]!.mean.push(meanRows(normed, span.first, span.tokens, H));
+			}),
+	});
+	return states;
 }
 
 async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly number[][], options: MoeForwardOptions): Promise<PromptRouting[]> {
@@ -61,7 +86,7 @@ async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly n
 		} finally {
 			freeMatrices(backend, attention.qkv, attention.o);
 		}
-		const routing = await runMoeBlock(weights, spec, l, x, backend, buffer);
+		const routing = await runMoeBlock(weights, spec, l, x, backend, buffer, options.onRouterInput && ((normed) => options.onRouterInput!(l, normed, spans)));
 		if (routing) {
 			spans.forEach((span, p) => {
 				const rowsOf = (values: ArrayLike<number>, width: number): number[][] =>
@@ -71,6 +96,6 @@ async function forward(weights: ModelWeights, spec: MoeSpec, prompts: readonly n
 		}
 		options.onLayer?.(l + 1, dense.layers);
 	}
-	const logits = await lastTokenLogits(weights, dense, x, spans, await readVector(weights, tensorNames.finalNorm, H), backend, buffer);
-	return spans.map((_, p) => ({ layers: layers[p]!, nextTokenLogits: logits[p]! }));
+	const logits = options.logits === false ? [] : await lastTokenLogits(weights, dense, x, spans, await readVector(weights, tensorNames.finalNorm, H), backend, buffer);
+	return spans.map((_, p) => ({ layers: layers[p]!, nextTokenLogits: logits[p] ?? new Float32Array(0) }));
 }

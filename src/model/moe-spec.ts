@@ -5,12 +5,10 @@
  * read as the dense family whose attention the architecture keeps). Anything unsupported is a
  * ModelError naming config.json.
  */
-import { JSON_LIMITS, readTextCapped } from "../util/read-json-capped.js";
-import { join } from "node:path";
 import type { OutputArchitecture } from "../architectures/output-architecture.js";
 import { architectureByModelType, knownModelTypes } from "../architectures/registry.js";
 import { ModelError } from "../errors.js";
-import { normaliseDenseConfig } from "../inputs/dense-config.js";
+import { normaliseDenseConfig, readConfigObject } from "../inputs/dense-config.js";
 import { describeModel, type ModelSpec } from "./model-spec.js";
 
 export interface MoeSpec {
@@ -28,16 +26,7 @@ export interface MoeSpec {
 }
 
 export async function readMoeSpec(dir: string): Promise<MoeSpec> {
-	const file = join(dir, "config.json");
-	let raw: Record<string, unknown>;
-	try {
-		raw = JSON.parse(await readTextCapped(file, JSON_LIMITS.config, file)) as Record<string, unknown>;
-	} catch (cause) {
-		if (cause instanceof ModelError) throw cause;
-		const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
-		throw new ModelError(`${file}: cannot read the model's config.json (${reason})`, { file, cause });
-	}
-	if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new ModelError(`${file}: config.json must hold a JSON object`, { file });
+	const { raw, file } = await readConfigObject(dir);
 	return describeMoe(raw, file);
 }
 

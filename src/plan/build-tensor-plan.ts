@@ -34,8 +34,22 @@ export interface TensorPlanInput {
 	intermediateSize: number;
 	/** Output rows of each attention projection (for the bias vectors an architecture writes as zeros). */
 	attentionRows: Record<AttentionBias, number>;
-	/** Router rows per layer, [numExperts, hidden] row-major. */
+	/** Router rows per layer, [numExperts, hidden] row-major (the rows of experts in `keptRouterRows` are not read). */
 	routers: LayerValues;
+	/**
+	 * A base MoE's shared expert kept as it is: input `source`'s tensors `name(layer, part)` (projections
+	 * [width, H] / [H, width], and its gate [1, H] when the architecture gates it).
+	 */
+	keptSharedExpert?: { source: number; width: number; name: (layer: number, part: MlpProjection | "gate") => string };
+	/** Per routed expert, where its router row is kept from (an expert taken from an MoE without prompts); undefined: from `routers`. */
+	keptRouterRows?: (KeptRouterRow | undefined)[];
+}
+
+/** A router row copied unchanged: row `row` of tensor `name(layer)` [E, hidden] of input `source`. */
+export interface KeptRouterRow {
+	source: number;
+	row: number;
+	name: (layer: number) => string;
 }
 
 type AttentionBias = Exclude<BiasSite, "mlp">;
@@ -86,13 +100,35 @@ export function buildTensorPlan(input: TensorPlanInput): PlannedTensor[] {
 		tensors.push(...[...byLayer[l].map(copyOf), ...zeros].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
 		tensors.push(...expertTensors(input, l, H, I));
 		const E = input.experts.length;
-		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: [layerPart(input.routers, l, E * H, `router ${l}`)] });
+		tensors.push({ name: arch.routerName(l, layout), dtype, shape: [E, H], parts: routerParts(input, l, E, H) });
 		tensors.push(...sharedExpertTensors(input, l, H, I));
 	}
 	tensors.push(...tail.sort().map(copyOf));
 	// Values still being computed go last, so the writer streams everything else before it waits for them.
 	const pending = (t: PlannedTensor) => t.parts.some((p) => p.kind === "pending");
 	return [...tensors.filter((t) => !pending(t)), ...tensors.filter(pending)];
+}
+
+/** Router l: the computed rows, with kept rows copied from their MoE in between (one row each). */
+function routerParts(input: TensorPlanInput, l: number, E: number, H: number): TensorPart[] {
+	const kept = input.keptRouterRows ?? [];
+	if (!kept.some((k) => k !== undefined)) return [layerPart(input.routers, l, E * H, `router ${l}`)];
+	return Array.from({ length: E }, (_, e): TensorPart => {
+		const keep = kept[e];
+		if (keep) {
+			const { label, weights } = input.weights[keep.source]!;
+			const name = keep.name(l);
+			const shape = weights.has(name) ? weights.get(name).info.shape : undefined;
+			if (!shape || shape.length !== 2 || shape[1] !== H || keep.row >= shape[0]!) {
+				throw new ModelError(`${label}: router ${name} has shape [${shape ?? "missing"}], expected at least ${keep.row + 1} rows of ${H}`, { file: weights.dir });
+			}
+			return { kind: "copy", source: keep.source, name, rows: { first: keep.row, count: 1 } };
+		}
+		const label = `router ${l} row ${e}`;
+		const values = input.routers;
+		if (typeof values === "function") return { kind: "pending", length: H, values: async () => (await values(l)).subarray(e * H, (e + 1) * H), label };
+		return { kind: "values", values: values[l]!.subarray(e * H, (e + 1) * H), label };
+	});
 }
 
 function layerPart(values: LayerValues, layer: number, length: number, label: string): TensorPart {
@@ -104,6 +140,7 @@ function layerPart(values: LayerValues, layer: number, length: number, label: st
 /** The shared experts' stacked MLP (each expert copied like a routed one) and their gate row, when the architecture and the recipe have them. */
 function sharedExpertTensors(input: TensorPlanInput, layer: number, H: number, I: number): PlannedTensor[] {
 	const { architecture: arch, sharedExperts, dtype } = input;
+	if (input.keptSharedExpert) return keptSharedTensors(input, input.keptSharedExpert, layer, H);
 	if (!sharedExperts || sharedExperts.experts.length === 0) return [];
 	if (!arch.sharedExpertNames) throw new Error(`${arch.displayName} has no shared expert, but the plan was given one`);
 	const names = arch.sharedExpertNames;
@@ -120,6 +157,23 @@ function sharedExpertTensors(input: TensorPlanInput, layer: number, H: number, I
 		if (!sharedExperts.gates) throw new Error(`${arch.displayName} gates its shared experts, but no gate rows were built`);
 		tensors.push({ name: names.gate(layer), dtype, shape: [1, H], parts: [layerPart(sharedExperts.gates, layer, H, `shared expert gate ${layer}`)] });
 	}
+	return tensors;
+}
+
+/** The kept shared expert's tensors, each copied from the base MoE after its shape is checked. */
+function keptSharedTensors(input: TensorPlanInput, kept: NonNullable<TensorPlanInput["keptSharedExpert"]>, layer: number, H: number): PlannedTensor[] {
+	const names = input.architecture.sharedExpertNames!;
+	const { label, weights } = input.weights[kept.source]!;
+	const copy = (outName: string, part: MlpProjection | "gate", shape: number[]): PlannedTensor => {
+		const name = kept.name(layer, part);
+		const got = weights.has(name) ? weights.get(name).info.shape : undefined;
+		if (!got || got.join(",") !== shape.join(",")) throw new ModelError(`${label}: its shared expert's ${part} of layer ${layer} has shape [${got ?? "missing"}], expected [${shape}]`, { file: weights.dir });
+		return { name: outName, dtype: input.dtype, shape, parts: [{ kind: "copy", source: kept.source, name }] };
+	};
+	const shape = expectedShapes(H, kept.width);
+	const tensors = PROJECTIONS.map((p) => copy(names.projection(layer, p), p, shape[p]));
+	const gate = names.gate?.(layer);
+	if (gate) tensors.push(copy(gate, "gate", [1, H]));
 	return tensors;
 }
 

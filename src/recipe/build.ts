@@ -39,6 +39,10 @@ export function buildRecipe({ raw, source, text, options }: BuildInput): Recipe 
 			negativePrompts: toPrompts(e.negative_prompts),
 			loc: source.locate([list, i]),
 		};
+		if (e.expert != null) {
+			spec.expert = e.expert;
+			spec.expertLoc = source.locate([list, i, "expert"]);
+		}
 		if (e.noise_scale != null) spec.noiseScale = e.noise_scale;
 		if (e.residual_scale != null) spec.residualScale = e.residual_scale;
 		return spec;

@@ -9,6 +9,8 @@ export type RawModelRef = string | { model: RawModelPath; lora?: RawModelPath | 
 
 export interface RawExpert {
 	source_model: RawModelRef;
+	/** moe-merge extension: routed expert N of an MoE source_model. */
+	expert?: number | null;
 	positive_prompts?: RawPrompt[] | null;
 	negative_prompts?: RawPrompt[] | null;
 	noise_scale?: number | null;

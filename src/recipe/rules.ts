@@ -6,7 +6,7 @@
 import type { RecipeError } from "../errors.js";
 import { locatedError } from "./location.js";
 import { usesPrompts } from "./gate-modes.js";
-import { modelKey } from "./model-ref.js";
+import { expertSourceKey, keepsRouterRow } from "./moe-sources.js";
 import { promptListKey } from "./prompts.js";
 import type { RawRecipe } from "./raw.js";
 import type { ExpertSpec, GateMode, ParseRecipeOptions } from "./types.js";
@@ -44,7 +44,8 @@ function checkPrompts({ raw, source, gateMode, experts }: RuleInput): RecipeErro
 	if (!usesPrompts(gateMode)) return [];
 	const errors: RecipeError[] = [];
 	experts.forEach((expert, i) => {
-		if (expert.positivePrompts.length > 0) return;
+		// An expert taken from an MoE without prompts keeps its router row from that MoE.
+		if (expert.positivePrompts.length > 0 || keepsRouterRow(expert)) return;
 		const written = raw.experts[i].positive_prompts != null;
 		const path = written ? ["experts", i, "positive_prompts"] : ["experts", i];
 		errors.push(
@@ -54,9 +55,10 @@ function checkPrompts({ raw, source, gateMode, experts }: RuleInput): RecipeErro
 			}),
 		);
 	});
-	if (errors.length > 0 || experts.length < 2) return errors;
-	const first = promptKey(experts[0]);
-	if (experts.every((e) => promptKey(e) === first)) {
+	const prompted = experts.filter((e) => !keepsRouterRow(e));
+	if (errors.length > 0 || prompted.length < 2) return errors;
+	const first = promptKey(prompted[0]);
+	if (prompted.every((e) => promptKey(e) === first)) {
 		errors.push(
 			locatedError("every expert has the same positive_prompts and negative_prompts, so the routers could not tell them apart; give each expert prompts for what it is good at", {
 				loc: source.locateKey(["experts"]),
@@ -75,8 +77,8 @@ function promptKey(expert: ExpertSpec): string {
 // useful as a start for training, which the flag acknowledges.
 function checkSameModel({ source, experts, refsValid, options }: RuleInput): RecipeError[] {
 	if (options.allowSameModelExperts || !refsValid || experts.length < 2) return [];
-	const first = modelKey(experts[0].source);
-	if (!experts.every((e) => modelKey(e.source) === first)) return [];
+	const first = expertSourceKey(experts[0]);
+	if (!experts.every((e) => expertSourceKey(e) === first)) return [];
 	const text = `every expert is the same model (${experts[0].source.text}): the result would use more memory and answer exactly like that model; if you will train it after merging, pass ${SAME_MODEL_FLAG}`;
 	return [locatedError(text, { loc: source.locateKey(["experts"]), path: ["experts"] })];
 }

@@ -26,6 +26,10 @@ export interface SourceLoc {
 
 export interface ExpertSpec {
 	source: ModelRef;
+	/** `expert: N`: the source is an MoE and this is its routed expert N (read as a dense model). */
+	expert?: number;
+	/** Where `expert:` was written, for errors about the index. */
+	expertLoc?: SourceLoc;
 	positivePrompts: Prompt[];
 	negativePrompts: Prompt[];
 	noiseScale?: number;

@@ -97,6 +97,14 @@ export class ModelWeights {
 		return new ModelWeights(this.dir, this.files, tensors);
 	}
 
+	/**
+	 * The same files under another table of tensors (an MoE seen as a dense model: src/model/moe-as-dense.ts).
+	 * The result owns the files: close it instead of this one.
+	 */
+	withTable(tensors: ReadonlyMap<string, TensorLocation>): ModelWeights {
+		return new ModelWeights(this.dir, this.files, new Map(tensors));
+	}
+
 	/** @internal */
 	static fromParts(dir: string, files: SafetensorsFile[], tensors: Map<string, TensorLocation>): ModelWeights {
 		return new ModelWeights(dir, files, tensors);

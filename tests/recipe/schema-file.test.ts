@@ -70,7 +70,7 @@ describe("recipe.schema.json", () => {
 		assert.equal(props.experts_per_token.minimum, 1);
 		assert.equal(props.experts.minItems, 1);
 		const expert = (schema.definitions as Record<string, Schema>).expert;
-		assert.deepEqual(Object.keys(expert.properties as Schema), ["source_model", "positive_prompts", "negative_prompts", "noise_scale", "residual_scale"]);
+		assert.deepEqual(Object.keys(expert.properties as Schema), ["source_model", "positive_prompts", "negative_prompts", "noise_scale", "residual_scale", "expert"]);
 		assert.deepEqual(expert.required, ["source_model"]);
 	});
 

@@ -92,7 +92,7 @@ describe("YAML errors", () => {
 	it("counts lines from 1 and columns from 1 after a comment header", () => {
 		assert.deepEqual(messagesOf(["# a comment", "", ...VALID, "  - source_model: org/c", "    positive_prompts: []", "    oops: 1"]), [
 			"recipe.yml:12:23: experts[2].positive_prompts: no positive_prompts: with gate_mode hidden every expert needs at least one example prompt of what to route to it (or use gate_mode random)",
-			"recipe.yml:13:5: experts[2].oops: unknown field; the fields here are source_model, positive_prompts, negative_prompts, noise_scale, residual_scale",
+			"recipe.yml:13:5: experts[2].oops: unknown field; the fields here are source_model, positive_prompts, negative_prompts, noise_scale, residual_scale, expert",
 		]);
 	});
 });
