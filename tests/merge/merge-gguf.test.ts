@@ -6,11 +6,12 @@
  * them; what llama.cpp cannot take is refused before anything is written.
  */
 import assert from "node:assert/strict";
-import { cp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { convertToGguf } from "../../src/gguf-convert/convert-to-gguf.js";
 import { FIXTURES, runCli, tempDir, writeRecipe } from "./helpers.js";
+import { folderHashes, makeModels, startCli, whenShardsComplete } from "../resume/helpers.js";
 
 const MODELS = join(FIXTURES, "models");
 const BASE = join(MODELS, "llama-base");
@@ -107,4 +108,26 @@ describe("what llama.cpp cannot take is refused before anything is written", () 
 			assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith("out") || n.startsWith(".out")), []);
 		});
 	}
+});
+
+test("--resume after a SIGKILL writes the GGUF file again from the shards, kept ones included: the files of an uninterrupted run", async () => {
+	const dir = await tempDir();
+	const models = await makeModels(join(dir, "models"));
+	const recipe = await writeRecipe(dir, { base: models.base, experts: [{ model: models.a }, { model: models.b }], dtype: "bfloat16" });
+	const options = ["--out-shard-size", "300KB", "--random-seed", "5", "--gguf", "f16"];
+	// Same folder name (the GGUF's general.name and file name), different parents.
+	const reference = join(dir, "reference", "moe");
+	const uninterrupted = await runCli([recipe, reference, ...options]);
+	assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
+	const out = join(dir, "resumed", "moe");
+	await mkdir(dirname(out));
+	const killed = startCli([recipe, out, ...options], dir);
+	await whenShardsComplete(out, killed.child, 2);
+	killed.child.kill("SIGKILL");
+	await killed.done;
+	assert.ok(await stat(out).then(() => false, () => true), "killed before the end");
+	const resumed = await runCli([recipe, out, ...options, "--resume"]);
+	assert.equal(resumed.code, 0, resumed.stderr);
+	assert.match(resumed.stderr, /resuming .*: [1-9] of \d+ shard\(s\) complete and sha256-checked, kept/);
+	assert.deepEqual(await folderHashes(out), await folderHashes(reference));
 });
