@@ -1,7 +1,8 @@
 /**
  * GGUF benchmark, in one run on the same disk:
- * 1. the merge of `--experts` generated dense bf16 models (random gates) without and with `--gguf f16`
- *    (alternated, `--rounds` each): wall time, peak RSS, and the ratio (the issue's bound: 1.3x);
+ * 1. the merge of `--experts` generated dense bf16 models (random gates) without and with `--gguf <t>` for
+ *    each `--merge-types` (alternated, `--rounds` each): wall and CPU time, peak RSS, and the ratio of
+ *    wall times (the issue's bound for f16: 1.3x);
  * 2. `moe-merge gguf` of that merged output for each `--types`, against dd oflag=direct writing the
  *    same number of bytes just after (the issue's bound: 0.9x of dd).
  *
@@ -22,6 +23,8 @@ const { values } = parseArgs({
 		// Distinct generated models; the other experts are folders of symlinks to them (disk space).
 		distinct: { type: "string", default: "1" },
 		types: { type: "string", default: "f16,q8_0" },
+		/** The --gguf types the merge is timed with (each against the merge without). */
+		"merge-types": { type: "string", default: "f16,bf16" },
 		rounds: { type: "string", default: "1" },
 	},
 });
@@ -43,31 +46,28 @@ async function main(): Promise<void> {
 	warmPageCache(models.slice(0, Number(values.distinct)));
 	const load = () => loadavg().map((x) => +x.toFixed(2));
 
-	const merges: Record<"plain" | "gguf", { wallSeconds: number; peakRssMB: number; bytes: number }[]> = { plain: [], gguf: [] };
+	const kinds = ["plain", ...(values["merge-types"] as string).split(",")];
+	const merges = new Map<string, { wallSeconds: number; coreSeconds: number; peakRssMB: number; bytes: number }[]>(kinds.map((k) => [k, []]));
 	const out = join(root, "moe");
 	for (let r = 0; r < Number(values.rounds); r++) {
-		for (const kind of ["plain", "gguf"] as const) {
+		for (const kind of kinds) {
 			await fresh(out);
-			const run = timeCommand(process.execPath, [CLI, recipe, out, "--random-seed", "1", "--json", ...(kind === "gguf" ? ["--gguf", "f16"] : [])]);
+			const run = timeCommand(process.execPath, [CLI, recipe, out, "--random-seed", "1", "--json", ...(kind === "plain" ? [] : ["--gguf", kind])]);
 			const result = JSON.parse(run.stdout) as { bytes: number; gguf?: { bytes: number }[] };
 			const bytes = result.bytes + (result.gguf ?? []).reduce((s, g) => s + g.bytes, 0);
-			merges[kind].push({ wallSeconds: run.wallSeconds, peakRssMB: run.peakRssMB, bytes });
-			console.error(JSON.stringify({ merge: kind, ...merges[kind].at(-1), load: load() }));
+			merges.get(kind)!.push({ wallSeconds: run.wallSeconds, coreSeconds: run.coreSeconds, peakRssMB: run.peakRssMB, bytes });
+			console.error(JSON.stringify({ merge: kind, ...merges.get(kind)!.at(-1), load: load() }));
 		}
 	}
-	const merge = {
-		plainSeconds: median(merges.plain.map((m) => m.wallSeconds)),
-		ggufSeconds: median(merges.gguf.map((m) => m.wallSeconds)),
-		plainPeakRssMB: Math.max(...merges.plain.map((m) => m.peakRssMB)),
-		ggufPeakRssMB: Math.max(...merges.gguf.map((m) => m.peakRssMB)),
-		plainBytes: merges.plain[0]!.bytes,
-		ggufBytes: merges.gguf[0]!.bytes,
-		ratio: 0,
-	};
-	merge.ratio = +(merge.ggufSeconds / merge.plainSeconds).toFixed(3);
+	const plainSeconds = median(merges.get("plain")!.map((m) => m.wallSeconds));
+	const merge = kinds.map((kind) => {
+		const runs = merges.get(kind)!;
+		const wallSeconds = median(runs.map((m) => m.wallSeconds));
+		return { gguf: kind === "plain" ? null : kind, wallSeconds, coreSeconds: median(runs.map((m) => m.coreSeconds)), peakRssMB: Math.max(...runs.map((m) => m.peakRssMB)), bytes: runs[0]!.bytes, ratio: +(wallSeconds / plainSeconds).toFixed(3) };
+	});
 
 	// `moe-merge gguf` of the merged output (the last merge wrote it with its GGUF file: removed first).
-	await rm(join(out, "moe-F16.gguf"), { force: true });
+	for (const kind of kinds) await rm(join(out, `moe-${kind.toUpperCase()}.gguf`), { force: true });
 	const converts = [];
 	for (let r = 0; r < Number(values.rounds); r++) {
 		for (const type of (values.types as string).split(",")) {

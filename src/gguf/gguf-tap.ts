@@ -15,7 +15,7 @@ import type { TensorLocation } from "../safetensors/model-weights.js";
 import type { GgufWriter } from "./gguf-writer.js";
 import type { PlannedGgufTensor, SourceSlice } from "./plan-gguf.js";
 import { permuteRows, writeTensorData } from "./tensor-data.js";
-import { tensorBytes } from "./tensor-types.js";
+import { encodeStored, tensorBytes } from "./tensor-types.js";
 
 /** Where rows of a streamed safetensors tensor go: part `part` of GGUF tensor `tensor`. */
 interface Route {
@@ -45,6 +45,8 @@ export class GgufTap {
 	maxHeldBytes = 0;
 	private cursor = { tensor: 0, part: 0, filled: 0 };
 	private incoming?: Incoming;
+	/** Where bytes appended at once are encoded (GgufWriter.write copies them). */
+	private scratch = new Uint8Array(0);
 
 	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[]) {
 		tensors.forEach((tensor, t) => {
@@ -125,12 +127,16 @@ export class GgufTap {
 			const to = Math.min(first + count, slice.firstRow + slice.rows);
 			if (from >= to) continue;
 			const n = (to - from) * slice.cols;
-			const values = toFloat32(raw.subarray((from - first) * inc.rowBytes, (to - first) * inc.rowBytes), slice.location.info.dtype, n);
+			const rows = raw.subarray((from - first) * inc.rowBytes, (to - first) * inc.rowBytes);
 			const tensor = this.tensors[route.tensor]!;
 			if (tensor.permuteHeads === undefined) {
-				await this.deliver(route, this.encode(tensor, values));
+				// Bytes written at once are encoded into a reused buffer; held ones get their own.
+				const now = route.tensor === this.cursor.tensor && route.part === this.cursor.part;
+				if (now && this.scratch.length < rows.length * 4) this.scratch = new Uint8Array(rows.length * 4);
+				await this.deliver(route, encodeStored(rows, slice.location.info.dtype, tensor.type, n, now ? this.scratch : undefined));
 				continue;
 			}
+			const values = toFloat32(rows, slice.location.info.dtype, n);
 			// A q/k projection is permuted whole (as `moe-merge gguf` does): its rows are gathered first.
 			const key = `${route.tensor}/${route.part}`;
 			const gathered = this.permuting.get(key) ?? { values: new Float32Array(slice.rows * slice.cols), filled: 0 };
