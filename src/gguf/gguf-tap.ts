@@ -36,8 +36,8 @@ interface Incoming {
 
 export class GgufTap {
 	private readonly routes = new Map<string, Route[]>();
-	/** Encoded bytes that arrived before their place in the file, by `tensor/part`. */
-	private readonly held = new Map<string, Uint8Array[]>();
+	/** Encoded bytes that arrived before their place in the file, by `tensor/part`: a buffer of the part's size. */
+	private readonly held = new Map<string, { bytes: Uint8Array; filled: number }>();
 	/** f32 rows of a q/k projection, permuted once complete. */
 	private readonly permuting = new Map<string, { values: Float32Array; filled: number }>();
 	private heldBytes = 0;
@@ -47,6 +47,11 @@ export class GgufTap {
 	private incoming?: Incoming;
 	/** Where bytes appended at once are encoded (GgufWriter.write copies them). */
 	private scratch = new Uint8Array(0);
+	/**
+	 * Held parts' buffers once written, by size, for the next ones: every layer holds parts of the same
+	 * sizes, so memory stays at what one layer holds instead of waiting for the garbage collector.
+	 */
+	private readonly pool = new Map<number, Uint8Array[]>();
 
 	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[]) {
 		tensors.forEach((tensor, t) => {
@@ -130,10 +135,13 @@ export class GgufTap {
 			const rows = raw.subarray((from - first) * inc.rowBytes, (to - first) * inc.rowBytes);
 			const tensor = this.tensors[route.tensor]!;
 			if (tensor.permuteHeads === undefined) {
-				// Bytes written at once are encoded into a reused buffer; held ones get their own.
-				const now = route.tensor === this.cursor.tensor && route.part === this.cursor.part;
-				if (now && this.scratch.length < rows.length * 4) this.scratch = new Uint8Array(rows.length * 4);
-				await this.deliver(route, encodeStored(rows, slice.location.info.dtype, tensor.type, n, now ? this.scratch : undefined));
+				// Bytes written at once are encoded into a reused buffer, held ones into their part's buffer.
+				const { dtype } = slice.location.info;
+				if (!this.atCursor(route)) encodeStored(rows, dtype, tensor.type, n, this.holdInto(route, tensorBytes(tensor.type, n)));
+				else {
+					if (this.scratch.length < rows.length * 4) this.scratch = new Uint8Array(rows.length * 4);
+					await this.deliver(route, encodeStored(rows, dtype, tensor.type, n, this.scratch));
+				}
 				continue;
 			}
 			const values = toFloat32(rows, slice.location.info.dtype, n);
@@ -155,17 +163,35 @@ export class GgufTap {
 		return out;
 	}
 
+	private atCursor(route: Route): boolean {
+		return route.tensor === this.cursor.tensor && route.part === this.cursor.part;
+	}
+
 	/** Appends encoded bytes of a part if the file is at that point, else holds them. */
 	private async deliver(route: Route, bytes: Uint8Array): Promise<void> {
-		if (route.tensor === this.cursor.tensor && route.part === this.cursor.part) {
-			await this.append(bytes);
-			await this.drain();
+		if (!this.atCursor(route)) {
+			this.holdInto(route, bytes.length).set(bytes);
 			return;
 		}
+		await this.append(bytes);
+		await this.drain();
+	}
+
+	/** The next `size` bytes of a held part's buffer (taken from the pool or allocated at the part's first bytes). */
+	private holdInto(route: Route, size: number): Uint8Array {
 		const key = `${route.tensor}/${route.part}`;
-		this.held.set(key, [...(this.held.get(key) ?? []), bytes]);
-		this.heldBytes += bytes.length;
+		let held = this.held.get(key);
+		if (!held) {
+			const bytes = this.partBytes(this.tensors[route.tensor]!, route.part);
+			held = { bytes: this.pool.get(bytes)?.pop() ?? new Uint8Array(bytes), filled: 0 };
+			this.held.set(key, held);
+		}
+		const view = held.bytes.subarray(held.filled, held.filled + size);
+		if (view.length !== size) throw new Error(`${this.path}: bug: more bytes than ${this.tensors[route.tensor]!.name} has`);
+		held.filled += size;
+		this.heldBytes += size;
 		this.maxHeldBytes = Math.max(this.maxHeldBytes, this.heldBytes);
+		return view;
 	}
 
 	private async append(bytes: Uint8Array): Promise<void> {
@@ -192,14 +218,13 @@ export class GgufTap {
 				continue;
 			}
 			const key = `${this.cursor.tensor}/${this.cursor.part}`;
-			const chunks = this.held.get(key);
-			if (!chunks) return;
+			const held = this.held.get(key);
+			if (!held) return;
 			this.held.delete(key);
 			const at = this.cursor;
-			for (const chunk of chunks) {
-				this.heldBytes -= chunk.length;
-				await this.append(chunk);
-			}
+			this.heldBytes -= held.filled;
+			await this.append(held.bytes.subarray(0, held.filled));
+			this.pool.set(held.bytes.length, [...(this.pool.get(held.bytes.length) ?? []), held.bytes]);
 			// Still the same part: the rest of it has not streamed by yet.
 			if (this.cursor === at) return;
 		}

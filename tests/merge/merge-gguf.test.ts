@@ -90,6 +90,7 @@ describe("what llama.cpp cannot take is refused before anything is written", () 
 	const cases: [string, (dir: string) => Promise<string[]>, RegExp][] = [
 		["a type that is not one", async (dir) => [await writeRecipe(dir, { base: BASE, experts: EXPERTS }), "--gguf", "q4_k"], /--gguf.*expected one of f32, f16, q8_0, bf16/],
 		["--no-copy-tokenizer", async (dir) => [await writeRecipe(dir, { base: BASE, experts: EXPERTS }), "--gguf", "f16", "--no-copy-tokenizer"], /--gguf needs the tokenizer/],
+		["an output llama.cpp cannot run (DeepSeek MoE without shared experts)", async (dir) => [await writeRecipe(dir, { base: BASE, experts: EXPERTS, extra: "architecture: deepseek" }), "--gguf", "f16"], /llama\.cpp cannot run .*shared experts/],
 		["a base model without tokenizer.json", async (dir) => {
 			const base = join(dir, "base");
 			await cp(BASE, base, { recursive: true });
