@@ -31,10 +31,10 @@ export function permuteRows(values: Float32Array, rows: number, cols: number, he
 	return out;
 }
 
-async function readRows(slice: SourceSlice, firstRow: number, rows: number): Promise<Uint8Array> {
+async function readRows(slice: SourceSlice, firstRow: number, rows: number, buffer: Uint8Array): Promise<Uint8Array> {
 	const { location, cols } = slice;
 	const bytes = dtypeBytes(location.info.dtype);
-	const raw = new Uint8Array(rows * cols * bytes);
+	const raw = buffer.subarray(0, rows * cols * bytes);
 	await location.file.read(location.info, (slice.firstRow + firstRow) * cols * bytes, raw.length, raw);
 	return raw;
 }
@@ -42,6 +42,8 @@ async function readRows(slice: SourceSlice, firstRow: number, rows: number): Pro
 export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTensor, onBytes?: (sourceBytes: number) => void): Promise<void> {
 	const type = tensor.type;
 	let scratch: Uint8Array | undefined;
+	/** Two read buffers, taken in turn (one is read into while the other is written), kept from part to part. */
+	let buffers: Uint8Array[] = [];
 	for (const part of tensor.parts) {
 		if (part.kind === "values") {
 			const out = new Uint8Array(tensorBytes(type, part.values.length));
@@ -51,16 +53,22 @@ export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTen
 		}
 		const rowBytes = part.cols * dtypeBytes(part.location.info.dtype);
 		const step = tensor.permuteHeads !== undefined ? part.rows : Math.max(1, Math.floor(STEP_BYTES / rowBytes));
+		const blockBytes = Math.min(step, part.rows) * rowBytes;
+		if ((buffers[0]?.length ?? 0) < blockBytes) buffers = [new Uint8Array(blockBytes), new Uint8Array(blockBytes)];
+		const encodedBytes = tensorBytes(type, Math.min(step, part.rows) * part.cols);
+		if ((scratch?.length ?? 0) < encodedBytes) scratch = new Uint8Array(encodedBytes);
 		// The next block is read while this one is converted and written (the disk reads ahead of the writer).
-		let next: Promise<Uint8Array> | undefined = readRows(part, 0, Math.min(step, part.rows));
+		let turn = 0;
+		let next: Promise<Uint8Array> | undefined = readRows(part, 0, Math.min(step, part.rows), buffers[0]!);
 		for (let row = 0; row < part.rows; row += step) {
 			const rows = Math.min(step, part.rows - row);
 			const raw = await next!;
-			next = row + step < part.rows ? readRows(part, row + step, Math.min(step, part.rows - row - step)) : undefined;
+			turn = 1 - turn;
+			next = row + step < part.rows ? readRows(part, row + step, Math.min(step, part.rows - row - step), buffers[turn]!) : undefined;
 			next?.catch(() => {}); // awaited next turn; a failure of this block's write comes first
 			const { dtype } = part.location.info;
 			// GgufWriter.write copies: one buffer serves every block.
-			if (tensor.permuteHeads === undefined) await writer.write(encodeStored(raw, dtype, type, rows * part.cols, (scratch ??= new Uint8Array(tensorBytes(type, step * part.cols)))));
+			if (tensor.permuteHeads === undefined) await writer.write(encodeStored(raw, dtype, type, rows * part.cols, scratch));
 			else {
 				const values = permuteRows(toFloat32(raw, dtype, rows * part.cols), rows, part.cols, tensor.permuteHeads);
 				const out = new Uint8Array(tensorBytes(type, values.length));
