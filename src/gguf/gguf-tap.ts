@@ -137,9 +137,10 @@ export class GgufTap {
 			if (tensor.permuteHeads === undefined) {
 				// Bytes written at once are encoded into a reused buffer, held ones into their part's buffer.
 				const { dtype } = slice.location.info;
-				if (!this.atCursor(route)) encodeStored(rows, dtype, tensor.type, n, this.holdInto(route, tensorBytes(tensor.type, n)));
+				const size = tensorBytes(tensor.type, n);
+				if (!this.atCursor(route)) encodeStored(rows, dtype, tensor.type, n, this.holdInto(route, size));
 				else {
-					if (this.scratch.length < rows.length * 4) this.scratch = new Uint8Array(rows.length * 4);
+					if (this.scratch.length < size) this.scratch = new Uint8Array(size);
 					await this.deliver(route, encodeStored(rows, dtype, tensor.type, n, this.scratch));
 				}
 				continue;
