@@ -1,4 +1,6 @@
-import { dirname, resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { TOKENIZER_FILE } from "../checkpoint/side-files.js";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
 import { planMergeGguf } from "../merge/merge-gguf.js";
 import { checkOutputTarget, freeBytes } from "../output/output-target.js";
@@ -29,7 +31,10 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			hub: await run.hubFor(recipe),
 		});
 		// GGUF files (--gguf): planned like the merge plans them, so what llama.cpp cannot take is refused here too.
-		const gguf = await planMergeGguf(plan, outDir ?? "output", options.gguf ?? [], { copyTokenizer: options.copyTokenizer !== false }).finally(() => closeMergePlan(plan));
+		// A Hub base's tokenizer files are not downloaded by plan: then the merge checks them before writing.
+		const base = plan.models[plan.base];
+		const noTokenizer = Boolean(options.gguf?.length) && base.ref.kind === "hub" && !(await stat(join(base.dir, TOKENIZER_FILE)).then(() => true, () => false));
+		const gguf = await planMergeGguf(plan, outDir ?? "output", noTokenizer ? [] : (options.gguf ?? []), { copyTokenizer: options.copyTokenizer !== false }).finally(() => closeMergePlan(plan));
 		const ggufBytes = gguf.reduce((sum, f) => sum + f.layout.fileBytes, 0);
 		run.transfers.stop();
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
@@ -61,7 +66,12 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			shards: plan.shards.map((s) => ({ file: s.fileName, tensors: s.tensors.length, bytes: s.headerBytes + s.dataBytes })),
 			gguf: gguf.map((f) => ({ file: f.fileName, type: f.type, tensors: f.plan.tensors.length, bytes: f.layout.fileBytes })),
 			output: outDir ? { dir: resolve(outDir), freeBytes: free } : undefined,
-			warnings: [...abandoned.map(describeAbandoned), ...plan.warnings, ...new Set(gguf.flatMap((f) => f.plan.warnings.map((w) => `GGUF: ${w}`)))],
+			warnings: [
+				...abandoned.map(describeAbandoned),
+				...plan.warnings,
+				...(noTokenizer ? [`--gguf: the GGUF files are not planned: plan does not download ${base.label}'s tokenizer files (the merge reads them and checks them before writing anything)`] : []),
+				...new Set(gguf.flatMap((f) => f.plan.warnings.map((w) => `GGUF: ${w}`))),
+			],
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
 		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + ggufBytes, leftovers: abandoned, inputs: plan.models.map((m) => m.dir) });
