@@ -18,7 +18,7 @@ import { readGgufHeader } from "../gguf/read-gguf.js";
 import { type GgufEntry, str, u32 } from "../gguf/metadata.js";
 import { type GgufSourceTensors, type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "../gguf/plan-gguf.js";
 import { GGUF_TENSOR_TYPES, type GgufTypeName } from "../gguf/tensor-types.js";
-import { writeTensorData } from "../gguf/tensor-data.js";
+import { type TensorDataBuffers, writeTensorData } from "../gguf/tensor-data.js";
 import { tokenizerMetadata } from "../gguf/tokenizer/tokenizer-metadata.js";
 
 type Json = Record<string, unknown>;
@@ -117,12 +117,13 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 		const writer = await GgufWriter.open(temp, layout);
 		let sha256: string;
 		try {
+			const buffers: TensorDataBuffers = { reads: [] };
 			for (const tensor of plan.tensors) {
 				options.signal?.throwIfAborted();
 				await writeTensorData(writer, tensor, (bytes) => {
 					done += bytes;
 					options.onProgress?.(done, total);
-				});
+				}, buffers);
 			}
 			sha256 = await writer.finish();
 			// The header as a reader sees it (cheap: no tensor data is read) before the file takes its name.

@@ -14,7 +14,7 @@ import { dtypeBytes } from "../safetensors/dtype.js";
 import type { TensorLocation } from "../safetensors/model-weights.js";
 import type { GgufWriter } from "./gguf-writer.js";
 import type { PlannedGgufTensor, SourceSlice } from "./plan-gguf.js";
-import { permuteRows, writeTensorData } from "./tensor-data.js";
+import { type TensorDataBuffers, permuteRows, writeTensorData } from "./tensor-data.js";
 import { encodeStored, tensorBytes } from "./tensor-types.js";
 
 /** Where rows of a streamed safetensors tensor go: part `part` of GGUF tensor `tensor`. */
@@ -103,9 +103,10 @@ export class GgufTap {
 			throw new Error(`${this.path}: bug: the stream ended inside GGUF tensor ${tensor.name}`);
 		}
 		if (this.heldBytes !== 0 || this.permuting.size !== 0) throw new Error(`${this.path}: bug: ${this.heldBytes} bytes still held when the stream ended`);
+		const buffers: TensorDataBuffers = { reads: [] };
 		for (const tensor of this.tensors.slice(this.cursor.tensor)) {
 			const parts = tensor.parts.map((p) => (p.kind === "source" ? { ...p, location: locate(p.location.info.name) } : p));
-			await writeTensorData(this.writer, { ...tensor, parts }, onBytes);
+			await writeTensorData(this.writer, { ...tensor, parts }, onBytes, buffers);
 		}
 		return this.writer.finish();
 	}

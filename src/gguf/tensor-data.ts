@@ -39,11 +39,16 @@ async function readRows(slice: SourceSlice, firstRow: number, rows: number, buff
 	return raw;
 }
 
-export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTensor, onBytes?: (sourceBytes: number) => void): Promise<void> {
+/** Buffers reused from tensor to tensor (allocated per tensor, they wait for the garbage collector: hundreds of MB). */
+export interface TensorDataBuffers {
+	/** Two read buffers, taken in turn: one is read into while the other is written. */
+	reads: Uint8Array[];
+	/** Where a block is encoded (GgufWriter.write copies it). */
+	encoded?: Uint8Array;
+}
+
+export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTensor, onBytes?: (sourceBytes: number) => void, reuse: TensorDataBuffers = { reads: [] }): Promise<void> {
 	const type = tensor.type;
-	let scratch: Uint8Array | undefined;
-	/** Two read buffers, taken in turn (one is read into while the other is written), kept from part to part. */
-	let buffers: Uint8Array[] = [];
 	for (const part of tensor.parts) {
 		if (part.kind === "values") {
 			const out = new Uint8Array(tensorBytes(type, part.values.length));
@@ -54,9 +59,11 @@ export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTen
 		const rowBytes = part.cols * dtypeBytes(part.location.info.dtype);
 		const step = tensor.permuteHeads !== undefined ? part.rows : Math.max(1, Math.floor(STEP_BYTES / rowBytes));
 		const blockBytes = Math.min(step, part.rows) * rowBytes;
-		if ((buffers[0]?.length ?? 0) < blockBytes) buffers = [new Uint8Array(blockBytes), new Uint8Array(blockBytes)];
+		if ((reuse.reads[0]?.length ?? 0) < blockBytes) reuse.reads = [new Uint8Array(blockBytes), new Uint8Array(blockBytes)];
+		const buffers = reuse.reads;
 		const encodedBytes = tensorBytes(type, Math.min(step, part.rows) * part.cols);
-		if ((scratch?.length ?? 0) < encodedBytes) scratch = new Uint8Array(encodedBytes);
+		if ((reuse.encoded?.length ?? 0) < encodedBytes) reuse.encoded = new Uint8Array(encodedBytes);
+		const scratch = reuse.encoded;
 		// The next block is read while this one is converted and written (the disk reads ahead of the writer).
 		let turn = 0;
 		let next: Promise<Uint8Array> | undefined = readRows(part, 0, Math.min(step, part.rows), buffers[0]!);
