@@ -10,6 +10,8 @@ import { join, resolve } from "node:path";
 import { type DenseModelShape, makeDenseModel } from "../src/demo/make-dense-model.js";
 
 export const SHAPES: Record<string, DenseModelShape> = {
+	/** A quick shape for a loaded machine: ~150M parameters (0.3 GB bf16), Llama-style. */
+	small: { modelType: "llama", hiddenSize: 1024, numLayers: 8, numHeads: 16, numKvHeads: 4, intermediateSize: 2816, vocabSize: 32000 },
 	tinyllama: { modelType: "llama", hiddenSize: 2048, numLayers: 22, numHeads: 32, numKvHeads: 4, intermediateSize: 5632, vocabSize: 32000 },
 	mistral7b: { modelType: "mistral", hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 8, intermediateSize: 14336, vocabSize: 32000 },
 };

@@ -1,20 +1,30 @@
 /**
- * GGUF conversion benchmark: `moe-merge gguf` of a generated dense bf16 model of a real shape, for
- * each --type, against the disk's write speed (dd, alternated with the runs) on the same bytes.
+ * GGUF benchmark, in one run on the same disk:
+ * 1. the merge of `--experts` generated dense bf16 models (random gates) without and with `--gguf <t>` for
+ *    each `--merge-types` (alternated, `--rounds` each): wall and CPU time, peak RSS, and the ratio of
+ *    wall times (the issue's bound for f16: 1.3x);
+ * 2. `moe-merge gguf` of that merged output for each `--types`, against dd oflag=direct writing the
+ *    same number of bytes just after (the issue's bound: 0.9x of dd).
  *
- *   npm run bench:gguf -- --shape tinyllama [--dir /tmp/moe-merge-bench] [--types f16,q8_0] [--rounds 1]
+ *   npm run bench:gguf -- --shape small [--experts 4] [--distinct 1] [--types f16,q8_0] [--rounds 1] [--dir /tmp/moe-merge-bench]
  */
 import { execFileSync } from "node:child_process";
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { CLI, SHAPES, addTokenizer, ddWriteSpeed, ensureModels, timeCommand, warmPageCache } from "./bench-inputs.js";
+import { CLI, SHAPES, addTokenizer, ddWriteSpeed, ensureModels, median, timeCommand, warmPageCache } from "./bench-inputs.js";
 
 const { values } = parseArgs({
 	options: {
-		shape: { type: "string", default: "tinyllama" },
+		shape: { type: "string", default: "small" },
 		dir: { type: "string", default: "/tmp/moe-merge-bench" },
+		experts: { type: "string", default: "4" },
+		// Distinct generated models; the other experts are folders of symlinks to them (disk space).
+		distinct: { type: "string", default: "1" },
 		types: { type: "string", default: "f16,q8_0" },
+		/** The --gguf types the merge is timed with (each against the merge without). */
+		"merge-types": { type: "string", default: "f16,bf16" },
 		rounds: { type: "string", default: "1" },
 	},
 });
@@ -23,29 +33,57 @@ const shape = SHAPES[values.shape as string];
 if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(", ")}`);
 const root = resolve(values.dir as string, values.shape as string);
 
+function fresh(path: string): Promise<void> {
+	return rm(path, { recursive: true, force: true }).then(() => void execFileSync("sync"));
+}
+
 async function main(): Promise<void> {
 	await mkdir(root, { recursive: true });
-	const [model] = await ensureModels(root, shape, 1, 1);
-	addTokenizer(model!);
-	warmPageCache([model!]);
-	const results = [];
+	const models = await ensureModels(root, shape, Number(values.experts), Number(values.distinct));
+	for (const m of models.slice(0, Number(values.distinct))) addTokenizer(m);
+	const recipe = join(root, "gguf-recipe.yml");
+	await writeFile(recipe, [`base_model: ${models[0]}`, "gate_mode: random", "dtype: bfloat16", "experts:", ...models.map((m) => `  - source_model: ${m}`), ""].join("\n"));
+	warmPageCache(models.slice(0, Number(values.distinct)));
+	const load = () => loadavg().map((x) => +x.toFixed(2));
+
+	const kinds = ["plain", ...(values["merge-types"] as string).split(",")];
+	const merges = new Map<string, { wallSeconds: number; coreSeconds: number; peakRssMB: number; bytes: number }[]>(kinds.map((k) => [k, []]));
+	const out = join(root, "moe");
 	for (let r = 0; r < Number(values.rounds); r++) {
-		for (const type of (values.types as string).split(",")) {
-			const out = join(root, `bench-${type}.gguf`);
-			await rm(out, { force: true });
-			execFileSync("sync");
-			const run = timeCommand(process.execPath, [CLI, "gguf", model!, "-o", out, "--type", type, "--json"]);
-			const bytes = (await stat(out)).size;
-			await rm(out, { force: true });
-			execFileSync("sync");
-			const dd = ddWriteSpeed(root, bytes / 1e9);
-			const gbps = bytes / 1e9 / run.wallSeconds;
-			const result = { type, bytes, wallSeconds: run.wallSeconds, coreSeconds: run.coreSeconds, peakRssMB: run.peakRssMB, outputGBps: +gbps.toFixed(3), ddGBps: +dd.toFixed(3), fractionOfDd: +(gbps / dd).toFixed(3) };
-			console.error(JSON.stringify(result));
-			results.push(result);
+		for (const kind of kinds) {
+			await fresh(out);
+			const run = timeCommand(process.execPath, [CLI, recipe, out, "--random-seed", "1", "--json", ...(kind === "plain" ? [] : ["--gguf", kind])]);
+			const result = JSON.parse(run.stdout) as { bytes: number; gguf?: { bytes: number }[] };
+			const bytes = result.bytes + (result.gguf ?? []).reduce((s, g) => s + g.bytes, 0);
+			merges.get(kind)!.push({ wallSeconds: run.wallSeconds, coreSeconds: run.coreSeconds, peakRssMB: run.peakRssMB, bytes });
+			console.error(JSON.stringify({ merge: kind, ...merges.get(kind)!.at(-1), load: load() }));
 		}
 	}
-	process.stdout.write(`${JSON.stringify({ shape: values.shape, results }, null, 2)}\n`);
+	const plainSeconds = median(merges.get("plain")!.map((m) => m.wallSeconds));
+	const merge = kinds.map((kind) => {
+		const runs = merges.get(kind)!;
+		const wallSeconds = median(runs.map((m) => m.wallSeconds));
+		return { gguf: kind === "plain" ? null : kind, wallSeconds, coreSeconds: median(runs.map((m) => m.coreSeconds)), peakRssMB: Math.max(...runs.map((m) => m.peakRssMB)), bytes: runs[0]!.bytes, ratio: +(wallSeconds / plainSeconds).toFixed(3) };
+	});
+
+	// `moe-merge gguf` of the merged output (the last merge wrote it with its GGUF file: removed first).
+	for (const kind of kinds) await rm(join(out, `moe-${kind.toUpperCase()}.gguf`), { force: true });
+	const converts = [];
+	for (let r = 0; r < Number(values.rounds); r++) {
+		for (const type of (values.types as string).split(",")) {
+			const file = join(root, `bench-${type}.gguf`);
+			await fresh(file);
+			const run = timeCommand(process.execPath, [CLI, "gguf", out, "-o", file, "--type", type, "--json"]);
+			const bytes = (await stat(file)).size;
+			await fresh(file);
+			const dd = ddWriteSpeed(root, bytes / 1e9, true);
+			const gbps = bytes / 1e9 / run.wallSeconds;
+			const result = { type, bytes, wallSeconds: run.wallSeconds, coreSeconds: run.coreSeconds, peakRssMB: run.peakRssMB, outputGBps: +gbps.toFixed(3), ddDirectGBps: +dd.toFixed(3), fractionOfDd: +(gbps / dd).toFixed(3), load: load() };
+			console.error(JSON.stringify(result));
+			converts.push(result);
+		}
+	}
+	process.stdout.write(`${JSON.stringify({ shape: values.shape, experts: Number(values.experts), merge, convert: converts }, null, 2)}\n`);
 }
 
 main().catch((error) => {

@@ -1,5 +1,9 @@
+import type { GgufTypeName } from "../gguf/tensor-types.js";
+
 /** Options shared by the commands that plan or run a merge. */
 export interface MergeCliOptions {
+	/** GGUF files to write beside the shards (`--gguf f16 --gguf q8_0`). */
+	gguf?: GgufTypeName[];
 	output?: string;
 	overwrite?: boolean;
 	outShardSize?: number;

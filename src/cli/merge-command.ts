@@ -44,6 +44,7 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 				beforeCommit: routing?.beforeCommit,
 				overwrite: options.overwrite,
 				copyTokenizer: options.copyTokenizer,
+				gguf: options.gguf,
 				signal: run.signal,
 				hub,
 				locked: options.locked,
@@ -113,6 +114,11 @@ function mergeCallbacks(options: MergeCliOptions, progress: MergeProgressReporte
 			for (const w of plan.warnings) err.write(`warning: ${w}\n`);
 			err.write(`${plan.architecture.displayName}, ${plan.experts.length} experts, ${plan.tensors.length} tensors, ${formatBytes(plan.fileBytes)} in ${plan.shards.length} shard(s), gate seed ${plan.seed}\n`);
 		},
+		onGgufPlan: (files) => {
+			if (options.json) return;
+			for (const f of files) for (const w of f.plan.warnings) err.write(`warning: GGUF: ${w}\n`);
+			err.write(`GGUF from the same stream: ${files.map((f) => `${f.fileName} (${formatBytes(f.layout.fileBytes)})`).join(", ")}\n`);
+		},
 	};
 }
 
@@ -142,6 +148,7 @@ function printSummary(result: MergeSummary, options: MergeCliOptions, push: Push
 	}
 	const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
 	process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);
+	for (const g of result.gguf ?? []) process.stdout.write(`wrote ${g.file} (${formatBytes(g.bytes)}, sha256 ${g.sha256})\n`);
 	for (const left of result.leftovers ?? []) {
 		process.stdout.write(`still beside it: ${left.path} (${formatBytes(left.bytes)}), left by an interrupted merge; remove it with: ${left.remove}\n`);
 	}

@@ -1,6 +1,9 @@
-import { dirname, resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { TOKENIZER_FILE } from "../checkpoint/side-files.js";
 import { expertOrigins } from "../merge/expert-origins.js";
 import { closeMergePlan, planMerge } from "../merge/plan-merge.js";
+import { planMergeGguf } from "../merge/merge-gguf.js";
 import { checkOutputTarget, freeBytes } from "../output/output-target.js";
 import { describeAbandoned, findAbandonedPartials } from "../resume/abandoned-partials.js";
 import { checkOutputSparesInputs, localModelDirs } from "../output/protect-inputs.js";
@@ -28,7 +31,12 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});
-		await closeMergePlan(plan);
+		// GGUF files (--gguf): planned like the merge plans them, so what llama.cpp cannot take is refused here too.
+		// A Hub base's tokenizer files are not downloaded by plan: then the merge checks them before writing.
+		const base = plan.models[plan.base];
+		const noTokenizer = Boolean(options.gguf?.length) && base.ref.kind === "hub" && !(await stat(join(base.dir, TOKENIZER_FILE)).then(() => true, () => false));
+		const gguf = await planMergeGguf(plan, outDir ?? "output", noTokenizer ? [] : (options.gguf ?? []), { copyTokenizer: options.copyTokenizer !== false }).finally(() => closeMergePlan(plan));
+		const ggufBytes = gguf.reduce((sum, f) => sum + f.layout.fileBytes, 0);
 		run.transfers.stop();
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
 		const summary = {
@@ -62,11 +70,17 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			tensorBytes: plan.dataBytes,
 			diskBytes: plan.fileBytes,
 			shards: plan.shards.map((s) => ({ file: s.fileName, tensors: s.tensors.length, bytes: s.headerBytes + s.dataBytes })),
+			gguf: gguf.map((f) => ({ file: f.fileName, type: f.type, tensors: f.plan.tensors.length, bytes: f.layout.fileBytes })),
 			output: outDir ? { dir: resolve(outDir), freeBytes: free } : undefined,
-			warnings: [...abandoned.map(describeAbandoned), ...plan.warnings],
+			warnings: [
+				...abandoned.map(describeAbandoned),
+				...plan.warnings,
+				...(noTokenizer ? [`--gguf: the GGUF files are not planned: plan does not download ${base.label}'s tokenizer files (the merge reads them and checks them before writing anything)`] : []),
+				...new Set(gguf.flatMap((f) => f.plan.warnings.map((w) => `GGUF: ${w}`))),
+			],
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
-		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes, leftovers: abandoned, inputs: plan.models.map((m) => m.dir) });
+		if (outDir) await checkOutputTarget(outDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + ggufBytes, leftovers: abandoned, inputs: plan.models.map((m) => m.dir) });
 		if (options.json) {
 			process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
 			return;
@@ -82,6 +96,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		for (const p of summary.architecturesPassedOver) out.write(`  not ${p.name}: ${p.reason}\n`);
 		out.write(`tensors: ${summary.tensors}, ${formatBytes(summary.tensorBytes)} of data, ${formatBytes(summary.diskBytes)} on disk in ${summary.shards.length} shard(s)\n`);
 		for (const s of summary.shards) out.write(`  ${s.file}: ${s.tensors} tensors, ${formatBytes(s.bytes)}\n`);
+		if (gguf.length > 0) out.write(`GGUF (--gguf, written from the same stream): ${formatBytes(ggufBytes)}\n`);
+		for (const g of summary.gguf) out.write(`  ${g.file}: ${g.tensors} tensors, ${g.type.toUpperCase()}, ${formatBytes(g.bytes)}\n`);
 		if (summary.output) out.write(`target: ${summary.output.dir} (${free === undefined ? "free space unknown" : `${formatBytes(free)} free`})\n`);
 		for (const w of summary.warnings) out.write(`warning: ${w}\n`);
 	});

@@ -10,7 +10,8 @@ import { addHubMergeOptions, addPushCommand } from "./push-command.js";
 import { type ValidateCliOptions, runValidateCommand } from "./validate-command.js";
 import { runVerifyCommand } from "./verify-command.js";
 import { type ApplyLoraCliOptions, runApplyLoraCommand } from "./apply-lora-command.js";
-import { addGgufCommand } from "./gguf-command.js";
+import { addGgufCommand, ggufTypeArg } from "./gguf-command.js";
+import { GGUF_TYPE_NAMES, type GgufTypeName } from "../gguf/tensor-types.js";
 import { type MergekitMeaning, addMergekitOptions, applyMergekitOptions } from "./mergekit-options.js";
 
 /** mergekit-moe's options mapped onto ours; the line about those that do nothing here goes to stderr. */
@@ -37,6 +38,7 @@ const coefArg = (text: string): number => {
 	if (text.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a non-negative number");
 	return n;
 };
+const ggufTypesArg = (text: string, previous: GgufTypeName[] = []): GgufTypeName[] => [...previous, ggufTypeArg(text)];
 const seedArg = (text: string): number => {
 	const n = Number(text);
 	if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("expected a non-negative integer");
@@ -56,6 +58,7 @@ function addMergeOptions(command: Command): Command {
 		.option("--threads <n>", "threads of the forward pass that computes hidden-state gates (default: one per core)", threadsArg)
 		.option("--copy-tokenizer", "copy the base model's tokenizer files byte for byte (default)")
 		.option("--no-copy-tokenizer", "do not copy the tokenizer files")
+		.option("--gguf <type>", `also write <output name>-<TYPE>.gguf for llama.cpp, Ollama and LM Studio from the same stream: ${GGUF_TYPE_NAMES.join(", ")} (repeatable)`, ggufTypesArg)
 		.option("--i-understand-this-is-not-useful-without-training", "allow every expert to be the same model")
 		.option("--json", "print a machine-readable JSON summary on stdout (no progress)")
 		.option("--verbose", "print stack traces with errors");

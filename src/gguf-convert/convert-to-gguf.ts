@@ -16,9 +16,9 @@ import { hyperparameterEntries } from "../gguf/hyperparameters.js";
 import { layoutGguf } from "../gguf/layout.js";
 import { readGgufHeader } from "../gguf/read-gguf.js";
 import { type GgufEntry, str, u32 } from "../gguf/metadata.js";
-import { type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "../gguf/plan-gguf.js";
+import { type GgufSourceTensors, type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "../gguf/plan-gguf.js";
 import { GGUF_TENSOR_TYPES, type GgufTypeName } from "../gguf/tensor-types.js";
-import { writeTensorData } from "../gguf/tensor-data.js";
+import { type TensorDataBuffers, writeTensorData } from "../gguf/tensor-data.js";
 import { tokenizerMetadata } from "../gguf/tokenizer/tokenizer-metadata.js";
 
 type Json = Record<string, unknown>;
@@ -50,9 +50,19 @@ async function readConfig(dir: string): Promise<Json> {
 	}
 }
 
-/** Plans the file (reads config, headers and tokenizer; writes nothing). */
-export async function planGgufFile(dir: string, weights: ModelWeights, options: GgufFileOptions): Promise<GgufFilePlan> {
-	const config = await readConfig(dir);
+/** What a merge knows before its folder exists: the config it will write, and where the tokenizer files it copies are. */
+export interface GgufFileParts {
+	config: Json;
+	tokenizerDir: string;
+}
+
+/**
+ * Plans the file (reads config, headers and tokenizer; writes nothing). A merge passes `parts` (its
+ * config, its base's tokenizer folder) and the shards it is about to write: the same plan as for the
+ * folder once written.
+ */
+export async function planGgufFile(dir: string, weights: GgufSourceTensors, options: GgufFileOptions, parts?: GgufFileParts): Promise<GgufFilePlan> {
+	const config = parts?.config ?? (await readConfig(dir));
 	const modelType = String(config.model_type);
 	const gguf = ggufArchitectureOf(modelType);
 	if (!gguf) throw new ModelError(`${join(dir, "config.json")}: model_type ${modelType} has no GGUF description (GGUF is written for Mixtral, Qwen MoE, Qwen3 MoE, DeepSeek MoE, Llama, Mistral, Qwen2 and Qwen3)`, { file: join(dir, "config.json") });
@@ -69,7 +79,7 @@ export async function planGgufFile(dir: string, weights: ModelWeights, options: 
 		...hyperparameterEntries(gguf, config),
 		u32("general.file_type", type.fileType),
 		u32("general.quantization_version", GGML_QUANT_VERSION),
-		...(await tokenizerMetadata(dir, vocabSize, config)),
+		...(await tokenizerMetadata(parts?.tokenizerDir ?? dir, vocabSize, config)),
 	];
 	const difference = gguf.differences?.(config);
 	return { gguf, metadata, tensors, warnings: difference ? [difference] : [] };
@@ -107,12 +117,13 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 		const writer = await GgufWriter.open(temp, layout);
 		let sha256: string;
 		try {
+			const buffers: TensorDataBuffers = { reads: [] };
 			for (const tensor of plan.tensors) {
 				options.signal?.throwIfAborted();
 				await writeTensorData(writer, tensor, (bytes) => {
 					done += bytes;
 					options.onProgress?.(done, total);
-				});
+				}, buffers);
 			}
 			sha256 = await writer.finish();
 			// The header as a reader sees it (cheap: no tensor data is read) before the file takes its name.

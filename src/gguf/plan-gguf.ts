@@ -7,7 +7,7 @@
  */
 import { ModelError } from "../errors.js";
 import { type DType, dtypeBytes } from "../safetensors/dtype.js";
-import type { ModelWeights, TensorLocation } from "../safetensors/model-weights.js";
+import type { TensorLocation, TensorReader } from "../safetensors/model-weights.js";
 import type { GgufArchitecture, GgufNameRule } from "./architecture.js";
 import type { GgufTensorSpec } from "./layout.js";
 import { GGUF_TENSOR_TYPES, type GgufTensorType } from "./tensor-types.js";
@@ -32,6 +32,18 @@ export interface PlannedGgufTensor extends GgufTensorSpec {
 	parts: (SourceSlice | ComputedPart)[];
 	/** Rows of each part are permuted for llama.cpp's rope, in groups of this many heads. */
 	permuteHeads?: number;
+	/** The same source bytes as this earlier tensor (a tied model's `output.weight`, the embeddings again): placed last. */
+	copyOf?: string;
+}
+
+/**
+ * The safetensors tensors a GGUF file is planned from: an open folder (ModelWeights), or the shards a
+ * merge is about to write. `shards()` gives the files in stream order (the order their bytes are written).
+ */
+export interface GgufSourceTensors {
+	names(): string[];
+	get(name: string): TensorLocation;
+	shards(): readonly TensorReader[];
 }
 
 const CONVERTIBLE: readonly DType[] = ["F32", "F16", "BF16"];
@@ -59,7 +71,13 @@ function fill(template: string, m: Matched): string {
 	return template.replace("{L}", String(m.layer)).replace("{S}", m.suffix ?? "weight");
 }
 
-export function planGgufTensors(dir: string, weights: ModelWeights, config: Json, gguf: GgufArchitecture, fileType: GgufTensorType): PlannedGgufTensor[] {
+/**
+ * The GGUF tensors of a checkpoint, in the order their source bytes come in the safetensors files
+ * (file after file, tensor after tensor; a stacked tensor where its expert 0 is): the order a merge
+ * streams them, so that it writes the GGUF file front to back from its own stream. Computed tensors
+ * come first, a tied model's copied `output.weight` last.
+ */
+export function planGgufTensors(dir: string, weights: GgufSourceTensors, config: Json, gguf: GgufArchitecture, fileType: GgufTensorType): PlannedGgufTensor[] {
 	const matched: Matched[] = [];
 	const unnamed: string[] = [];
 	for (const name of weights.names()) {
@@ -124,23 +142,29 @@ export function planGgufTensors(dir: string, weights: ModelWeights, config: Json
 	}
 	const embeddings = planned.find((t) => t.name === "token_embd.weight");
 	if (gguf.untiedOutput && embeddings && !planned.some((t) => t.name === "output.weight")) {
-		planned.push({ ...embeddings, name: "output.weight", type: tensorTypeFor("output.weight", embeddings.shape, fileType) });
+		planned.push({ ...embeddings, name: "output.weight", type: tensorTypeFor("output.weight", embeddings.shape, fileType), copyOf: embeddings.name });
 	}
 	for (const extra of gguf.extraTensors?.(config) ?? []) {
 		planned.push({ name: extra.name, shape: [extra.values.length], type: GGUF_TENSOR_TYPES.f32, parts: [{ kind: "values", values: extra.values }] });
 	}
-	return planned.sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+	const files = weights.shards();
+	/** [file, byte offset] of a tensor's first source bytes (computed: before the first file; a copy: after the last). */
+	const position = (t: PlannedGgufTensor): [number, number] => {
+		const first = t.parts[0];
+		if (t.copyOf !== undefined) return [files.length + 1, 0];
+		if (!first || first.kind === "values") return [-1, 0];
+		const file = files.indexOf(first.location.file);
+		return [file < 0 ? files.length : file, first.location.info.begin + first.firstRow * sourceRowBytes(first)];
+	};
+	const positions = new Map(planned.map((t) => [t, position(t)]));
+	return planned.sort((a, b) => {
+		const [pa, pb] = [positions.get(a)!, positions.get(b)!];
+		return pa[0] - pb[0] || pa[1] - pb[1] || a.name.localeCompare(b.name);
+	});
 }
 
 function spec(name: string, shape: readonly number[], parts: SourceSlice[], fileType: GgufTensorType): PlannedGgufTensor {
 	return { name, shape, type: tensorTypeFor(name, shape, fileType), parts };
-}
-
-/** Order: computed and embedding tensors, then block by block, then the final norm and head. */
-function rank(name: string): number {
-	const block = /^blk\.(\d+)\./.exec(name);
-	if (block) return 1 + Number(block[1]);
-	return name === "output_norm.weight" || name === "output.weight" ? Number.MAX_SAFE_INTEGER : 0;
 }
 
 /** Bytes of one row of a source slice. */

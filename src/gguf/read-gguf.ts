@@ -34,12 +34,15 @@ const VALUE_TYPE_NAMES = new Map(Object.entries(GGUF_VALUE_TYPE).map(([name, id]
 /** Header bytes read at most (metadata with a 150k-token vocabulary is ~5 MB). */
 const MAX_HEADER_BYTES = 256 << 20;
 
+/** The header goes on past the bytes read: read more (or, at the end of the file or the cap, the file is bad). */
+class HeaderEndsEarly extends CheckpointError {}
+
 class Cursor {
 	at = 0;
 	constructor(private readonly buffer: Buffer, private readonly file: string) {}
 
 	need(n: number): void {
-		if (this.at + n > this.buffer.length) throw new CheckpointError(`${this.file}: GGUF header ends early (at byte ${this.at})`, { file: this.file });
+		if (this.at + n > this.buffer.length) throw new HeaderEndsEarly(`${this.file}: GGUF header ends early (at byte ${this.at})`, { file: this.file });
 	}
 	u32(): number {
 		this.need(4);
@@ -96,52 +99,66 @@ class Cursor {
 	}
 }
 
+/** Bytes read first; more (4x each time, up to the cap) while the header goes on: most headers are a few MB. */
+const FIRST_READ_BYTES = 4 << 20;
+
 export async function readGgufHeader(file: string): Promise<GgufHeader> {
 	const handle = await open(file, "r");
 	try {
 		const fileBytes = (await handle.stat()).size;
-		const buffer = Buffer.alloc(Math.min(fileBytes, MAX_HEADER_BYTES));
-		await handle.read(buffer, 0, buffer.length, 0);
-		const c = new Cursor(buffer, file);
-		if (fileBytes < 24 || c.u32() !== GGUF_MAGIC) throw new CheckpointError(`${file}: not a GGUF file (no GGUF magic)`, { file });
-		const version = c.u32();
-		if (version !== 2 && version !== 3) throw new CheckpointError(`${file}: GGUF version ${version}; versions 2 and 3 are read`, { file });
-		const tensorCount = c.u64();
-		const kvCount = c.u64();
-		const metadata = new Map<string, unknown>();
-		for (let i = 0; i < kvCount; i++) {
-			const key = c.string();
-			if (metadata.has(key)) throw new CheckpointError(`${file}: metadata key ${key} appears twice`, { file });
-			metadata.set(key, c.value(c.u32()));
+		const limit = Math.min(fileBytes, MAX_HEADER_BYTES);
+		for (let size = Math.min(limit, FIRST_READ_BYTES); ; size = Math.min(limit, size * 4)) {
+			const buffer = Buffer.alloc(size);
+			await handle.read(buffer, 0, size, 0);
+			try {
+				return parseGgufHeader(buffer, file, fileBytes);
+			} catch (error) {
+				if (!(error instanceof HeaderEndsEarly) || size === limit) throw error;
+			}
 		}
-		const alignment = Number(metadata.get("general.alignment") ?? DEFAULT_ALIGNMENT);
-		const table: { name: string; shape: number[]; typeId: number; relative: number }[] = [];
-		for (let i = 0; i < tensorCount; i++) {
-			const name = c.string();
-			const dims = c.u32();
-			const ne: number[] = [];
-			for (let d = 0; d < dims; d++) ne.push(c.u64());
-			table.push({ name, shape: ne.reverse(), typeId: c.u32(), relative: c.u64() });
-		}
-		const dataStart = Math.ceil(c.at / alignment) * alignment;
-		const tensors: GgufTableEntry[] = [];
-		let end = dataStart;
-		const names = new Set<string>();
-		for (const t of [...table].sort((a, b) => a.relative - b.relative)) {
-			const type = TYPE_BY_ID.get(t.typeId);
-			if (!type) throw new CheckpointError(`${file}: tensor ${t.name} has ggml type ${t.typeId}, which moe-merge does not read`, { file });
-			if (names.has(t.name)) throw new CheckpointError(`${file}: tensor ${t.name} appears twice`, { file });
-			names.add(t.name);
-			const offset = dataStart + t.relative;
-			const bytes = tensorBytes(type, t.shape.reduce((a, b) => a * b, 1));
-			if (t.relative % alignment !== 0) throw new CheckpointError(`${file}: tensor ${t.name} at offset ${t.relative} is not aligned to ${alignment}`, { file });
-			if (offset < end) throw new CheckpointError(`${file}: tensor ${t.name} overlaps the one before it`, { file });
-			if (offset + bytes > fileBytes) throw new CheckpointError(`${file}: tensor ${t.name} ends at byte ${offset + bytes}, past the end of the file (${fileBytes} bytes): truncated`, { file });
-			end = offset + bytes;
-			tensors.push({ name: t.name, shape: t.shape, type, offset, bytes });
-		}
-		return { version, metadata, tensors: tensors.sort((a, b) => table.findIndex((t) => t.name === a.name) - table.findIndex((t) => t.name === b.name)), alignment, dataStart, fileBytes };
 	} finally {
 		await handle.close();
 	}
+}
+
+function parseGgufHeader(buffer: Buffer, file: string, fileBytes: number): GgufHeader {
+	const c = new Cursor(buffer, file);
+	if (fileBytes < 24 || c.u32() !== GGUF_MAGIC) throw new CheckpointError(`${file}: not a GGUF file (no GGUF magic)`, { file });
+	const version = c.u32();
+	if (version !== 2 && version !== 3) throw new CheckpointError(`${file}: GGUF version ${version}; versions 2 and 3 are read`, { file });
+	const tensorCount = c.u64();
+	const kvCount = c.u64();
+	const metadata = new Map<string, unknown>();
+	for (let i = 0; i < kvCount; i++) {
+		const key = c.string();
+		if (metadata.has(key)) throw new CheckpointError(`${file}: metadata key ${key} appears twice`, { file });
+		metadata.set(key, c.value(c.u32()));
+	}
+	const alignment = Number(metadata.get("general.alignment") ?? DEFAULT_ALIGNMENT);
+	const table: { name: string; shape: number[]; typeId: number; relative: number }[] = [];
+	for (let i = 0; i < tensorCount; i++) {
+		const name = c.string();
+		const dims = c.u32();
+		const ne: number[] = [];
+		for (let d = 0; d < dims; d++) ne.push(c.u64());
+		table.push({ name, shape: ne.reverse(), typeId: c.u32(), relative: c.u64() });
+	}
+	const dataStart = Math.ceil(c.at / alignment) * alignment;
+	const tensors: GgufTableEntry[] = [];
+	let end = dataStart;
+	const names = new Set<string>();
+	for (const t of [...table].sort((a, b) => a.relative - b.relative)) {
+		const type = TYPE_BY_ID.get(t.typeId);
+		if (!type) throw new CheckpointError(`${file}: tensor ${t.name} has ggml type ${t.typeId}, which moe-merge does not read`, { file });
+		if (names.has(t.name)) throw new CheckpointError(`${file}: tensor ${t.name} appears twice`, { file });
+		names.add(t.name);
+		const offset = dataStart + t.relative;
+		const bytes = tensorBytes(type, t.shape.reduce((a, b) => a * b, 1));
+		if (t.relative % alignment !== 0) throw new CheckpointError(`${file}: tensor ${t.name} at offset ${t.relative} is not aligned to ${alignment}`, { file });
+		if (offset < end) throw new CheckpointError(`${file}: tensor ${t.name} overlaps the one before it`, { file });
+		if (offset + bytes > fileBytes) throw new CheckpointError(`${file}: tensor ${t.name} ends at byte ${offset + bytes}, past the end of the file (${fileBytes} bytes): truncated`, { file });
+		end = offset + bytes;
+		tensors.push({ name: t.name, shape: t.shape, type, offset, bytes });
+	}
+	return { version, metadata, tensors: tensors.sort((a, b) => table.findIndex((t) => t.name === a.name) - table.findIndex((t) => t.name === b.name)), alignment, dataStart, fileBytes };
 }

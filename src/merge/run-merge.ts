@@ -24,6 +24,8 @@ import { describeJob, withInputHashes } from "../resume/resume-identity.js";
 import { removeRouterValues } from "../resume/recorded-routers.js";
 import { startResume } from "../resume/resume-start.js";
 import { writeWhileGating } from "./write-while-gating.js";
+import { type MergeGgufFile, MergeGgufWriters, type WrittenGguf, planMergeGguf } from "./merge-gguf.js";
+import type { GgufTypeName } from "../gguf/tensor-types.js";
 import type { WriteProgress } from "./write-shards.js";
 import { type ResumeCandidate, type ResumeOutcome, chooseCandidate, findResumeCandidates } from "../resume/resume-partial.js";
 
@@ -62,6 +64,14 @@ export interface MergeOptions extends PlanMergeOptions {
 	 * folder is removed like after any other failure.
 	 */
 	keepOnAbort?: boolean;
+	/**
+	 * GGUF files to write beside the shards from the same stream, one per type (`<output name>-<TYPE>.gguf`),
+	 * each byte for byte what `moe-merge gguf` makes of the output. A resumed merge that kept shards
+	 * writes them again from the finished shards.
+	 */
+	gguf?: GgufTypeName[];
+	/** Called with the GGUF files planned (names, sizes), before writing. */
+	onGgufPlan?: (files: MergeGgufFile[]) => void;
 }
 
 export interface MergeResult {
@@ -85,6 +95,8 @@ export interface MergeResult {
 	gates: GateSummary;
 	/** With `resume`: the folder continued and the shards kept. */
 	resumed?: ResumeOutcome;
+	/** The GGUF files written (`gguf`), in the output folder. */
+	gguf?: WrittenGguf[];
 }
 
 /** The saved copy of the recipe beside the model. */
@@ -110,16 +122,21 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		const inputDirs = plan.models.flatMap((m) => [[m.label, m.dir] as const, ...(m.adapter ? [[m.adapter.label, m.adapter.dir] as const] : [])]);
 		const candidate = await chooseCandidate(candidates, job, new Map(inputDirs));
 		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
+		// What llama.cpp cannot take is refused here, before anything is written.
+		const ggufFiles = await planMergeGguf(plan, options.outputDir, options.gguf ?? [], { copyTokenizer: options.copyTokenizer !== false });
+		const ggufBytes = ggufFiles.reduce((sum, f) => sum + f.layout.fileBytes, 0);
 		// Folders killed merges left (all but the one resumed) take room the user may want to free.
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + ggufBytes - kept, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
 		await options.onPlan?.(plan);
+		if (ggufFiles.length > 0) options.onGgufPlan?.(ggufFiles);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);
 		const staging = candidate ? await adoptStagingDir(options.outputDir, candidate.path, { overwrite: options.overwrite }) : await createStagingDir(options.outputDir, { overwrite: options.overwrite });
 		// Set once the resume record is written: what an aborted merge can keep.
 		let journal: ResumeJournal | undefined;
+		let gguf: MergeGgufWriters | undefined;
 		try {
 			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal);
 			journal = resume.journal;
@@ -127,14 +144,18 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			if (nothingToResume) options.onResume?.(nothingToResume);
 			// Once the inputs are hashed, a later resume can recognise an input copied or touched since.
 			hashing.sources.then((sources) => resume.journal.update((r) => withInputHashes(r, sources))).catch(() => {});
-			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, options, resume);
+			if (ggufFiles.length > 0) gguf = await MergeGgufWriters.open(staging.path, ggufFiles);
+			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, { ...options, tap: gguf?.tap }, resume);
 			options.onGates?.(gates, gateWarnings);
-			const warnings = [...plan.warnings, ...gateWarnings];
-			const files = await writeSideFiles(plan, staging.path, options, warnings);
+			const written = gguf ? await gguf.finish() : [];
+			const warnings = [...plan.warnings, ...gateWarnings, ...new Set(ggufFiles.flatMap((f) => f.plan.warnings.map((w) => `GGUF: ${w}`)))];
+			const files = await writeSideFiles(plan, staging.path, options, warnings, written);
+			files.push(...written.map((g) => g.file));
+			const hashes = new Map([...shardHashes, ...written.map((g) => [g.file, g.sha256] as const)]);
 			await checkMergedOutput(staging.path);
 			if (options.beforeCommit) files.push(...(await options.beforeCommit(staging.path)));
 			const sources = await hashing.sources;
-			files.push(await writeOutputLock(staging.path, plan, sources, shardHashes));
+			files.push(await writeOutputLock(staging.path, plan, sources, hashes));
 			await assertInputsUnchanged(plan.inputStamps);
 			await staging.commit(async () => {
 				await resume.journal.remove();
@@ -164,9 +185,11 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 				recipeLockFile,
 				gates,
 				...((resumed ?? nothingToResume) && { resumed: resumed ?? nothingToResume }),
+				...(written.length > 0 && { gguf: written }),
 			};
 		} catch (error) {
 			hashing.cancel();
+			await gguf?.abort();
 			if (!(options.keepOnAbort && options.signal?.aborted && (await keepAborted(staging.path, journal, candidate)))) await staging.discard();
 			throw describeOutputFailure(error);
 		}
@@ -183,7 +206,7 @@ async function keepAborted(dir: string, journal: ResumeJournal | undefined, cand
 	return journal ? keepForResume(dir, journal) : candidate !== undefined;
 }
 
-async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[]): Promise<string[]> {
+async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOptions, warnings: string[], gguf: readonly WrittenGguf[]): Promise<string[]> {
 	const written = ["config.json", RECIPE_FILE_NAME, "README.md"];
 	await writeFile(join(dir, "config.json"), stringifyConfig(plan.config));
 	if (plan.shards.length > 1) {
@@ -213,6 +236,7 @@ async function writeSideFiles(plan: MergePlan, dir: string, options: MergeOption
 		warnings,
 		repoId: options.repoId,
 		tokenizer: options.copyTokenizer !== false,
+		gguf: gguf.map(({ file, type, bytes }) => ({ file, type, bytes })),
 	});
 	await writeFile(join(dir, "README.md"), card);
 	return written;

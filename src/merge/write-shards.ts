@@ -25,6 +25,33 @@ export interface WriteShardsOptions {
 	done?: ReadonlyMap<string, string>;
 	/** Awaited after each shard written is fsynced and hashed (the resume record notes it). */
 	onShardWritten?: (shard: ShardPlan, sha256: string) => Promise<void>;
+	/** Sees every tensor's output bytes, in order, before they are committed (GGUF files written from the same stream). */
+	tap?: (tensor: string, bytes: Uint8Array) => Promise<void>;
+}
+
+/** What a tensor's bytes are written through: the shard writer, or the same with a tap. */
+type TensorSink = Pick<ShardWriter, "reserve" | "commit" | "write" | "bytesWritten">;
+
+/** The shard writer with `tap` shown each chunk of tensor `name` before it is committed. */
+function tapped(writer: ShardWriter, name: string, tap: NonNullable<WriteShardsOptions["tap"]>): TensorSink {
+	let reserved: Uint8Array = new Uint8Array(0);
+	return {
+		get bytesWritten() {
+			return writer.bytesWritten;
+		},
+		reserve(max: number) {
+			reserved = writer.reserve(max);
+			return reserved;
+		},
+		async commit(n: number) {
+			await tap(name, reserved.subarray(0, n));
+			await writer.commit(n);
+		},
+		async write(chunk: Uint8Array) {
+			await tap(name, chunk);
+			await writer.write(chunk);
+		},
+	};
 }
 
 /** Scratch space for conversions; the output bytes go straight into the writer's staging buffers. */
@@ -60,14 +87,15 @@ export async function writeShards(options: WriteShardsOptions): Promise<Map<stri
 			for (const { spec } of shard.tensors) {
 				const tensor = byName.get(spec.name);
 				if (!tensor) throw new Error(`shard plan names ${spec.name}, which is not in the tensor plan`);
+				const sink = options.tap ? tapped(writer, tensor.name, options.tap) : writer;
 				const before = writer.bytesWritten;
 				const progressed = (n: number) => {
 					options.signal?.throwIfAborted();
 					bytesDone += n;
 					report(tensor.name);
 				};
-				if (tensor.concat === "columns") await streamColumns(tensor, writer, options, scratch, progressed);
-				else for (const part of tensor.parts) await streamPart(part, tensor.dtype, writer, options, scratch, progressed);
+				if (tensor.concat === "columns") await streamColumns(tensor, sink, options, scratch, progressed);
+				else for (const part of tensor.parts) await streamPart(part, tensor.dtype, sink, options, scratch, progressed);
 				const want = tensor.shape.reduce((a, b) => a * b, 1) * dtypeBytes(tensor.dtype);
 				if (writer.bytesWritten - before !== want) throw new Error(`${tensor.name}: parts produced ${writer.bytesWritten - before} bytes, shape needs ${want}`);
 				tensorsDone++;
@@ -88,7 +116,7 @@ export async function writeShards(options: WriteShardsOptions): Promise<Map<stri
 async function streamPart(
 	part: TensorPart,
 	dtype: DType,
-	writer: ShardWriter,
+	writer: TensorSink,
 	options: WriteShardsOptions,
 	scratch: Scratch,
 	progressed: (bytes: number) => void,
@@ -146,7 +174,7 @@ function partElements(part: Extract<TensorPart, { kind: "copy" }>, shape: readon
 }
 
 /** Views into the writer's staging buffer for up to `count` output elements, and how to commit them. */
-function writeTargets(dtype: DType, writer: ShardWriter, scratch: Scratch, progressed: (bytes: number) => void) {
+function writeTargets(dtype: DType, writer: TensorSink, scratch: Scratch, progressed: (bytes: number) => void) {
 	const outBytes = dtypeBytes(dtype);
 	const maxElements = scratch.floats.length;
 	/** At a staging-buffer boundary a view can hold less than one element: then one element is produced by copy. */
@@ -165,7 +193,7 @@ function writeTargets(dtype: DType, writer: ShardWriter, scratch: Scratch, progr
 }
 
 /** Converts float32 values to `dtype` straight into the shard. */
-async function writeFloats(values: Float32Array, dtype: DType, writer: ShardWriter, scratch: Scratch, progressed: (bytes: number) => void): Promise<void> {
+async function writeFloats(values: Float32Array, dtype: DType, writer: TensorSink, scratch: Scratch, progressed: (bytes: number) => void): Promise<void> {
 	const { target, put } = writeTargets(dtype, writer, scratch, progressed);
 	for (let start = 0; start < values.length; ) {
 		const t = target(values.length - start);
@@ -180,7 +208,7 @@ async function writeFloats(values: Float32Array, dtype: DType, writer: ShardWrit
  * of rows of every part are read and transformed in each part's own row-major order (so noise is the
  * same stream as for the part alone), then written row by row, part after part.
  */
-async function streamColumns(tensor: PlannedTensor, writer: ShardWriter, options: WriteShardsOptions, scratch: Scratch, progressed: (bytes: number) => void): Promise<void> {
+async function streamColumns(tensor: PlannedTensor, writer: TensorSink, options: WriteShardsOptions, scratch: Scratch, progressed: (bytes: number) => void): Promise<void> {
 	const [rows, cols] = tensor.shape;
 	const parts = tensor.parts.map((part) => {
 		if (part.kind !== "copy") throw new Error(`${tensor.name}: column parts must be copies`);

@@ -4,12 +4,14 @@ import { gatesForRecord, gatesFromRecord } from "../resume/recorded-gates.js";
 import { loadRouterValues, saveRouterValues } from "../resume/recorded-routers.js";
 import type { ResumeOutcome } from "../resume/resume-partial.js";
 import type { ResumeStart } from "../resume/resume-start.js";
-import { type WriteProgress, writeShards } from "./write-shards.js";
+import { type WriteProgress, type WriteShardsOptions, writeShards } from "./write-shards.js";
 import { writeKeepingClaimed } from "./write-keeping-claimed.js";
 
 /** What the two halves of a merge's writing need from the merge's options. */
 export interface WriteWhileGatingOptions {
 	onProgress?: (progress: WriteProgress) => void;
+	/** Sees the output bytes as they are written (GGUF files); only when no shard is kept from an interrupted merge. */
+	tap?: WriteShardsOptions["tap"];
 	onResume?: (outcome: ResumeOutcome) => void;
 	signal?: AbortSignal;
 }
@@ -61,6 +63,8 @@ export async function writeWhileGating(
 			onProgress: options.onProgress,
 			signal,
 			done,
+			// Kept shards do not stream by: then the GGUF files are written from the finished shards.
+			tap: claimed.size === 0 && done.size === 0 ? options.tap : undefined,
 			// The shard is fsynced by now: the record may name it.
 			onShardWritten: (shard, sha256) => journal.shardDone(shard.fileName, shard.headerBytes + shard.dataBytes, sha256),
 		});

@@ -1,6 +1,7 @@
 import { type GateMode, isRandomGateMode } from "../recipe/gate-modes.js";
 import { stringify } from "yaml";
 import type { CardSource } from "./card-sources.js";
+import { type CardGgufFile, renderGgufSection } from "./gguf-card.js";
 
 /** The routing report's summary, for the card (src/report/). */
 export interface CardRouting {
@@ -30,6 +31,8 @@ export interface ModelCardInput {
 	/** Whether the tokenizer was copied (the usage snippet needs it). */
 	tokenizer?: boolean;
 	routing?: CardRouting;
+	/** GGUF files written beside the weights (`--gguf`). */
+	gguf?: CardGgufFile[];
 }
 
 const HUB = "https://huggingface.co";
@@ -43,7 +46,7 @@ export function renderModelCard(input: ModelCardInput): string {
 	const front: Record<string, unknown> = {
 		...(hubIds.length > 0 && { base_model: hubIds, base_model_relation: "merge" }),
 		...(base?.license && { license: base.license }),
-		tags: ["moe", "frankenmoe", "merge", "moe-merge", ...hubIds],
+		tags: ["moe", "frankenmoe", "merge", "moe-merge", ...(input.gguf?.length ? ["gguf"] : []), ...hubIds],
 		library_name: "transformers",
 		pipeline_tag: "text-generation",
 	};
@@ -69,6 +72,7 @@ export function renderModelCard(input: ModelCardInput): string {
 		"",
 		...usage(input),
 		"",
+		...renderGgufSection(input.gguf ?? [], input.repoId),
 		"## How it was made",
 		"",
 		`- gate mode: \`${input.gateMode}\``,

@@ -2,7 +2,8 @@
  * The tiny models the GGUF tests convert and run in llama.cpp, built in a folder: dense Llama (Mistral
  * tokenizer), Qwen2 and Qwen3 (Qwen tokenizer, full 151 669-token vocabulary so llama.cpp's pre-tokenizer
  * check holds), and merges of them made with the CLI (fixed seeds, so the bytes are always the same):
- * Mixtral, Qwen MoE (shared expert), Qwen3 MoE, DeepSeek MoE. tests/fixtures/gguf/make-reference.sh
+ * Mixtral, Qwen MoE (shared expert), Qwen3 MoE, DeepSeek MoE, each with `--gguf f32 --gguf q8_0`
+ * (the GGUF files written from the merge's own stream). tests/fixtures/gguf/make-reference.sh
  * builds the same folders to record transformers' logits and greedy tokens for them.
  *
  *   node .test-build/tests/gguf/cases.js <folder>     builds every case into <folder>/<case>
@@ -16,11 +17,16 @@ import { REPO_ROOT } from "./helpers.js";
 const FIXTURES = join(REPO_ROOT, "tests/fixtures");
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
+/** The GGUF types every merged case is written with by the merge itself (`<case>/<case>-<TYPE>.gguf`). */
+export const MERGE_GGUF = ["f32", "q8_0"] as const;
+
 export interface GgufCase {
 	name: string;
 	dir: string;
 	/** transformers can run it (not DeepSeek's remote code), so the fixtures hold its logits. */
 	reference: boolean;
+	/** Made by a merge, which wrote the MERGE_GGUF files. */
+	merged?: boolean;
 }
 
 /** Prompts whose next-token logits and greedy continuation are compared. */
@@ -56,9 +62,9 @@ export async function buildGgufCases(root: string): Promise<GgufCase[]> {
 		const file = join(root, `${name}.yml`);
 		await writeFile(file, `${recipe.join("\n")}\n`);
 		const out = join(root, name);
-		const run = spawnSync(process.execPath, [CLI, file, out, "--random-seed", "19", "--i-understand-this-is-not-useful-without-training"], { encoding: "utf8" });
+		const run = spawnSync(process.execPath, [CLI, file, out, "--random-seed", "19", "--i-understand-this-is-not-useful-without-training", ...MERGE_GGUF.flatMap((t) => ["--gguf", t])], { encoding: "utf8" });
 		if (run.status !== 0) throw new Error(`merge of ${name} failed: ${run.stderr}`);
-		cases.push({ name, dir: out, reference: name !== "deepseek" });
+		cases.push({ name, dir: out, reference: name !== "deepseek", merged: true });
 	}
 	return cases;
 }

@@ -14,7 +14,7 @@ import { convertToGguf } from "../../src/gguf-convert/convert-to-gguf.js";
 import type { GgufTypeName } from "../../src/gguf/tensor-types.js";
 import { SafetensorsFile } from "../../src/safetensors/file.js";
 import { toFloat32 } from "../../src/safetensors/convert.js";
-import { type GgufCase, GGUF_PROMPTS, buildGgufCases } from "./cases.js";
+import { type GgufCase, GGUF_PROMPTS, MERGE_GGUF, buildGgufCases } from "./cases.js";
 import { GGUF_FIXTURES, REPO_ROOT } from "./helpers.js";
 import { greedy, llamaTokenize, loadGguf, logSoftmax, nextLogProbs } from "./llama-cpp.js";
 
@@ -52,6 +52,19 @@ async function referenceLogits(name: string): Promise<Float32Array> {
 	return toFloat32(bytes, info.dtype, info.shape[0]!);
 }
 
+/**
+ * The GGUF file of a case: `moe-merge gguf`'s; for a merge that wrote this type itself (`--gguf`), the
+ * merge's file, checked to be byte for byte `moe-merge gguf`'s, so llama.cpp runs what the merge wrote.
+ */
+async function ggufOf(source: GgufCase, type: GgufTypeName): Promise<string> {
+	const file = join(root, `${source.name}-${type}.gguf`);
+	await convertToGguf(source.dir, { output: file, type });
+	if (!(MERGE_GGUF as readonly string[]).includes(type) || !source.merged) return file;
+	const merged = join(source.dir, `${source.name}-${type.toUpperCase()}.gguf`);
+	assert.ok((await readFile(merged)).equals(await readFile(file)), `${merged} (written by the merge) differs from moe-merge gguf's`);
+	return merged;
+}
+
 const NAMES = (process.env.GGUF_CASES ?? "llama,qwen2,qwen3,mixtral,qwen2moe,qwen3moe").split(",");
 
 for (const name of NAMES) {
@@ -61,8 +74,7 @@ for (const name of NAMES) {
 		for (const type of types) {
 			test(type, async () => {
 				const source = cases.find((c) => c.name === name)!;
-				const file = join(root, `${name}-${type}.gguf`);
-				await convertToGguf(source.dir, { output: file, type });
+				const file = await ggufOf(source, type);
 				const model = await loadGguf(file);
 				try {
 					const figures: string[] = [];
@@ -113,8 +125,8 @@ describe("llama.cpp tokenizes like the Hugging Face tokenizer", () => {
 
 test("llama.cpp loads the DeepSeek MoE GGUF (shared experts) and predicts finite probabilities", async () => {
 	const dir = cases.find((c) => c.name === "deepseek")!.dir;
-	const file = join(root, "deepseek-q8_0.gguf");
-	await convertToGguf(dir, { output: file, type: "q8_0" });
+	const file = await ggufOf(cases.find((c) => c.name === "deepseek")!, "q8_0");
+	assert.ok(file.startsWith(dir), "the merge's own GGUF file is the one run");
 	const model = await loadGguf(file);
 	try {
 		const ids = llamaTokenize(model, GGUF_PROMPTS[0]!);

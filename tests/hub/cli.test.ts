@@ -52,6 +52,10 @@ describe("the CLI with the Hub", () => {
 		assert.equal(run.code, 0, run.stderr);
 		assert.match(run.stdout, /org\/expert-a/);
 		assert.doesNotMatch(run.stderr, /downloading org\/expert-a: 100%/);
+		// --gguf: the Hub base's tokenizer files are not downloaded by plan, which says so instead of failing.
+		const gguf = await runCli(["plan", recipe, "--gguf", "f16"], { env: cliEnv(hub, home) });
+		assert.equal(gguf.code, 0, gguf.stderr);
+		assert.match(gguf.stdout, /warning: --gguf: the GGUF files are not planned: plan does not download org\/base@[0-9a-f]+'s tokenizer files/);
 		for (const command of ["plan", "merge"]) {
 			const two = await runCli([command, recipe, join(dir, "a"), "-o", join(dir, "b")], { env: cliEnv(hub, home) });
 			assert.equal(two.code, 1, `${command}: ${two.stderr}`);

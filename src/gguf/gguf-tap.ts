@@ -1,0 +1,239 @@
+/**
+ * Writes a GGUF file from a safetensors stream (a merge's writeShards) instead of reading a folder:
+ * each output tensor's bytes, seen as they are written, are converted to the GGUF tensor's type and
+ * appended to the GgufWriter when the file is at their place. The GGUF table is in the stream's order
+ * (planGgufTensors), so the only bytes that come before their place are a layer's experts: they come
+ * expert by expert (gate, up, down of expert 0, then of expert 1, ...) while each GGUF tensor stacks
+ * one projection of every expert, so the up and down slices wait, encoded, until the gate stack is
+ * written (and a fused gate_up_proj's up halves until its gate halves are): at most the expert stacks
+ * of one layer are held. What does not stream by (a tied model's `output.weight`, the shards a resumed
+ * merge kept) is read from the finished shards by finish(). The sha256 is the writer's, computed as it goes.
+ */
+import { toFloat32 } from "../safetensors/convert.js";
+import { dtypeBytes } from "../safetensors/dtype.js";
+import type { TensorLocation } from "../safetensors/model-weights.js";
+import type { GgufWriter } from "./gguf-writer.js";
+import type { PlannedGgufTensor, SourceSlice } from "./plan-gguf.js";
+import { type TensorDataBuffers, permuteRows, writeTensorData } from "./tensor-data.js";
+import { encodeStored, tensorBytes } from "./tensor-types.js";
+
+/** Where rows of a streamed safetensors tensor go: part `part` of GGUF tensor `tensor`. */
+interface Route {
+	tensor: number;
+	part: number;
+	slice: SourceSlice;
+}
+
+/** A streamed tensor being received: its routes, rows done, and the bytes of a row not yet complete. */
+interface Incoming {
+	name: string;
+	routes: Route[];
+	rowBytes: number;
+	row: number;
+	carry: Uint8Array;
+	carried: number;
+}
+
+export class GgufTap {
+	private readonly routes = new Map<string, Route[]>();
+	/** Encoded bytes that arrived before their place in the file, by `tensor/part`: a buffer of the part's size. */
+	private readonly held = new Map<string, { bytes: Uint8Array; filled: number }>();
+	/** f32 rows of a q/k projection, permuted once complete. */
+	private readonly permuting = new Map<string, { values: Float32Array; filled: number }>();
+	private heldBytes = 0;
+	/** The most bytes held at once (for the benchmark's memory figure). */
+	maxHeldBytes = 0;
+	private cursor = { tensor: 0, part: 0, filled: 0 };
+	private incoming?: Incoming;
+	/** Where bytes appended at once are encoded (GgufWriter.write copies them). */
+	private scratch = new Uint8Array(0);
+	/**
+	 * Held parts' buffers once written, by size, for the next ones: every layer holds parts of the same
+	 * sizes, so memory stays at what one layer holds instead of waiting for the garbage collector.
+	 */
+	private readonly pool = new Map<number, Uint8Array[]>();
+
+	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[]) {
+		tensors.forEach((tensor, t) => {
+			if (tensor.copyOf !== undefined) return;
+			tensor.parts.forEach((slice, part) => {
+				if (slice.kind !== "source") return;
+				const name = slice.location.info.name;
+				this.routes.set(name, [...(this.routes.get(name) ?? []), { tensor: t, part, slice }]);
+			});
+		});
+	}
+
+	get path(): string {
+		return this.writer.path;
+	}
+
+	/** Bytes of safetensors tensor `name`, in order, as the stream writes them (any chunk size). */
+	async receive(name: string, bytes: Uint8Array): Promise<void> {
+		if (this.incoming?.name !== name) this.incoming = this.start(name);
+		const inc = this.incoming;
+		if (!inc) return;
+		let at = 0;
+		if (inc.carried > 0) {
+			const take = Math.min(bytes.length, inc.rowBytes - inc.carried);
+			inc.carry.set(bytes.subarray(0, take), inc.carried);
+			inc.carried += take;
+			at = take;
+			if (inc.carried < inc.rowBytes) return;
+			inc.carried = 0;
+			await this.rows(inc, inc.carry, 1);
+		}
+		const whole = Math.floor((bytes.length - at) / inc.rowBytes);
+		if (whole > 0) await this.rows(inc, bytes.subarray(at, at + whole * inc.rowBytes), whole);
+		at += whole * inc.rowBytes;
+		if (at < bytes.length) {
+			inc.carry.set(bytes.subarray(at), 0);
+			inc.carried = bytes.length - at;
+		}
+	}
+
+	/**
+	 * Once the stream has ended and its shards are complete: writes the tensors whose bytes did not
+	 * stream by, read through `locate` (the finished shards), then closes the file; returns its sha256.
+	 */
+	async finish(locate: (name: string) => TensorLocation, onBytes?: (sourceBytes: number) => void): Promise<string> {
+		await this.drain();
+		if (this.cursor.part !== 0 || this.cursor.filled !== 0) {
+			const tensor = this.tensors[this.cursor.tensor]!;
+			throw new Error(`${this.path}: bug: the stream ended inside GGUF tensor ${tensor.name}`);
+		}
+		if (this.heldBytes !== 0 || this.permuting.size !== 0) throw new Error(`${this.path}: bug: ${this.heldBytes} bytes still held when the stream ended`);
+		const buffers: TensorDataBuffers = { reads: [] };
+		for (const tensor of this.tensors.slice(this.cursor.tensor)) {
+			const parts = tensor.parts.map((p) => (p.kind === "source" ? { ...p, location: locate(p.location.info.name) } : p));
+			await writeTensorData(this.writer, { ...tensor, parts }, onBytes, buffers);
+		}
+		return this.writer.finish();
+	}
+
+	async abort(): Promise<void> {
+		await this.writer.abort();
+	}
+
+	private start(name: string): Incoming | undefined {
+		const routes = this.routes.get(name);
+		if (!routes) return undefined;
+		const { cols, location } = routes[0]!.slice;
+		const rowBytes = cols * dtypeBytes(location.info.dtype);
+		return { name, routes, rowBytes, row: 0, carry: new Uint8Array(rowBytes), carried: 0 };
+	}
+
+	/** `count` whole rows of the incoming tensor: each route's share converted and delivered. */
+	private async rows(inc: Incoming, raw: Uint8Array, count: number): Promise<void> {
+		const first = inc.row;
+		inc.row += count;
+		for (const route of inc.routes) {
+			const { slice } = route;
+			const from = Math.max(first, slice.firstRow);
+			const to = Math.min(first + count, slice.firstRow + slice.rows);
+			if (from >= to) continue;
+			const n = (to - from) * slice.cols;
+			const rows = raw.subarray((from - first) * inc.rowBytes, (to - first) * inc.rowBytes);
+			const tensor = this.tensors[route.tensor]!;
+			if (tensor.permuteHeads === undefined) {
+				// Bytes written at once are encoded into a reused buffer, held ones into their part's buffer.
+				const { dtype } = slice.location.info;
+				const size = tensorBytes(tensor.type, n);
+				if (!this.atCursor(route)) encodeStored(rows, dtype, tensor.type, n, this.holdInto(route, size));
+				else {
+					if (this.scratch.length < size) this.scratch = new Uint8Array(size);
+					await this.deliver(route, encodeStored(rows, dtype, tensor.type, n, this.scratch));
+				}
+				continue;
+			}
+			const values = toFloat32(rows, slice.location.info.dtype, n);
+			// A q/k projection is permuted whole (as `moe-merge gguf` does): its rows are gathered first.
+			const key = `${route.tensor}/${route.part}`;
+			const gathered = this.permuting.get(key) ?? { values: new Float32Array(slice.rows * slice.cols), filled: 0 };
+			gathered.values.set(values, gathered.filled);
+			gathered.filled += n;
+			this.permuting.set(key, gathered);
+			if (gathered.filled < gathered.values.length) continue;
+			this.permuting.delete(key);
+			await this.deliver(route, this.encode(tensor, permuteRows(gathered.values, slice.rows, slice.cols, tensor.permuteHeads)));
+		}
+	}
+
+	private encode(tensor: PlannedGgufTensor, values: Float32Array): Uint8Array {
+		const out = new Uint8Array(tensorBytes(tensor.type, values.length));
+		tensor.type.encode(values, out);
+		return out;
+	}
+
+	private atCursor(route: Route): boolean {
+		return route.tensor === this.cursor.tensor && route.part === this.cursor.part;
+	}
+
+	/** Appends encoded bytes of a part if the file is at that point, else holds them. */
+	private async deliver(route: Route, bytes: Uint8Array): Promise<void> {
+		if (!this.atCursor(route)) {
+			this.holdInto(route, bytes.length).set(bytes);
+			return;
+		}
+		await this.append(bytes);
+		await this.drain();
+	}
+
+	/** The next `size` bytes of a held part's buffer (taken from the pool or allocated at the part's first bytes). */
+	private holdInto(route: Route, size: number): Uint8Array {
+		const key = `${route.tensor}/${route.part}`;
+		let held = this.held.get(key);
+		if (!held) {
+			const bytes = this.partBytes(this.tensors[route.tensor]!, route.part);
+			held = { bytes: this.pool.get(bytes)?.pop() ?? new Uint8Array(bytes), filled: 0 };
+			this.held.set(key, held);
+		}
+		const view = held.bytes.subarray(held.filled, held.filled + size);
+		if (view.length !== size) throw new Error(`${this.path}: bug: more bytes than ${this.tensors[route.tensor]!.name} has`);
+		held.filled += size;
+		this.heldBytes += size;
+		this.maxHeldBytes = Math.max(this.maxHeldBytes, this.heldBytes);
+		return view;
+	}
+
+	private async append(bytes: Uint8Array): Promise<void> {
+		await this.writer.write(bytes);
+		this.cursor.filled += bytes.length;
+		const tensor = this.tensors[this.cursor.tensor]!;
+		if (this.cursor.filled === this.partBytes(tensor, this.cursor.part)) {
+			this.cursor = tensor.parts.length > this.cursor.part + 1 ? { tensor: this.cursor.tensor, part: this.cursor.part + 1, filled: 0 } : { tensor: this.cursor.tensor + 1, part: 0, filled: 0 };
+		}
+	}
+
+	/** Writes what was held (and computed values) for the parts the file has reached. */
+	private async drain(): Promise<void> {
+		for (;;) {
+			const tensor = this.tensors[this.cursor.tensor];
+			if (!tensor || tensor.copyOf !== undefined) return;
+			const part = tensor.parts[this.cursor.part];
+			if (!part || this.partBytes(tensor, this.cursor.part) === 0) {
+				this.cursor = { tensor: this.cursor.tensor + 1, part: 0, filled: 0 };
+				continue;
+			}
+			if (part.kind === "values") {
+				await this.append(this.encode(tensor, part.values));
+				continue;
+			}
+			const key = `${this.cursor.tensor}/${this.cursor.part}`;
+			const held = this.held.get(key);
+			if (!held) return;
+			this.held.delete(key);
+			const at = this.cursor;
+			this.heldBytes -= held.filled;
+			await this.append(held.bytes.subarray(0, held.filled));
+			this.pool.set(held.bytes.length, [...(this.pool.get(held.bytes.length) ?? []), held.bytes]);
+			// Still the same part: the rest of it has not streamed by yet.
+			if (this.cursor === at) return;
+		}
+	}
+
+	private partBytes(tensor: PlannedGgufTensor, part: number): number {
+		const p = tensor.parts[part]!;
+		return tensorBytes(tensor.type, p.kind === "values" ? p.values.length : p.rows * p.cols);
+	}
+}

@@ -1,0 +1,134 @@
+/**
+ * `--gguf <type>` on a merge: the GGUF files written from the merge's own stream are byte for byte
+ * what `moe-merge gguf` makes of the finished folder (whose files llama.cpp is checked on, tests/gguf/),
+ * whatever the order the stream brings the tensors in (per-expert, fused, hidden-state routers computed
+ * last, several shards); they are in the lock and checked by verify; the card, --json and plan name
+ * them; what llama.cpp cannot take is refused before anything is written.
+ */
+import assert from "node:assert/strict";
+import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { describe, test } from "node:test";
+import { convertToGguf } from "../../src/gguf-convert/convert-to-gguf.js";
+import { FIXTURES, runCli, tempDir, writeRecipe } from "./helpers.js";
+import { folderHashes, makeModels, startCli, whenShardsComplete } from "../resume/helpers.js";
+
+const MODELS = join(FIXTURES, "models");
+const BASE = join(MODELS, "llama-base");
+const EXPERTS = [{ model: join(MODELS, "llama-expert-a") }, { model: join(MODELS, "llama-expert-b") }, { model: BASE, extra: "noise_scale: 0.05" }];
+
+/** Merges with --gguf and checks each file equals `moe-merge gguf` of the output. */
+async function mergeAndCompare(dir: string, name: string, recipe: string, args: string[], types: string[]): Promise<string> {
+	const out = join(dir, name);
+	const run = await runCli([recipe, out, "--random-seed", "5", ...types.flatMap((t) => ["--gguf", t]), ...args]);
+	assert.equal(run.code, 0, run.stderr);
+	for (const type of types) {
+		const merged = join(out, `${name}-${type.toUpperCase()}.gguf`);
+		const converted = join(dir, `${name}-${type}-converted.gguf`);
+		await convertToGguf(out, { output: converted, type: type as "f16" });
+		assert.ok((await readFile(merged)).equals(await readFile(converted)), `${name}: ${merged} differs from moe-merge gguf's ${converted}`);
+	}
+	return out;
+}
+
+describe("merge --gguf writes what moe-merge gguf writes, from the merge's stream", () => {
+	test("per-expert and fused layouts, several shards, every type", async () => {
+		const dir = await tempDir();
+		const recipe = await writeRecipe(dir, { base: BASE, experts: EXPERTS, extra: "experts_per_token: 2" });
+		await mergeAndCompare(dir, "per-expert", recipe, [], ["f32", "f16", "bf16", "q8_0"]);
+		await mergeAndCompare(dir, "fused", recipe, ["--layout", "fused"], ["q8_0"]);
+		const sharded = await mergeAndCompare(dir, "sharded", recipe, ["--out-shard-size", "400K"], ["f16"]);
+		assert.ok((await readdir(sharded)).filter((n) => n.endsWith(".safetensors")).length > 1);
+	});
+
+	test("hidden-state routers, computed while the shards are written and streamed last", async () => {
+		const dir = await tempDir();
+		await cp(join(FIXTURES, "recipes", "mixtral-hidden.yml"), join(dir, "recipes", "hidden.yml"), { recursive: true });
+		await cp(MODELS, join(dir, "models"), { recursive: true });
+		await mergeAndCompare(dir, "hidden", join(dir, "recipes", "hidden.yml"), [], ["f16"]);
+	});
+});
+
+test("the GGUF files are in the lock, verified, named by the card and --json; plan lists them with their sizes", async () => {
+	const dir = await tempDir();
+	const recipe = await writeRecipe(dir, { base: BASE, experts: EXPERTS.slice(0, 2) });
+	const out = join(dir, "moe");
+	const run = await runCli([recipe, out, "--gguf", "q8_0", "--gguf", "F16", "--gguf", "q8_0", "--json"]);
+	assert.equal(run.code, 0, run.stderr);
+	const result = JSON.parse(run.stdout) as { gguf: { file: string; type: string; bytes: number; sha256: string }[]; files: string[] };
+	assert.deepEqual(result.gguf.map((g) => g.file), ["moe-Q8_0.gguf", "moe-F16.gguf"]);
+	for (const g of result.gguf) {
+		assert.ok(result.files.includes(g.file));
+		assert.equal((await stat(join(out, g.file))).size, g.bytes);
+	}
+	const lock = await readFile(join(out, "moe-merge.lock.json"), "utf8");
+	for (const g of result.gguf) assert.ok(lock.includes(g.sha256), `the lock has ${g.file}'s sha256`);
+	const card = await readFile(join(out, "README.md"), "utf8");
+	assert.match(card, /## GGUF/);
+	assert.match(card, /\| `moe-Q8_0\.gguf` \| Q8_0 \| [\d.]+ [KM]B \|/);
+	assert.match(card, /llama-cli -m moe-Q8_0\.gguf/);
+	assert.match(card, /FROM \.\/moe-Q8_0\.gguf/);
+	assert.match(card, /LM Studio/);
+
+	const verified = await runCli(["verify", out]);
+	assert.equal(verified.code, 0, verified.stderr);
+	// One byte of tensor data changed: the header still reads, the lock's sha256 catches it.
+	const file = join(out, "moe-F16.gguf");
+	const bytes = await readFile(file);
+	bytes[bytes.length - 100] ^= 1;
+	await writeFile(file, bytes);
+	const broken = await runCli(["verify", out]);
+	assert.equal(broken.code, 1);
+	assert.match(broken.stdout + broken.stderr, /moe-F16\.gguf/);
+
+	const plan = await runCli(["plan", recipe, join(dir, "next"), "--gguf", "f16"]);
+	assert.equal(plan.code, 0, plan.stderr);
+	assert.match(plan.stdout, new RegExp(`next-F16\\.gguf: \\d+ tensors, F16, ${(result.gguf[1]!.bytes / 1e6).toFixed(2)} MB`));
+});
+
+describe("what llama.cpp cannot take is refused before anything is written", () => {
+	const cases: [string, (dir: string) => Promise<string[]>, RegExp][] = [
+		["a type that is not one", async (dir) => [await writeRecipe(dir, { base: BASE, experts: EXPERTS }), "--gguf", "q4_k"], /--gguf.*expected one of f32, f16, q8_0, bf16/],
+		["--no-copy-tokenizer", async (dir) => [await writeRecipe(dir, { base: BASE, experts: EXPERTS }), "--gguf", "f16", "--no-copy-tokenizer"], /--gguf needs the tokenizer/],
+		["an output llama.cpp cannot run (DeepSeek MoE without shared experts)", async (dir) => [await writeRecipe(dir, { base: BASE, experts: EXPERTS, extra: "architecture: deepseek" }), "--gguf", "f16"], /llama\.cpp cannot run .*shared experts/],
+		["a base model without tokenizer.json", async (dir) => {
+			const base = join(dir, "base");
+			await cp(BASE, base, { recursive: true });
+			await rm(join(base, "tokenizer.json"));
+			return [await writeRecipe(dir, { base, experts: EXPERTS }), "--gguf", "f16"];
+		}, /no tokenizer\.json; a GGUF file needs the vocabulary/],
+	];
+	for (const [name, setup, message] of cases) {
+		test(name, async () => {
+			const dir = await tempDir();
+			const args = await setup(dir);
+			const run = await runCli([...args.slice(0, 1), join(dir, "out"), ...args.slice(1)]);
+			assert.equal(run.code, 1, run.stderr);
+			// The first line says it (a hint may follow).
+			assert.match(run.stderr.trim().split("\n")[0]!, message);
+			assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith("out") || n.startsWith(".out")), []);
+		});
+	}
+});
+
+test("--resume after a SIGKILL writes the GGUF file again from the shards, kept ones included: the files of an uninterrupted run", async () => {
+	const dir = await tempDir();
+	const models = await makeModels(join(dir, "models"));
+	const recipe = await writeRecipe(dir, { base: models.base, experts: [{ model: models.a }, { model: models.b }], dtype: "bfloat16" });
+	const options = ["--out-shard-size", "300KB", "--random-seed", "5", "--gguf", "f16"];
+	// Same folder name (the GGUF's general.name and file name), different parents.
+	const reference = join(dir, "reference", "moe");
+	const uninterrupted = await runCli([recipe, reference, ...options]);
+	assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
+	const out = join(dir, "resumed", "moe");
+	await mkdir(dirname(out));
+	const killed = startCli([recipe, out, ...options], dir);
+	await whenShardsComplete(out, killed.child, 2);
+	killed.child.kill("SIGKILL");
+	await killed.done;
+	assert.ok(await stat(out).then(() => false, () => true), "killed before the end");
+	const resumed = await runCli([recipe, out, ...options, "--resume"]);
+	assert.equal(resumed.code, 0, resumed.stderr);
+	assert.match(resumed.stderr, /resuming .*: [1-9] of \d+ shard\(s\) complete and sha256-checked, kept/);
+	assert.deepEqual(await folderHashes(out), await folderHashes(reference));
+});
