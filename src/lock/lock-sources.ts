@@ -23,6 +23,8 @@ export interface LockModel {
 	sideFiles: boolean;
 	/** Exactly these files instead of config, index, weights and side files (a LoRA adapter's). */
 	files?: readonly string[];
+	/** Weight files read from the Hub with range requests (not in `dir`): their size and the Hub's LFS sha256. */
+	rangeFiles?: ReadonlyMap<string, { size: number; sha256: string }>;
 }
 
 /** A role in the merge (`base`, `expert 0`, `shared expert 0`) and the index of its model. */
@@ -45,7 +47,8 @@ export async function lockSources(models: readonly LockModel[], roles: readonly 
 	for (const [model, files] of filesOf) {
 		for (const file of files) {
 			const path = join(models[model].dir, file.path);
-			const named = await blobSha256(path);
+			const remote = models[model].rangeFiles?.get(file.path);
+			const named = remote ? remote.sha256 : await blobSha256(path);
 			if (named) hashes.set(path, named);
 			else toRead.push(path);
 		}
@@ -74,7 +77,7 @@ export async function lockSources(models: readonly LockModel[], roles: readonly 
 /** The files of one model the merge uses, with sizes; sha256 filled in later. */
 async function inputFiles(model: LockModel): Promise<LockedFile[]> {
 	const files: LockedFile[] = [];
-	for (const name of await inputFileNames(model)) files.push({ path: name, size: (await stat(join(model.dir, name))).size, sha256: "" });
+	for (const name of await inputFileNames(model)) files.push({ path: name, size: model.rangeFiles?.get(name)?.size ?? (await stat(join(model.dir, name))).size, sha256: "" });
 	return files;
 }
 

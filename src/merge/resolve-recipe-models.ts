@@ -35,6 +35,8 @@ export interface ResolveRecipeOptions {
 	configOnly?: boolean;
 	/** Configs and weight headers only (`plan`): Hub weights are read with range requests. */
 	headersOnly?: boolean;
+	/** Hub weights read with range requests as the merge goes (resolve-model.ts). */
+	rangeWeights?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(ref, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly });
+			model = await resolveModel(ref, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly, rangeWeights: options.rangeWeights });
 		} catch (error) {
 			throw at(loc, error);
 		}

@@ -24,6 +24,7 @@ import { removeRouterValues } from "../resume/recorded-routers.js";
 import { startResume } from "../resume/resume-start.js";
 import { writeWhileGating } from "./write-while-gating.js";
 import type { WriteProgress } from "./write-shards.js";
+import type { ShardSink } from "./write-while-gating.js";
 import { type ResumeCandidate, type ResumeOutcome, chooseCandidate, findResumeCandidates } from "../resume/resume-partial.js";
 
 export interface MergeOptions extends PlanMergeOptions {
@@ -60,6 +61,8 @@ export interface MergeOptions extends PlanMergeOptions {
 	 * folder is removed like after any other failure.
 	 */
 	keepOnAbort?: boolean;
+	/** A merge streamed to the Hub (run-stream-merge.ts): takes each shard as it is finished; the folder needs room for two shards. */
+	shardSink?: ShardSink;
 }
 
 export interface MergeResult {
@@ -110,7 +113,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
 		// Folders killed merges left (all but the one resumed) take room the user may want to free.
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes - kept, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: options.shardSink ? options.shardSink.requiredBytes(plan.shards) : plan.fileBytes - kept, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
 		options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
