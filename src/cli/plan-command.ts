@@ -10,6 +10,7 @@ import { outputDirOf } from "./output-dir.js";
 import { planOptionsOf } from "./plan-options.js";
 import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runCommand } from "./run-command.js";
+import { streamFigures } from "../merge/stream-figures.js";
 
 /** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
 export async function runPlanCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
@@ -27,6 +28,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});
+		// --no-local-copy: what a merge streamed from the Hub to the Hub needs (read before the files close).
+		const stream = options.localCopy === false ? streamFigures(plan) : undefined;
 		await closeMergePlan(plan);
 		run.transfers.stop();
 		const free = outDir ? await freeBytes(dirname(resolve(outDir))) : undefined;
@@ -57,6 +60,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			diskBytes: plan.fileBytes,
 			shards: plan.shards.map((s) => ({ file: s.fileName, tensors: s.tensors.length, bytes: s.headerBytes + s.dataBytes })),
 			output: outDir ? { dir: resolve(outDir), freeBytes: free } : undefined,
+			stream,
 			warnings: [...abandoned.map(describeAbandoned), ...plan.warnings],
 			byTensor: options.verbose ? plan.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.shape.reduce((a, b) => a * b, 1) * dtypeBytes(t.dtype) })) : undefined,
 		};
@@ -73,7 +77,15 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		for (const p of summary.architecturesPassedOver) out.write(`  not ${p.name}: ${p.reason}\n`);
 		out.write(`tensors: ${summary.tensors}, ${formatBytes(summary.tensorBytes)} of data, ${formatBytes(summary.diskBytes)} on disk in ${summary.shards.length} shard(s)\n`);
 		for (const s of summary.shards) out.write(`  ${s.file}: ${s.tensors} tensors, ${formatBytes(s.bytes)}\n`);
+		if (stream) {
+			out.write(`streamed (--no-local-copy): disk ${formatBytes(stream.diskBytes)} (two shards) plus the small files; reads ${formatBytes(stream.readBytes)} of ${formatBytes(stream.inputFileBytes)} of Hub weights, uploads ${formatBytes(stream.uploadBytes)}\n`);
+			out.write(`  time to move them: ${stream.hoursAt.map((t) => `${formatHours(t.hours)} at ${formatBytes(t.bytesPerSecond)}/s`).join(", ")} (one after the other; at most)\n`);
+		}
 		if (summary.output) out.write(`target: ${summary.output.dir} (${free === undefined ? "free space unknown" : `${formatBytes(free)} free`})\n`);
 		for (const w of summary.warnings) out.write(`warning: ${w}\n`);
 	});
+}
+
+function formatHours(hours: number): string {
+	return hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.ceil(hours * 60)} min`;
 }

@@ -122,7 +122,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		// Set once the resume record is written: what an aborted merge can keep.
 		let journal: ResumeJournal | undefined;
 		try {
-			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal);
+			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal, options.shardSink?.storedElsewhere);
 			journal = resume.journal;
 			const nothingToResume = options.resume && !candidate ? { kept: [], rejected: [], shards: job.shards.length, removedEmpty } : undefined;
 			if (nothingToResume) options.onResume?.(nothingToResume);

@@ -79,7 +79,8 @@ export async function runStreamMerge(recipe: Recipe, options: StreamMergeOptions
 	const lock = await readLock(join(outputDir, LOCK_FILE_NAME));
 	const large = (lock?.output?.files ?? []).filter((f) => shardNames.has(f.path)).map((f) => ({ name: f.path, size: f.size, sha256: f.sha256 }));
 	if (large.length !== shardNames.size) throw new Error(`the lock of ${outputDir} does not list every shard`);
-	for (const file of large) if (!uploaded.has(file.name) && !(await push.has(file))) throw new Error(`${file.name} is not on the Hub: run the merge again without --resume`);
+	// A shard the killed merge finished but had not uploaded was kept whole (its sha256 checked): it goes up now.
+	for (const file of large) if (!uploaded.has(file.name) && !(await push.has(file))) await push.uploadLargeFile(join(outputDir, file.name), file);
 	const small: SmallFile[] = [];
 	for (const name of (await readdir(outputDir)).sort()) {
 		if (shardNames.has(name) || name.startsWith(".")) continue;

@@ -39,10 +39,13 @@ export class ShardUploads implements ShardSink {
 		await this.previous;
 	}
 
-	/** A shard a resumed merge found already on the Hub (its local copy hollow). */
-	adopt(file: UploadedFile): void {
+	/** Resuming: the killed merge's shards the Hub already holds are kept, whatever their local copy. */
+	readonly storedElsewhere = async (entry: { name: string; size: number; sha256: string }): Promise<boolean> => {
+		const file = { name: entry.name, size: entry.size, sha256: entry.sha256 };
+		if (!(await this.push.has(file))) return false;
 		this.uploaded.push(file);
-	}
+		return true;
+	};
 
 	private async upload(path: string, file: UploadedFile, headerBytes: number): Promise<void> {
 		await this.push.uploadLargeFile(path, file);

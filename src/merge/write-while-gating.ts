@@ -2,7 +2,7 @@ import type { GateSummary } from "../gates/index.js";
 import type { MergePlan } from "./plan-merge.js";
 import { gatesForRecord, gatesFromRecord } from "../resume/recorded-gates.js";
 import { loadRouterValues, saveRouterValues } from "../resume/recorded-routers.js";
-import type { ResumeOutcome } from "../resume/resume-partial.js";
+import type { ResumeOutcome, StoredElsewhere } from "../resume/resume-partial.js";
 import type { ResumeStart } from "../resume/resume-start.js";
 import { join } from "node:path";
 import type { ShardPlan } from "../safetensors/index.js";
@@ -22,6 +22,8 @@ export interface ShardSink {
 	shardWritten(path: string, shard: ShardPlan, sha256: string): Promise<void>;
 	/** Output bytes the merge needs on disk instead of the whole model (two shards). */
 	requiredBytes(shards: readonly ShardPlan[]): number;
+	/** Resuming: a shard of the killed merge already stored where the sink puts them (not hashed again, not rewritten). */
+	storedElsewhere?: StoredElsewhere;
 }
 
 /**

@@ -5,7 +5,10 @@ import { describe, it } from "node:test";
 import { runMerge } from "../../src/merge/run-merge.js";
 import { runStreamMerge } from "../../src/merge/run-stream-merge.js";
 import { loadRecipe } from "../../src/recipe/index.js";
-import { ALICE, ROPE, hubOptions, startHub, tempDir, writeRecipe } from "./helpers.js";
+import { spawn } from "node:child_process";
+import { CLI } from "../merge/helpers.js";
+import { sha256 } from "./hub-store.js";
+import { ALICE, ROPE, cliEnv, hubOptions, runCli, startHub, tempDir, writeRecipe } from "./helpers.js";
 
 const hub = await startHub();
 for (const [name, dir] of [["org/base", ROPE.base], ["org/expert-a", ROPE.a], ["org/expert-b", ROPE.b]] as const) {
@@ -81,7 +84,6 @@ describe("a merge streamed from the Hub to the Hub (--no-local-copy)", () => {
 		}
 		// The second shard's upload drops twice.
 		const second = [...local.keys()].filter((n) => n.endsWith(".safetensors")).sort()[1];
-		const { sha256 } = await import("./hub-store.js");
 		hub.faults.failUpload.set(sha256(local.get(second)!), 2);
 		const warnings: string[] = [];
 		hub.takeRequests();
@@ -99,6 +101,60 @@ describe("a merge streamed from the Hub to the Hub (--no-local-copy)", () => {
 		const commits = requests.filter((r) => r.method === "POST" && r.path.includes("/commit/"));
 		assert.equal(commits.length, 1, "one commit");
 		const tree = hub.store.tree("alice/flaky");
+		for (const [name, bytes] of local) assert.ok(tree.get(name)?.data.equals(bytes), `${name} equals the local merge's`);
+	});
+
+	it("runs from the CLI with no output folder, plan states its disk and transfer, --report is refused with the reason", async () => {
+		const dir = await tempDir();
+		const home = await tempDir();
+		const { hubRecipe } = await recipes(dir);
+		const env = cliEnv(hub, home, { HF_TOKEN: ALICE, TMPDIR: dir });
+		const plan = await runCli(["plan", hubRecipe, "--no-local-copy", "--out-shard-size", "100K", "--json"], { env });
+		assert.equal(plan.code, 0, plan.stderr);
+		const stream = JSON.parse(plan.stdout).stream;
+		assert.ok(stream.diskBytes > 0 && stream.diskBytes <= 2 * 100_000 + 4096, JSON.stringify(stream));
+		assert.ok(stream.readBytes > 0 && stream.readBytes <= stream.inputFileBytes);
+		assert.equal(stream.hoursAt.length, 2);
+		const refused = await runCli([hubRecipe, "--push-to-hub", "alice/cli-stream", "--no-local-copy", "--report"], { env });
+		assert.equal(refused.code, 1);
+		assert.match(refused.stderr, /--report is not available with --no-local-copy/);
+		const run = await runCli([hubRecipe, "--push-to-hub", "alice/cli-stream", "--no-local-copy", "--random-seed", "7", "--out-shard-size", "100K", "--json"], { env });
+		assert.equal(run.code, 0, run.stderr);
+		const summary = JSON.parse(run.stdout);
+		assert.equal(summary.commit, hub.store.mustGet("alice/cli-stream").refs.get("main"));
+		assert.ok(hub.store.tree("alice/cli-stream").has("model.safetensors.index.json"));
+	});
+
+	it("killed (kill -9) after a shard is uploaded, resumes with --resume without uploading that shard again", async () => {
+		const dir = await tempDir();
+		const home = await tempDir();
+		const { hubRecipe, localRecipe } = await recipes(dir);
+		const local = await localMerge(localRecipe, join(dir, "local"), await tempDir());
+		const shards = [...local.keys()].filter((n) => n.endsWith(".safetensors")).sort();
+		const env = cliEnv(hub, home, { HF_TOKEN: ALICE, TMPDIR: dir });
+		const args = [hubRecipe, "--push-to-hub", "alice/killed", "--no-local-copy", "--random-seed", "7", "--out-shard-size", "100K", "--json"];
+		// The first run dies as its second shard's upload starts: the first shard is on the Hub, not committed.
+		const child = spawn(process.execPath, [CLI, ...args], { env });
+		let uploads = 0;
+		hub.faults.intercept = (req, res, url) => {
+			if (!url.pathname.startsWith("/lfs-upload/") || ++uploads < 2) return false;
+			child.kill("SIGKILL");
+			res.destroy();
+			return true;
+		};
+		const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on("close", (c, s) => resolve([c, s])));
+		hub.faults.intercept = undefined;
+		assert.equal(signal, "SIGKILL", `exit ${code}`);
+		assert.equal(hub.store.repos.get("alice/killed")?.commits.size, 1, "nothing committed");
+		const first = sha256(local.get(shards[0])!);
+		assert.ok(hub.store.mustGet("alice/killed").lfs.has(first), "the first shard was uploaded");
+		hub.takeRequests();
+		const resumed = await runCli([...args, "--resume"], { env });
+		assert.equal(resumed.code, 0, resumed.stderr);
+		const puts = hub.takeRequests().filter((r) => r.path.startsWith("/lfs-upload/"));
+		assert.ok(!puts.some((r) => r.path.endsWith(first)), "the uploaded shard is not uploaded again");
+		assert.ok(JSON.parse(resumed.stdout).resumed?.kept.includes(shards[0]), resumed.stdout);
+		const tree = hub.store.tree("alice/killed");
 		for (const [name, bytes] of local) assert.ok(tree.get(name)?.data.equals(bytes), `${name} equals the local merge's`);
 	});
 });
