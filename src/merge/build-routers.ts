@@ -93,7 +93,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 							options.onGateProgress?.(p);
 						};
 						const started = performance.now();
-						const { states } = await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times, weights: base.adapter ? baseWeights : undefined });
+						const { states } = await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times, weights: base.adapter || base.weightFiles ? baseWeights : undefined });
 						forward = { seconds: (performance.now() - started) / 1000, layers, phases: { ...times } };
 						return states;
 					}

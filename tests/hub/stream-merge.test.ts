@@ -8,10 +8,11 @@ import { loadRecipe } from "../../src/recipe/index.js";
 import { spawn } from "node:child_process";
 import { CLI } from "../merge/helpers.js";
 import { sha256 } from "./hub-store.js";
-import { ALICE, ROPE, cliEnv, hubOptions, runCli, startHub, tempDir, writeRecipe } from "./helpers.js";
+import { ALICE, FIXTURES, ROPE, cliEnv, hubOptions, runCli, startHub, tempDir, writeRecipe } from "./helpers.js";
 
 const hub = await startHub();
-for (const [name, dir] of [["org/base", ROPE.base], ["org/expert-a", ROPE.a], ["org/expert-b", ROPE.b]] as const) {
+const LLAMA = { base: join(FIXTURES, "models", "llama-base"), a: join(FIXTURES, "models", "llama-expert-a"), b: join(FIXTURES, "models", "llama-expert-b") };
+for (const [name, dir] of [["org/base", ROPE.base], ["org/expert-a", ROPE.a], ["org/expert-b", ROPE.b], ["org/llama-base", LLAMA.base], ["org/llama-a", LLAMA.a], ["org/llama-b", LLAMA.b]] as const) {
 	hub.store.createRepo(name);
 	await hub.store.commitFolder(name, dir);
 }
@@ -25,7 +26,7 @@ async function recipes(dir: string, gateMode = "random"): Promise<{ hubRecipe: s
 
 /** The shards and index of a local merge of the same recipe, by name. */
 async function localMerge(recipeFile: string, out: string, cache: string): Promise<Map<string, Buffer>> {
-	await runMerge(await loadRecipe(recipeFile), { outputDir: out, seed: 7, shardSize: 100_000, hub: hubOptions(hub, cache) });
+	await runMerge(await loadRecipe(recipeFile), { outputDir: out, seed: 7, shardSize: 100_000, threads: 1, hub: hubOptions(hub, cache) });
 	const files = new Map<string, Buffer>();
 	for (const name of await readdir(out)) if (name.endsWith(".safetensors") || name === "model.safetensors.index.json" || name === "config.json") files.set(name, await readFile(join(out, name)));
 	return files;
@@ -156,5 +157,17 @@ describe("a merge streamed from the Hub to the Hub (--no-local-copy)", () => {
 		assert.ok(JSON.parse(resumed.stdout).resumed?.kept.includes(shards[0]), resumed.stdout);
 		const tree = hub.store.tree("alice/killed");
 		for (const [name, bytes] of local) assert.ok(tree.get(name)?.data.equals(bytes), `${name} equals the local merge's`);
+	});
+
+	it("computes hidden-state gates from the base read by range requests, equal to a local merge", async () => {
+		const dir = await tempDir();
+		const cache = await tempDir();
+		const hubRecipe = await writeRecipe(dir, { name: "hub.yml", base: "org/llama-base", gateMode: "hidden", experts: [{ model: "org/llama-a" }, { model: "org/llama-b" }] });
+		const localRecipe = await writeRecipe(dir, { name: "local.yml", base: LLAMA.base, gateMode: "hidden", experts: [{ model: LLAMA.a }, { model: LLAMA.b }] });
+		const local = await localMerge(localRecipe, join(dir, "local"), cache);
+		await runStreamMerge(await loadRecipe(hubRecipe), { repo: "alice/hidden", seed: 7, shardSize: 100_000, threads: 1, hub: hubOptions(hub, cache, ALICE), workDir: join(dir, "work") });
+		const tree = hub.store.tree("alice/hidden");
+		for (const [name, bytes] of local) assert.ok(tree.get(name)?.data.equals(bytes), `${name} equals the local merge's`);
+		assert.ok(tree.has("tokenizer.json"));
 	});
 });
