@@ -8,8 +8,7 @@
  *
  *   npm run bench:stream   [STREAM_LAYERS=4 STREAM_SHARD=300M]
  */
-import { spawn } from "node:child_process";
-import { execFileSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,16 +74,19 @@ async function measure(hub: HubServer, label: string, args: string[]): Promise<{
 	const work = await mkdtemp(join(root, "work-"));
 	const out = args[1].startsWith("/") ? args[1] : undefined;
 	const env = { PATH: process.env.PATH, HF_ENDPOINT: hub.url, HF_HOME: home, HF_TOKEN: TOKEN, TMPDIR: work };
+	// Sampled by an asynchronous du, so the server in this process keeps answering meanwhile.
 	let peak = 0;
-	const sample = setInterval(() => {
-		try {
-			const paths = [home, work, ...(out ? [out] : [])].filter(Boolean);
-			const used = execFileSync("du", ["-sbc", ...paths], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split("\n").at(-1)!;
-			peak = Math.max(peak, Number(used.split("\t")[0]));
-		} catch {
-			// a folder renamed between listing and reading: next sample
+	let sampling = true;
+	const sampler = (async () => {
+		while (sampling) {
+			const paths = [home, work, ...(out ? [out] : [])];
+			const used = await new Promise<number>((resolve) =>
+				execFile("du", ["-sc", "--block-size=1", ...paths], (_, stdout) => resolve(Number(stdout.trim().split("\n").at(-1)?.split("\t")[0] ?? 0) || 0)),
+			);
+			peak = Math.max(peak, used);
+			await new Promise((resolve) => setTimeout(resolve, 100));
 		}
-	}, 100);
+	})();
 	const served = hub.bytesServed;
 	const { stderr, code } = await new Promise<{ stderr: string; code: number | null }>((resolve) => {
 		const child = spawn("/usr/bin/time", ["-f", "%M %e %U %S", process.execPath, CLI, ...args], { env });
@@ -93,7 +95,8 @@ async function measure(hub: HubServer, label: string, args: string[]): Promise<{
 		child.stderr.on("data", (d) => (err += d));
 		child.on("close", (c) => resolve({ stderr: err, code: c }));
 	});
-	clearInterval(sample);
+	sampling = false;
+	await sampler;
 	if (code !== 0) throw new Error(`${label} failed: ${stderr.slice(-3000)}`);
 	const [rssKb, wall, user, sys] = stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
 	console.log(`${label}: ${wall.toFixed(1)} s wall, ${(user + sys).toFixed(1)} core-s, peak RSS ${Math.round(rssKb / 1024)} MB, peak disk (cache + work${out ? " + output" : ""}) ${(peak / 1e9).toFixed(2)} GB, read from the Hub ${((hub.bytesServed - served) / 1e9).toFixed(2)} GB`);

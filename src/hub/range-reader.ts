@@ -33,6 +33,8 @@ export interface RangeReaderOptions {
 
 const DEFAULT_READ_THROUGH = 16 << 20;
 const DEFAULT_HOLD = 512 << 20;
+/** A read this small far from every open answer gets a range of its own (embedding rows of the prompts' tokens, in token order), leaving the answers where they are. */
+const SMALL_READ = 1 << 20;
 /** Connections open per file: the writer and the gates' forward pass may read one base file at two places. */
 const MAX_CURSORS = 2;
 
@@ -64,6 +66,8 @@ export class RangeReader implements ByteReader {
 	private held: { start: number; data: Uint8Array } | undefined;
 	private queue: Promise<unknown> = Promise.resolve();
 	private uses = 0;
+	/** Where the last read ended: a read continuing it is sequential and goes through an open answer. */
+	private lastEnd = -1;
 	/** Bytes that came over the network for this file. */
 	transferred = 0;
 	private readonly readThrough: number;
@@ -101,12 +105,24 @@ export class RangeReader implements ByteReader {
 		if (end <= position) return 0;
 		let at = position;
 		at += this.fromHeld(into, at, end);
+		if (at < end && end - at <= SMALL_READ && !this.near(at)) {
+			await this.fetchExact(into.subarray(at - position, end - position), at);
+			this.lastEnd = end;
+			return end - position;
+		}
+		this.lastEnd = end;
 		while (at < end) {
 			const cursor = await this.cursorFor(at);
 			const got = await this.take(cursor, into.subarray(at - position, end - position), at);
 			at += got;
 		}
 		return end - position;
+	}
+
+	/** True when `at` continues, within a read-through gap, an open answer, the hash or the last read. */
+	private near(at: number): boolean {
+		const ahead = (from: number) => from <= at && at - from <= this.readThrough;
+		return this.cursors.some((c) => ahead(c.pos)) || ahead(this.hashedTo) || ahead(this.lastEnd);
 	}
 
 	/** Copies what the held bytes have of [at, end); returns how many. */
@@ -218,6 +234,40 @@ export class RangeReader implements ByteReader {
 			throw new HubError(`${this.options.label} arrived corrupted: its sha256 is ${actual}, the Hub lists ${this.options.sha256}; the merge was stopped`, {
 				hint: "run again; if it keeps happening, something between you and the Hub (a proxy, the mirror in HF_ENDPOINT) alters the file",
 			});
+		}
+	}
+
+	/** Reads exactly [at, at + into.length) with a range of its own, again from the byte reached after a dropped connection. */
+	private async fetchExact(into: Uint8Array, at: number): Promise<void> {
+		let got = 0;
+		for (let attempt = 0; ; attempt++) {
+			const stop = new AbortController();
+			try {
+				const from = at + got;
+				const request: HubRequestInit = { headers: { range: `bytes=${from}-${at + into.length - 1}` }, signal: stop.signal, transfer: "download" };
+				const response = await this.context.fetch(this.options.url, request);
+				if (!response.ok) throw await responseError(response);
+				// A server that ignores Range sends the whole file: skip to the position.
+				let skip = response.status === 206 && response.headers.get("content-range")?.startsWith(`bytes ${from}-`) ? 0 : from;
+				for await (const chunk of response.body ? bodyChunks(response.body, stop.signal) : emptyChunks()) {
+					this.transferred += chunk.length;
+					const part = chunk.subarray(Math.min(skip, chunk.length));
+					skip -= chunk.length - part.length;
+					const take = part.subarray(0, into.length - got);
+					into.set(take, got);
+					this.hashPiece(take, at + got);
+					got += take.length;
+					if (got === into.length) return;
+				}
+				throw new ShortBody(`the connection closed at byte ${at + got} of ${this.options.size}`);
+			} catch (error) {
+				if (this.context.signal?.aborted) throw this.context.signal.reason ?? error;
+				const transient = error instanceof ShortBody || isTransientHubFailure(error);
+				if (!transient || attempt >= this.context.retries) throw this.describe(error);
+				await sleep(this.context.retryDelayMs * 2 ** attempt, undefined, { signal: this.context.signal });
+			} finally {
+				stop.abort();
+			}
 		}
 	}
 
