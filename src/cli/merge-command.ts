@@ -38,9 +38,14 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			// A push that cannot happen (no token, read-only token, offline) is refused before merging.
 			const target = options.pushToHub ? await preparePush(options.pushToHub, hub, options.revision) : undefined;
 			const routing = options.report ? reportBeforeCommit(recipeFile, outputDir, options, run.signal) : undefined;
+			const callbacks = mergeCallbacks(options, progress, run, outputDir);
 			const result = await runMerge(recipe, {
 				...planOptionsOf(options),
-				...mergeCallbacks(options, progress, run, outputDir),
+				...callbacks,
+				onPlan: async (plan) => {
+					await routing?.checkPlan(plan);
+					callbacks.onPlan?.(plan);
+				},
 				outputDir,
 				repoId: target?.repo,
 				beforeCommit: routing?.beforeCommit,

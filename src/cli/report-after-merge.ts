@@ -5,7 +5,8 @@ import { MoeMergeError } from "../errors.js";
 import { withRoutingSection } from "../output/model-card.js";
 import { cardRouting } from "../report/card-routing.js";
 import { formatSummary } from "../report/terminal-summary.js";
-import { type ReportOptions, type ReportResult, runReport } from "../report/run-report.js";
+import { type ReportOptions, type ReportResult, loadReportTokenizer, runReport } from "../report/run-report.js";
+import type { MergePlan } from "../merge/plan-merge.js";
 
 /** Layer progress on a terminal only: a report takes seconds to a minute. */
 export function layerProgress(json: boolean | undefined): { onLayer: ReportOptions["onLayer"]; stop(): void } {
@@ -34,6 +35,12 @@ export function printReport(result: ReportResult, json: boolean | undefined): vo
 export function reportBeforeCommit(recipeFile: string, outputDir: string, options: { threads?: number; json?: boolean }, signal: AbortSignal) {
 	let result: ReportResult | undefined;
 	return {
+		/** Before anything is written: the output's tokenizer is the base model's, and the report cannot run without it. */
+		async checkPlan(plan: MergePlan): Promise<void> {
+			await loadReportTokenizer(plan.models[plan.base].dir).catch((error: MoeMergeError) => {
+				throw new MoeMergeError(`routing report (--report): ${error.message}`, { hint: "merge without --report, or use a base model with tokenizer.json", file: error.file, cause: error });
+			});
+		},
 		async beforeCommit(stagingDir: string): Promise<string[]> {
 			const progress = layerProgress(options.json);
 			try {

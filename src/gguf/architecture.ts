@@ -30,8 +30,6 @@ export interface GgufExtraTensor {
 }
 
 export interface GgufArchitecture {
-	/** config.json model_type values this description converts. */
-	modelTypes: readonly string[];
 	/** general.architecture and the key prefix. */
 	arch: string;
 	/** llama.cpp's llama and deepseek ropes pair adjacent values; transformers pairs halves: q/k rows are permuted. */

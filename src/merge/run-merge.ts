@@ -34,7 +34,8 @@ export interface MergeOptions extends PlanMergeOptions {
 	copyTokenizer?: boolean;
 	onProgress?: (progress: WriteProgress) => void;
 	/** Called once the plan is made, before writing (warnings, sizes). */
-	onPlan?: (plan: MergePlan) => void;
+	/** Called once the plan is made, before anything is written; a rejection stops the merge there. */
+	onPlan?: (plan: MergePlan) => void | Promise<void>;
 	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
 	onGates?: (gates: GateSummary, warnings: string[]) => void;
 	signal?: AbortSignal;
@@ -114,7 +115,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		// Folders killed merges left (all but the one resumed) take room the user may want to free.
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: options.shardSink ? options.shardSink.requiredBytes(plan.shards) : plan.fileBytes - kept, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
-		options.onPlan?.(plan);
+		await options.onPlan?.(plan);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });
 		if (options.locked) await checkRecipeLock(plan, await hashing.sources);

@@ -62,9 +62,9 @@ export async function runStreamMerge(recipe: Recipe, options: StreamMergeOptions
 		rangeWeights: true,
 		repoId: target.repo,
 		shardSink: uploads,
-		onPlan: (p) => {
+		onPlan: async (p) => {
 			plan = p;
-			options.onPlan?.(p);
+			await options.onPlan?.(p);
 		},
 		beforeCommit: async (dir) => {
 			await uploads.drain();

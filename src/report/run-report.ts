@@ -68,14 +68,7 @@ export async function runReport(options: ReportOptions): Promise<ReportResult> {
 			hint: `pass --prompts prompts.txt (one prompt per line)${recipeFile ? "" : " and/or --recipe recipe.yml"}`,
 		});
 	}
-	const tokenizer = await GateTokenizer.load(options.modelDir).catch((error: unknown) => {
-		if (!(error instanceof MoeMergeError)) throw error;
-		throw new MoeMergeError(`${error.message.split(";")[0]}: the report tokenizes its prompts with the model's own tokenizer`, {
-			file: error.file,
-			cause: error,
-			hint: "run the report on a model folder with its tokenizer files (tokenizer.json, tokenizer_config.json)",
-		});
-	});
+	const tokenizer = await loadReportTokenizer(options.modelDir);
 	const prompts = tokenizePrompts(wanted, tokenizer);
 	prompts.forEach((p, i) => {
 		if (p.tokenIds.length === 0) throw new MoeMergeError(`prompt ${i} ${JSON.stringify(p.text)} tokenizes to no tokens`, { hint: "remove the empty prompt" });
@@ -128,4 +121,16 @@ async function findRecipeCopy(dir: string): Promise<string | undefined> {
 		if (await access(file).then(() => true, () => false)) return file;
 	}
 	return undefined;
+}
+
+/** The model's own tokenizer, which the report needs: also checked on the base model before a merge with --report. */
+export async function loadReportTokenizer(dir: string): Promise<GateTokenizer> {
+	return GateTokenizer.load(dir).catch((error: unknown) => {
+		if (!(error instanceof MoeMergeError)) throw error;
+		throw new MoeMergeError(`${error.message.split(";")[0]}: the report tokenizes its prompts with the model's own tokenizer`, {
+			file: error.file,
+			cause: error,
+			hint: "run the report on a model folder with its tokenizer files (tokenizer.json, tokenizer_config.json)",
+		});
+	});
 }

@@ -119,6 +119,19 @@ test("--report with --no-copy-tokenizer is refused before merging: exit 1, no ou
 	await assert.rejects(access(join(dir, "out")));
 });
 
+test("--report with a base model that has no tokenizer is refused before merging: exit 1, no output", async () => {
+	const dir = await tempDir();
+	const sliding = join(DENSE, "mistral-sliding");
+	const recipe = join(dir, "recipe.yml");
+	const experts = ["expert-a", "expert-b"].map((e) => `- source_model: ${join(sliding, e)}\n  positive_prompts: [hello]`);
+	await writeFile(recipe, `base_model: ${join(sliding, "base")}\ngate_mode: random\nexperts:\n${experts.join("\n")}\n`);
+	const run = await runCli([recipe, join(dir, "out"), "--report"]);
+	assert.equal(run.code, 1, run.stderr);
+	assert.match(run.stderr, /routing report \(--report\): .*mistral-sliding\/base/);
+	await assert.rejects(access(join(dir, "out")));
+	assert.deepEqual((await readdir(dir)).sort(), ["recipe.yml"], "no staging folder either");
+});
+
 describe("report.html in headless Chromium", () => {
 	const chromium = findChromium();
 	test("renders every chart with no console errors and no network requests, switches layers, prints", { skip: chromium ? false : "chromium is not installed (apt-get install chromium); .ci/run installs it" }, async () => {

@@ -4,7 +4,6 @@ import { headDim } from "../hyperparameters.js";
 import { f32, str, u32 } from "../metadata.js";
 
 export const DEEPSEEK_GGUF: GgufArchitecture = {
-	modelTypes: ["deepseek"],
 	arch: "deepseek",
 	permuteQK: true,
 	names: [

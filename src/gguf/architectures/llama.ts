@@ -53,7 +53,6 @@ function windowDifference(config: Json): string | null {
 }
 
 export const LLAMA_GGUF: GgufArchitecture = {
-	modelTypes: ["llama", "mistral"],
 	arch: "llama",
 	permuteQK: true,
 	names: [...LLAMA_LIKE_RULES, ...DENSE_MLP_RULES],
@@ -63,7 +62,6 @@ export const LLAMA_GGUF: GgufArchitecture = {
 };
 
 export const MIXTRAL_GGUF: GgufArchitecture = {
-	modelTypes: ["mixtral"],
 	arch: "llama",
 	permuteQK: true,
 	names: [

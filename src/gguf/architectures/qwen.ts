@@ -27,7 +27,6 @@ function qwen2MoeDifferences(config: Json): string | null {
 const optional = (key: string, value: unknown) => (typeof value === "number" ? [u32(key, value)] : []);
 
 export const QWEN2_GGUF: GgufArchitecture = {
-	modelTypes: ["qwen2"],
 	arch: "qwen2",
 	permuteQK: false,
 	names: [...LLAMA_LIKE_RULES, ...DENSE_MLP_RULES],
@@ -35,10 +34,9 @@ export const QWEN2_GGUF: GgufArchitecture = {
 	differences: windowDifference,
 };
 
-export const QWEN3_GGUF: GgufArchitecture = { ...QWEN2_GGUF, modelTypes: ["qwen3"], arch: "qwen3" };
+export const QWEN3_GGUF: GgufArchitecture = { ...QWEN2_GGUF, arch: "qwen3" };
 
 export const QWEN2_MOE_GGUF: GgufArchitecture = {
-	modelTypes: ["qwen2_moe"],
 	arch: "qwen2moe",
 	permuteQK: false,
 	// The converter writes no output.weight for tied embeddings, and this llama.cpp's qwen2moe then fails to load.
@@ -61,7 +59,6 @@ export const QWEN2_MOE_GGUF: GgufArchitecture = {
 };
 
 export const QWEN3_MOE_GGUF: GgufArchitecture = {
-	modelTypes: ["qwen3_moe"],
 	arch: "qwen3moe",
 	permuteQK: false,
 	names: [...LLAMA_LIKE_RULES, ...MLP_EXPERT_RULES, ...FUSED_EXPERT_RULES, ...DENSE_MLP_RULES],
