@@ -4,6 +4,8 @@ export { VERSION } from "./version.js";
 export { loadRecipe, parseRecipe, parseModelRef } from "./recipe/index.js";
 export type { Recipe, ExpertSpec, ModelRef, GateMode, ArchitectureName, Prompt, SourceLoc } from "./recipe/index.js";
 export { runMerge, RECIPE_FILE_NAME, type MergeOptions, type MergeResult } from "./merge/run-merge.js";
+export { runStreamMerge, type StreamMergeOptions, type StreamMergeResult } from "./merge/run-stream-merge.js";
+export { streamFigures, type StreamFigures } from "./merge/stream-figures.js";
 export { applyLora, type ApplyLoraOptions, type ApplyLoraResult } from "./merge/run-apply-lora.js";
 export { planMerge, closeMergePlan, DEFAULT_SHARD_SIZE, type MergePlan, type PlanMergeOptions } from "./merge/plan-merge.js";
 export { resolveRecipeModels, type ResolvedRecipe } from "./merge/resolve-recipe-models.js";

@@ -19,6 +19,8 @@ export interface MergeCliOptions {
 	private?: boolean;
 	revision?: string;
 	locked?: boolean;
+	/** false with --no-local-copy: merge from the Hub to the Hub (`merge`), or plan such a merge's disk and transfer (`plan`). */
+	localCopy?: boolean;
 	/** merge only: continue the partial folder of a killed merge of the same job. */
 	resume?: boolean;
 	/** merge only (report-command.ts): run the routing report on the output. */

@@ -15,12 +15,19 @@ import { type MergeProgressReporter, createProgressReporter } from "./progress-r
 import { describePush, pushFinishedOutput } from "./push-command.js";
 import { reportBeforeCommit } from "./report-after-merge.js";
 import { type CommandRun, runCommand } from "./run-command.js";
+import { checkNoLocalCopyFlags, runStreamMergeCommand } from "./stream-merge-command.js";
 
 /** `moe-merge recipe.yml out`: merge, then (when asked) push; the summary on stdout, progress and warnings on stderr. */
 export async function runMergeCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
 	const progress = createProgressReporter(process.stderr, options.json || options.quiet ? "quiet" : "auto");
 	await runCommand(options, "interrupted", async (run) => {
 		try {
+			if (options.localCopy === false) {
+				// From the Hub to the Hub, no output folder (stream-merge-command.ts).
+				const repo = checkNoLocalCopyFlags(options, outputDirOf(output, options.output, false));
+				const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });
+				return await runStreamMergeCommand(recipe, repo, options, run, mergeCallbacks(options, progress, run, "the Hub repo"));
+			}
 			const outputDir = outputDirOf(output, options.output, true) as string;
 			checkMergeFlags(options);
 			const recipe = await loadRecipe(recipeFile, { allowSameModelExperts: options.iUnderstandThisIsNotUsefulWithoutTraining });

@@ -14,6 +14,7 @@ import { outputDirOf } from "./output-dir.js";
 import { planOptionsOf } from "./plan-options.js";
 import type { MergeCliOptions } from "./merge-cli-options.js";
 import { runCommand } from "./run-command.js";
+import { streamFigures } from "../merge/stream-figures.js";
 
 /** `moe-merge plan`: everything the merge would do, without writing; refuses early when the disk is too small. */
 export async function runPlanCommand(recipeFile: string, output: string | undefined, options: MergeCliOptions): Promise<void> {
@@ -31,6 +32,8 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			headersOnly: true,
 			hub: await run.hubFor(recipe),
 		});
+		// --no-local-copy: what a merge streamed from the Hub to the Hub needs (read before the files close).
+		const stream = options.localCopy === false ? streamFigures(plan) : undefined;
 		// GGUF files (--gguf): planned like the merge plans them, so what llama.cpp cannot take is refused here too.
 		// A Hub base's tokenizer files are not downloaded by plan: then the merge checks them before writing.
 		const base = plan.models[plan.base];
@@ -72,6 +75,7 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 			shards: plan.shards.map((s) => ({ file: s.fileName, tensors: s.tensors.length, bytes: s.headerBytes + s.dataBytes })),
 			gguf: gguf.map((f) => ({ file: f.fileName, type: f.type, tensors: f.plan.tensors.length, bytes: f.layout.fileBytes })),
 			output: outDir ? { dir: resolve(outDir), freeBytes: free } : undefined,
+			stream,
 			warnings: [
 				...abandoned.map(describeAbandoned),
 				...plan.warnings,
@@ -98,7 +102,15 @@ export async function runPlanCommand(recipeFile: string, output: string | undefi
 		for (const s of summary.shards) out.write(`  ${s.file}: ${s.tensors} tensors, ${formatBytes(s.bytes)}\n`);
 		if (gguf.length > 0) out.write(`GGUF (--gguf, written from the same stream): ${formatBytes(ggufBytes)}\n`);
 		for (const g of summary.gguf) out.write(`  ${g.file}: ${g.tensors} tensors, ${g.type.toUpperCase()}, ${formatBytes(g.bytes)}\n`);
+		if (stream) {
+			out.write(`streamed (--no-local-copy): disk ${formatBytes(stream.diskBytes)} (two shards) plus the small files; reads ${formatBytes(stream.readBytes)} of ${formatBytes(stream.inputFileBytes)} of Hub weights, uploads ${formatBytes(stream.uploadBytes)}\n`);
+			out.write(`  time to move them: ${stream.hoursAt.map((t) => `${formatHours(t.hours)} at ${formatBytes(t.bytesPerSecond)}/s`).join(", ")} (one after the other; at most)\n`);
+		}
 		if (summary.output) out.write(`target: ${summary.output.dir} (${free === undefined ? "free space unknown" : `${formatBytes(free)} free`})\n`);
 		for (const w of summary.warnings) out.write(`warning: ${w}\n`);
 	});
+}
+
+function formatHours(hours: number): string {
+	return hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.ceil(hours * 60)} min`;
 }

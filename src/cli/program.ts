@@ -56,6 +56,7 @@ function addMergeOptions(command: Command): Command {
 		.option("--no-output-router-logits", "config.json leaves the router loss off (the default)")
 		.option("--router-aux-loss-coef <x>", "for fine-tuning: weight of the router load-balancing loss (default 0.001; recipe: router_aux_loss_coef)", coefArg)
 		.option("--threads <n>", "threads of the forward pass that computes hidden-state gates (default: one per core)", threadsArg)
+		.option("--no-local-copy", "with --push-to-hub, no output folder: Hub inputs are read with range requests, each shard is uploaded while the next is written, one commit at the end (disk: two shards)")
 		.option("--copy-tokenizer", "copy the base model's tokenizer files byte for byte (default)")
 		.option("--no-copy-tokenizer", "do not copy the tokenizer files")
 		.option("--gguf <type>", `also write <output name>-<TYPE>.gguf for llama.cpp, Ollama and LM Studio from the same stream: ${GGUF_TYPE_NAMES.join(", ")} (repeatable)`, ggufTypesArg)

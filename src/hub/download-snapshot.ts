@@ -10,7 +10,8 @@ import { type RepoFile, indexedShards, selectAdapterFiles, selectSnapshotFiles }
 import { RepoCache, isCommitSha, linkSnapshotFile } from "./repo-cache.js";
 import { runPool } from "../util/run-pool.js";
 import { withBlobLock } from "./blob-lock.js";
-import { remoteWeightFiles } from "./remote-weight-files.js";
+import { rangeWeightFiles, remoteWeightFiles } from "./remote-weight-files.js";
+import { HeldBudget } from "./range-reader.js";
 import { listedFile } from "./listed-file.js";
 import { quoteServerValue } from "./redact-token.js";
 
@@ -18,6 +19,8 @@ import { quoteServerValue } from "./redact-token.js";
 export interface SnapshotMode {
 	configOnly?: boolean;
 	headersOnly?: boolean;
+	/** A merge streamed from the Hub (`--no-local-copy`): side files into the cache, LFS weights read with range requests as the merge goes. */
+	rangeWeights?: boolean;
 	/** A peft LoRA adapter repo: adapter_config.json and adapter_model.safetensors only. */
 	adapter?: boolean;
 }
@@ -128,9 +131,26 @@ export async function downloadSnapshot(context: HubContext, repo: string, revisi
 	const weights = selection.index
 		? indexedShards(await readTextCapped(cache.snapshotFile(commit, INDEX_FILE_NAME), JSON_LIMITS.weightIndex, `${label}: ${INDEX_FILE_NAME}`, { error: HubError }), listing, label, context.token)
 		: selection.weights;
+	if (mode.rangeWeights) {
+		// Weights small enough to live in git (no LFS sha256) are downloaded; the others are read as the merge goes.
+		await fetchFiles([...selection.side, ...weights.filter((f) => !f.sha256)], false);
+		if (revision !== commit) await cache.writeRef(revision, commit);
+		const dir = cache.snapshot(commit);
+		return { repo, revision, commit, dir, downloadedBytes, weightFiles: rangeWeightFiles(context, repo, commit, listing, dir, heldBudget(context)) };
+	}
 	await fetchFiles([...selection.side, ...weights], true);
 	if (revision !== commit) await cache.writeRef(revision, commit);
 	return { repo, revision, commit, dir: cache.snapshot(commit), downloadedBytes };
+}
+
+/** Memory for bytes read ahead by the range readers of one run (all its models share it). */
+const HELD = new WeakMap<HubContext, HeldBudget>();
+const HELD_BYTES = 512 << 20;
+
+function heldBudget(context: HubContext): HeldBudget {
+	let budget = HELD.get(context);
+	if (!budget) HELD.set(context, (budget = new HeldBudget(HELD_BYTES)));
+	return budget;
 }
 
 /** The repo's top-level files at the commit, from the Hub's tree listing (sizes and hashes included). */

@@ -106,7 +106,7 @@ async function pushFiles(context: HubContext, dir: string, repo: string, branch:
 	}
 }
 
-async function ensureRepo(context: HubContext, repo: string, makePrivate: boolean): Promise<boolean> {
+export async function ensureRepo(context: HubContext, repo: string, makePrivate: boolean): Promise<boolean> {
 	try {
 		await createRepo({ repo: { type: "model", name: repo }, visibility: makePrivate ? "private" : undefined, hubUrl: context.hubUrl, fetch: context.fetch, ...TOKEN_VIA_FETCH });
 		return true;
@@ -116,7 +116,7 @@ async function ensureRepo(context: HubContext, repo: string, makePrivate: boolea
 	}
 }
 
-async function ensureBranch(context: HubContext, repo: string, branch: string): Promise<void> {
+export async function ensureBranch(context: HubContext, repo: string, branch: string): Promise<void> {
 	try {
 		await createBranch({ repo: { type: "model", name: repo }, branch, hubUrl: context.hubUrl, fetch: context.fetch });
 	} catch (error) {

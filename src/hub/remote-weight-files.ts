@@ -9,6 +9,8 @@ import type { RepoFile } from "./snapshot-files.js";
 import { bodyChunks } from "./read-body.js";
 import type { HubRequestInit } from "./hub-fetch.js";
 import { redactError } from "./redact-token.js";
+import { join } from "node:path";
+import { type HeldBudget, type RangeCheck, RangeReader } from "./range-reader.js";
 
 /**
  * The safetensors files of a Hub repo at one commit, known by their headers only: two range requests
@@ -75,4 +77,60 @@ async function readRange(context: HubContext, url: string, start: number, length
 	}
 	if (got < length) throw new SafetensorsError(`${label}: truncated: the Hub sent ${got} of the ${length} header bytes at ${start}`, { file: label });
 	return out;
+}
+
+/** A weight file read with range requests, as the lock records it. */
+export interface RangeReadFile {
+	name: string;
+	size: number;
+	/** The Hub's LFS sha256. */
+	sha256: string;
+	/** How the content was checked (known once the merge has read it). */
+	check(): RangeCheck;
+	/** Bytes that came over the network for it. */
+	transferred(): number;
+}
+
+/** The range-read weight files of a model (a WeightSource whose files can be read), for the lock and the transfer figures. */
+export interface RangeWeightSource extends WeightSource {
+	readonly rangeFiles: ReadonlyMap<string, RangeReadFile>;
+}
+
+/**
+ * The LFS weight files of a Hub repo at one commit, opened for reading with range requests
+ * (range-reader.ts): the header first, then tensor bytes as the merge asks, never stored on disk.
+ * The rest of the snapshot (config, index, tokenizer, small files) is in the cache, in `dir`.
+ */
+export function rangeWeightFiles(context: HubContext, repo: string, commit: string, listing: readonly RepoFile[], dir: string, held: HeldBudget): RangeWeightSource {
+	const byPath = new Map(listing.map((f) => [f.path, f]));
+	const rangeFiles = new Map<string, RangeReadFile>();
+	return {
+		rangeFiles,
+		isFile: async (name) => byPath.has(name),
+		list: async () => listing.filter((f) => !f.path.includes("/")).map((f) => f.path).sort(),
+		open: async (name) => {
+			const file = byPath.get(name);
+			if (!file) throw new HubError(`${repo}@${commit}: ${name} is not in the repo`);
+			// Small weights kept in git (no LFS sha256) were downloaded with the snapshot.
+			if (!file.sha256) return SafetensorsFile.open(join(dir, name));
+			const label = `${repo}@${commit}/${file.path}`;
+			const url = `${context.hubUrl}/${repo}/resolve/${commit}/${encodeURIComponent(file.path)}`;
+			const reader = new RangeReader(context, { url, size: file.size, sha256: file.sha256, label, held });
+			try {
+				const prefix = new Uint8Array(Math.min(HEADER_LENGTH_BYTES, file.size));
+				await reader.read(prefix, 0);
+				const length = parseHeaderLength(prefix, file.size, label);
+				const json = new Uint8Array(length);
+				await reader.read(json, HEADER_LENGTH_BYTES);
+				const opened = SafetensorsFile.fromHeader(label, file.size, parseSafetensorsHeader(json, file.size, label), reader);
+				// No connection waits while the other files open: the first tensor read continues from the header's end.
+				await reader.close();
+				rangeFiles.set(name, { name, size: file.size, sha256: file.sha256, check: () => reader.check, transferred: () => reader.transferred });
+				return opened;
+			} catch (error) {
+				await reader.close();
+				throw redactError(error, context.token);
+			}
+		},
+	};
 }

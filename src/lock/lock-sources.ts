@@ -23,6 +23,8 @@ export interface LockModel {
 	sideFiles: boolean;
 	/** Exactly these files instead of config, index, weights and side files (a LoRA adapter's). */
 	files?: readonly string[];
+	/** Weight files read from the Hub with range requests (not in `dir`): their size and the Hub's LFS sha256. */
+	rangeFiles?: ReadonlyMap<string, { size: number; sha256: string }>;
 }
 
 /** A role in the merge (`base`, `expert 0`, `shared expert 0`) and the index of its model. */
@@ -47,7 +49,8 @@ export async function lockSources(models: readonly LockModel[], roles: readonly 
 			const path = join(models[model].dir, file.path);
 			// One MoE can be several sources (the base, and each expert taken from it): its files are hashed once.
 			if (hashes.has(path) || toRead.includes(path)) continue;
-			const named = await blobSha256(path);
+			const remote = models[model].rangeFiles?.get(file.path);
+			const named = remote ? remote.sha256 : await blobSha256(path);
 			if (named) hashes.set(path, named);
 			else toRead.push(path);
 		}
@@ -76,7 +79,7 @@ export async function lockSources(models: readonly LockModel[], roles: readonly 
 /** The files of one model the merge uses, with sizes; sha256 filled in later. */
 async function inputFiles(model: LockModel): Promise<LockedFile[]> {
 	const files: LockedFile[] = [];
-	for (const name of await inputFileNames(model)) files.push({ path: name, size: (await stat(join(model.dir, name))).size, sha256: "" });
+	for (const name of await inputFileNames(model)) files.push({ path: name, size: model.rangeFiles?.get(name)?.size ?? (await stat(join(model.dir, name))).size, sha256: "" });
 	return files;
 }
 

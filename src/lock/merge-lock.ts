@@ -12,6 +12,12 @@ export interface LockedFile {
 	path: string;
 	size: number;
 	sha256: string;
+	/**
+	 * Only for a Hub weight file read with range requests (a merge streamed from the Hub): "streamed" when
+	 * every byte was hashed as it came and matched the Hub's sha256, "hub-lfs" when it was read in part or
+	 * out of order and the Hub's LFS sha256 is recorded as the Hub gave it.
+	 */
+	check?: "streamed" | "hub-lfs";
 }
 
 /** One input model as a merge used it. */

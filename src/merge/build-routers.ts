@@ -111,7 +111,7 @@ export async function buildRouters(resolved: ResolvedRecipe, baseWeights: ModelW
 						// An MoE base: its own routing input (what its kept rows multiply), from its own expert mix.
 						states = baseMoe
 							? await computeMoeRouterInputs(base.dir, baseMoe.spec, lists, { backend: engine, signal, onLayer: (layer, total) => onProgress({ layer, layers: total, prompt: 0, prompts: lists.length }) })
-							: (await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times, weights: base.adapter ? baseWeights : undefined })).states;
+							: (await computePromptStates(base.dir, { prompts: lists }, { backend: engine, onProgress, summary, signal, times, weights: base.adapter || base.weightFiles ? baseWeights : undefined })).states;
 						forward = { seconds: (performance.now() - started) / 1000, layers, phases: { ...times } };
 						return states;
 					}

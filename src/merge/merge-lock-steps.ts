@@ -15,6 +15,7 @@ import {
 	writeLock,
 } from "../lock/index.js";
 import type { MergePlan } from "./plan-merge.js";
+import type { RangeReadFile, RangeWeightSource } from "../hub/remote-weight-files.js";
 
 /** The moments of a merge that involve its lock, so run-merge.ts stays about merging. */
 
@@ -46,7 +47,7 @@ export async function checkRecipeLock(plan: MergePlan, sources: LockedSource[]):
  */
 export async function writeOutputLock(dir: string, plan: MergePlan, sources: LockedSource[], known?: ReadonlyMap<string, string>): Promise<string> {
 	const files = await lockFolderFiles(dir, LOCK_FILE_NAME, undefined, known);
-	await writeLock(join(dir, LOCK_FILE_NAME), { ...lockHead(plan.recipe, sources), output: { files } });
+	await writeLock(join(dir, LOCK_FILE_NAME), { ...lockHead(plan.recipe, withRangeChecks(plan, sources)), output: { files } });
 	return LOCK_FILE_NAME;
 }
 
@@ -71,6 +72,7 @@ function lockInputs(plan: MergePlan, copyTokenizer: boolean): { models: LockMode
 		commit: m.commit,
 		dir: m.dir,
 		weightFiles: plan.weights[i].shards().map((f) => basename(f.path)),
+		rangeFiles: rangeFilesOf(m),
 		sideFiles: i === plan.base && copyTokenizer,
 	}));
 	const roles: LockRole[] = [
@@ -88,4 +90,21 @@ function lockInputs(plan: MergePlan, copyTokenizer: boolean): { models: LockMode
 	});
 	const withAdapters = roles.flatMap((r) => (adapterIndex.has(r.model) ? [r, { role: `${r.role} lora`, model: adapterIndex.get(r.model) as number }] : [r]));
 	return { models, roles: withAdapters };
+}
+
+/** The range-read weight files of a model (a merge streamed from the Hub), if any. */
+function rangeFilesOf(model: MergePlan["models"][number]): ReadonlyMap<string, RangeReadFile> | undefined {
+	const source = model.weightFiles;
+	return source && "rangeFiles" in source ? (source as RangeWeightSource).rangeFiles : undefined;
+}
+
+/** Each range-read file of the sources marked with how it was checked, now that the merge has read it. */
+function withRangeChecks(plan: MergePlan, sources: LockedSource[]): LockedSource[] {
+	const roleModels = new Map<string, number>([["base", plan.base], ...plan.experts.map((m, i) => [`expert ${i}`, m] as const), ...plan.sharedExperts.map((m, i) => [`shared expert ${i}`, m] as const)]);
+	return sources.map((source) => {
+		const model = roleModels.get(source.role);
+		const range = model === undefined ? undefined : rangeFilesOf(plan.models[model]);
+		if (!range) return source;
+		return { ...source, files: source.files.map((f) => (range.has(f.path) ? { ...f, check: range.get(f.path)!.check() } : f)) };
+	});
 }

@@ -34,6 +34,8 @@ export interface PlanMergeOptions {
 	hiddenGates?: "compute" | "defer" | "skip";
 	/** Read Hub models' weight headers with range requests instead of downloading them (`plan`; implies no prompt gates). */
 	headersOnly?: boolean;
+	/** Read Hub models' LFS weights with range requests as the merge goes, never storing them (`--no-local-copy`). */
+	rangeWeights?: boolean;
 	/** Router training settings for config.json; each one given here wins over the recipe's. */
 	training?: TrainingSettings;
 	/** Refuse to merge when a source resolves differently from the lock beside the recipe, or a LoRA names another base model. */
@@ -72,7 +74,7 @@ export interface MergePlan extends ResolvedRecipe {
 export const DEFAULT_SHARD_SIZE = 5_000_000_000;
 
 export async function planMerge(recipe: Recipe, options: PlanMergeOptions = {}): Promise<MergePlan> {
-	const resolved = await resolveRecipeModels(recipe, { hub: options.hub, headersOnly: options.headersOnly });
+	const resolved = await resolveRecipeModels(recipe, { hub: options.hub, headersOnly: options.headersOnly, rangeWeights: options.rangeWeights });
 	const layout = options.layout ?? "per-expert";
 	const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
 	const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;

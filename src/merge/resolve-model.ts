@@ -50,6 +50,8 @@ export interface ResolveModelOptions {
 	headersOnly?: boolean;
 	/** `expert: N` of the recipe: the model must be an MoE, read as a dense model whose MLP is its expert N. */
 	expert?: number;
+	/** A merge streamed from the Hub: a Hub model's LFS weights are read with range requests as the merge goes, its other files downloaded. */
+	rangeWeights?: boolean;
 }
 
 /** Finds the folder of a model reference, checks it holds safetensors weights, and reads its config. */
@@ -63,7 +65,7 @@ export async function resolveModel(ref: ModelRef, options: ResolveModelOptions =
 		return { ...base, label: ref.text, adapter: await resolveAdapter(ref.lora, options) };
 	} else if (ref.kind === "hub") {
 		// Cache first; downloads what is missing unless HF_HUB_OFFLINE (src/hub/resolve-hub-model.ts).
-		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly, headersOnly: options.headersOnly });
+		const snapshot = await resolveHubModel(ref.repo, ref.revision, options.hub, { configOnly: options.configOnly, headersOnly: options.headersOnly, rangeWeights: options.rangeWeights });
 		dir = snapshot.dir;
 		commit = snapshot.commit;
 		if (options.configOnly) return { ref, label: ref.text, dir, commit, ...(await readSourceConfig(dir, ref.text, options.expert)) };

@@ -41,6 +41,8 @@ export interface ResolveRecipeOptions {
 	configOnly?: boolean;
 	/** Configs and weight headers only (`plan`): Hub weights are read with range requests. */
 	headersOnly?: boolean;
+	/** Hub weights read with range requests as the merge goes (resolve-model.ts). */
+	rangeWeights?: boolean;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function resolveRecipeModels(recipe: Recipe, options: ResolveRecipe
 		if (known !== undefined) return known;
 		let model: ResolvedModel;
 		try {
-			model = await resolveModel(source.source, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly, expert: source.expert });
+			model = await resolveModel(source.source, { hub, configOnly: options.configOnly, headersOnly: options.headersOnly, expert: source.expert, rangeWeights: options.rangeWeights });
 		} catch (error) {
 			throw at(source.expertLoc ?? loc, error);
 		}

@@ -27,6 +27,7 @@ import { writeWhileGating } from "./write-while-gating.js";
 import { type MergeGgufFile, MergeGgufWriters, type WrittenGguf, planMergeGguf } from "./merge-gguf.js";
 import type { GgufTypeName } from "../gguf/tensor-types.js";
 import type { WriteProgress } from "./write-shards.js";
+import type { ShardSink } from "./write-while-gating.js";
 import { type ResumeCandidate, type ResumeOutcome, chooseCandidate, findResumeCandidates } from "../resume/resume-partial.js";
 
 export interface MergeOptions extends PlanMergeOptions {
@@ -72,6 +73,8 @@ export interface MergeOptions extends PlanMergeOptions {
 	gguf?: GgufTypeName[];
 	/** Called with the GGUF files planned (names, sizes), before writing. */
 	onGgufPlan?: (files: MergeGgufFile[]) => void;
+	/** A merge streamed to the Hub (run-stream-merge.ts): takes each shard as it is finished; the folder needs room for two shards. */
+	shardSink?: ShardSink;
 }
 
 export interface MergeResult {
@@ -127,7 +130,8 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		const ggufBytes = ggufFiles.reduce((sum, f) => sum + f.layout.fileBytes, 0);
 		// Folders killed merges left (all but the one resumed) take room the user may want to free.
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
-		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes: plan.fileBytes + ggufBytes - kept, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
+		const requiredBytes = options.shardSink ? options.shardSink.requiredBytes(plan.shards) : plan.fileBytes + ggufBytes - kept;
+		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
 		await options.onPlan?.(plan);
 		if (ggufFiles.length > 0) options.onGgufPlan?.(ggufFiles);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
@@ -138,7 +142,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		let journal: ResumeJournal | undefined;
 		let gguf: MergeGgufWriters | undefined;
 		try {
-			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal);
+			const resume = await startResume(staging.path, job, candidate, removedEmpty, options.signal, options.shardSink?.storedElsewhere);
 			journal = resume.journal;
 			const nothingToResume = options.resume && !candidate ? { kept: [], rejected: [], shards: job.shards.length, removedEmpty } : undefined;
 			if (nothingToResume) options.onResume?.(nothingToResume);

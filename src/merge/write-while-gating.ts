@@ -2,8 +2,10 @@ import type { GateSummary } from "../gates/index.js";
 import type { MergePlan } from "./plan-merge.js";
 import { gatesForRecord, gatesFromRecord } from "../resume/recorded-gates.js";
 import { loadRouterValues, saveRouterValues } from "../resume/recorded-routers.js";
-import type { ResumeOutcome } from "../resume/resume-partial.js";
+import type { ResumeOutcome, StoredElsewhere } from "../resume/resume-partial.js";
 import type { ResumeStart } from "../resume/resume-start.js";
+import { join } from "node:path";
+import type { ShardPlan } from "../safetensors/index.js";
 import { type WriteProgress, type WriteShardsOptions, writeShards } from "./write-shards.js";
 import { writeKeepingClaimed } from "./write-keeping-claimed.js";
 
@@ -14,6 +16,17 @@ export interface WriteWhileGatingOptions {
 	tap?: WriteShardsOptions["tap"];
 	onResume?: (outcome: ResumeOutcome) => void;
 	signal?: AbortSignal;
+	/** Each shard once written, fsynced, hashed and recorded (a merge streamed to the Hub uploads it meanwhile). */
+	shardSink?: ShardSink;
+}
+
+/** Takes each finished shard of a merge (run-stream-merge.ts uploads it); the writer waits for it before the next. */
+export interface ShardSink {
+	shardWritten(path: string, shard: ShardPlan, sha256: string): Promise<void>;
+	/** Output bytes the merge needs on disk instead of the whole model (two shards). */
+	requiredBytes(shards: readonly ShardPlan[]): number;
+	/** Resuming: a shard of the killed merge already stored where the sink puts them (not hashed again, not rewritten). */
+	storedElsewhere?: StoredElsewhere;
 }
 
 /**
@@ -66,7 +79,10 @@ export async function writeWhileGating(
 			// Kept shards do not stream by: then the GGUF files are written from the finished shards.
 			tap: claimed.size === 0 && done.size === 0 ? options.tap : undefined,
 			// The shard is fsynced by now: the record may name it.
-			onShardWritten: (shard, sha256) => journal.shardDone(shard.fileName, shard.headerBytes + shard.dataBytes, sha256),
+			onShardWritten: async (shard, sha256) => {
+				await journal.shardDone(shard.fileName, shard.headerBytes + shard.dataBytes, sha256);
+				await options.shardSink?.shardWritten(join(dir, shard.fileName), shard, sha256);
+			},
 		});
 	const skipGates = Boolean(plan.pendingGates && recorded && (routed || plan.shards.every((s) => claimed.has(s.fileName))));
 	let regated: ReturnType<typeof runGates> | undefined;

@@ -85,13 +85,21 @@ export async function claimShards(dir: string, recorded: ResumeRecord, current: 
 	return { claimed, rejected };
 }
 
+/** True when a shard the record names is stored elsewhere under its recorded sha256 (on the Hub, for a merge streamed there). */
+export type StoredElsewhere = (entry: ResumeRecord["complete"][number]) => Promise<boolean>;
+
 /** Hashes the claimed shards (on all cores) and deletes those whose sha256 is not the recorded one: they are written again. */
-export async function verifyClaimedShards(dir: string, claimed: ResumeRecord["complete"], signal?: AbortSignal): Promise<{ kept: string[]; failed: ResumeOutcome["rejected"] }> {
-	// The shards were written with O_DIRECT: not in the page cache, so read the same way.
-	const hashes = await sha256Files(claimed.map((e) => join(dir, e.name)), { signal, direct: true });
+export async function verifyClaimedShards(dir: string, claimed: ResumeRecord["complete"], signal?: AbortSignal, storedElsewhere?: StoredElsewhere): Promise<{ kept: string[]; failed: ResumeOutcome["rejected"] }> {
 	const kept: string[] = [];
+	// A merge streamed to the Hub: a shard the Hub holds under its recorded sha256 is kept (its local copy was freed).
+	const elsewhere = new Set<string>();
+	if (storedElsewhere) for (const entry of claimed) if (await storedElsewhere(entry)) elsewhere.add(entry.name);
+	const local = claimed.filter((e) => !elsewhere.has(e.name));
+	// The shards were written with O_DIRECT: not in the page cache, so read the same way.
+	const hashes = await sha256Files(local.map((e) => join(dir, e.name)), { signal, direct: true });
+	kept.push(...elsewhere);
 	const failed: ResumeOutcome["rejected"] = [];
-	for (const entry of claimed) {
+	for (const entry of local) {
 		if (hashes.get(join(dir, entry.name)) === entry.sha256) {
 			kept.push(entry.name);
 			continue;

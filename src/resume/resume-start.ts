@@ -1,5 +1,5 @@
 import { ResumeJournal, type ResumeRecord } from "./resume-record.js";
-import { type ResumeCandidate, type ResumeOutcome, claimShards, verifyClaimedShards } from "./resume-partial.js";
+import { type ResumeCandidate, type ResumeOutcome, type StoredElsewhere, claimShards, verifyClaimedShards } from "./resume-partial.js";
 
 /** The resume record of a merge, and (resuming) the shards it need not write. */
 export interface ResumeStart {
@@ -19,12 +19,12 @@ export interface ResumeStart {
  * those shards' sha256. A claimed shard stays in the record unchecked: the recorded sha256 is what it
  * must hash to, and every resume checks again.
  */
-export async function startResume(dir: string, job: ResumeRecord, candidate: ResumeCandidate | undefined, removedEmpty: string[], signal?: AbortSignal): Promise<ResumeStart> {
+export async function startResume(dir: string, job: ResumeRecord, candidate: ResumeCandidate | undefined, removedEmpty: string[], signal?: AbortSignal, storedElsewhere?: StoredElsewhere): Promise<ResumeStart> {
 	if (!candidate) return { journal: await ResumeJournal.start(dir, job), claimed: new Map() };
 	const { claimed, rejected } = await claimShards(dir, candidate.record, job);
 	const { gates, routers } = candidate.record;
 	const journal = await ResumeJournal.start(dir, { ...job, complete: claimed, ...(gates && { gates }), ...(gates && routers && { routers }) });
-	const outcome = verifyClaimedShards(dir, claimed, signal).then(async ({ kept, failed }) => {
+	const outcome = verifyClaimedShards(dir, claimed, signal, storedElsewhere).then(async ({ kept, failed }) => {
 		const redo = new Set(failed.map((f) => f.name));
 		if (redo.size > 0) await journal.update((r) => ({ ...r, complete: r.complete.filter((c) => !redo.has(c.name)) }));
 		return { from: candidate.path, pid: candidate.pid, kept, rejected: [...rejected, ...failed], shards: job.shards.length, removedEmpty };

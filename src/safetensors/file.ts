@@ -4,18 +4,25 @@ import { SafetensorsError } from "../errors.js";
 import { HEADER_LENGTH_BYTES, parseHeaderLength, parseSafetensorsHeader, type SafetensorsHeader, type TensorInfo } from "./header.js";
 import { readFully } from "./positional-io.js";
 
+/** Where a file's bytes come from: a local file handle, or a remote file read with range requests (src/hub/range-reader.ts). */
+export interface ByteReader {
+	/** Reads into `into` at `position`; returns how many bytes were read (fewer only at end of file). */
+	read(into: Uint8Array, position: number): Promise<number>;
+	close(): Promise<void>;
+}
+
 export class SafetensorsFile {
 	readonly path: string;
 	readonly size: number;
 	readonly header: SafetensorsHeader;
-	/** Absent for a file known by its header only (a Hub file read with range requests by `plan`). */
-	private readonly handle: FileHandle | undefined;
+	/** Absent for a file known by its header only (a Hub file whose header `plan` read with range requests). */
+	private readonly reader: ByteReader | undefined;
 
-	private constructor(path: string, size: number, header: SafetensorsHeader, handle: FileHandle | undefined) {
+	private constructor(path: string, size: number, header: SafetensorsHeader, reader: ByteReader | undefined) {
 		this.path = path;
 		this.size = size;
 		this.header = header;
-		this.handle = handle;
+		this.reader = reader;
 	}
 
 	/** Opens the file and reads and validates its header; tensor data stays on disk. */
@@ -37,7 +44,7 @@ export class SafetensorsFile {
 			const jsonRead = await readFully(handle, json, HEADER_LENGTH_BYTES);
 			// The file may have shrunk since fstat; then what we could read is the real size.
 			const header = parseSafetensorsHeader(json, jsonRead < headerLength ? HEADER_LENGTH_BYTES + jsonRead : size, path);
-			return new SafetensorsFile(path, size, header, handle);
+			return new SafetensorsFile(path, size, header, { read: (into, position) => readFully(handle, into, position), close: () => handle.close() });
 		} catch (error) {
 			await handle.close().catch(() => undefined);
 			if (error instanceof SafetensorsError) throw error;
@@ -46,8 +53,8 @@ export class SafetensorsFile {
 	}
 
 	/** A file known only by its size and already validated header, e.g. a remote one; its data cannot be read. */
-	static fromHeader(path: string, size: number, header: SafetensorsHeader): SafetensorsFile {
-		return new SafetensorsFile(path, size, header, undefined);
+	static fromHeader(path: string, size: number, header: SafetensorsHeader, reader?: ByteReader): SafetensorsFile {
+		return new SafetensorsFile(path, size, header, reader);
 	}
 
 	/**
@@ -62,11 +69,11 @@ export class SafetensorsFile {
 		if (into.length < length) {
 			throw new RangeError(`${this.path}: buffer of ${into.length} bytes is too small to read ${length} bytes of tensor "${info.name}"`);
 		}
-		if (!this.handle) throw new Error(`${this.path}: only the header of this file was read; its data cannot be`);
+		if (!this.reader) throw new Error(`${this.path}: only the header of this file was read; its data cannot be`);
 		const target = into.length === length ? into : into.subarray(0, length);
 		let got: number;
 		try {
-			got = await readFully(this.handle, target, info.begin + offset);
+			got = await this.reader.read(target, info.begin + offset);
 		} catch (error) {
 			throw new SafetensorsError(`${this.path}: cannot read tensor "${info.name}": ${describeIoError(error)}`, { file: this.path, cause: error });
 		}
@@ -79,7 +86,7 @@ export class SafetensorsFile {
 	}
 
 	async close(): Promise<void> {
-		await this.handle?.close();
+		await this.reader?.close();
 	}
 }
 

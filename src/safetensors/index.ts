@@ -8,7 +8,7 @@ export {
 	type SafetensorsHeader,
 	type TensorInfo,
 } from "./header.js";
-export { SafetensorsFile } from "./file.js";
+export { type ByteReader, SafetensorsFile } from "./file.js";
 export { ModelWeights, type TensorLocation, type TensorReader, type WeightSource } from "./model-weights.js";
 export { INDEX_FILE_NAME, SINGLE_FILE_NAME } from "./file-names.js";
 export { ONLY_SAFETENSORS_HINT, folderFileNames, selectWeightFiles, type WeightFiles } from "./weight-files.js";

@@ -1,0 +1,145 @@
+/**
+ * A merge streamed from the Hub to the Hub (`--no-local-copy`) against the same merge with a local copy
+ * (inputs downloaded into the cache, output written, then pushed), both against the test Hub server on
+ * 127.0.0.1 (tests/hub/hub-server.ts, range requests and uploads), run by the CLI under /usr/bin/time:
+ * wall time, peak RSS of the merge process, and peak disk of cache + work/output folders (sampled every
+ * 100 ms). Then the plan figures of an 8x7B-shape merge (`plan --no-local-copy`), computed on
+ * header-only sparse models (no weights are generated).
+ *
+ *   npm run bench:stream   [STREAM_LAYERS=4 STREAM_SHARD=300M]
+ */
+import { execFile, spawn } from "node:child_process";
+import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { denseConfigJson, denseTensorSpecs, makeDenseModel } from "../src/demo/make-dense-model.js";
+import { encodeIndex, encodeShardHeader, planShards } from "../src/safetensors/index.js";
+import { HubServer } from "../tests/hub/hub-server.js";
+import { type StoredFile, storedFile } from "../tests/hub/hub-store.js";
+import { CLI, PROMPTS, SHAPES, addTokenizer } from "./bench-inputs.js";
+
+const TOKEN = "hf_benchToken0123456789abcdef0123";
+const layers = Number(process.env.STREAM_LAYERS ?? 4);
+const shardSize = process.env.STREAM_SHARD ?? "300M";
+const root = await mkdtemp(join(tmpdir(), "moe-stream-bench-"));
+
+try {
+	console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+	await smallShape();
+	await plan8x7b();
+	console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+} finally {
+	await rm(root, { recursive: true, force: true });
+}
+
+/** 4 experts of TinyLlama's widths (STREAM_LAYERS layers; two distinct models, each served twice), hidden gates. */
+async function smallShape(): Promise<void> {
+	const shape = { ...SHAPES.tinyllama, numLayers: layers };
+	const hub = await HubServer.start({ [TOKEN]: { user: "bench" } });
+	try {
+		const models: Map<string, StoredFile>[] = [];
+		for (let i = 0; i < 2; i++) {
+			const dir = join(root, "models", `m${i}`);
+			await makeDenseModel({ dir, shape, seed: 100 + i, dtype: "BF16", fill: "fast" });
+			addTokenizer(dir);
+			const files = new Map<string, StoredFile>();
+			for (const name of await readdir(dir)) files.set(name, storedFile(name, await readFile(join(dir, name))));
+			models.push(files);
+			await rm(dir, { recursive: true });
+		}
+		// One StoredFile per content: repos share the bytes (the server keeps them in memory).
+		const repos = ["bench/base", "bench/e0", "bench/e1", "bench/e2", "bench/e3"];
+		repos.forEach((id, i) => {
+			hub.store.createRepo(id);
+			hub.store.commit(id, Object.fromEntries(models[i === 0 ? 0 : (i - 1) % 2]));
+		});
+		const inputBytes = [...models[0].values()].reduce((s, f) => s + f.data.length, 0);
+		const recipe = join(root, "recipe.yml");
+		const experts = [0, 1, 2, 3].map((e) => `  - source_model: bench/e${e}\n    positive_prompts: ${JSON.stringify(PROMPTS[e])}`);
+		await writeFile(recipe, `base_model: bench/base\ngate_mode: hidden\ndtype: bfloat16\nexperts:\n${experts.join("\n")}\n`);
+		console.log(`\n4x TinyLlama-width (${layers} layers), hidden gates, shards of ${shardSize}; each input ${(inputBytes / 1e9).toFixed(2)} GB`);
+		const common = ["--random-seed", "1", "--out-shard-size", shardSize, "--json", "--threads", "2"];
+		const local = await measure(hub, "local copy", [recipe, join(root, "out"), "--push-to-hub", "bench/local", ...common]);
+		const streamed = await measure(hub, "streamed", [recipe, "--push-to-hub", "bench/streamed", "--no-local-copy", ...common]);
+		const same = [...hub.store.tree("bench/local")].filter(([n]) => n.endsWith(".safetensors")).every(([n, f]) => hub.store.tree("bench/streamed").get(n)?.sha256 === f.sha256);
+		console.log(`uploaded shards sha256-equal: ${same}; time streamed / local: ${(streamed.wall / local.wall).toFixed(2)}`);
+	} finally {
+		await hub.close();
+	}
+}
+
+/** Runs the CLI under /usr/bin/time with a fresh cache and work folder, sampling their size on disk. */
+async function measure(hub: HubServer, label: string, args: string[]): Promise<{ wall: number }> {
+	const home = await mkdtemp(join(root, "home-"));
+	const work = await mkdtemp(join(root, "work-"));
+	const out = args[1].startsWith("/") ? args[1] : undefined;
+	const env = { PATH: process.env.PATH, HF_ENDPOINT: hub.url, HF_HOME: home, HF_TOKEN: TOKEN, TMPDIR: work };
+	// Sampled by an asynchronous du, so the server in this process keeps answering meanwhile.
+	let peak = 0;
+	let sampling = true;
+	const sampler = (async () => {
+		while (sampling) {
+			const paths = [home, work, ...(out ? [out] : [])];
+			const used = await new Promise<number>((resolve) =>
+				execFile("du", ["-sc", "--block-size=1", ...paths], (_, stdout) => resolve(Number(stdout.trim().split("\n").at(-1)?.split("\t")[0] ?? 0) || 0)),
+			);
+			peak = Math.max(peak, used);
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+	})();
+	const served = hub.bytesServed;
+	const { stderr, code } = await new Promise<{ stderr: string; code: number | null }>((resolve) => {
+		const child = spawn("/usr/bin/time", ["-f", "%M %e %U %S", process.execPath, CLI, ...args], { env });
+		let err = "";
+		child.stdout.resume();
+		child.stderr.on("data", (d) => (err += d));
+		child.on("close", (c) => resolve({ stderr: err, code: c }));
+	});
+	sampling = false;
+	await sampler;
+	if (code !== 0) throw new Error(`${label} failed: ${stderr.slice(-3000)}`);
+	const [rssKb, wall, user, sys] = stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+	console.log(`${label}: ${wall.toFixed(1)} s wall, ${(user + sys).toFixed(1)} core-s, peak RSS ${Math.round(rssKb / 1024)} MB, peak disk (cache + work${out ? " + output" : ""}) ${(peak / 1e9).toFixed(2)} GB, read from the Hub ${((hub.bytesServed - served) / 1e9).toFixed(2)} GB`);
+	if (out) await rm(out, { recursive: true, force: true });
+	await rm(home, { recursive: true, force: true });
+	await rm(work, { recursive: true, force: true });
+	return { wall };
+}
+
+/** `plan --no-local-copy` of 8 Mistral-7B-shape experts, on sparse models holding only headers. */
+async function plan8x7b(): Promise<void> {
+	const dirs: string[] = [];
+	const shape = SHAPES.mistral7b;
+	const shards = planShards(denseTensorSpecs(shape, "BF16"), 4_900_000_000);
+	for (let i = 0; i < 8; i++) {
+		const dir = join(root, "sparse", `m${i}`);
+		await mkdir(dir, { recursive: true });
+		for (const shard of shards) {
+			const json = encodeShardHeader(shard);
+			const prefix = Buffer.alloc(8);
+			prefix.writeBigUInt64LE(BigInt(json.length));
+			const handle = await open(join(dir, shard.fileName), "w");
+			await handle.write(prefix, 0, 8, 0);
+			await handle.write(json, 0, json.length, 8);
+			await handle.truncate(shard.headerBytes + shard.dataBytes);
+			await handle.close();
+		}
+		if (shards.length > 1) await writeFile(join(dir, "model.safetensors.index.json"), encodeIndex(shards));
+		await writeFile(join(dir, "config.json"), JSON.stringify(denseConfigJson(shape, "BF16")));
+		dirs.push(dir);
+	}
+	const recipe = join(root, "8x7b.yml");
+	await writeFile(recipe, `base_model: ${dirs[0]}\ngate_mode: random\nexperts:\n${dirs.map((d) => `  - source_model: ${d}`).join("\n")}\n`);
+	// The models are local here; `plan` counts Hub inputs only, so the figures are taken from its JSON with every input as if remote.
+	const { planMerge, closeMergePlan } = await import("../src/merge/plan-merge.js");
+	const { streamFigures } = await import("../src/merge/stream-figures.js");
+	const { loadRecipe } = await import("../src/recipe/index.js");
+	const plan = await planMerge(await loadRecipe(recipe), { hiddenGates: "skip", seed: 1 });
+	const figures = streamFigures(plan, () => true);
+	await closeMergePlan(plan);
+	const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
+	console.log(`\n8x Mistral-7B shape, 5 GB shards: output ${gb(plan.fileBytes)} in ${plan.shards.length} shards`);
+	console.log(`  disk (--no-local-copy): ${gb(figures.diskBytes)} + small files; with a local copy: ${gb(figures.inputFileBytes + plan.fileBytes)} (inputs in the cache + output)`);
+	console.log(`  transfer: reads ${gb(figures.readBytes)} of ${gb(figures.inputFileBytes)} of inputs, uploads ${gb(figures.uploadBytes)}`);
+	for (const t of figures.hoursAt) console.log(`  at ${t.bytesPerSecond / 1e6} MB/s: ${t.hours.toFixed(2)} h (reads + uploads one after the other)`);
+}
