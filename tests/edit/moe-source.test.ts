@@ -23,7 +23,7 @@ import { GateTokenizer } from "../../src/tokenize/index.js";
 import { verifyCheckpoint } from "../../src/verify/index.js";
 import { LLAMA_A, LLAMA_B, LLAMA_BASE, QWEN2, allTensors, mergeMoe } from "../extract/helpers.js";
 import { qwen2Moe } from "../../src/architectures/qwen2-moe.js";
-import { runCli, tempDir } from "../merge/helpers.js";
+import { FIXTURES, runCli, tempDir } from "../merge/helpers.js";
 import { sameBytes, tensorBytes } from "../merge/tensor-compare.js";
 
 const NEW_PROMPTS = ["The capital of France is Paris", "Berlin is a city in Germany"];
@@ -235,5 +235,22 @@ describe("MoE sources refused before anything is written, at the recipe's line",
 		const recipe = await loadRecipe(file);
 		assert.equal(recipe.experts[0]!.expert, 0);
 		assert.ok(!(recipe.experts[0] instanceof MoeMergeError));
+	});
+});
+
+describe("an MoE written by the real mergekit-moe as a source", () => {
+	it("drop and reorder the experts of its fused-layout output: every kept expert and router row bit-identical, verify passes", async () => {
+		const source = join(FIXTURES, "report", "mixtral-mergekit");
+		const dir = await tempDir();
+		const out = join(dir, "out");
+		await edit(dir, "mk.yml", [`base_model: ${source}`, "gate_mode: random", "experts_per_token: 2", "experts:", `  - {source_model: ${source}, expert: 2}`, `  - {source_model: ${source}, expert: 0}`], out);
+		const config = JSON.parse(await readFile(join(source, "config.json"), "utf8")) as { num_hidden_layers: number };
+		for (let l = 0; l < config.num_hidden_layers; l++) {
+			for (const [e, from] of [[0, 2], [1, 0]] as const) {
+				for (const p of ["gate_proj", "up_proj", "down_proj"] as const) assert.ok(sameBytes(await expertBytes(out, l, e, p, false), await expertBytes(source, l, from, p, true)), `layer ${l} expert ${e} ${p}`);
+				assert.ok(sameBytes(await rowBytes(out, mixtral.routerName(l, "per-expert"), e), await rowBytes(source, mixtral.routerName(l, "fused"), from)), `layer ${l} router row ${e}`);
+			}
+		}
+		assert.equal((await verifyCheckpoint(out)).ok, true);
 	});
 });
