@@ -253,4 +253,19 @@ describe("an MoE written by the real mergekit-moe as a source", () => {
 		}
 		assert.equal((await verifyCheckpoint(out)).ok, true);
 	});
+	it("combine the experts of two MoEs that share a base (ours and mergekit-moe's): each expert and router row bit-identical to its own source", async () => {
+		const mk = join(FIXTURES, "report", "mixtral-mergekit");
+		const ours = join(FIXTURES, "report", "mixtral-fused");
+		const dir = await tempDir();
+		const out = join(dir, "out");
+		await edit(dir, "two.yml", [`base_model: ${ours}`, "gate_mode: random", "experts:", `  - {source_model: ${mk}, expert: 1}`, `  - {source_model: ${ours}, expert: 0}`, `  - {source_model: ${mk}, expert: 2}`], out);
+		const from = [[mk, 1], [ours, 0], [mk, 2]] as const;
+		for (let l = 0; l < 2; l++) {
+			for (const [e, [src, n]] of from.entries()) {
+				for (const p of ["gate_proj", "up_proj", "down_proj"] as const) assert.ok(sameBytes(await expertBytes(out, l, e, p, false), await expertBytes(src, l, n, p, true)), `layer ${l} expert ${e} ${p}`);
+				assert.ok(sameBytes(await rowBytes(out, mixtral.routerName(l, "per-expert"), e), await rowBytes(src, mixtral.routerName(l, "fused"), n)), `layer ${l} router row ${e}`);
+			}
+		}
+		assert.equal((await verifyCheckpoint(out)).ok, true);
+	});
 });
