@@ -1,6 +1,5 @@
 import { mkdir, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { dirname } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileDownloadInfo } from "@huggingface/hub";
 import { ContentHash, hashFileInto } from "./content-hash.js";
 import { isTransientHubFailure } from "./explain-hub-failure.js";
@@ -11,6 +10,7 @@ import type { HubRequestInit } from "./hub-fetch.js";
 import { HubTimeoutError } from "./timed-fetch.js";
 import { bodyChunks } from "./read-body.js";
 import type { RepoFile } from "./snapshot-files.js";
+import { waitToRetry } from "./wait-to-retry.js";
 
 export interface BlobDownload {
 	repo: string;
@@ -72,13 +72,9 @@ async function fetchWithRetries(context: HubContext, job: BlobDownload, incomple
 			await fetchRemainder(context, url, incomplete, job, hash);
 			return;
 		} catch (error) {
-			if (context.signal?.aborted) throw context.signal.reason ?? error;
 			const stalledAfterProgress = error instanceof HubTimeoutError && hash.bytes > before && stalls++ < STALL_RESUMES;
 			const transient = stalledAfterProgress || isTransientHubFailure(error);
-			if (transient && attempt < context.retries) {
-				await sleep(context.retryDelayMs * 2 ** attempt, undefined, { signal: context.signal });
-				continue;
-			}
+			if (await waitToRetry(context, error, attempt, transient)) continue;
 			throw await describeFailure(context, error, subject, incomplete, job, transient || error instanceof HubTimeoutError ? attempt + 1 : 0);
 		}
 	}

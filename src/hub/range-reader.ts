@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { ByteReader } from "../safetensors/index.js";
 import { ContentHash } from "./content-hash.js";
 import { isTransientHubFailure } from "./explain-hub-failure.js";
@@ -7,6 +6,7 @@ import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
 import type { HubRequestInit } from "./hub-fetch.js";
 import { bodyChunks } from "./read-body.js";
+import { waitToRetry } from "./wait-to-retry.js";
 
 /** How a range-read file's content was checked: hashed as it streamed (every byte read in order), or the Hub's LFS sha256 trusted. */
 export type RangeCheck = "streamed" | "hub-lfs";
@@ -200,10 +200,7 @@ export class RangeReader implements ByteReader {
 					cursor.rest = step.value;
 					this.transferred += step.value.length;
 				} catch (error) {
-					if (this.context.signal?.aborted) throw this.context.signal.reason ?? error;
-					const transient = error instanceof ShortBody || isTransientHubFailure(error);
-					if (!transient || attempt >= this.context.retries) throw this.describe(error);
-					await sleep(this.context.retryDelayMs * 2 ** attempt++, undefined, { signal: this.context.signal });
+					if (!(await waitToRetry(this.context, error, attempt++, error instanceof ShortBody || isTransientHubFailure(error)))) throw this.describe(error);
 					// Asked again from the byte reached.
 					this.closeCursor(cursor);
 					cursor.stop = new AbortController();
@@ -261,10 +258,7 @@ export class RangeReader implements ByteReader {
 				}
 				throw new ShortBody(`the connection closed at byte ${at + got} of ${this.options.size}`);
 			} catch (error) {
-				if (this.context.signal?.aborted) throw this.context.signal.reason ?? error;
-				const transient = error instanceof ShortBody || isTransientHubFailure(error);
-				if (!transient || attempt >= this.context.retries) throw this.describe(error);
-				await sleep(this.context.retryDelayMs * 2 ** attempt, undefined, { signal: this.context.signal });
+				if (!(await waitToRetry(this.context, error, attempt, error instanceof ShortBody || isTransientHubFailure(error)))) throw this.describe(error);
 			} finally {
 				stop.abort();
 			}
@@ -285,9 +279,7 @@ export class RangeReader implements ByteReader {
 				if (whole) await this.discard(cursor, cursor.pos);
 				return;
 			} catch (error) {
-				if (this.context.signal?.aborted) throw this.context.signal.reason ?? error;
-				if (!isTransientHubFailure(error) || attempt >= this.context.retries) throw this.describe(error);
-				await sleep(this.context.retryDelayMs * 2 ** attempt, undefined, { signal: this.context.signal });
+				if (!(await waitToRetry(this.context, error, attempt, isTransientHubFailure(error)))) throw this.describe(error);
 			}
 		}
 	}

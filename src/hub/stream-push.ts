@@ -1,5 +1,4 @@
 import { open } from "node:fs/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { commitIter } from "@huggingface/hub";
 import { sha256Hex } from "../util/sha256.js";
 import { VERSION } from "../version.js";
@@ -10,6 +9,7 @@ import { HubError } from "./hub-error.js";
 import { responseError } from "./http-error.js";
 import { ensureBranch, ensureRepo } from "./push-to-hub.js";
 import { redactError } from "./redact-token.js";
+import { waitToRetry } from "./wait-to-retry.js";
 
 /** A large file already in the repo's LFS storage (uploaded by `uploadLargeFile`), named by the final commit. */
 export interface UploadedFile {
@@ -152,12 +152,9 @@ export class StreamPush {
 			} catch (error) {
 				if (this.context.signal?.aborted) throw this.context.signal.reason ?? error;
 				const explained = this.context.explain(error, { repo: this.repo, revision: this.branch, access: "write" });
-				if (isTransientHubFailure(error) && attempt < this.context.retries) {
-					const why = explained instanceof Error ? explained.message : "connection lost";
-					this.context.onWarning(`${what} to ${this.repo} interrupted (${why}); retrying`);
-					await sleep(this.context.retryDelayMs * 2 ** attempt, undefined, { signal: this.context.signal });
-					continue;
-				}
+				const transient = isTransientHubFailure(error) && attempt < this.context.retries;
+				if (transient) this.context.onWarning(`${what} to ${this.repo} interrupted (${explained instanceof Error ? explained.message : "connection lost"}); retrying`);
+				if (await waitToRetry(this.context, error, attempt, transient)) continue;
 				throw redactError(explained, this.context.token);
 			}
 		}
