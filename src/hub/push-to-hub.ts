@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { type CommitOutput, HubApiError, commitIter, createBranch, createRepo } from "@huggingface/hub";
 import { VERSION } from "../version.js";
 import { isTransientHubFailure } from "./explain-hub-failure.js";
@@ -9,6 +8,7 @@ import { type PushTarget, checkPushAccess } from "./push-access.js";
 import { type LocalFile, openPushFiles } from "./push-files.js";
 import { redactError } from "./redact-token.js";
 import { checkRevision } from "./revision.js";
+import { waitToRetry } from "./wait-to-retry.js";
 
 export interface PushSettings {
 	/** Create the repo private (an existing repo keeps its visibility). */
@@ -91,12 +91,9 @@ async function pushFiles(context: HubContext, dir: string, repo: string, branch:
 		} catch (error) {
 			if (context.signal?.aborted) throw context.signal.reason ?? error;
 			const explained = context.explain(error, { repo: target.repo, revision: branch, access: "write" });
-			if (isTransientHubFailure(error) && attempt < context.retries) {
-				const why = explained instanceof Error ? explained.message : "connection lost";
-				context.onWarning(`upload to ${target.repo} interrupted (${why}); retrying, files already uploaded are skipped`);
-				await sleep(context.retryDelayMs * 2 ** attempt, undefined, { signal: context.signal });
-				continue;
-			}
+			const retrying = isTransientHubFailure(error) && attempt < context.retries;
+			if (retrying) context.onWarning(`upload to ${target.repo} interrupted (${explained instanceof Error ? explained.message : "connection lost"}); retrying, files already uploaded are skipped`);
+			if (await waitToRetry(context, error, attempt, retrying)) continue;
 			if (!(explained instanceof HubError) || !isTransientHubFailure(error)) throw explained;
 			throw new HubError(explained.message, {
 				status: explained.status,
