@@ -54,6 +54,8 @@ async function readConfig(dir: string): Promise<Json> {
 export interface GgufFileParts {
 	config: Json;
 	tokenizerDir: string;
+	/** The tokenizer's metadata, read by the first plan and shared by the others (one per GGUF type of a merge). */
+	tokenizer?: { entries?: Promise<GgufEntry[]> };
 }
 
 /**
@@ -79,7 +81,7 @@ export async function planGgufFile(dir: string, weights: GgufSourceTensors, opti
 		...hyperparameterEntries(gguf, config),
 		u32("general.file_type", type.fileType),
 		u32("general.quantization_version", GGML_QUANT_VERSION),
-		...(await tokenizerMetadata(parts?.tokenizerDir ?? dir, vocabSize, config)),
+		...(await (parts?.tokenizer ? (parts.tokenizer.entries ??= tokenizerMetadata(parts.tokenizerDir, vocabSize, config)) : tokenizerMetadata(parts?.tokenizerDir ?? dir, vocabSize, config))),
 	];
 	const difference = gguf.differences?.(config);
 	return { gguf, metadata, tensors, warnings: difference ? [difference] : [] };

@@ -47,7 +47,8 @@ export async function planMergeGguf(plan: MergePlan, outputDir: string, types: r
 	if (types.length === 0) return [];
 	if (!options.copyTokenizer) throw new ModelError(`--gguf needs the tokenizer in the GGUF file; it cannot be used with --no-tokenizer`);
 	const tensors = plannedShardTensors(outputDir, plan.shards);
-	const parts = { config: plan.config, tokenizerDir: plan.models[plan.base].dir };
+	// Every type's plan has the same tokenizer metadata: read once.
+	const parts = { config: plan.config, tokenizerDir: plan.models[plan.base].dir, tokenizer: {} };
 	const files: MergeGgufFile[] = [];
 	for (const type of [...new Set(types)]) {
 		const ggufPlan = await planGgufFile(outputDir, tensors, { type, name: basename(outputDir) }, parts);
