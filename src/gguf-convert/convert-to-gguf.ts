@@ -18,7 +18,8 @@ import { readGgufHeader } from "../gguf/read-gguf.js";
 import { type GgufEntry, str, u32 } from "../gguf/metadata.js";
 import { type GgufSourceTensors, type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "../gguf/plan-gguf.js";
 import { GGUF_TENSOR_TYPES, type GgufTypeName } from "../gguf/tensor-types.js";
-import { type TensorDataBuffers, writeTensorData } from "../gguf/tensor-data.js";
+import { TensorDataBuffers, writeTensorData } from "../gguf/tensor-data.js";
+import { ComputeEngine } from "../kernels/engine.js";
 import { tokenizerMetadata } from "../gguf/tokenizer/tokenizer-metadata.js";
 
 type Json = Record<string, unknown>;
@@ -116,16 +117,20 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 		const temp = join(options.output, "..", `.${basename(options.output)}.moe-merge-partial-${process.pid}`);
 		const total = plan.tensors.reduce((sum, t) => sum + t.parts.reduce((s, p) => s + (p.kind === "source" ? p.rows * sourceRowBytes(p) : 0), 0), 0);
 		let done = 0;
-		const writer = await GgufWriter.open(temp, layout);
+		const engine = await ComputeEngine.create();
+		const writer = await GgufWriter.open(temp, layout).catch(async (error) => {
+			await engine.close();
+			throw error;
+		});
 		let sha256: string;
 		try {
-			const buffers: TensorDataBuffers = { reads: [] };
+			const buffers = new TensorDataBuffers(engine);
 			for (const tensor of plan.tensors) {
 				options.signal?.throwIfAborted();
-				await writeTensorData(writer, tensor, (bytes) => {
+				await writeTensorData(writer, tensor, buffers, (bytes) => {
 					done += bytes;
 					options.onProgress?.(done, total);
-				}, buffers);
+				});
 			}
 			sha256 = await writer.finish();
 			// The header as a reader sees it (cheap: no tensor data is read) before the file takes its name.
@@ -136,6 +141,8 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 			await writer.abort().catch(() => {});
 			await rm(temp, { force: true });
 			throw error;
+		} finally {
+			await engine.close();
 		}
 		return { file: options.output, bytes: layout.fileBytes, sha256, tensors: plan.tensors.length, warnings: plan.warnings };
 	} finally {

@@ -9,13 +9,13 @@
  * of one layer are held. What does not stream by (a tied model's `output.weight`, the shards a resumed
  * merge kept) is read from the finished shards by finish(). The sha256 is the writer's, computed as it goes.
  */
-import { toFloat32 } from "../safetensors/convert.js";
+import type { ComputeEngine, RawBuffer } from "../kernels/engine.js";
 import { dtypeBytes } from "../safetensors/dtype.js";
 import type { TensorLocation } from "../safetensors/model-weights.js";
 import type { GgufWriter } from "./gguf-writer.js";
 import type { PlannedGgufTensor, SourceSlice } from "./plan-gguf.js";
-import { type TensorDataBuffers, permuteRows, writeTensorData } from "./tensor-data.js";
-import { encodeStored, tensorBytes } from "./tensor-types.js";
+import { TensorDataBuffers, permuteRows, sourceDtype, writeTensorData } from "./tensor-data.js";
+import { tensorBytes } from "./tensor-types.js";
 
 /** Where rows of a streamed safetensors tensor go: part `part` of GGUF tensor `tensor`. */
 interface Route {
@@ -38,22 +38,23 @@ export class GgufTap {
 	private readonly routes = new Map<string, Route[]>();
 	/** Encoded bytes that arrived before their place in the file, by `tensor/part`: a buffer of the part's size. */
 	private readonly held = new Map<string, { bytes: Uint8Array; filled: number }>();
-	/** f32 rows of a q/k projection, permuted once complete. */
-	private readonly permuting = new Map<string, { values: Float32Array; filled: number }>();
+	/** Source bytes of a q/k projection, permuted once complete. */
+	private readonly permuting = new Map<string, { bytes: Uint8Array; filled: number }>();
 	private heldBytes = 0;
 	/** The most bytes held at once (for the benchmark's memory figure). */
 	maxHeldBytes = 0;
 	private cursor = { tensor: 0, part: 0, filled: 0 };
 	private incoming?: Incoming;
-	/** Where bytes appended at once are encoded (GgufWriter.write copies them). */
-	private scratch = new Uint8Array(0);
+	/** Where bytes appended at once are encoded (GgufWriter.write copies them): the engine's memory, no copy out. */
+	private scratch?: RawBuffer;
 	/**
 	 * Held parts' buffers once written, by size, for the next ones: every layer holds parts of the same
 	 * sizes, so memory stays at what one layer holds instead of waiting for the garbage collector.
 	 */
 	private readonly pool = new Map<number, Uint8Array[]>();
 
-	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[]) {
+	/** `engine` encodes the tensor data (ComputeEngine.encode); the caller closes it. */
+	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[], private readonly engine: ComputeEngine) {
 		tensors.forEach((tensor, t) => {
 			if (tensor.copyOf !== undefined) return;
 			tensor.parts.forEach((slice, part) => {
@@ -103,10 +104,16 @@ export class GgufTap {
 			throw new Error(`${this.path}: bug: the stream ended inside GGUF tensor ${tensor.name}`);
 		}
 		if (this.heldBytes !== 0 || this.permuting.size !== 0) throw new Error(`${this.path}: bug: ${this.heldBytes} bytes still held when the stream ended`);
-		const buffers: TensorDataBuffers = { reads: [] };
-		for (const tensor of this.tensors.slice(this.cursor.tensor)) {
-			const parts = tensor.parts.map((p) => (p.kind === "source" ? { ...p, location: locate(p.location.info.name) } : p));
-			await writeTensorData(this.writer, { ...tensor, parts }, onBytes, buffers);
+		await this.scratch?.release();
+		this.scratch = undefined;
+		const buffers = new TensorDataBuffers(this.engine);
+		try {
+			for (const tensor of this.tensors.slice(this.cursor.tensor)) {
+				const parts = tensor.parts.map((p) => (p.kind === "source" ? { ...p, location: locate(p.location.info.name) } : p));
+				await writeTensorData(this.writer, { ...tensor, parts }, buffers, onBytes);
+			}
+		} finally {
+			await buffers.release();
 		}
 		return this.writer.finish();
 	}
@@ -135,28 +142,38 @@ export class GgufTap {
 			const n = (to - from) * slice.cols;
 			const rows = raw.subarray((from - first) * inc.rowBytes, (to - first) * inc.rowBytes);
 			const tensor = this.tensors[route.tensor]!;
+			const dtype = sourceDtype(slice);
+			const size = tensorBytes(tensor.type, n);
 			if (tensor.permuteHeads === undefined) {
 				// Bytes written at once are encoded into a reused buffer, held ones into their part's buffer.
-				const { dtype } = slice.location.info;
-				const size = tensorBytes(tensor.type, n);
-				if (!this.atCursor(route)) encodeStored(rows, dtype, tensor.type, n, this.holdInto(route, size));
-				else {
-					if (this.scratch.length < size) this.scratch = new Uint8Array(size);
-					await this.deliver(route, encodeStored(rows, dtype, tensor.type, n, this.scratch));
-				}
+				if (!this.atCursor(route)) await this.engine.encode(rows, dtype, tensor.type.kernel, n, this.holdInto(route, size));
+				else await this.deliver(route, await this.encodeAtOnce(rows, dtype, tensor, n));
 				continue;
 			}
-			const values = toFloat32(rows, slice.location.info.dtype, n);
-			// A q/k projection is permuted whole (as `moe-merge gguf` does): its rows are gathered first.
+			// A q/k projection is permuted whole (as `moe-merge gguf` does): its rows are gathered first, as they came.
 			const key = `${route.tensor}/${route.part}`;
-			const gathered = this.permuting.get(key) ?? { values: new Float32Array(slice.rows * slice.cols), filled: 0 };
-			gathered.values.set(values, gathered.filled);
-			gathered.filled += n;
+			const gathered = this.permuting.get(key) ?? { bytes: new Uint8Array(slice.rows * inc.rowBytes), filled: 0 };
+			gathered.bytes.set(rows, gathered.filled);
+			gathered.filled += rows.length;
 			this.permuting.set(key, gathered);
-			if (gathered.filled < gathered.values.length) continue;
+			if (gathered.filled < gathered.bytes.length) continue;
 			this.permuting.delete(key);
-			await this.deliver(route, this.encode(tensor, permuteRows(gathered.values, slice.rows, slice.cols, tensor.permuteHeads)));
+			const permuted = new Uint8Array(gathered.bytes.length);
+			permuteRows(gathered.bytes, permuted, slice.rows, inc.rowBytes, tensor.permuteHeads);
+			await this.deliver(route, await this.encodeAtOnce(permuted, dtype, tensor, slice.rows * slice.cols));
 		}
+	}
+
+	/** `count` values encoded into the scratch buffer (valid until the next call). */
+	private async encodeAtOnce(raw: Uint8Array, dtype: ReturnType<typeof sourceDtype>, tensor: PlannedGgufTensor, count: number): Promise<Uint8Array> {
+		const size = tensorBytes(tensor.type, count);
+		if ((this.scratch?.bytes.length ?? 0) < size) {
+			await this.scratch?.release();
+			this.scratch = this.engine.rawBuffer(size);
+		}
+		const out = this.scratch!.bytes.subarray(0, size);
+		await this.engine.encode(raw, dtype, tensor.type.kernel, count, out);
+		return out;
 	}
 
 	private encode(tensor: PlannedGgufTensor, values: Float32Array): Uint8Array {

@@ -1,34 +1,42 @@
 /**
  * Streams the data of planned GGUF tensors into a GgufWriter: each source slice is read a block of
- * rows at a time (the next block read while this one is written), encoded to the tensor's type
- * (through f32 values where the type or llama.cpp's rope permutation of a q/k projection, a whole
- * slice, needs them) and appended. Memory: two blocks of rows (or one q/k projection), whatever the
- * model's size.
+ * rows at a time into the compute engine's shared memory, encoded there to the tensor's type by the
+ * engine's workers (WebAssembly SIMD) and appended; reading, encoding and writing of consecutive
+ * blocks overlap, and the writer's disk writes (and hashing, on its thread) run behind. A q/k projection is read whole and its
+ * rows permuted for llama.cpp's rope as raw bytes before encoding (a row permutation commutes with
+ * converting or quantizing rows). Memory: two blocks of rows (or one q/k projection) and two
+ * encoded, whatever the model's size.
  */
-import { toFloat32 } from "../safetensors/convert.js";
+import type { ComputeEngine, LinearDType, RawBuffer } from "../kernels/engine.js";
 import { dtypeBytes } from "../safetensors/dtype.js";
 import type { GgufWriter } from "./gguf-writer.js";
 import { type PlannedGgufTensor, type SourceSlice } from "./plan-gguf.js";
-import { encodeStored, tensorBytes } from "./tensor-types.js";
+import { tensorBytes } from "./tensor-types.js";
 
 /** Source bytes read per step. */
 const STEP_BYTES = 16 << 20;
 
-/** Rows of a [rows, cols] matrix permuted as the converter's LlamaModel.permute(w, heads). */
-export function permuteRows(values: Float32Array, rows: number, cols: number, heads: number): Float32Array {
+/**
+ * Rows of a [rows, cols] matrix of `rowBytes` bytes each, permuted as the converter's
+ * LlamaModel.permute(w, heads) (reshape(heads, 2, half, cols).swapaxes(1, 2)): from `src` into `dst`.
+ */
+export function permuteRows(src: Uint8Array, dst: Uint8Array, rows: number, rowBytes: number, heads: number): void {
 	const half = rows / heads / 2;
 	if (!Number.isInteger(half)) throw new Error(`cannot permute ${rows} rows for ${heads} heads`);
-	const out = new Float32Array(values.length);
 	for (let h = 0; h < heads; h++) {
 		for (let i = 0; i < half; i++) {
 			for (let j = 0; j < 2; j++) {
 				const to = h * 2 * half + i * 2 + j;
 				const from = h * 2 * half + j * half + i;
-				out.set(values.subarray(from * cols, (from + 1) * cols), to * cols);
+				dst.set(src.subarray(from * rowBytes, (from + 1) * rowBytes), to * rowBytes);
 			}
 		}
 	}
-	return out;
+}
+
+/** The dtype of a slice's source as the engine takes it (the plan admits F32, F16 and BF16 only). */
+export function sourceDtype(slice: SourceSlice): LinearDType {
+	return slice.location.info.dtype as LinearDType;
 }
 
 async function readRows(slice: SourceSlice, firstRow: number, rows: number, buffer: Uint8Array): Promise<Uint8Array> {
@@ -39,15 +47,44 @@ async function readRows(slice: SourceSlice, firstRow: number, rows: number, buff
 	return raw;
 }
 
-/** Buffers reused from tensor to tensor (allocated per tensor, they wait for the garbage collector: hundreds of MB). */
-export interface TensorDataBuffers {
-	/** Two read buffers, taken in turn: one is read into while the other is written. */
-	reads: Uint8Array[];
-	/** Where a block is encoded (GgufWriter.write copies it). */
-	encoded?: Uint8Array;
+/**
+ * The engine and the shared-memory buffers reused from tensor to tensor (grown when a bigger block
+ * comes); release() gives them back.
+ */
+export class TensorDataBuffers {
+	/** Two read buffers, taken in turn: one is read into while the other is encoded. */
+	private reads: RawBuffer[] = [];
+	/** Two encode buffers, taken in turn: one is encoded into while the other is written. */
+	private encoded: RawBuffer[] = [];
+
+	constructor(readonly engine: ComputeEngine) {}
+
+	/** Read buffers of at least `bytes` each. */
+	readBuffers(bytes: number): Uint8Array[] {
+		if ((this.reads[0]?.bytes.length ?? 0) < bytes) {
+			for (const r of this.reads) void r.release();
+			this.reads = [this.engine.rawBuffer(bytes), this.engine.rawBuffer(bytes)];
+		}
+		return this.reads.map((r) => r.bytes);
+	}
+
+	/** Encode buffers of at least `bytes` each. */
+	encodeBuffers(bytes: number): Uint8Array[] {
+		if ((this.encoded[0]?.bytes.length ?? 0) < bytes) {
+			for (const r of this.encoded) void r.release();
+			this.encoded = [this.engine.rawBuffer(bytes), this.engine.rawBuffer(bytes)];
+		}
+		return this.encoded.map((r) => r.bytes);
+	}
+
+	async release(): Promise<void> {
+		await Promise.all([...this.reads, ...this.encoded].map((r) => r.release()));
+		this.reads = [];
+		this.encoded = [];
+	}
 }
 
-export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTensor, onBytes?: (sourceBytes: number) => void, reuse: TensorDataBuffers = { reads: [] }): Promise<void> {
+export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTensor, buffers: TensorDataBuffers, onBytes?: (sourceBytes: number) => void): Promise<void> {
 	const type = tensor.type;
 	for (const part of tensor.parts) {
 		if (part.kind === "values") {
@@ -58,31 +95,35 @@ export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTen
 		}
 		const rowBytes = part.cols * dtypeBytes(part.location.info.dtype);
 		const step = tensor.permuteHeads !== undefined ? part.rows : Math.max(1, Math.floor(STEP_BYTES / rowBytes));
-		const blockBytes = Math.min(step, part.rows) * rowBytes;
-		if ((reuse.reads[0]?.length ?? 0) < blockBytes) reuse.reads = [new Uint8Array(blockBytes), new Uint8Array(blockBytes)];
-		const buffers = reuse.reads;
-		const encodedBytes = tensorBytes(type, Math.min(step, part.rows) * part.cols);
-		if ((reuse.encoded?.length ?? 0) < encodedBytes) reuse.encoded = new Uint8Array(encodedBytes);
-		const scratch = reuse.encoded;
-		// The next block is read while this one is converted and written (the disk reads ahead of the writer).
+		const blockRows = Math.min(step, part.rows);
+		const reads = buffers.readBuffers(blockRows * rowBytes);
+		const encoded = buffers.encodeBuffers(tensorBytes(type, blockRows * part.cols));
+		const dtype = sourceDtype(part);
+		// Three stages at once: block i + 1 is read while block i is encoded (on the workers) and block
+		// i - 1 written (copied into the writer, which writes to disk behind). Buffers go in turns of two:
+		// a block's read buffer is read into again once it is encoded, its encode buffer once it is written.
 		let turn = 0;
-		let next: Promise<Uint8Array> | undefined = readRows(part, 0, Math.min(step, part.rows), buffers[0]!);
+		let next: Promise<Uint8Array> | undefined = readRows(part, 0, blockRows, reads[0]!);
+		let written: Promise<void> = Promise.resolve();
 		for (let row = 0; row < part.rows; row += step) {
 			const rows = Math.min(step, part.rows - row);
-			const raw = await next!;
+			let raw = await next!;
+			const out = encoded[turn]!.subarray(0, tensorBytes(type, rows * part.cols));
 			turn = 1 - turn;
-			next = row + step < part.rows ? readRows(part, row + step, Math.min(step, part.rows - row - step), buffers[turn]!) : undefined;
-			next?.catch(() => {}); // awaited next turn; a failure of this block's write comes first
-			const { dtype } = part.location.info;
-			// GgufWriter.write copies: one buffer serves every block.
-			if (tensor.permuteHeads === undefined) await writer.write(encodeStored(raw, dtype, type, rows * part.cols, scratch));
-			else {
-				const values = permuteRows(toFloat32(raw, dtype, rows * part.cols), rows, part.cols, tensor.permuteHeads);
-				const out = new Uint8Array(tensorBytes(type, values.length));
-				type.encode(values, out);
-				await writer.write(out);
+			next = row + step < part.rows ? readRows(part, row + step, Math.min(step, part.rows - row - step), reads[turn]!) : undefined;
+			next?.catch(() => {}); // awaited next turn; a failure of an earlier stage comes first
+			if (tensor.permuteHeads !== undefined) {
+				// The whole part is one block: the other read buffer is free.
+				const permuted = reads[turn]!.subarray(0, raw.length);
+				permuteRows(raw, permuted, rows, rowBytes, tensor.permuteHeads);
+				raw = permuted;
 			}
-			onBytes?.(rows * rowBytes);
+			const encoding = buffers.engine.encode(raw, dtype, type.kernel, rows * part.cols, out);
+			encoding.catch(() => {}); // awaited below, after the previous block's write
+			await written;
+			await encoding;
+			written = writer.write(out).then(() => onBytes?.(rows * rowBytes));
 		}
+		await written;
 	}
 }

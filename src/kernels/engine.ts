@@ -13,9 +13,10 @@ import { Worker } from "node:worker_threads";
 import { SharedHeap } from "./heap.js";
 import {
 	CONTROL_BYTES, DTYPE_CODE, ERROR, ERROR_TEXT_BYTE, ERROR_TEXT_LENGTH, JobKind, KIND, NEXT_TASK, PACK_SCRATCH_BYTES,
-	PARAMS, PIECE_OFFSET, REMAINING, SEQ, TASKS, type KernelExports, type WorkerInit,
+	PARAMS, PIECE_OFFSET, REMAINING, SEQ, TASKS, type KernelExports, type QuantizeExports, type WorkerInit,
 } from "./protocol.js";
-import { enableRelaxedSimd, kernelsModule, relaxedSimdSupported } from "./wasm-modules.js";
+import { ENCODE_TARGET, type EncodeTarget, encodeRange, encodedBytes } from "./encode-range.js";
+import { enableRelaxedSimd, kernelsModule, quantizeModule, relaxedSimdSupported } from "./wasm-modules.js";
 
 export interface KernelInfo {
 	/** Worker threads doing the compute. */
@@ -79,6 +80,8 @@ const MC_BLOCKS = 64;
 /** Weight bytes copied into shared memory and packed per job. */
 const PACK_CHUNK_BYTES = 32 << 20;
 const BYTES_PER_ELEMENT: Record<LinearDType, number> = { F32: 4, F16: 2, BF16: 2 };
+/** Encode jobs of fewer values run on the main thread: waking the workers costs more. */
+const ENCODE_ON_MAIN_THREAD = 1 << 16;
 
 /** A raw buffer's memory, given back once the buffer is released and no rawLinear weight uses it. */
 interface RawBlock {
@@ -124,6 +127,9 @@ export class ComputeEngine {
 	readonly #memory: WebAssembly.Memory;
 	readonly #heap: SharedHeap;
 	readonly #kernels: KernelExports;
+	readonly #quantize: QuantizeExports;
+	/** The main thread's scratch (PACK_SCRATCH_BYTES), for encode jobs small enough to run here. */
+	readonly #scratch: number;
 	readonly #workers: Worker[];
 	readonly #workerExits: Promise<void>[];
 	readonly #control: Int32Array;
@@ -138,13 +144,15 @@ export class ComputeEngine {
 	#closing: Promise<void> | undefined;
 
 	private constructor(
-		info: KernelInfo, memory: WebAssembly.Memory, heap: SharedHeap, kernels: KernelExports,
-		workers: Worker[], control: SharedArrayBuffer,
+		info: KernelInfo, memory: WebAssembly.Memory, heap: SharedHeap, kernels: KernelExports, quantize: QuantizeExports,
+		scratch: number, workers: Worker[], control: SharedArrayBuffer,
 	) {
 		this.info = info;
 		this.#memory = memory;
 		this.#heap = heap;
 		this.#kernels = kernels;
+		this.#quantize = quantize;
+		this.#scratch = scratch;
 		this.#workers = workers;
 		this.#control = new Int32Array(control);
 		this.#controlBytes = new Uint8Array(control);
@@ -162,17 +170,19 @@ export class ComputeEngine {
 		const threads = options.threads ?? availableParallelism();
 		if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`ComputeEngine: threads must be an integer from 1 to 256, got ${threads}`);
 		const relaxedSimd = resolveRelaxedSimd(options.relaxedSimd ?? "auto");
-		const module = await kernelsModule(relaxedSimd);
+		const [module, quantizeCode] = await Promise.all([kernelsModule(relaxedSimd), quantizeModule()]);
 		const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
 		const heap = new SharedHeap(memory);
-		const scratch = heap.alloc(threads * PACK_SCRATCH_BYTES);
+		// One scratch per worker, and the main thread's last.
+		const scratch = heap.alloc((threads + 1) * PACK_SCRATCH_BYTES);
 		const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+		const quantize = new WebAssembly.Instance(quantizeCode, { env: { memory } }).exports as unknown as QuantizeExports;
 		const control = new SharedArrayBuffer(CONTROL_BYTES);
 
 		const workers: Worker[] = [];
 		const started: Promise<void>[] = [];
 		for (let index = 0; index < threads; index++) {
-			const workerData: WorkerInit = { module, memory, control, index, scratch: scratch + index * PACK_SCRATCH_BYTES };
+			const workerData: WorkerInit = { module, quantizeModule: quantizeCode, memory, control, index, scratch: scratch + index * PACK_SCRATCH_BYTES };
 			// execArgv: [] because some of the process's options break workers (node --input-type=module -e ...
 			// makes them fail to load); V8 flags such as --experimental-wasm-relaxed-simd are process-wide anyway.
 			const worker = new Worker(new URL("./worker.js", import.meta.url), { workerData, execArgv: [], name: `moe-merge-kernels-${index}` });
@@ -186,7 +196,7 @@ export class ComputeEngine {
 		try {
 			// While the workers load: get V8 to optimize the kernels (see warmUp). Compiled code is shared
 			// by every instance of the module, the workers' included.
-			warmUp(kernels, heap, scratch);
+			warmUp(kernels, quantize, heap, scratch);
 			await Promise.all(started);
 		} catch (error) {
 			await Promise.all(workers.map((worker) => worker.terminate()));
@@ -197,7 +207,7 @@ export class ComputeEngine {
 			// Idle workers do not keep the process alive; they are ref'ed while a job runs.
 			worker.unref();
 		}
-		return new ComputeEngine({ threads, relaxedSimd }, memory, heap, kernels, workers, control);
+		return new ComputeEngine({ threads, relaxedSimd }, memory, heap, kernels, quantize, scratch + threads * PACK_SCRATCH_BYTES, workers, control);
 	}
 
 	/**
@@ -407,6 +417,49 @@ export class ComputeEngine {
 	}
 
 	/**
+	 * GGUF tensor data: `count` values of `srcDtype` (little-endian bytes `src`) encoded as `target` into
+	 * `dst` (a float dtype, rounded to nearest even like torch; or Q8_0 blocks, count a multiple of 32),
+	 * the same bytes as the plain references (convertDtype, quantizeQ8_0Reference). On the workers (on
+	 * this thread below 64K values); `src` and `dst` already in the shared memory (rawBuffer views) are
+	 * used where they are, others are copied in and out. They must not overlap.
+	 */
+	encode(src: Uint8Array, srcDtype: LinearDType, target: EncodeTarget, count: number, dst: Uint8Array): Promise<void> {
+		const bpe = Object.hasOwn(BYTES_PER_ELEMENT, srcDtype) ? BYTES_PER_ELEMENT[srcDtype] : undefined;
+		if (bpe === undefined) return Promise.reject(new TypeError(`encode: dtype must be F32, F16 or BF16, got ${String(srcDtype)}`));
+		if (!Object.hasOwn(ENCODE_TARGET, target)) return Promise.reject(new TypeError(`encode: target must be F32, F16, BF16 or Q8_0, got ${String(target)}`));
+		const code = ENCODE_TARGET[target];
+		if (!Number.isSafeInteger(count) || count < 0 || (code === ENCODE_TARGET.Q8_0 && count % 32 !== 0)) return Promise.reject(new RangeError(`encode: bad count ${count} for ${target}`));
+		const outBytes = encodedBytes(code, count);
+		if (src.byteLength < count * bpe || dst.byteLength < outBytes) {
+			return Promise.reject(new RangeError(`encode: ${count} ${srcDtype} values as ${target} need ${count * bpe} bytes in and ${outBytes} out, got ${src.byteLength} and ${dst.byteLength}`));
+		}
+		if (count === 0) return Promise.resolve();
+		return this.#enqueue(async () => {
+			const srcShared = this.#sharedBuffers.has(src.buffer);
+			const dstShared = this.#sharedBuffers.has(dst.buffer);
+			const inBytes = srcShared ? 0 : roundUp(count * bpe, 64);
+			const at = inBytes + (dstShared ? 0 : outBytes) > 0 ? this.#heap.alloc(inBytes + (dstShared ? 0 : outBytes)) : 0;
+			try {
+				const srcAt = srcShared ? src.byteOffset : at;
+				const dstAt = dstShared ? dst.byteOffset : at + inBytes;
+				if (!srcShared) new Uint8Array(this.#memory.buffer, srcAt, count * bpe).set(src.subarray(0, count * bpe));
+				const sdtype = DTYPE_CODE[srcDtype];
+				if (count < ENCODE_ON_MAIN_THREAD) {
+					encodeRange(this.#kernels, this.#quantize, this.#memory, srcAt, sdtype, dstAt, code, 0, count, this.#scratch);
+				} else {
+					// Whole pieces of the workers' scratch per task (Q8_0 widens through it), about 4 tasks per worker.
+					const piece = PACK_SCRATCH_BYTES / 4;
+					const perTask = roundUp(Math.ceil(count / (4 * this.info.threads)), piece);
+					await this.#run(JobKind.Encode, Math.ceil(count / perTask), [srcAt, sdtype, dstAt, code, count, perTask]);
+				}
+				if (!dstShared) dst.set(new Uint8Array(this.#memory.buffer, dstAt, outBytes));
+			} finally {
+				if (at) this.#heap.free(at);
+			}
+		});
+	}
+
+	/**
 	 * `bytes` of shared memory to read a raw weight into (from a file, say) before packLinear: packing
 	 * then converts it in place, with no copy through a JS buffer. Taken at once, not queued.
 	 */
@@ -541,7 +594,7 @@ export class ComputeEngine {
  * run its first tasks entirely in baseline code. Calling every kernel a few dozen times on small
  * inputs (a few ms) triggers the optimization up front.
  */
-function warmUp(kernels: KernelExports, heap: SharedHeap, scratch: number): void {
+function warmUp(kernels: KernelExports, quantize: QuantizeExports, heap: SharedHeap, scratch: number): void {
 	const k = 256, n = 16, m = 8;
 	const srcBytes = n * k * 4, bBytes = n * k * 4, xBytes = m * k * 4, aBytes = m * k * 4, cBytes = m * n * 4;
 	const total = srcBytes + bBytes + xBytes + aBytes + cBytes;
@@ -553,6 +606,8 @@ function warmUp(kernels: KernelExports, heap: SharedHeap, scratch: number): void
 		kernels.gemm(a, b, c, 0, k, n * 4, n / 8, 0, m / 4, 0, n / 8, 64);
 		kernels.silu_gate(b, src, m, k / 2);
 		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) kernels.gemm_raw(a, src, dtype, n, k, c, 0, k, n * 4, 0, m / 4, 0, n / 8, 64, scratch, scratch + PIECE_OFFSET);
+		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) kernels.cvt_narrow(src, dtype, b, dtype === DTYPE_CODE.F16 ? DTYPE_CODE.BF16 : DTYPE_CODE.F16, n * k);
+		quantize.quantize_q8_0(src, b, (n * k) / 32);
 	}
 	heap.free(src);
 }

@@ -8,4 +8,5 @@ export {
 	type RawBuffer,
 	type PackedLinear,
 } from "./engine.js";
+export { type EncodeTarget } from "./encode-range.js";
 export { relaxedSimdSupported } from "./wasm-modules.js";

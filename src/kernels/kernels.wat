@@ -692,4 +692,90 @@
 				(local.set $g (local.get $u))
 				(local.set $r (i32.add (local.get $r) (i32.const 1)))
 				(br $rows))))
+
+	;; ------------------------------------------------------------------------------------------------
+	;; Narrowing to f16 / bf16 (GGUF tensor data, src/gguf/): from f32, f16 or bf16, rounded to nearest
+	;; even as torch and numpy do (and as f16BitsFromF32Bits / bf16BitsFromF32Bits in
+	;; src/safetensors/float-kernels.ts, the plain reference the tests compare these with bit for bit).
+	;; dtype codes as pack_b's: 0 = f32, 1 = f16, 2 = bf16.
+
+	;; The first n - n mod 4 of n values of `sdtype` (0, 1, 2) at src -> values of `ddtype` (1 = f16,
+	;; 2 = bf16) at dst; the caller converts the last n mod 4 (src/kernels/encode-range.ts). src and dst
+	;; may be unaligned and must not overlap. One loop of 4 values with everything inline: with the
+	;; widening and rounding as functions, V8 (11.3, no wasm inlining) spent more time in the calls.
+	(func $cvt_narrow (export "cvt_narrow") (param $src i32) (param $sdtype i32) (param $dst i32) (param $ddtype i32) (param $n i32)
+		(local $end i32) (local $step i32) (local $h v128) (local $u v128) (local $a v128) (local $r v128)
+		;; bytes of 4 source values: 16 for f32, 8 otherwise
+		(local.set $step (select (i32.const 16) (i32.const 8) (i32.eqz (local.get $sdtype))))
+		(local.set $end (i32.add (local.get $src) (i32.mul (i32.shr_u (local.get $n) (i32.const 2)) (local.get $step))))
+		(block $done
+			(br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+			(loop $body
+				;; u: the 4 values' f32 bits (exact: f16 and bf16 widen without rounding; f16 as in cvt_f16_f32)
+				(if (i32.eqz (local.get $sdtype))
+					(then (local.set $u (v128.load (local.get $src))))
+					(else
+						(local.set $h (v128.load16x4_u (local.get $src)))
+						(if (i32.eq (local.get $sdtype) (i32.const 2))
+							(then (local.set $u (i32x4.shl (local.get $h) (i32.const 16))))
+							(else (local.set $u (v128.or
+								(v128.or
+									(f32x4.mul
+										(i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13))
+										(v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000))
+									(v128.and
+										(i32x4.eq
+											(v128.and (local.get $h) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
+											(v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
+										(v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
+								(i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))))))))
+				(if (i32.eq (local.get $ddtype) (i32.const 1))
+					(then
+						;; f32 bits -> f16 bits. a = |x| bits; the cases, chosen without branches:
+						;;   a >= 2^-14 (0x38800000): a normal f16: rebias the exponent (-112 << 23), add 0xfff plus
+						;;       the lowest kept bit (round half to even), keep bits 13 and up (a carry may reach Inf);
+						;;   a <  2^-14: |x| + 0.5 in f32 rounds |x| to a multiple of 2^-24 (nearest even: exactly
+						;;       f16's subnormal step), and its bits minus those of 0.5 are the f16 bits (0 below 2^-25);
+						;;   a >= 65520 (0x477ff000, rounds past 65504): Inf; a NaN: quiet, top payload bits kept.
+						(local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+						(local.set $r (v128.bitselect
+							(i32x4.shr_u
+								(i32x4.add
+									(i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+									(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+								(i32.const 13))
+							(i32x4.sub
+								(f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
+								(v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+							(i32x4.ge_u (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
+						(local.set $r (v128.bitselect
+							(v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
+							(local.get $r)
+							(i32x4.ge_u (local.get $a) (v128.const i32x4 0x477ff000 0x477ff000 0x477ff000 0x477ff000))))
+						(local.set $r (v128.bitselect
+							(v128.or
+								(v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
+								(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
+							(local.get $r)
+							(i32x4.gt_u (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+						(local.set $r (v128.or (local.get $r)
+							(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)))))
+					(else
+						;; f32 bits -> bf16 bits: add 0x7fff plus the lowest kept bit (half to even; a carry may
+						;; reach Inf), keep the top half; a NaN keeps its sign and top payload bits, made quiet.
+						(local.set $r (v128.bitselect
+							(v128.or (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x40 0x40 0x40 0x40))
+							(i32x4.shr_u
+								(i32x4.add
+									(i32x4.add (local.get $u) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+									(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+								(i32.const 16))
+							(i32x4.gt_u
+								(v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+								(v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))))
+				;; the low halves of the 4 lanes (each <= 0xffff: the unsigned narrowing keeps them)
+				(v128.store64_lane 0 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $r) (local.get $r)))
+				(local.set $src (i32.add (local.get $src) (local.get $step)))
+				(local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
 )

@@ -43,6 +43,11 @@ export const enum JobKind {
 	 * params: w, wdtype, c, ldc, cols, rowsPerTask, rows, scaleAt, out, odtype
 	 */
 	LoraFold = 6,
+	/**
+	 * GGUF tensor data: values converted to a float dtype or quantized (encodeRange in encode-range.ts),
+	 * valuesPerTask values per task. params: src, sdtype, dst, target, count, valuesPerTask
+	 */
+	Encode = 7,
 }
 
 /** dtype codes of pack_b. */
@@ -56,6 +61,8 @@ export const PIECE_OFFSET = 8 * 256 * 4;
 /** What a worker receives as workerData. */
 export interface WorkerInit {
 	module: WebAssembly.Module;
+	/** quantize.wat, instantiated on the same memory. */
+	quantizeModule: WebAssembly.Module;
 	memory: WebAssembly.Memory;
 	control: SharedArrayBuffer;
 	index: number;
@@ -78,8 +85,14 @@ export interface KernelExports {
 	): void;
 	silu_gate(src: number, dst: number, rows: number, inter: number): void;
 	lora_fold(w: number, wdtype: number, c: number, ldc: number, cols: number, r0: number, r1: number, scaleAt: number, out: number, odtype: number): void;
+	cvt_narrow(src: number, sdtype: number, dst: number, ddtype: number, n: number): void;
 	gemm_raw(
 		a: number, src: number, dtype: number, n: number, k: number, c: number, bias: number, kp: number, ldc: number,
 		rb0: number, rb1: number, p0: number, p1: number, mcb: number, scratch: number, piece: number,
 	): void;
+}
+
+/** The functions of quantize.wat (byte offsets into the shared memory). */
+export interface QuantizeExports {
+	quantize_q8_0(src: number, dst: number, blocks: number): void;
 }

@@ -1,14 +1,15 @@
 ;; Block quantizers of moe-merge's GGUF writer (src/gguf/), bit-identical to llama.cpp's reference
 ;; quantizers (ggml-quants.c quantize_row_*_ref, and gguf-py's gguf.quants, which reproduces them).
 ;;
-;; Built by scripts/build-wasm.mjs into generated/quantize-wasm.ts. A plain module with its own memory
-;; (exported): the caller copies f32 input in, calls a kernel, and copies the blocks out. Pointers are
-;; byte offsets, treated as unsigned. Each kernel has a plain TypeScript twin in src/gguf/ that the tests
+;; Built by scripts/build-wasm.mjs into generated/quantize-wasm.ts. Instantiated on the compute engine's
+;; shared memory (env.memory) beside kernels.wat, on its workers (src/kernels/encode-range.ts drives it:
+;; f16/bf16 input is widened to f32 by kernels.wat into a worker's scratch first). Pointers are byte
+;; offsets, treated as unsigned. Each kernel has a plain TypeScript twin in src/gguf/ that the tests
 ;; compare it with, byte for byte, and both are compared with blocks made by gguf-py.
 ;;
 ;; k-quants (Q4_K, Q5_K, Q6_K: blocks of 256) go here as further exports, one per type.
 (module
-	(memory (export "memory") 1 65536)
+	(import "env" "memory" (memory 1 65536 shared))
 
 	;; f32 bits -> f16 bits, round to nearest even, f16 subnormals, Inf/NaN kept (as ggml's
 	;; GGML_FP32_TO_FP16 and numpy's astype(float16)). Same algorithm as f16BitsFromF32Bits in

@@ -1,6 +1,7 @@
 /** The compiled kernel modules, and whether this process can run relaxed SIMD. */
 import { setFlagsFromString } from "node:v8";
 import { KERNELS_RELAXED_WASM_BASE64, KERNELS_SIMD_WASM_BASE64 } from "./generated/kernels-wasm.js";
+import { QUANTIZE_WASM_BASE64 } from "./generated/quantize-wasm.js";
 
 /** (func (param v128 v128 v128) (result v128) (f32x4.relaxed_madd ...)) */
 const RELAXED_PROBE = Buffer.from("AGFzbQEAAAABCAFgA3t7ewF7AwIBAAcFAQFmAAAKDQELACAAIAEgAv2FAgs=", "base64");
@@ -39,4 +40,12 @@ export function kernelsModule(relaxed: boolean): Promise<WebAssembly.Module> {
 		compiled.set(relaxed, module);
 	}
 	return module;
+}
+
+let quantize: Promise<WebAssembly.Module> | undefined;
+
+/** The block quantizers (quantize.wat), compiled once per process. */
+export function quantizeModule(): Promise<WebAssembly.Module> {
+	quantize ??= WebAssembly.compile(Buffer.from(QUANTIZE_WASM_BASE64, "base64"));
+	return quantize;
 }

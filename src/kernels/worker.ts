@@ -4,13 +4,15 @@
  * while running, so it needs no message handling; the Quit job ends the loop and the thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { encodeRange } from "./encode-range.js";
 import {
 	ERROR, ERROR_TEXT_BYTE, ERROR_TEXT_LENGTH, ERROR_TEXT_MAX_BYTES, JobKind, KIND, NEXT_TASK, PARAMS,
-	PIECE_OFFSET, REMAINING, SEQ, TASKS, type KernelExports, type WorkerInit,
+	PIECE_OFFSET, REMAINING, SEQ, TASKS, type KernelExports, type QuantizeExports, type WorkerInit,
 } from "./protocol.js";
 
 const init = workerData as WorkerInit;
 const kernels = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports as unknown as KernelExports;
+const quantize = new WebAssembly.Instance(init.quantizeModule, { env: { memory: init.memory } }).exports as unknown as QuantizeExports;
 const control = new Int32Array(init.control);
 const controlBytes = new Uint8Array(init.control);
 const index = init.index;
@@ -58,6 +60,12 @@ function runTask(kind: number, task: number): void {
 				control[p], control[p + 1], control[p + 2], control[p + 3], control[p + 4], control[p + 5], control[p + 6], control[p + 7],
 				p0, Math.min(p0 + panelsPerTask, chunkPanels), init.scratch,
 			);
+			return;
+		}
+		case JobKind.Encode: {
+			const perTask = control[p + 5];
+			const from = task * perTask;
+			encodeRange(kernels, quantize, init.memory, control[p], control[p + 1], control[p + 2], control[p + 3], from, Math.min(from + perTask, control[p + 4]), init.scratch);
 			return;
 		}
 		default:

@@ -13,6 +13,7 @@ import { GgufTap } from "../gguf/gguf-tap.js";
 import { GgufWriter } from "../gguf/gguf-writer.js";
 import { type GgufLayout, layoutGguf } from "../gguf/layout.js";
 import { type GgufTypeName } from "../gguf/tensor-types.js";
+import { ComputeEngine } from "../kernels/engine.js";
 import { ModelWeights } from "../safetensors/model-weights.js";
 import { plannedShardTensors } from "../safetensors/planned-shards.js";
 import type { MergePlan } from "./plan-merge.js";
@@ -59,22 +60,27 @@ export async function planMergeGguf(plan: MergePlan, outputDir: string, types: r
 
 /** The GGUF files being written into a staging folder, fed by the shard stream. */
 export class MergeGgufWriters {
-	private constructor(private readonly dir: string, private readonly files: MergeGgufFile[], private readonly taps: GgufTap[]) {}
+	private constructor(private readonly dir: string, private readonly files: MergeGgufFile[], private readonly taps: GgufTap[], private readonly engine: ComputeEngine) {}
 
-	/** Opens each file in `dir` (one left by an interrupted merge is removed: it is written again). */
+	/**
+	 * Opens each file in `dir` (one left by an interrupted merge is removed: it is written again), with
+	 * one compute engine that encodes the tensor data of all of them.
+	 */
 	static async open(dir: string, files: MergeGgufFile[]): Promise<MergeGgufWriters> {
+		const engine = await ComputeEngine.create();
 		const taps: GgufTap[] = [];
 		try {
 			for (const file of files) {
 				const path = join(dir, file.fileName);
 				await rm(path, { force: true });
-				taps.push(new GgufTap(await GgufWriter.open(path, file.layout), file.plan.tensors));
+				taps.push(new GgufTap(await GgufWriter.open(path, file.layout), file.plan.tensors, engine));
 			}
 		} catch (error) {
 			await Promise.all(taps.map((t) => t.abort().catch(() => {})));
+			await engine.close();
 			throw error;
 		}
-		return new MergeGgufWriters(dir, files, taps);
+		return new MergeGgufWriters(dir, files, taps, engine);
 	}
 
 	/** writeShards' tap: every output byte, to every file. */
@@ -103,12 +109,14 @@ export class MergeGgufWriters {
 			return written;
 		} finally {
 			await weights.close();
+			await this.engine.close();
 		}
 	}
 
 	/** Removes the files (the merge failed or was interrupted: a resumed merge writes them again). */
 	async abort(): Promise<void> {
 		await Promise.all(this.taps.map((t) => t.abort().catch(() => {})));
+		await this.engine.close();
 		await Promise.all(this.files.map((f) => rm(join(this.dir, f.fileName), { force: true })));
 	}
 }

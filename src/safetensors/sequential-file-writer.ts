@@ -1,8 +1,8 @@
-import { type Hash, createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { DIRECT_IO_ALIGNMENT, allocateAligned } from "./aligned-buffer.js";
 import { writeFully } from "./positional-io.js";
+import { Sha256Stream } from "./sha256-thread.js";
 
 export interface SequentialFileWriterOptions {
 	/** Bytes per staging buffer (two are used); a multiple of 4096. Default 16 MiB. */
@@ -11,7 +11,7 @@ export interface SequentialFileWriterOptions {
 	direct?: "auto" | false;
 	/** Fail if the file exists (default true). */
 	exclusive?: boolean;
-	/** Compute the sha256 of the file while writing it (for lock files), instead of reading it back. */
+	/** Compute the sha256 of the file while writing it (for lock files), instead of reading it back: on the hash thread, while the buffer is written. */
 	sha256?: boolean;
 }
 
@@ -33,19 +33,21 @@ export class SequentialFileWriter {
 	private directIo: boolean;
 	private readonly buffers: Uint8Array[];
 	private readonly pending: (Promise<void> | undefined)[] = [undefined, undefined];
+	/** Each buffer's hashing in flight (the buffer is reused once it is written and hashed). */
+	private readonly hashing: (Promise<void> | undefined)[] = [undefined, undefined];
 	private current = 0;
 	private fill = 0;
 	/** File position of the start of the current buffer. */
 	private base = 0;
 	private failure: unknown;
 	private reopening?: Promise<void>;
-	private readonly hash?: Hash;
+	private readonly hash?: Sha256Stream;
 	private digest?: string;
 	private closed = false;
 
 	private constructor(path: string, handle: FileHandle, direct: boolean, bufferBytes: number, sha256: boolean) {
 		this.path = path;
-		if (sha256) this.hash = createHash("sha256");
+		if (sha256) this.hash = new Sha256Stream();
 		this.handle = handle;
 		this.directIo = direct;
 		this.buffers = [allocateAligned(bufferBytes), allocateAligned(bufferBytes)];
@@ -116,11 +118,11 @@ export class SequentialFileWriter {
 			this.buffers[this.current].fill(0, this.fill, length);
 			this.startWrite(this.current, length, this.fill);
 		}
-		await Promise.all(this.pending);
+		await Promise.all([...this.pending, ...this.hashing]);
 		this.throwIfFailed();
 		if (this.directIo) await this.handle.truncate(size);
 		await this.handle.datasync();
-		this.digest = this.hash?.digest("hex");
+		this.digest = await this.hash?.digest();
 		this.closed = true;
 		await this.handle.close();
 	}
@@ -129,7 +131,8 @@ export class SequentialFileWriter {
 	async abort(): Promise<void> {
 		if (this.closed) return;
 		this.closed = true;
-		await Promise.allSettled(this.pending);
+		await Promise.allSettled([...this.pending, ...this.hashing]);
+		this.hash?.drop();
 		await this.handle.close().catch(() => undefined);
 	}
 
@@ -139,8 +142,9 @@ export class SequentialFileWriter {
 		this.base += this.buffers[full].length;
 		this.current = 1 - full;
 		this.fill = 0;
-		// The other buffer may still be on its way to disk: wait before it is filled again.
+		// The other buffer may still be on its way to disk (and the hash): wait before it is filled again.
 		await this.pending[this.current];
+		await this.hashing[this.current];
 		this.throwIfFailed();
 	}
 
@@ -151,8 +155,10 @@ export class SequentialFileWriter {
 		this.pending[index] = this.writeAt(data, position).catch((error) => {
 			this.failure ??= error;
 		});
-		// Hashed while the device reads the same (unchanging) buffer: the CPU would otherwise wait.
-		this.hash?.update(data.subarray(0, dataLength));
+		// Hashed (on the hash thread) while the device reads the same unchanging buffer.
+		this.hashing[index] = this.hash?.update(data.subarray(0, dataLength)).catch((error) => {
+			this.failure ??= error;
+		});
 	}
 
 	private async writeAt(data: Uint8Array, position: number): Promise<void> {

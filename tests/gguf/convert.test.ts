@@ -44,8 +44,10 @@ test("the fused layout (transformers 5's stacked experts) gives the same GGUF fi
 
 test("permuteRows is the converter's reshape(heads, 2, half, cols).swapaxes(1, 2)", () => {
 	// 2 heads of 4 rows (half = 2), 1 column: rows of head h are [h0 h1 | h2 h3] -> interleaved h0 h2 h1 h3.
-	const out = permuteRows(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), 8, 1, 2);
-	assert.deepEqual(Array.from(out), [0, 2, 1, 3, 4, 6, 5, 7]);
+	// Rows of 2 bytes each: the row permutation moves whole rows (any dtype's bytes).
+	const out = new Uint8Array(16);
+	permuteRows(Uint8Array.from([0, 10, 1, 11, 2, 12, 3, 13, 4, 14, 5, 15, 6, 16, 7, 17]), out, 8, 2, 2);
+	assert.deepEqual(Array.from(out), [0, 10, 2, 12, 1, 11, 3, 13, 4, 14, 6, 16, 5, 15, 7, 17]);
 });
 
 test("moe-merge gguf writes <name>-<TYPE>.gguf and prints its size and sha256", async () => {

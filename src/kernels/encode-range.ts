@@ -1,0 +1,69 @@
+/**
+ * One range of an Encode job (GGUF tensor data): values of F32/F16/BF16 at `src` converted to a float
+ * dtype or quantized into `dst`, all in the shared memory, with the kernels of kernels.wat and
+ * quantize.wat. Run by the workers (a task each) and by the main thread for small jobs.
+ */
+import { DTYPE_CODE, type KernelExports, PACK_SCRATCH_BYTES, type QuantizeExports } from "./protocol.js";
+
+/** What values can be encoded as: a float dtype (codes as DTYPE_CODE), or Q8_0 blocks. */
+export const ENCODE_TARGET = { ...DTYPE_CODE, Q8_0: 8 } as const;
+export type EncodeTarget = keyof typeof ENCODE_TARGET;
+
+/** Bytes per value of the dtype codes. */
+const VALUE_BYTES = [4, 2, 2];
+export const Q8_0_VALUES = 32;
+export const Q8_0_BLOCK_BYTES = 34;
+
+/** Bytes `count` values take as `target` (Q8_0: count is a multiple of 32). */
+export function encodedBytes(target: number, count: number): number {
+	return target === ENCODE_TARGET.Q8_0 ? (count / Q8_0_VALUES) * Q8_0_BLOCK_BYTES : count * VALUE_BYTES[target]!;
+}
+
+/**
+ * Values [from, to) of the job (for Q8_0, whole blocks). `scratch`: PACK_SCRATCH_BYTES of the
+ * caller's own (a worker's, or the main thread's), for Q8_0's f32 values and a narrowing's last values.
+ */
+export function encodeRange(
+	kernels: KernelExports, quantize: QuantizeExports, memory: WebAssembly.Memory,
+	src: number, sdtype: number, dst: number, target: number, from: number, to: number, scratch: number,
+): void {
+	const inBytes = VALUE_BYTES[sdtype]!;
+	const s = src + from * inBytes;
+	const n = to - from;
+	if (target === ENCODE_TARGET.Q8_0) {
+		let d = dst + encodedBytes(target, from);
+		if (sdtype === DTYPE_CODE.F32) {
+			quantize.quantize_q8_0(s, d, n / Q8_0_VALUES);
+			return;
+		}
+		// Widened to f32 in the scratch (L1-sized pieces), then quantized from there.
+		const piece = PACK_SCRATCH_BYTES / 4;
+		const widen = sdtype === DTYPE_CODE.F16 ? kernels.cvt_f16_f32 : kernels.cvt_bf16_f32;
+		for (let done = 0; done < n; done += piece) {
+			const m = Math.min(piece, n - done);
+			widen(s + done * inBytes, scratch, m);
+			quantize.quantize_q8_0(scratch, d, m / Q8_0_VALUES);
+			d += encodedBytes(target, m);
+		}
+		return;
+	}
+	const d = dst + from * VALUE_BYTES[target]!;
+	if (target === sdtype) {
+		new Uint8Array(memory.buffer).copyWithin(d, s, s + n * inBytes);
+		return;
+	}
+	if (target === DTYPE_CODE.F32) {
+		(sdtype === DTYPE_CODE.F16 ? kernels.cvt_f16_f32 : kernels.cvt_bf16_f32)(s, d, n);
+		return;
+	}
+	// cvt_narrow converts groups of 4: the last n mod 4 values go through the scratch, padded to 4.
+	const body = n & ~3;
+	kernels.cvt_narrow(s, sdtype, d, target, body);
+	const tail = n - body;
+	if (tail === 0) return;
+	const bytes = new Uint8Array(memory.buffer);
+	bytes.fill(0, scratch, scratch + 16);
+	bytes.copyWithin(scratch, s + body * inBytes, s + n * inBytes);
+	kernels.cvt_narrow(scratch, sdtype, scratch + 16, target, 4);
+	bytes.copyWithin(d + body * 2, scratch + 16, scratch + 16 + tail * 2);
+}
