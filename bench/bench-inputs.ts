@@ -14,6 +14,8 @@ export const SHAPES: Record<string, DenseModelShape> = {
 	small: { modelType: "llama", hiddenSize: 1024, numLayers: 8, numHeads: 16, numKvHeads: 4, intermediateSize: 2816, vocabSize: 32000 },
 	tinyllama: { modelType: "llama", hiddenSize: 2048, numLayers: 22, numHeads: 32, numKvHeads: 4, intermediateSize: 5632, vocabSize: 32000 },
 	mistral7b: { modelType: "mistral", hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 8, intermediateSize: 14336, vocabSize: 32000 },
+	/** Mistral-7B's layers, 4 of them: a 4x7B merge's memory per layer (what is held is per layer) on ~15 GB of disk. */
+	"mistral7b-4l": { modelType: "mistral", hiddenSize: 4096, numLayers: 4, numHeads: 32, numKvHeads: 8, intermediateSize: 14336, vocabSize: 32000 },
 };
 
 /** 4 experts x 3 prompts: 12 prompts, 235 tokens with the Mistral tokenizer. */

@@ -158,9 +158,14 @@ export class GgufTap {
 			this.permuting.set(key, gathered);
 			if (gathered.filled < gathered.bytes.length) continue;
 			this.permuting.delete(key);
-			const permuted = new Uint8Array(gathered.bytes.length);
-			permuteRows(gathered.bytes, permuted, slice.rows, inc.rowBytes, tensor.permuteHeads);
-			await this.deliver(route, await this.encodeAtOnce(permuted, dtype, tensor, slice.rows * slice.cols));
+			// Permuted straight into the engine's memory, encoded there.
+			const permuted = this.engine.rawBuffer(gathered.bytes.length);
+			try {
+				permuteRows(gathered.bytes, permuted.bytes, slice.rows, inc.rowBytes, tensor.permuteHeads);
+				await this.deliver(route, await this.encodeAtOnce(permuted.bytes, dtype, tensor, slice.rows * slice.cols));
+			} finally {
+				await permuted.release();
+			}
 		}
 	}
 

@@ -147,7 +147,9 @@ export function planGgufTensors(dir: string, weights: GgufSourceTensors, config:
 	for (const extra of gguf.extraTensors?.(config) ?? []) {
 		planned.push({ name: extra.name, shape: [extra.values.length], type: GGUF_TENSOR_TYPES.f32, parts: [{ kind: "values", values: extra.values }] });
 	}
-	const files = weights.shards();
+	// In file name order: the order a merge writes its shards (model-00001-of-…, model-00002-of-…), whatever
+	// order an index first mentions them in (transformers sorts weight_map by tensor name: lm_head first).
+	const files = [...weights.shards()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 	/** [file, byte offset] of a tensor's first source bytes (computed: before the first file; a copy: after the last). */
 	const position = (t: PlannedGgufTensor): [number, number] => {
 		const first = t.parts[0];

@@ -27,6 +27,18 @@ export function encodeRange(
 	kernels: KernelExports, quantize: QuantizeExports, memory: WebAssembly.Memory,
 	src: number, sdtype: number, dst: number, target: number, from: number, to: number, scratch: number,
 ): void {
+	// In calls of at most PIECE values: V8 swaps in a kernel's optimized code between calls, never
+	// during one, so a cold kernel runs baseline code for one piece, not for a whole task.
+	for (let at = from; at < to; at += PIECE) encodePiece(kernels, quantize, memory, src, sdtype, dst, target, at, Math.min(to, at + PIECE), scratch);
+}
+
+/** Values per kernel call (a multiple of the Q8_0 block and of 4). */
+const PIECE = 1 << 16;
+
+function encodePiece(
+	kernels: KernelExports, quantize: QuantizeExports, memory: WebAssembly.Memory,
+	src: number, sdtype: number, dst: number, target: number, from: number, to: number, scratch: number,
+): void {
 	const inBytes = VALUE_BYTES[sdtype]!;
 	const s = src + from * inBytes;
 	const n = to - from;

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
-import { convertToGguf } from "../../src/gguf-convert/convert-to-gguf.js";
+import { convertToGguf, planGgufFile } from "../../src/gguf-convert/convert-to-gguf.js";
+import { ModelWeights } from "../../src/safetensors/model-weights.js";
 import { FIXTURES, runCli, tempDir, writeRecipe } from "./helpers.js";
 import { folderHashes, makeModels, startCli, whenShardsComplete } from "../resume/helpers.js";
 
@@ -39,6 +40,16 @@ describe("merge --gguf writes what moe-merge gguf writes, from the merge's strea
 		await mergeAndCompare(dir, "fused", recipe, ["--layout", "fused"], ["q8_0"]);
 		const sharded = await mergeAndCompare(dir, "sharded", recipe, ["--out-shard-size", "400K"], ["f16"]);
 		assert.ok((await readdir(sharded)).filter((n) => n.endsWith(".safetensors")).length > 1);
+		// The table follows the shards' file names, not the order an index mentions them in (an untied
+		// model's index names lm_head, in the last shard, first; a merge wrote such files and failed its own check).
+		const weights = await ModelWeights.open(sharded);
+		try {
+			const inOrder = await planGgufFile(sharded, weights, { type: "f16", name: "x" });
+			const reversed = await planGgufFile(sharded, { names: () => weights.names(), get: (n) => weights.get(n), shards: () => [...weights.shards()].reverse() }, { type: "f16", name: "x" });
+			assert.deepEqual(reversed.tensors.map((t) => t.name), inOrder.tensors.map((t) => t.name));
+		} finally {
+			await weights.close();
+		}
 	});
 
 	test("hidden-state routers, computed while the shards are written and streamed last", async () => {
