@@ -34,6 +34,9 @@ interface Incoming {
 	carried: number;
 }
 
+/** Chunks the stream may run ahead of the GGUF file (each in the engine's memory until handled). */
+const IN_FLIGHT = 3;
+
 export class GgufTap {
 	private readonly routes = new Map<string, Route[]>();
 	/** Encoded bytes that arrived before their place in the file, by `tensor/part`: a buffer of the part's size. */
@@ -52,6 +55,9 @@ export class GgufTap {
 	 * sizes, so memory stays at what one layer holds instead of waiting for the garbage collector.
 	 */
 	private readonly pool = new Map<number, Uint8Array[]>();
+	/** Chunks received and not yet handled (each settles after the one before). */
+	private readonly inFlight: Promise<void>[] = [];
+	private failure?: unknown;
 
 	/** `engine` encodes the tensor data (ComputeEngine.encode); the caller closes it. */
 	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[], private readonly engine: ComputeEngine) {
@@ -69,8 +75,37 @@ export class GgufTap {
 		return this.writer.path;
 	}
 
-	/** Bytes of safetensors tensor `name`, in order, as the stream writes them (any chunk size). */
+	/**
+	 * Bytes of safetensors tensor `name`, in order, as the stream writes them (any chunk size). They are
+	 * copied into the engine's memory and handled behind (encoded on the workers there, then appended or
+	 * held), in order, while the stream goes on; it waits only while IN_FLIGHT chunks are pending.
+	 */
 	async receive(name: string, bytes: Uint8Array): Promise<void> {
+		if (this.failure !== undefined) throw this.failure;
+		// A tensor no GGUF tensor takes (rotary inv_freq) is not copied.
+		if (bytes.length === 0 || !this.routes.has(name)) return;
+		const copy = this.engine.rawBuffer(bytes.length);
+		copy.bytes.set(bytes);
+		const previous = this.inFlight.at(-1) ?? Promise.resolve();
+		const task = previous
+			.then(() => this.receiveNow(name, copy.bytes))
+			.finally(() => copy.release())
+			.catch((error) => {
+				this.failure ??= error;
+				throw this.failure;
+			});
+		task.catch(() => {}); // seen by the next receive or by finish
+		this.inFlight.push(task);
+		if (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
+	}
+
+	/** Every chunk received so far handled (rejects with the first failure). */
+	private async settle(): Promise<void> {
+		while (this.inFlight.length > 0) await this.inFlight.shift();
+		if (this.failure !== undefined) throw this.failure;
+	}
+
+	private async receiveNow(name: string, bytes: Uint8Array): Promise<void> {
 		if (this.incoming?.name !== name) this.incoming = this.start(name);
 		const inc = this.incoming;
 		if (!inc) return;
@@ -98,6 +133,7 @@ export class GgufTap {
 	 * stream by, read through `locate` (the finished shards), then closes the file; returns its sha256.
 	 */
 	async finish(locate: (name: string) => TensorLocation, onBytes?: (sourceBytes: number) => void): Promise<string> {
+		await this.settle();
 		await this.drain();
 		if (this.cursor.part !== 0 || this.cursor.filled !== 0) {
 			const tensor = this.tensors[this.cursor.tensor]!;
@@ -119,6 +155,7 @@ export class GgufTap {
 	}
 
 	async abort(): Promise<void> {
+		await Promise.allSettled(this.inFlight);
 		await this.writer.abort();
 	}
 
