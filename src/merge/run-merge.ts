@@ -67,8 +67,9 @@ export interface MergeOptions extends PlanMergeOptions {
 	keepOnAbort?: boolean;
 	/**
 	 * GGUF files to write beside the shards from the same stream, one per type (`<output name>-<TYPE>.gguf`),
-	 * each byte for byte what `moe-merge gguf` makes of the output. A resumed merge that kept shards
-	 * writes them again from the finished shards.
+	 * each byte for byte what `moe-merge gguf` makes of the output. A resumed merge keeps a file the
+	 * interrupted one completed (same plan, size, header and sha256), and writes the others from the
+	 * finished shards when it kept shards.
 	 */
 	gguf?: GgufTypeName[];
 	/** Called with the GGUF files planned (names, sizes), before writing. */
@@ -148,10 +149,12 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			if (nothingToResume) options.onResume?.(nothingToResume);
 			// Once the inputs are hashed, a later resume can recognise an input copied or touched since.
 			hashing.sources.then((sources) => resume.journal.update((r) => withInputHashes(r, sources))).catch(() => {});
-			if (ggufFiles.length > 0) gguf = await MergeGgufWriters.open(staging.path, ggufFiles);
-			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, { ...options, tap: gguf?.tap }, resume);
+			// Also without --gguf: GGUF files a resumed merge's record names are then removed.
+			gguf = await MergeGgufWriters.open(staging.path, ggufFiles, resume.journal, options.signal);
+			const tap = ggufFiles.length > 0 ? gguf.tap : undefined;
+			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, { ...options, tap }, resume);
 			options.onGates?.(gates, gateWarnings);
-			const written = gguf ? await gguf.finish() : [];
+			const written = await gguf.finish();
 			const warnings = [...plan.warnings, ...gateWarnings, ...new Set(ggufFiles.flatMap((f) => f.plan.warnings.map((w) => `GGUF: ${w}`)))];
 			const files = await writeSideFiles(plan, staging.path, options, warnings, written);
 			files.push(...written.map((g) => g.file));
