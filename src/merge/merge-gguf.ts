@@ -118,8 +118,8 @@ export class MergeGgufWriters {
 
 	/**
 	 * Once every shard is written: completes each file, reading from the shards what did not stream by
-	 * (a tied model's output.weight; everything when a resumed merge kept shards or a kept GGUF file
-	 * failed its check), fsyncs it and records it complete.
+	 * (everything when a resumed merge kept shards or a kept GGUF file failed its check), fsyncs it and
+	 * records it complete.
 	 */
 	async finish(): Promise<WrittenGguf[]> {
 		if (this.files.length === 0) return [];
