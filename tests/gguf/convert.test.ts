@@ -62,7 +62,11 @@ const BAD_INPUT: [string, (dir: string) => Promise<void>, RegExp][] = [
 		const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8"));
 		await writeFile(join(dir, "config.json"), JSON.stringify({ ...config, model_type: "gemma" }));
 	}, /model_type gemma has no GGUF description/],
-	["no tokenizer.json", (dir) => rm(join(dir, "tokenizer.json")), /no tokenizer\.json; a GGUF file needs the vocabulary/],
+	["no tokenizer.json and no tokenizer.model", (dir) => rm(join(dir, "tokenizer.json")), /no tokenizer\.json and no tokenizer\.model; a GGUF file needs the vocabulary/],
+	["only a tokenizer.model that is not a SentencePiece model", async (dir) => {
+		await rm(join(dir, "tokenizer.json"));
+		await writeFile(join(dir, "tokenizer.model"), Buffer.from([0x0a, 0x50, 0x0a, 0x03]));
+	}, /tokenizer\.model: not a SentencePiece model: a field of \d+ bytes runs past the end/],
 	["a byte-level vocabulary whose pre-tokenizer llama.cpp does not know", async (dir) => {
 		const json = JSON.parse(await readFile(join(REPO_ROOT, "tests/fixtures/tokenizers/qwen3/tokenizer.json"), "utf8"));
 		// Another split regex: the check text tokenizes differently, so the hash is not in the table.

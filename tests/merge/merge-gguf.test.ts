@@ -100,7 +100,7 @@ describe("what llama.cpp cannot take is refused before anything is written", () 
 			await cp(BASE, base, { recursive: true });
 			await rm(join(base, "tokenizer.json"));
 			return [await writeRecipe(dir, { base, experts: EXPERTS }), "--gguf", "f16"];
-		}, /no tokenizer\.json; a GGUF file needs the vocabulary/],
+		}, /no tokenizer\.json and no tokenizer\.model; a GGUF file needs the vocabulary/],
 	];
 	for (const [name, setup, message] of cases) {
 		test(name, async () => {
