@@ -125,10 +125,12 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		// Every input by its label (base+lora adapters are inputs of their own), for the resume check.
 		const inputDirs = plan.models.flatMap((m) => [[m.label, m.dir] as const, ...(m.adapter ? [[m.adapter.label, m.adapter.dir] as const] : [])]);
 		const candidate = await chooseCandidate(candidates, job, new Map(inputDirs));
-		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
 		// What llama.cpp cannot take is refused here, before anything is written.
 		const ggufFiles = await planMergeGguf(plan, options.outputDir, options.gguf ?? [], { copyTokenizer: options.copyTokenizer !== false });
 		const ggufBytes = ggufFiles.reduce((sum, f) => sum + f.layout.fileBytes, 0);
+		// What the taken-over folder already holds: its complete shards, and the GGUF files still planned.
+		const planned = new Set(ggufFiles.map((f) => f.fileName));
+		const kept = [...(candidate?.record.complete ?? []), ...(candidate?.record.gguf ?? []).filter((g) => planned.has(g.name)).map((g) => ({ size: g.bytes }))].reduce((sum, c) => sum + c.size, 0);
 		// Folders killed merges left (all but the one resumed) take room the user may want to free.
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
 		const requiredBytes = options.shardSink ? options.shardSink.requiredBytes(plan.shards) : plan.fileBytes + ggufBytes - kept;

@@ -10,10 +10,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ModelError } from "../../errors.js";
-import { type GgufEntry, arr, str } from "../metadata.js";
+import type { GgufEntry } from "../metadata.js";
 import { PIECE_TYPE, parseSentencePieceModel } from "./sentencepiece-model.js";
 import { TOKEN_TYPE } from "./token-types.js";
-import { looksSpecial, readJson } from "./tokenizer-files.js";
+import { llamaVocabulary, looksSpecial, readJson } from "./tokenizer-files.js";
 
 type Json = Record<string, unknown>;
 
@@ -61,11 +61,5 @@ export async function sentencePieceModelVocabulary(dir: string, vocabSize: numbe
 		scores[id] = -1000;
 		types[id] = control ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
 	}
-	return [
-		str("tokenizer.ggml.model", "llama"),
-		str("tokenizer.ggml.pre", "default"),
-		arr("tokenizer.ggml.tokens", "string", tokens),
-		arr("tokenizer.ggml.scores", "f32", scores),
-		arr("tokenizer.ggml.token_type", "i32", types),
-	];
+	return llamaVocabulary(tokens, scores, types);
 }

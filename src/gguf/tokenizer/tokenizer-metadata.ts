@@ -22,7 +22,7 @@ import { type GgufEntry, arr, str } from "../metadata.js";
 import { CHECK_TEXT, KNOWN_PRE_TOKENIZERS, idsAsPythonList } from "./pre-tokenizer-names.js";
 import { sentencePieceModelVocabulary } from "./sentencepiece-vocabulary.js";
 import { specialVocabEntries } from "./special-vocab.js";
-import { looksSpecial, readJson } from "./tokenizer-files.js";
+import { llamaVocabulary, looksSpecial, readJson } from "./tokenizer-files.js";
 import { TOKEN_TYPE } from "./token-types.js";
 
 type Json = Record<string, unknown>;
@@ -101,13 +101,7 @@ function sentencePieceVocabulary(vocab: Record<string, number>, added: AddedToke
 		scored.add(id);
 		scores[id] = -rank;
 	});
-	return [
-		str("tokenizer.ggml.model", "llama"),
-		str("tokenizer.ggml.pre", "default"),
-		arr("tokenizer.ggml.tokens", "string", tokens),
-		arr("tokenizer.ggml.scores", "f32", scores),
-		arr("tokenizer.ggml.token_type", "i32", types),
-	];
+	return llamaVocabulary(tokens, scores, types);
 }
 
 async function byteLevelVocabulary(file: string, json: Json, config: Json, vocab: Record<string, number>, added: AddedToken[], model: Json, vocabSize: number): Promise<GgufEntry[]> {
