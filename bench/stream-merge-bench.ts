@@ -21,12 +21,14 @@ import { CLI, PROMPTS, SHAPES, addTokenizer } from "./bench-inputs.js";
 const TOKEN = "hf_benchToken0123456789abcdef0123";
 const layers = Number(process.env.STREAM_LAYERS ?? 4);
 const shardSize = process.env.STREAM_SHARD ?? "300M";
+/** Which runs: "local,streamed" (default), or one of them; STREAM_PLAN=0 skips the 8x7B plan figures. */
+const runs = (process.env.STREAM_RUNS ?? "local,streamed").split(",");
 const root = await mkdtemp(join(tmpdir(), "moe-stream-bench-"));
 
 try {
 	console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 	await smallShape();
-	await plan8x7b();
+	if (process.env.STREAM_PLAN !== "0") await plan8x7b();
 	console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 } finally {
 	await rm(root, { recursive: true, force: true });
@@ -56,11 +58,12 @@ async function smallShape(): Promise<void> {
 		const inputBytes = [...models[0].values()].reduce((s, f) => s + f.data.length, 0);
 		const recipe = join(root, "recipe.yml");
 		const experts = [0, 1, 2, 3].map((e) => `  - source_model: bench/e${e}\n    positive_prompts: ${JSON.stringify(PROMPTS[e])}`);
-		await writeFile(recipe, `base_model: bench/base\ngate_mode: hidden\ndtype: bfloat16\nexperts:\n${experts.join("\n")}\n`);
+		await writeFile(recipe, `base_model: bench/base\ngate_mode: ${process.env.STREAM_GATES ?? "hidden"}\ndtype: bfloat16\nexperts:\n${experts.join("\n")}\n`);
 		console.log(`\n4x TinyLlama-width (${layers} layers), hidden gates, shards of ${shardSize}; each input ${(inputBytes / 1e9).toFixed(2)} GB`);
 		const common = ["--random-seed", "1", "--out-shard-size", shardSize, "--json", "--threads", "2"];
-		const local = await measure(hub, "local copy", [recipe, join(root, "out"), "--push-to-hub", "bench/local", ...common]);
-		const streamed = await measure(hub, "streamed", [recipe, "--push-to-hub", "bench/streamed", "--no-local-copy", ...common]);
+		const local = runs.includes("local") ? await measure(hub, "local copy", [recipe, join(root, "out"), "--push-to-hub", "bench/local", ...common]) : undefined;
+		const streamed = runs.includes("streamed") ? await measure(hub, "streamed", [recipe, "--push-to-hub", "bench/streamed", "--no-local-copy", ...common]) : undefined;
+		if (!local || !streamed) return;
 		const same = [...hub.store.tree("bench/local")].filter(([n]) => n.endsWith(".safetensors")).every(([n, f]) => hub.store.tree("bench/streamed").get(n)?.sha256 === f.sha256);
 		console.log(`uploaded shards sha256-equal: ${same}; time streamed / local: ${(streamed.wall / local.wall).toFixed(2)}`);
 	} finally {
@@ -73,7 +76,7 @@ async function measure(hub: HubServer, label: string, args: string[]): Promise<{
 	const home = await mkdtemp(join(root, "home-"));
 	const work = await mkdtemp(join(root, "work-"));
 	const out = args[1].startsWith("/") ? args[1] : undefined;
-	const env = { PATH: process.env.PATH, HF_ENDPOINT: hub.url, HF_HOME: home, HF_TOKEN: TOKEN, TMPDIR: work };
+	const env = { PATH: process.env.PATH, HF_ENDPOINT: hub.url, HF_HOME: home, HF_TOKEN: TOKEN, TMPDIR: work, ...(process.env.NODE_OPTIONS && { NODE_OPTIONS: process.env.NODE_OPTIONS, MEMTRACE_FILE: process.env.MEMTRACE_FILE }) };
 	// Sampled by an asynchronous du, so the server in this process keeps answering meanwhile.
 	let peak = 0;
 	let sampling = true;
