@@ -14,6 +14,8 @@ export const SHAPES: Record<string, DenseModelShape> = {
 	small: { modelType: "llama", hiddenSize: 1024, numLayers: 8, numHeads: 16, numKvHeads: 4, intermediateSize: 2816, vocabSize: 32000 },
 	tinyllama: { modelType: "llama", hiddenSize: 2048, numLayers: 22, numHeads: 32, numKvHeads: 4, intermediateSize: 5632, vocabSize: 32000 },
 	mistral7b: { modelType: "mistral", hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 8, intermediateSize: 14336, vocabSize: 32000 },
+	/** Llama-2-70B's widths (plan figures only: header-only sparse files). */
+	llama70b: { modelType: "llama", hiddenSize: 8192, numLayers: 80, numHeads: 64, numKvHeads: 8, intermediateSize: 28672, vocabSize: 32000 },
 };
 
 /** 4 experts x 3 prompts: 12 prompts, 235 tokens with the Mistral tokenizer. */

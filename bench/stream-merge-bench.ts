@@ -16,7 +16,7 @@
  * how that 3 GB filesystem is made); the local run's cache and output stay under TMPDIR (they need ~18 GB).
  */
 import { execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, statfs, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, statfs, symlink, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { denseConfigJson, denseTensorSpecs, makeDenseModel } from "../src/demo/make-dense-model.js";
@@ -29,7 +29,7 @@ import { CLI, PROMPTS, SHAPES, addTokenizer } from "./bench-inputs.js";
 const TOKEN = "hf_benchToken0123456789abcdef0123";
 const layers = Number(process.env.STREAM_LAYERS ?? 4);
 const shardSize = process.env.STREAM_SHARD ?? "300M";
-/** Which runs: "local,streamed" (default), or one of them; STREAM_PLAN=0 skips the 8x7B plan figures. */
+/** Which runs: "local,streamed" (default), one of them, or none; STREAM_PLAN=0 skips the plan figures (of STREAM_PLAN_SHAPES, default mistral7b,llama70b). */
 const runs = (process.env.STREAM_RUNS ?? "local,streamed").split(",");
 /** Where the streamed run's cache and TMPDIR go (a small filesystem makes the disk bound visible); default under TMPDIR. */
 const streamDir = process.env.STREAM_DIR;
@@ -37,8 +37,8 @@ const root = await mkdtemp(join(tmpdir(), "moe-stream-bench-"));
 
 try {
 	console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-	await smallShape();
-	if (process.env.STREAM_PLAN !== "0") await plan8x7b();
+	if (runs.includes("local") || runs.includes("streamed")) await smallShape();
+	if (process.env.STREAM_PLAN !== "0") for (const shape of (process.env.STREAM_PLAN_SHAPES ?? "mistral7b,llama70b").split(",")) await planFigures(shape);
 	console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 } finally {
 	await rm(root, { recursive: true, force: true });
@@ -128,29 +128,35 @@ async function measure(hub: HubServer, label: string, args: string[], under = ro
 	return { wall };
 }
 
-/** `plan --no-local-copy` of 8 Mistral-7B-shape experts, on sparse models holding only headers. */
-async function plan8x7b(): Promise<void> {
-	const dirs: string[] = [];
-	const shape = SHAPES.mistral7b;
+/**
+ * `plan --no-local-copy` figures of 8 experts of a shape (Mistral-7B, Llama-2-70B), on one sparse model
+ * holding only headers (5 GB shards) under 8 folders of symlinks: no weights are generated.
+ */
+async function planFigures(shapeName: string): Promise<void> {
+	const shape = SHAPES[shapeName];
 	const shards = planShards(denseTensorSpecs(shape, "BF16"), 4_900_000_000);
+	const model = join(root, "sparse", shapeName);
+	await mkdir(model, { recursive: true });
+	for (const shard of shards) {
+		const json = encodeShardHeader(shard);
+		const prefix = Buffer.alloc(8);
+		prefix.writeBigUInt64LE(BigInt(json.length));
+		const handle = await open(join(model, shard.fileName), "w");
+		await handle.write(prefix, 0, 8, 0);
+		await handle.write(json, 0, json.length, 8);
+		await handle.truncate(shard.headerBytes + shard.dataBytes);
+		await handle.close();
+	}
+	if (shards.length > 1) await writeFile(join(model, "model.safetensors.index.json"), encodeIndex(shards));
+	await writeFile(join(model, "config.json"), JSON.stringify(denseConfigJson(shape, "BF16")));
+	const dirs: string[] = [];
 	for (let i = 0; i < 8; i++) {
-		const dir = join(root, "sparse", `m${i}`);
+		const dir = join(root, "sparse", `${shapeName}-e${i}`);
 		await mkdir(dir, { recursive: true });
-		for (const shard of shards) {
-			const json = encodeShardHeader(shard);
-			const prefix = Buffer.alloc(8);
-			prefix.writeBigUInt64LE(BigInt(json.length));
-			const handle = await open(join(dir, shard.fileName), "w");
-			await handle.write(prefix, 0, 8, 0);
-			await handle.write(json, 0, json.length, 8);
-			await handle.truncate(shard.headerBytes + shard.dataBytes);
-			await handle.close();
-		}
-		if (shards.length > 1) await writeFile(join(dir, "model.safetensors.index.json"), encodeIndex(shards));
-		await writeFile(join(dir, "config.json"), JSON.stringify(denseConfigJson(shape, "BF16")));
+		for (const name of await readdir(model)) await symlink(join(model, name), join(dir, name));
 		dirs.push(dir);
 	}
-	const recipe = join(root, "8x7b.yml");
+	const recipe = join(root, `8x${shapeName}.yml`);
 	await writeFile(recipe, `base_model: ${dirs[0]}\ngate_mode: random\nexperts:\n${dirs.map((d) => `  - source_model: ${d}`).join("\n")}\n`);
 	// The models are local here; `plan` counts Hub inputs only, so the figures are taken from its JSON with every input as if remote.
 	const { planMerge, closeMergePlan } = await import("../src/merge/plan-merge.js");
@@ -160,7 +166,7 @@ async function plan8x7b(): Promise<void> {
 	const figures = streamFigures(plan, () => true);
 	await closeMergePlan(plan);
 	const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
-	console.log(`\n8x Mistral-7B shape, 5 GB shards: output ${gb(plan.fileBytes)} in ${plan.shards.length} shards`);
+	console.log(`\n8x ${shapeName} shape, 5 GB shards: output ${gb(plan.fileBytes)} in ${plan.shards.length} shards, largest tensor ${gb(Math.max(...plan.tensors.map((t) => t.shape.reduce((a, b) => a * b, 1) * 2)))}`);
 	console.log(`  disk (--no-local-copy): ${gb(figures.diskBytes)} + small files; with a local copy: ${gb(figures.inputFileBytes + plan.fileBytes)} (inputs in the cache + output)`);
 	console.log(`  transfer: reads ${gb(figures.readBytes)} of ${gb(figures.inputFileBytes)} of inputs, uploads ${gb(figures.uploadBytes)}`);
 	for (const t of figures.hoursAt) console.log(`  at ${t.bytesPerSecond / 1e6} MB/s: ${t.hours.toFixed(2)} h (reads + uploads one after the other)`);

@@ -51,7 +51,7 @@ export class RangePrefetch {
 	/** Drops every piece not consumed (a merge that stopped early) and fetches nothing more. */
 	close(): void {
 		this.closed = true;
-		for (const piece of this.pieces) if (piece.data) piece.reader.detach(piece);
+		for (const piece of this.pieces) piece.reader.detach(piece);
 	}
 
 	/** Pieces planned, and their bytes (for tests and figures). */
@@ -74,10 +74,8 @@ export class RangePrefetch {
 				this.held -= size;
 				this.pump();
 			});
-			piece.data!.then(
-				() => this.fetched(piece),
-				() => this.fetched(piece),
-			);
+			const done = () => this.fetched(piece);
+			piece.data!.then(done, done);
 		}
 	}
 

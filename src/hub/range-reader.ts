@@ -118,6 +118,8 @@ export class RangeReader implements ByteReader {
 		const release = this.pieces.get(piece);
 		if (!release) return;
 		this.pieces.delete(piece);
+		// The prefetch keeps its list of pieces: the bytes go with the promise.
+		piece.data = undefined;
 		release();
 	}
 
