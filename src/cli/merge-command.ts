@@ -3,6 +3,7 @@ import type { HubAccess } from "../hub/hub-context.js";
 import type { PushTarget } from "../hub/push-access.js";
 import { type PushResult, preparePush } from "../hub/push-to-hub.js";
 import { type MergeOptions, type MergeResult, runMerge } from "../merge/run-merge.js";
+import type { WrittenGguf } from "../merge/merge-gguf.js";
 import { loadRecipe } from "../recipe/index.js";
 import { type AbandonedPartial, describeAbandoned, describeInterrupted, findAbandonedPartials } from "../resume/abandoned-partials.js";
 import type { ResumeOutcome } from "../resume/resume-partial.js";
@@ -138,6 +139,13 @@ export function describeResume(resumed: ResumeOutcome, outputDir: string): strin
 	return lines.join("\n");
 }
 
+/** A GGUF file of the merge: written, or (resuming) kept from the interrupted merge or written again and why. */
+function describeGguf(g: WrittenGguf): string {
+	const what = `${g.file} (${formatBytes(g.bytes)}, sha256 ${g.sha256})`;
+	if (!g.resumed) return `wrote ${what}`;
+	return g.resumed.kept ? `kept ${what}: complete from the interrupted merge, size, header and sha256 checked` : `wrote ${what} again: ${g.resumed.reason}`;
+}
+
 /** `--push-to-hub`: a failed push still says where the merged model is and how to push it again. */
 async function pushMerged(result: MergeResult, target: PushTarget, hub: HubAccess, options: MergeCliOptions, run: CommandRun): Promise<PushResult> {
 	const push = await pushFinishedOutput(run, result.outputDir, target, hub, options, "the merged model");
@@ -155,7 +163,7 @@ function printSummary(result: MergeSummary, options: MergeCliOptions, push: Push
 	}
 	const rate = formatBytes(result.bytes / Math.max(result.seconds, 1e-3));
 	process.stdout.write(`wrote ${result.outputDir} (${formatBytes(result.bytes)} in ${result.seconds.toFixed(1)} s, ${rate}/s)\n`);
-	for (const g of result.gguf ?? []) process.stdout.write(`wrote ${g.file} (${formatBytes(g.bytes)}, sha256 ${g.sha256})\n`);
+	for (const g of result.gguf ?? []) process.stdout.write(`${describeGguf(g)}\n`);
 	for (const left of result.leftovers ?? []) {
 		process.stdout.write(`still beside it: ${left.path} (${formatBytes(left.bytes)}), left by an interrupted merge; remove it with: ${left.remove}\n`);
 	}

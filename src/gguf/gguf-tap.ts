@@ -6,8 +6,10 @@
  * expert by expert (gate, up, down of expert 0, then of expert 1, ...) while each GGUF tensor stacks
  * one projection of every expert, so the up and down slices wait, encoded, until the gate stack is
  * written (and a fused gate_up_proj's up halves until its gate halves are): at most the expert stacks
- * of one layer are held. What does not stream by (a tied model's `output.weight`, the shards a resumed
- * merge kept) is read from the finished shards by finish(). The sha256 is the writer's, computed as it goes.
+ * of one layer are held. A tied model's `output.weight` (the embeddings again, right after them) is
+ * routed the embeddings' rows too: held while the embeddings are written, at most that one tensor.
+ * What does not stream by (the shards a resumed merge kept) is read from the finished shards by
+ * finish(). The sha256 is the writer's, computed as it goes.
  */
 import { toFloat32 } from "../safetensors/convert.js";
 import { dtypeBytes } from "../safetensors/dtype.js";
@@ -55,7 +57,6 @@ export class GgufTap {
 
 	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[]) {
 		tensors.forEach((tensor, t) => {
-			if (tensor.copyOf !== undefined) return;
 			tensor.parts.forEach((slice, part) => {
 				if (slice.kind !== "source") return;
 				const name = slice.location.info.name;
@@ -209,7 +210,7 @@ export class GgufTap {
 	private async drain(): Promise<void> {
 		for (;;) {
 			const tensor = this.tensors[this.cursor.tensor];
-			if (!tensor || tensor.copyOf !== undefined) return;
+			if (!tensor) return;
 			const part = tensor.parts[this.cursor.part];
 			if (!part || this.partBytes(tensor, this.cursor.part) === 0) {
 				this.cursor = { tensor: this.cursor.tensor + 1, part: 0, filled: 0 };
@@ -226,7 +227,8 @@ export class GgufTap {
 			const at = this.cursor;
 			this.heldBytes -= held.filled;
 			await this.append(held.bytes.subarray(0, held.filled));
-			this.pool.set(held.bytes.length, [...(this.pool.get(held.bytes.length) ?? []), held.bytes]);
+			// A copy's buffer (a whole embedding) is not needed again.
+			if (tensor.copyOf === undefined) this.pool.set(held.bytes.length, [...(this.pool.get(held.bytes.length) ?? []), held.bytes]);
 			// Still the same part: the rest of it has not streamed by yet.
 			if (this.cursor === at) return;
 		}

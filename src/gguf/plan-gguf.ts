@@ -32,7 +32,7 @@ export interface PlannedGgufTensor extends GgufTensorSpec {
 	parts: (SourceSlice | ComputedPart)[];
 	/** Rows of each part are permuted for llama.cpp's rope, in groups of this many heads. */
 	permuteHeads?: number;
-	/** The same source bytes as this earlier tensor (a tied model's `output.weight`, the embeddings again): placed last. */
+	/** The same source bytes as this tensor (a tied model's `output.weight`, the embeddings again): placed right after it. */
 	copyOf?: string;
 }
 
@@ -75,7 +75,8 @@ function fill(template: string, m: Matched): string {
  * The GGUF tensors of a checkpoint, in the order their source bytes come in the safetensors files
  * (file after file, tensor after tensor; a stacked tensor where its expert 0 is): the order a merge
  * streams them, so that it writes the GGUF file front to back from its own stream. Computed tensors
- * come first, a tied model's copied `output.weight` last.
+ * come first, a tied model's copied `output.weight` right after the embeddings (a merge holds the
+ * embeddings' encoded bytes only while they stream by, not until the end of the file).
  */
 export function planGgufTensors(dir: string, weights: GgufSourceTensors, config: Json, gguf: GgufArchitecture, fileType: GgufTensorType): PlannedGgufTensor[] {
 	const matched: Matched[] = [];
@@ -148,18 +149,17 @@ export function planGgufTensors(dir: string, weights: GgufSourceTensors, config:
 		planned.push({ name: extra.name, shape: [extra.values.length], type: GGUF_TENSOR_TYPES.f32, parts: [{ kind: "values", values: extra.values }] });
 	}
 	const files = weights.shards();
-	/** [file, byte offset] of a tensor's first source bytes (computed: before the first file; a copy: after the last). */
-	const position = (t: PlannedGgufTensor): [number, number] => {
+	/** [file, byte offset, copy] of a tensor's first source bytes (computed: before the first file; a copy: after the tensor it copies). */
+	const position = (t: PlannedGgufTensor): [number, number, number] => {
 		const first = t.parts[0];
-		if (t.copyOf !== undefined) return [files.length + 1, 0];
-		if (!first || first.kind === "values") return [-1, 0];
+		if (!first || first.kind === "values") return [-1, 0, 0];
 		const file = files.indexOf(first.location.file);
-		return [file < 0 ? files.length : file, first.location.info.begin + first.firstRow * sourceRowBytes(first)];
+		return [file < 0 ? files.length : file, first.location.info.begin + first.firstRow * sourceRowBytes(first), t.copyOf === undefined ? 0 : 1];
 	};
 	const positions = new Map(planned.map((t) => [t, position(t)]));
 	return planned.sort((a, b) => {
 		const [pa, pb] = [positions.get(a)!, positions.get(b)!];
-		return pa[0] - pb[0] || pa[1] - pb[1] || a.name.localeCompare(b.name);
+		return pa[0] - pb[0] || pa[1] - pb[1] || pa[2] - pb[2] || a.name.localeCompare(b.name);
 	});
 }
 

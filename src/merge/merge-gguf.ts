@@ -16,6 +16,8 @@ import { type GgufTypeName } from "../gguf/tensor-types.js";
 import { ModelWeights } from "../safetensors/model-weights.js";
 import { plannedShardTensors } from "../safetensors/planned-shards.js";
 import type { MergePlan } from "./plan-merge.js";
+import { recordGguf, whyNotKept } from "../resume/kept-gguf.js";
+import type { ResumeRecord } from "../resume/resume-record.js";
 
 /** A GGUF file a merge writes: its name in the output folder, plan and layout. */
 export interface MergeGgufFile {
@@ -25,13 +27,15 @@ export interface MergeGgufFile {
 	layout: GgufLayout;
 }
 
-/** A GGUF file a merge wrote. */
+/** A GGUF file a merge wrote (or, resuming, kept: complete from the interrupted merge and checked). */
 export interface WrittenGguf {
 	file: string;
 	type: GgufTypeName;
 	bytes: number;
 	sha256: string;
 	tensors: number;
+	/** Resuming with the file recorded complete: kept, or why it was written again. */
+	resumed?: { kept: true } | { kept: false; reason: string };
 }
 
 /** `<output folder name>-<TYPE>.gguf`, as `moe-merge gguf <folder>` names it. */
@@ -57,48 +61,92 @@ export async function planMergeGguf(plan: MergePlan, outputDir: string, types: r
 	return files;
 }
 
-/** The GGUF files being written into a staging folder, fed by the shard stream. */
-export class MergeGgufWriters {
-	private constructor(private readonly dir: string, private readonly files: MergeGgufFile[], private readonly taps: GgufTap[]) {}
+/** Where a merge's GGUF files are told complete, and (resuming) which ones were. */
+export interface GgufJournal {
+	readonly current: Pick<ResumeRecord, "gguf">;
+	update(change: (record: ResumeRecord) => ResumeRecord): Promise<void>;
+}
 
-	/** Opens each file in `dir` (one left by an interrupted merge is removed: it is written again). */
-	static async open(dir: string, files: MergeGgufFile[]): Promise<MergeGgufWriters> {
-		const taps: GgufTap[] = [];
+/** One GGUF file of the merge: written from the stream (tap), or being checked to be kept from an interrupted merge. */
+type FileState = { file: MergeGgufFile; tap?: GgufTap; check?: Promise<string | undefined>; done?: boolean };
+
+/**
+ * The GGUF files being written into a staging folder, fed by the shard stream. Each one is recorded
+ * in the resume journal once complete (fsynced, hashed), so that a merge killed after it (writing the
+ * side files, the lock) keeps it when resumed instead of writing it again.
+ */
+export class MergeGgufWriters {
+	private constructor(private readonly dir: string, private readonly files: FileState[], private readonly journal: GgufJournal, private readonly signal?: AbortSignal) {}
+
+	/**
+	 * Opens each file in `dir`. A file the journal (taken over from an interrupted merge) records complete
+	 * is checked meanwhile (kept-gguf.ts) and not streamed to; any other one left there is removed and written again.
+	 */
+	static async open(dir: string, files: MergeGgufFile[], journal: GgufJournal, signal?: AbortSignal): Promise<MergeGgufWriters> {
+		const recorded = new Map((journal.current.gguf ?? []).map((g) => [g.name, g]));
+		const planned = new Set(files.map((f) => f.fileName));
+		// Recorded by the interrupted merge but not planned now (another --gguf): not kept.
+		const dropped = [...recorded.keys()].filter((name) => !planned.has(name));
+		if (dropped.length > 0) await journal.update((r) => ({ ...r, gguf: r.gguf?.filter((g) => !dropped.includes(g.name)) }));
+		for (const name of dropped) await rm(join(dir, name), { force: true });
+		const states: FileState[] = [];
 		try {
 			for (const file of files) {
-				const path = join(dir, file.fileName);
-				await rm(path, { force: true });
-				taps.push(new GgufTap(await GgufWriter.open(path, file.layout), file.plan.tensors));
+				const previous = recorded.get(file.fileName);
+				if (previous) {
+					const check = whyNotKept(dir, previous, file.layout, signal);
+					check.catch(() => {}); // awaited by finish(), or abandoned when the merge fails first
+					states.push({ file, check });
+				} else states.push({ file, tap: await openTap(dir, file) });
 			}
 		} catch (error) {
-			await Promise.all(taps.map((t) => t.abort().catch(() => {})));
+			await Promise.all(states.map((s) => s.tap?.abort().catch(() => {})));
 			throw error;
 		}
-		return new MergeGgufWriters(dir, files, taps);
+		return new MergeGgufWriters(dir, states, journal, signal);
 	}
 
-	/** writeShards' tap: every output byte, to every file. */
+	/** writeShards' tap: every output byte, to every file being written. */
 	readonly tap = async (tensor: string, bytes: Uint8Array): Promise<void> => {
-		for (const tap of this.taps) await tap.receive(tensor, bytes);
+		for (const { tap } of this.files) await tap?.receive(tensor, bytes);
 	};
 
 	/** The most encoded bytes any file held at once (a layer's expert stacks). */
 	get maxHeldBytes(): number {
-		return Math.max(0, ...this.taps.map((t) => t.maxHeldBytes));
+		return Math.max(0, ...this.files.map((f) => f.tap?.maxHeldBytes ?? 0));
 	}
 
 	/**
 	 * Once every shard is written: completes each file, reading from the shards what did not stream by
-	 * (a tied model's output.weight; everything when a resumed merge kept shards), fsyncs it.
+	 * (everything when a resumed merge kept shards or a kept GGUF file failed its check), fsyncs it and
+	 * records it complete.
 	 */
 	async finish(): Promise<WrittenGguf[]> {
+		if (this.files.length === 0) return [];
 		const weights = await ModelWeights.open(this.dir);
 		try {
 			const written: WrittenGguf[] = [];
-			for (const [i, tap] of this.taps.entries()) {
-				const file = this.files[i]!;
-				const sha256 = await tap.finish((name) => weights.get(name));
-				written.push({ file: file.fileName, type: file.type, bytes: file.layout.fileBytes, sha256, tensors: file.plan.tensors.length });
+			for (const state of this.files) {
+				const { file } = state;
+				const result = { file: file.fileName, type: file.type, bytes: file.layout.fileBytes, tensors: file.plan.tensors.length };
+				const reason = state.check && (await state.check);
+				if (state.check && reason === undefined) {
+					const sha256 = this.journal.current.gguf!.find((g) => g.name === file.fileName)!.sha256;
+					state.done = true;
+					written.push({ ...result, sha256, resumed: { kept: true } });
+					continue;
+				}
+				if (state.check) {
+					// Out of the record before it is removed: a kill in between leaves no file the record vouches for.
+					await this.journal.update((r) => ({ ...r, gguf: r.gguf?.filter((g) => g.name !== file.fileName) }));
+					await rm(join(this.dir, file.fileName), { force: true });
+					state.tap = await openTap(this.dir, file);
+				}
+				this.signal?.throwIfAborted();
+				const sha256 = await state.tap!.finish((name) => weights.get(name));
+				state.done = true;
+				await this.journal.update((r) => ({ ...r, gguf: [...(r.gguf ?? []).filter((g) => g.name !== file.fileName), recordGguf(file.fileName, file.layout, sha256)] }));
+				written.push({ ...result, sha256, ...(reason !== undefined && { resumed: { kept: false, reason } }) });
 			}
 			return written;
 		} finally {
@@ -106,9 +154,20 @@ export class MergeGgufWriters {
 		}
 	}
 
-	/** Removes the files (the merge failed or was interrupted: a resumed merge writes them again). */
+	/**
+	 * The merge failed or was interrupted: removes the files not complete (a resumed merge writes them
+	 * again); complete ones are left to the caller, who keeps them for a resume or discards the folder.
+	 */
 	async abort(): Promise<void> {
-		await Promise.all(this.taps.map((t) => t.abort().catch(() => {})));
-		await Promise.all(this.files.map((f) => rm(join(this.dir, f.fileName), { force: true })));
+		const unfinished = this.files.filter((f) => !f.done);
+		await Promise.all(unfinished.map((f) => f.tap?.abort().catch(() => {})));
+		await Promise.all(unfinished.filter((f) => f.tap).map((f) => rm(join(this.dir, f.file.fileName), { force: true })));
 	}
+}
+
+/** A new GGUF file (one left by an interrupted merge is removed: it is written again). */
+async function openTap(dir: string, file: MergeGgufFile): Promise<GgufTap> {
+	const path = join(dir, file.fileName);
+	await rm(path, { force: true });
+	return new GgufTap(await GgufWriter.open(path, file.layout), file.plan.tensors);
 }

@@ -67,8 +67,9 @@ export interface MergeOptions extends PlanMergeOptions {
 	keepOnAbort?: boolean;
 	/**
 	 * GGUF files to write beside the shards from the same stream, one per type (`<output name>-<TYPE>.gguf`),
-	 * each byte for byte what `moe-merge gguf` makes of the output. A resumed merge that kept shards
-	 * writes them again from the finished shards.
+	 * each byte for byte what `moe-merge gguf` makes of the output. A resumed merge keeps a file the
+	 * interrupted one completed (same plan, size, header and sha256), and writes the others from the
+	 * finished shards when it kept shards.
 	 */
 	gguf?: GgufTypeName[];
 	/** Called with the GGUF files planned (names, sizes), before writing. */
@@ -124,10 +125,12 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		// Every input by its label (base+lora adapters are inputs of their own), for the resume check.
 		const inputDirs = plan.models.flatMap((m) => [[m.label, m.dir] as const, ...(m.adapter ? [[m.adapter.label, m.adapter.dir] as const] : [])]);
 		const candidate = await chooseCandidate(candidates, job, new Map(inputDirs));
-		const kept = candidate?.record.complete.reduce((sum, c) => sum + c.size, 0) ?? 0;
 		// What llama.cpp cannot take is refused here, before anything is written.
 		const ggufFiles = await planMergeGguf(plan, options.outputDir, options.gguf ?? [], { copyTokenizer: options.copyTokenizer !== false });
 		const ggufBytes = ggufFiles.reduce((sum, f) => sum + f.layout.fileBytes, 0);
+		// What the taken-over folder already holds: its complete shards, and the GGUF files still planned.
+		const planned = new Set(ggufFiles.map((f) => f.fileName));
+		const kept = [...(candidate?.record.complete ?? []), ...(candidate?.record.gguf ?? []).filter((g) => planned.has(g.name)).map((g) => ({ size: g.bytes }))].reduce((sum, c) => sum + c.size, 0);
 		// Folders killed merges left (all but the one resumed) take room the user may want to free.
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
 		const requiredBytes = options.shardSink ? options.shardSink.requiredBytes(plan.shards) : plan.fileBytes + ggufBytes - kept;
@@ -148,10 +151,12 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 			if (nothingToResume) options.onResume?.(nothingToResume);
 			// Once the inputs are hashed, a later resume can recognise an input copied or touched since.
 			hashing.sources.then((sources) => resume.journal.update((r) => withInputHashes(r, sources))).catch(() => {});
-			if (ggufFiles.length > 0) gguf = await MergeGgufWriters.open(staging.path, ggufFiles);
-			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, { ...options, tap: gguf?.tap }, resume);
+			// Also without --gguf: GGUF files a resumed merge's record names are then removed.
+			gguf = await MergeGgufWriters.open(staging.path, ggufFiles, resume.journal, options.signal);
+			const tap = ggufFiles.length > 0 ? gguf.tap : undefined;
+			const { shardHashes, gates, gateWarnings, resumed } = await writeWhileGating(plan, staging.path, { ...options, tap }, resume);
 			options.onGates?.(gates, gateWarnings);
-			const written = gguf ? await gguf.finish() : [];
+			const written = await gguf.finish();
 			const warnings = [...plan.warnings, ...gateWarnings, ...new Set(ggufFiles.flatMap((f) => f.plan.warnings.map((w) => `GGUF: ${w}`)))];
 			const files = await writeSideFiles(plan, staging.path, options, warnings, written);
 			files.push(...written.map((g) => g.file));

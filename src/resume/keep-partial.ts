@@ -5,8 +5,8 @@ import { RESUME_RECORD_NAME, type ResumeJournal, readResumeRecord } from "./resu
 
 /**
  * After an interruption (SIGTERM, SIGINT): keeps in the staging folder what `--resume` continues from,
- * the resume record, the shards it names as complete (written and fsynced before it named them) and
- * the saved router values, and deletes the rest (the shard being written, side files). A folder with
+ * the resume record, the shards and GGUF files it names as complete (written and fsynced before it
+ * named them) and the saved router values, and deletes the rest (the shard being written, side files). A folder with
  * nothing worth keeping (no complete shard, no saved routers) is left to the caller to remove.
  * Returns whether it was kept.
  */
@@ -14,7 +14,8 @@ export async function keepForResume(dir: string, journal: ResumeJournal): Promis
 	await journal.close();
 	const record = await readResumeRecord(dir);
 	if (!record || (record.complete.length === 0 && !record.routers)) return false;
-	await removeAllBut(dir, [RESUME_RECORD_NAME, ...record.complete.map((c) => c.name), ...(record.routers ? [ROUTERS_FILE_NAME] : [])]);
+	const gguf = (record.gguf ?? []).map((g) => g.name);
+	await removeAllBut(dir, [RESUME_RECORD_NAME, ...record.complete.map((c) => c.name), ...(record.routers ? [ROUTERS_FILE_NAME] : []), ...gguf]);
 	return true;
 }
 

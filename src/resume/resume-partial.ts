@@ -66,8 +66,8 @@ export async function chooseCandidate(candidates: readonly ResumeCandidate[], cu
 
 /**
  * In a taken-over staging folder, claims each shard the record names as complete that is still there
- * with its recorded size, and deletes everything else but the saved router values: the shard that
- * was being written, side files (they are written again). The claimed shards' sha256 is checked by verifyClaimedShards, while the
+ * with its recorded size, and deletes everything else but the saved router values and the GGUF files
+ * recorded complete: the shard that was being written, side files (they are written again). The claimed shards' sha256 is checked by verifyClaimedShards, while the
  * merge writes the other shards.
  */
 export async function claimShards(dir: string, recorded: ResumeRecord, current: ResumeRecord): Promise<{ claimed: ResumeRecord["complete"]; rejected: ResumeOutcome["rejected"] }> {
@@ -81,7 +81,8 @@ export async function claimShards(dir: string, recorded: ResumeRecord, current: 
 		else if (size !== entry.size) rejected.push({ name: entry.name, reason: `${size} bytes, ${entry.size} recorded` });
 		else claimed.push(entry);
 	}
-	await removeAllBut(dir, [...claimed.map((c) => c.name), RESUME_RECORD_NAME, ROUTERS_FILE_NAME]);
+	// Complete GGUF files stay too: the merge checks them against its own plan (kept-gguf.ts).
+	await removeAllBut(dir, [...claimed.map((c) => c.name), ...(recorded.gguf ?? []).map((g) => g.name), RESUME_RECORD_NAME, ROUTERS_FILE_NAME]);
 	return { claimed, rejected };
 }
 

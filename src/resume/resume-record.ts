@@ -30,6 +30,16 @@ export interface ResumeRecord {
 	gates?: { summary: unknown; warnings: string[] };
 	/** The file of router values saved with the gates (recorded-routers.ts): its size and sha256. */
 	routers?: { bytes: number; sha256: string };
+	/** GGUF files (`--gguf`) written, fsynced and hashed: a resume keeps each one that still checks out (kept-gguf.ts). */
+	gguf?: RecordedGguf[];
+}
+
+/** A complete GGUF file: its name, size, the sha256 of its planned header (metadata and tensor table) and of the whole file. */
+export interface RecordedGguf {
+	name: string;
+	bytes: number;
+	header: string;
+	sha256: string;
 }
 
 export interface RecordedInput {

@@ -22,8 +22,9 @@ export interface ResumeStart {
 export async function startResume(dir: string, job: ResumeRecord, candidate: ResumeCandidate | undefined, removedEmpty: string[], signal?: AbortSignal, storedElsewhere?: StoredElsewhere): Promise<ResumeStart> {
 	if (!candidate) return { journal: await ResumeJournal.start(dir, job), claimed: new Map() };
 	const { claimed, rejected } = await claimShards(dir, candidate.record, job);
-	const { gates, routers } = candidate.record;
-	const journal = await ResumeJournal.start(dir, { ...job, complete: claimed, ...(gates && { gates }), ...(gates && routers && { routers }) });
+	const { gates, routers, gguf } = candidate.record;
+	// The GGUF files stay recorded unchecked, like the claimed shards: the merge checks them (kept-gguf.ts).
+	const journal = await ResumeJournal.start(dir, { ...job, complete: claimed, ...(gates && { gates }), ...(gates && routers && { routers }), ...(gguf && { gguf }) });
 	const outcome = verifyClaimedShards(dir, claimed, signal, storedElsewhere).then(async ({ kept, failed }) => {
 		const redo = new Set(failed.map((f) => f.name));
 		if (redo.size > 0) await journal.update((r) => ({ ...r, complete: r.complete.filter((c) => !redo.has(c.name)) }));

@@ -96,7 +96,12 @@ function stagingAt(path: string, finalDir: string, options: { overwrite?: boolea
 async function syncTree(dir: string): Promise<void> {
 	for (const name of await readdir(dir)) {
 		if (name.endsWith(".safetensors")) continue;
-		const handle = await open(join(dir, name), "r");
+		// A resume record update may be renaming its temporary file meanwhile (it is fsynced by its writer).
+		const handle = await open(join(dir, name), "r").catch((error: NodeJS.ErrnoException) => {
+			if (error.code === "ENOENT") return undefined;
+			throw error;
+		});
+		if (!handle) continue;
 		try {
 			await handle.sync();
 		} finally {

@@ -62,7 +62,11 @@ const BAD_INPUT: [string, (dir: string) => Promise<void>, RegExp][] = [
 		const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8"));
 		await writeFile(join(dir, "config.json"), JSON.stringify({ ...config, model_type: "gemma" }));
 	}, /model_type gemma has no GGUF description/],
-	["no tokenizer.json", (dir) => rm(join(dir, "tokenizer.json")), /no tokenizer\.json; a GGUF file needs the vocabulary/],
+	["no tokenizer.json and no tokenizer.model", (dir) => rm(join(dir, "tokenizer.json")), /no tokenizer\.json and no tokenizer\.model; a GGUF file needs the vocabulary/],
+	["only a tokenizer.model that is not a SentencePiece model", async (dir) => {
+		await rm(join(dir, "tokenizer.json"));
+		await writeFile(join(dir, "tokenizer.model"), Buffer.from([0x0a, 0x50, 0x0a, 0x03]));
+	}, /tokenizer\.model: not a SentencePiece model: a field of \d+ bytes runs past the end/],
 	["a byte-level vocabulary whose pre-tokenizer llama.cpp does not know", async (dir) => {
 		const json = JSON.parse(await readFile(join(REPO_ROOT, "tests/fixtures/tokenizers/qwen3/tokenizer.json"), "utf8"));
 		// Another split regex: the check text tokenizes differently, so the hash is not in the table.
@@ -72,6 +76,22 @@ const BAD_INPUT: [string, (dir: string) => Promise<void>, RegExp][] = [
 		json.added_tokens = [];
 		await writeFile(join(dir, "tokenizer.json"), JSON.stringify(json));
 	}, /llama\.cpp does not know this vocabulary's pre-tokenizer \(check hash [0-9a-f]{64}\)/],
+	["a dtype that cannot be converted", async (dir) => {
+		// The embeddings' dtype changed in place to another 2-byte type (a space keeps the header's length).
+		const bytes = await readFile(join(dir, "model.safetensors"));
+		const at = bytes.indexOf('"model.embed_tokens.weight":{"dtype":"BF16"');
+		bytes.write('"model.embed_tokens.weight":{"dtype":"I16" ', at);
+		await writeFile(join(dir, "model.safetensors"), bytes);
+	}, /model\.safetensors: tensor model\.embed_tokens\.weight is I16; GGUF conversion reads F32, F16 and BF16 only/],
+	["a tokenizer that is not BPE", async (dir) => {
+		const json = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8"));
+		await writeFile(join(dir, "tokenizer.json"), JSON.stringify({ ...json, model: { ...json.model, type: "WordPiece" } }));
+	}, /tokenizer\.json: a WordPiece tokenizer; llama\.cpp's GGUF vocabularies written here are BPE/],
+	["a token id beyond the embedding", async (dir) => {
+		const json = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8"));
+		json.added_tokens.push({ id: 32005, content: "<extra>", special: true, single_word: false, lstrip: false, rstrip: false, normalized: false });
+		await writeFile(join(dir, "tokenizer.json"), JSON.stringify(json));
+	}, /tokenizer\.json: token id 32005 is beyond the model's 32000 embedding rows/],
 	["a tensor with no GGUF name", async (dir) => {
 		// Renamed in place (same length, so the header stays valid).
 		const bytes = await readFile(join(dir, "model.safetensors"));
@@ -94,6 +114,24 @@ for (const [what, change, message] of BAD_INPUT) {
 		assert.deepEqual(await readdir(join(root, "out")), []);
 	});
 }
+
+test("refused before anything is written: an MoE with an expert missing", async () => {
+	const dir = join(root, "expert-missing");
+	await cp(join(REPO_ROOT, "tests/fixtures/report/mixtral-per-expert"), dir, { recursive: true });
+	// Expert 1's projections of layer 0 renamed in place to expert 7 (same length).
+	const bytes = await readFile(join(dir, "model.safetensors"));
+	for (const w of ["w1", "w2", "w3"]) {
+		const name = `model.layers.0.block_sparse_moe.experts.1.${w}.weight`;
+		bytes.write(name.replace("experts.1.", "experts.7."), bytes.indexOf(name));
+	}
+	await writeFile(join(dir, "model.safetensors"), bytes);
+	await rm(join(root, "out"), { recursive: true, force: true });
+	await mkdir(join(root, "out"));
+	const run = cli("gguf", dir, "-o", join(root, "out", "moe.gguf"));
+	assert.equal(run.status, 1, run.stderr);
+	assert.match(run.stderr, /^error: .*expert-missing: blk\.0\.ffn_\w+_exps\.weight: expert 1 is missing \(the experts found are 0, 2, 7\)$/m);
+	assert.deepEqual(await readdir(join(root, "out")), []);
+});
 
 test("moe-merge verify checks a GGUF file in the folder: header and tensor table against the checkpoint", async () => {
 	const dir = await llamaCopy("verify-gguf");

@@ -6,14 +6,18 @@
  * them; what llama.cpp cannot take is refused before anything is written.
  */
 import assert from "node:assert/strict";
-import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { describe, test } from "node:test";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { tmpdir } from "node:os";
 import { convertToGguf } from "../../src/gguf-convert/convert-to-gguf.js";
 import { FIXTURES, runCli, tempDir, writeRecipe } from "./helpers.js";
 import { folderHashes, makeModels, startCli, whenShardsComplete } from "../resume/helpers.js";
 
 const MODELS = join(FIXTURES, "models");
+const MERGE_THEN_DIE = join(dirname(fileURLToPath(import.meta.url)), "..", "resume", "merge-then-die.js");
 const BASE = join(MODELS, "llama-base");
 const EXPERTS = [{ model: join(MODELS, "llama-expert-a") }, { model: join(MODELS, "llama-expert-b") }, { model: BASE, extra: "noise_scale: 0.05" }];
 
@@ -96,7 +100,7 @@ describe("what llama.cpp cannot take is refused before anything is written", () 
 			await cp(BASE, base, { recursive: true });
 			await rm(join(base, "tokenizer.json"));
 			return [await writeRecipe(dir, { base, experts: EXPERTS }), "--gguf", "f16"];
-		}, /no tokenizer\.json; a GGUF file needs the vocabulary/],
+		}, /no tokenizer\.json and no tokenizer\.model; a GGUF file needs the vocabulary/],
 	];
 	for (const [name, setup, message] of cases) {
 		test(name, async () => {
@@ -111,24 +115,107 @@ describe("what llama.cpp cannot take is refused before anything is written", () 
 	}
 });
 
-test("--resume after a SIGKILL writes the GGUF file again from the shards, kept ones included: the files of an uninterrupted run", async () => {
-	const dir = await tempDir();
-	const models = await makeModels(join(dir, "models"));
-	const recipe = await writeRecipe(dir, { base: models.base, experts: [{ model: models.a }, { model: models.b }], dtype: "bfloat16" });
+describe("--resume with --gguf", () => {
 	const options = ["--out-shard-size", "300KB", "--random-seed", "5", "--gguf", "f16"];
-	// Same folder name (the GGUF's general.name and file name), different parents.
-	const reference = join(dir, "reference", "moe");
-	const uninterrupted = await runCli([recipe, reference, ...options]);
-	assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
-	const out = join(dir, "resumed", "moe");
-	await mkdir(dirname(out));
-	const killed = startCli([recipe, out, ...options], dir);
-	await whenShardsComplete(out, killed.child, 2);
-	killed.child.kill("SIGKILL");
-	await killed.done;
-	assert.ok(await stat(out).then(() => false, () => true), "killed before the end");
-	const resumed = await runCli([recipe, out, ...options, "--resume"]);
-	assert.equal(resumed.code, 0, resumed.stderr);
-	assert.match(resumed.stderr, /resuming .*: [1-9] of \d+ shard\(s\) complete and sha256-checked, kept/);
-	assert.deepEqual(await folderHashes(out), await folderHashes(reference));
+	let dir: string;
+	let recipe: string;
+	/** The files of an uninterrupted run (same folder name: the GGUF's general.name and file name). */
+	let reference: Record<string, string>;
+	before(async () => {
+		dir = await mkdtemp(join(tmpdir(), "moe-merge-gguf-resume-"));
+		const models = await makeModels(join(dir, "models"));
+		recipe = await writeRecipe(dir, { base: models.base, experts: [{ model: models.a }, { model: models.b }], dtype: "bfloat16" });
+		const out = join(dir, "reference", "moe");
+		const uninterrupted = await runCli([recipe, out, ...options]);
+		assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
+		reference = await folderHashes(out);
+	});
+	after(() => rm(dir, { recursive: true, force: true }));
+
+	/** `<dir>/<name>/moe`, its parent created. */
+	async function outputIn(name: string): Promise<string> {
+		await mkdir(join(dir, name));
+		return join(dir, name, "moe");
+	}
+
+	/** Merges with --gguf f16 and dies (SIGKILL, or interrupted as by SIGTERM) once the GGUF file is complete, before the end; returns the partial folder. */
+	async function mergeThenDie(out: string, how: "kill" | "abort"): Promise<string> {
+		const child = spawn(process.execPath, [MERGE_THEN_DIE, recipe, out, "gguf=f16", ...(how === "abort" ? ["abort"] : [])], { cwd: dir, stdio: "inherit" });
+		const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.on("close", (c, s) => r([c, s])));
+		assert.deepEqual([code, signal], how === "kill" ? [null, "SIGKILL"] : [0, null]);
+		assert.ok(await stat(out).then(() => false, () => true), "died before the end");
+		return join(dirname(out), `.moe.moe-merge-partial-${child.pid}`);
+	}
+
+	test("a SIGKILL after 2 shards: the GGUF file is written again from the shards, kept ones included: the files of an uninterrupted run", async () => {
+		const out = await outputIn("killed-early");
+		const killed = startCli([recipe, out, ...options], dir);
+		await whenShardsComplete(out, killed.child, 2);
+		killed.child.kill("SIGKILL");
+		await killed.done;
+		assert.ok(await stat(out).then(() => false, () => true), "killed before the end");
+		const resumed = await runCli([recipe, out, ...options, "--resume"]);
+		assert.equal(resumed.code, 0, resumed.stderr);
+		assert.match(resumed.stderr, /resuming .*: [1-9] of \d+ shard\(s\) complete and sha256-checked, kept/);
+		assert.deepEqual(await folderHashes(out), reference);
+	});
+
+	/** The partial folder of a merge SIGKILLed once its GGUF file was complete, copied for each test that damages it. */
+	let killedComplete: Promise<string> | undefined;
+	async function partialCopy(out: string): Promise<string> {
+		killedComplete ??= outputIn("template").then((template) => mergeThenDie(template, "kill"));
+		const partial = await killedComplete;
+		const copy = join(dirname(out), basename(partial));
+		await cp(partial, copy, { recursive: true });
+		return copy;
+	}
+
+	for (const how of ["kill", "abort"] as const) {
+		test(`${how === "kill" ? "SIGKILL" : "interrupted (as by SIGTERM)"} after the GGUF file was complete: the resume keeps it, not rewritten (same inode, same mtime); the files of an uninterrupted run`, async () => {
+			const out = await outputIn(`complete-${how}`);
+			const partial = await mergeThenDie(out, how);
+			const before = await stat(join(partial, "moe-F16.gguf"));
+			const resumed = await runCli([recipe, out, ...options, "--resume"]);
+			assert.equal(resumed.code, 0, resumed.stderr);
+			assert.match(resumed.stdout, /^kept moe-F16\.gguf \([\d.]+ [KM]B, sha256 [0-9a-f]{64}\): complete from the interrupted merge, size, header and sha256 checked$/m);
+			const after = await stat(join(out, "moe-F16.gguf"));
+			assert.equal(after.ino, before.ino, "the same file");
+			assert.equal(after.mtimeMs, before.mtimeMs, "not written again");
+			assert.deepEqual(await folderHashes(out), reference);
+		});
+	}
+
+	const damages: [string, (file: string) => Promise<void>, RegExp][] = [
+		["truncated", (file) => truncate(file, 5000), /\d+ bytes, \d+ recorded/],
+		["one byte of tensor data changed", (file) => flipByte(file, -100), /sha256 differs from the recorded one/],
+		["one byte of the header changed", (file) => flipByte(file, 40), /its header is not the planned one/],
+	];
+	for (const [damage, harm, reason] of damages) {
+		test(`a complete GGUF file then ${damage}: the resume writes it again, and says why`, async () => {
+			const out = await outputIn(damage.replaceAll(" ", "-"));
+			const partial = await partialCopy(out);
+			await harm(join(partial, "moe-F16.gguf"));
+			const resumed = await runCli([recipe, out, ...options, "--resume"]);
+			assert.equal(resumed.code, 0, resumed.stderr);
+			assert.match(resumed.stdout, new RegExp(`^wrote moe-F16\\.gguf .* again: ${reason.source}$`, "m"));
+			assert.deepEqual(await folderHashes(out), reference);
+		});
+	}
+
+	test("resumed without --gguf: the GGUF file of the interrupted merge is not in the output, which verifies", async () => {
+		const out = await outputIn("without-gguf");
+		await partialCopy(out);
+		const resumed = await runCli([recipe, out, ...options.slice(0, -2), "--resume"]);
+		assert.equal(resumed.code, 0, resumed.stderr);
+		assert.deepEqual((await readdir(out)).filter((n) => n.endsWith(".gguf")), []);
+		const verified = await runCli(["verify", out]);
+		assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+	});
 });
+
+/** Flips one byte of a file, at `at` (from the end when negative). */
+async function flipByte(file: string, at: number): Promise<void> {
+	const bytes = await readFile(file);
+	bytes[at < 0 ? bytes.length + at : at] ^= 0xff;
+	await writeFile(file, bytes);
+}

@@ -8,17 +8,21 @@
  * - a byte-level BPE vocabulary (Llama 3, Qwen, DeepSeek): model "gpt2", the pre-tokenizer name
  *   llama.cpp knows it by (see pre-tokenizer-names.ts), tokens, token types and merges;
  *
+ * - without tokenizer.json, a SentencePiece tokenizer.model (sentencepiece-vocabulary.ts);
+ *
  * then the special tokens, add_bos/add_eos and the chat template (special-vocab.ts). The token list has
  * exactly `vocabSize` entries (the embedding's rows); ids the tokenizer does not use are [PAD<id>].
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ModelError } from "../../errors.js";
 import { type GgufEntry, arr, str } from "../metadata.js";
 import { CHECK_TEXT, KNOWN_PRE_TOKENIZERS, idsAsPythonList } from "./pre-tokenizer-names.js";
+import { sentencePieceModelVocabulary } from "./sentencepiece-vocabulary.js";
 import { specialVocabEntries } from "./special-vocab.js";
+import { llamaVocabulary, looksSpecial, readJson } from "./tokenizer-files.js";
 import { TOKEN_TYPE } from "./token-types.js";
 
 type Json = Record<string, unknown>;
@@ -29,43 +33,22 @@ interface AddedToken {
 	special?: boolean;
 }
 
-/** Tokens the converter marks CONTROL even when not flagged special (does_token_look_special). */
-function looksSpecial(token: string): boolean {
-	return (
-		token === "<pad>" || token === "<mask>" || token === "<2mass>" || token === "[@BOS@]" ||
-		(token.startsWith("<|") && token.endsWith("|>")) ||
-		(token.startsWith("<｜") && token.endsWith("｜>")) ||
-		(token.startsWith("<unused") && token.endsWith(">"))
-	);
-}
-
-async function readJson(file: string, required: boolean): Promise<Json | undefined> {
-	let text: string;
-	try {
-		text = await readFile(file, "utf8");
-	} catch (error) {
-		if (!required && (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-		throw new ModelError(`${file}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { file, cause: error });
-	}
-	try {
-		return JSON.parse(text) as Json;
-	} catch (error) {
-		throw new ModelError(`${file}: not valid JSON: ${(error as Error).message}`, { file, cause: error });
-	}
-}
-
 /** Everything the tokenizer part of the GGUF needs, read (and checked) before any file is written. */
 export async function tokenizerMetadata(dir: string, vocabSize: number, modelConfig: Json): Promise<GgufEntry[]> {
 	const file = join(dir, "tokenizer.json");
 	const json = await readJson(file, false);
-	if (!json) {
-		const hasSpm = await readFile(join(dir, "tokenizer.model")).then(() => true, () => false);
-		throw new ModelError(
-			`${dir}: no tokenizer.json${hasSpm ? " (only tokenizer.model, which moe-merge's GGUF writer does not read yet)" : ""}; a GGUF file needs the vocabulary`,
-			{ file, hint: "add the model's tokenizer.json (transformers writes it with save_pretrained)" },
-		);
-	}
 	const config = (await readJson(join(dir, "tokenizer_config.json"), false)) ?? {};
+	if (!json) {
+		// Only a SentencePiece model: read as the converter reads it; the special tokens then come from the config files.
+		if (await stat(join(dir, "tokenizer.model")).then((s) => s.isFile(), () => false)) {
+			const vocabulary = await sentencePieceModelVocabulary(dir, vocabSize, config);
+			return [...vocabulary, ...(await specialVocabEntries(dir, {}, config, modelConfig, vocabSize))];
+		}
+		throw new ModelError(`${dir}: no tokenizer.json and no tokenizer.model; a GGUF file needs the vocabulary`, {
+			file,
+			hint: "add the model's tokenizer.json or tokenizer.model (transformers writes them with save_pretrained)",
+		});
+	}
 	const model = (json.model ?? {}) as Json;
 	if (model.type !== "BPE" || typeof model.vocab !== "object" || model.vocab === null) {
 		throw new ModelError(`${file}: a ${String(model.type)} tokenizer; llama.cpp's GGUF vocabularies written here are BPE (SentencePiece-style or byte-level)`, { file });
@@ -118,13 +101,7 @@ function sentencePieceVocabulary(vocab: Record<string, number>, added: AddedToke
 		scored.add(id);
 		scores[id] = -rank;
 	});
-	return [
-		str("tokenizer.ggml.model", "llama"),
-		str("tokenizer.ggml.pre", "default"),
-		arr("tokenizer.ggml.tokens", "string", tokens),
-		arr("tokenizer.ggml.scores", "f32", scores),
-		arr("tokenizer.ggml.token_type", "i32", types),
-	];
+	return llamaVocabulary(tokens, scores, types);
 }
 
 async function byteLevelVocabulary(file: string, json: Json, config: Json, vocab: Record<string, number>, added: AddedToken[], model: Json, vocabSize: number): Promise<GgufEntry[]> {
