@@ -16,6 +16,8 @@ export const SHAPES: Record<string, DenseModelShape> = {
 	mistral7b: { modelType: "mistral", hiddenSize: 4096, numLayers: 32, numHeads: 32, numKvHeads: 8, intermediateSize: 14336, vocabSize: 32000 },
 	/** Mistral-7B's layers, 4 of them: a 4x7B merge's memory per layer (what is held is per layer) on ~15 GB of disk. */
 	"mistral7b-4l": { modelType: "mistral", hiddenSize: 4096, numLayers: 4, numHeads: 32, numKvHeads: 8, intermediateSize: 14336, vocabSize: 32000 },
+	/** Llama-2-70B's widths (plan figures only: header-only sparse files). */
+	llama70b: { modelType: "llama", hiddenSize: 8192, numLayers: 80, numHeads: 64, numKvHeads: 8, intermediateSize: 28672, vocabSize: 32000 },
 };
 
 /** 4 experts x 3 prompts: 12 prompts, 235 tokens with the Mistral tokenizer. */

@@ -88,7 +88,11 @@ export function createHubFetch(options: HubFetchOptions): typeof fetch {
 			});
 			const sent = new Headers(headers);
 			if (counted) sent.set("content-length", String(counted.size));
-			const request: RequestInit & { duplex?: "half" } = { ...rest, headers: sent, signal: deadline.signal, ...(counted && { body: counted.stream, duplex: "half" }) };
+			// A streamed body is sent once: undici would otherwise keep a tee of it for a redirect that could
+			// resend it (Fetch's "clone request" unless window is null and redirect "error"), which holds the
+			// whole file in memory as it goes up. LFS upload addresses do not redirect.
+			const streamed = counted && { body: counted.stream, duplex: "half" as const, redirect: "error" as const, window: null };
+			const request: RequestInit & { duplex?: "half" } = { ...rest, headers: sent, signal: deadline.signal, ...streamed };
 			deadline.touch("answer");
 			let response: Response;
 			try {

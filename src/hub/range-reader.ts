@@ -38,6 +38,16 @@ const SMALL_READ = 1 << 20;
 /** Connections open per file: the writer and the gates' forward pass may read one base file at two places. */
 const MAX_CURSORS = 2;
 
+/** One range request fetched ahead (range-prefetch.ts): [start, end) of a file, and how many of its bytes the merge will still read. */
+export interface Piece {
+	reader: RangeReader;
+	start: number;
+	end: number;
+	/** Bytes of planned reads inside the piece not served yet; at 0 the piece is dropped. */
+	remaining: number;
+	data?: Promise<Uint8Array>;
+}
+
 /** One open `Range: bytes=start-` answer, consumed in order. */
 interface Cursor {
 	pos: number;
@@ -64,6 +74,8 @@ export class RangeReader implements ByteReader {
 	private readonly hash = ContentHash.sha256();
 	private hashedTo = 0;
 	private held: { start: number; data: Uint8Array } | undefined;
+	/** Ranges fetched ahead for planned reads (range-prefetch.ts), with what to call when one is dropped. */
+	private readonly pieces = new Map<Piece, () => void>();
 	private queue: Promise<unknown> = Promise.resolve();
 	private uses = 0;
 	/** Where the last read ended: a read continuing it is sequential and goes through an open answer. */
@@ -88,6 +100,29 @@ export class RangeReader implements ByteReader {
 		return this.hashedTo === this.options.size ? "streamed" : "hub-lfs";
 	}
 
+	/** Bytes hashed so far, from the start of the file. */
+	get hashedBytes(): number {
+		return this.hashedTo;
+	}
+
+	/** Fetches `piece` with one range request (hashed as it streams when it continues the hash); planned reads are served from it. */
+	attach(piece: Piece, onRelease: () => void): void {
+		const buffer = new Uint8Array(piece.end - piece.start);
+		piece.data = this.fetchExact(buffer, piece.start).then(() => buffer);
+		piece.data.catch(() => {});
+		this.pieces.set(piece, onRelease);
+	}
+
+	/** Drops a piece: every planned byte in it was read, or the merge stopped. */
+	detach(piece: Piece): void {
+		const release = this.pieces.get(piece);
+		if (!release) return;
+		this.pieces.delete(piece);
+		// The prefetch keeps its list of pieces: the bytes go with the promise.
+		piece.data = undefined;
+		release();
+	}
+
 	read(into: Uint8Array, position: number): Promise<number> {
 		// One read at a time per file: the cursors and the hash are shared.
 		const next = this.queue.then(() => this.readNow(into, position));
@@ -98,13 +133,16 @@ export class RangeReader implements ByteReader {
 	async close(): Promise<void> {
 		for (const cursor of this.cursors.splice(0)) this.closeCursor(cursor);
 		this.dropHeld();
+		for (const piece of [...this.pieces.keys()]) this.detach(piece);
 	}
 
 	private async readNow(into: Uint8Array, position: number): Promise<number> {
 		const end = Math.min(position + into.length, this.options.size);
 		if (end <= position) return 0;
 		let at = position;
-		at += this.fromHeld(into, at, end);
+		at += await this.fromPieces(into, at, end);
+		if (at === end) return end - position;
+		at += this.fromHeld(into.subarray(at - position), at, end);
 		if (at < end && end - at <= SMALL_READ && !this.near(at)) {
 			await this.fetchExact(into.subarray(at - position, end - position), at);
 			this.lastEnd = end;
@@ -125,7 +163,29 @@ export class RangeReader implements ByteReader {
 		return this.cursors.some((c) => ahead(c.pos)) || ahead(this.hashedTo) || ahead(this.lastEnd);
 	}
 
-	/** Copies what the held bytes have of [at, end); returns how many. */
+	/** Copies what the pieces fetched ahead have of [at, end) (waiting for them to arrive); returns how many. */
+	private async fromPieces(into: Uint8Array, position: number, end: number): Promise<number> {
+		let at = position;
+		while (at < end) {
+			let found: Piece | undefined;
+			for (const piece of this.pieces.keys()) {
+				if (piece.start <= at && at < piece.end) {
+					found = piece;
+					break;
+				}
+			}
+			if (!found) break;
+			const data = await found.data!;
+			const n = Math.min(end, found.end) - at;
+			into.set(data.subarray(at - found.start, at - found.start + n), at - position);
+			at += n;
+			found.remaining -= n;
+			if (found.remaining <= 0) this.detach(found);
+		}
+		return at - position;
+	}
+
+	/** Copies what the held bytes have of [at, end) to the start of `into`; returns how many. */
 	private fromHeld(into: Uint8Array, at: number, end: number): number {
 		const held = this.held;
 		if (!held || at < held.start || at >= held.start + held.data.length) return 0;

@@ -94,6 +94,8 @@ export interface RangeReadFile {
 /** The range-read weight files of a model (a WeightSource whose files can be read), for the lock and the transfer figures. */
 export interface RangeWeightSource extends WeightSource {
 	readonly rangeFiles: ReadonlyMap<string, RangeReadFile>;
+	/** The range reader behind an opened file (undefined for a local one): planned reads are fetched ahead through it. */
+	readerOf(file: unknown): RangeReader | undefined;
 }
 
 /**
@@ -104,8 +106,10 @@ export interface RangeWeightSource extends WeightSource {
 export function rangeWeightFiles(context: HubContext, repo: string, commit: string, listing: readonly RepoFile[], dir: string, held: HeldBudget): RangeWeightSource {
 	const byPath = new Map(listing.map((f) => [f.path, f]));
 	const rangeFiles = new Map<string, RangeReadFile>();
+	const readers = new Map<unknown, RangeReader>();
 	return {
 		rangeFiles,
+		readerOf: (file) => readers.get(file),
 		isFile: async (name) => byPath.has(name),
 		list: async () => listing.filter((f) => !f.path.includes("/")).map((f) => f.path).sort(),
 		open: async (name) => {
@@ -126,6 +130,7 @@ export function rangeWeightFiles(context: HubContext, repo: string, commit: stri
 				// No connection waits while the other files open: the first tensor read continues from the header's end.
 				await reader.close();
 				rangeFiles.set(name, { name, size: file.size, sha256: file.sha256, check: () => reader.check, transferred: () => reader.transferred });
+				readers.set(opened, reader);
 				return opened;
 			} catch (error) {
 				await reader.close();

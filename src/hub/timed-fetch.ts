@@ -1,5 +1,6 @@
 import { formatBytes } from "../util/size.js";
 import { HubError } from "./hub-error.js";
+import { StoppableReads } from "./stoppable-reads.js";
 
 /**
  * A request that the fetch wrapper itself ended (a timeout, a body over its limit, a Retry-After too
@@ -36,17 +37,14 @@ export class IdleDeadline {
 	/** Aborts with the caller's signal or when the deadline passes. */
 	readonly signal: AbortSignal;
 	private timer: NodeJS.Timeout | undefined;
-	private rejectExpired: (error: Error) => void = () => {};
-	/** Rejects when the deadline passes; raced against every body read. */
-	readonly expired: Promise<never>;
+	/** The body's reads, each rejected when the deadline passes. */
+	readonly reads = new StoppableReads();
 	error: HubTimeoutError | undefined;
 
 	constructor(
 		private readonly bounds: RequestBounds,
 		parent?: AbortSignal | null,
 	) {
-		this.expired = new Promise<never>((_, reject) => (this.rejectExpired = reject));
-		this.expired.catch(() => {});
 		this.signal = parent ? eitherSignal(parent, this.controller) : this.controller.signal;
 	}
 
@@ -72,7 +70,7 @@ export class IdleDeadline {
 			hint: `the Hub (or HF_ENDPOINT) is slow or not answering; run again (downloads resume), or wait longer per request with ${variable}=${Math.max(60, (timeoutMs / 1000) * 3)} (seconds, now ${timeoutMs / 1000})`,
 		});
 		this.controller.abort(this.error);
-		this.rejectExpired(this.error);
+		this.reads.stop(this.error);
 	}
 }
 
@@ -117,7 +115,7 @@ export function boundedResponse(response: Response, deadline: IdleDeadline, boun
 				deadline.touch("body", received);
 				let step: Awaited<ReturnType<typeof reader.read>>;
 				try {
-					step = await Promise.race([reader.read(), deadline.expired]);
+					step = await deadline.reads.read(reader);
 				} catch (error) {
 					deadline.stop();
 					reader.cancel().catch(() => {});

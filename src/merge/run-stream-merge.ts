@@ -11,6 +11,7 @@ import type { Recipe } from "../recipe/index.js";
 import { VERSION } from "../version.js";
 import type { MergePlan } from "./plan-merge.js";
 import { type MergeOptions, type MergeResult, runMerge } from "./run-merge.js";
+import { prefetchPlan } from "./planned-range-reads.js";
 import { ShardUploads } from "./shard-uploads.js";
 
 export interface StreamMergeOptions extends Omit<MergeOptions, "outputDir" | "shardSink" | "rangeWeights" | "overwrite" | "hub"> {
@@ -53,6 +54,7 @@ export async function runStreamMerge(recipe: Recipe, options: StreamMergeOptions
 	const outputDir = join(workDir, "model");
 	const uploads = new ShardUploads(push, options.onShardUploaded);
 	let plan: MergePlan | undefined;
+	let prefetch: ReturnType<typeof prefetchPlan>;
 	const result = await runMerge(recipe, {
 		...options,
 		hub: context,
@@ -64,13 +66,15 @@ export async function runStreamMerge(recipe: Recipe, options: StreamMergeOptions
 		shardSink: uploads,
 		onPlan: async (p) => {
 			plan = p;
+			// The writer's reads of Hub files, batched and fetched ahead, several at once.
+			prefetch = prefetchPlan(p);
 			await options.onPlan?.(p);
 		},
 		beforeCommit: async (dir) => {
 			await uploads.drain();
 			return (await options.beforeCommit?.(dir)) ?? [];
 		},
-	});
+	}).finally(() => prefetch?.close());
 	const transfer = transferOf(plan);
 	const shardNames = new Set(result.shards);
 	// Shards a resumed merge kept were uploaded by the interrupted run: the Hub must still have them.

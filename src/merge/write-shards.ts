@@ -164,7 +164,7 @@ async function streamPart(
 }
 
 /** The elements of a copy part's source it takes: all, or its rows of the source seen as 2-D. */
-function partElements(part: Extract<TensorPart, { kind: "copy" }>, shape: readonly number[]): { first: number; count: number } {
+export function partElements(part: Extract<TensorPart, { kind: "copy" }>, shape: readonly number[]): { first: number; count: number } {
 	const total = shape.reduce((a, b) => a * b, 1);
 	if (!part.rows) return { first: 0, count: total };
 	const cols = shape[shape.length - 1] ?? 1;

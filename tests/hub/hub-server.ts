@@ -5,10 +5,15 @@
  * different origin, like the Hub's CDN: so the tests can check that the token never goes there.
  * Faults can be injected: a download cut mid-file, a corrupted object, an upload that drops.
  */
+import { createHash } from "node:crypto";
 import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { HubStore, type StoredFile, type StoredRepo, isLfsPath, sha256, storedFile } from "./hub-store.js";
+import { type DiskObject, HubStore, type StoredFile, type StoredRepo, diskFile, isLfsPath, objectSize, sha256, storedFile } from "./hub-store.js";
 
 export interface Account {
 	user: string;
@@ -57,6 +62,9 @@ export class HubServer {
 	/** Objects the last LFS batch asked to upload. */
 	private pendingUploads = new Set<string>();
 
+	/** Where uploaded LFS objects are written (a benchmark's gigabytes); unset: kept in memory. */
+	private spoolDir: string | undefined;
+
 	private constructor() {
 		this.server = createServer((req, res) => {
 			this.handle(req, res).catch((error) => {
@@ -66,8 +74,9 @@ export class HubServer {
 		});
 	}
 
-	static async start(accounts: Record<string, Account> = {}): Promise<HubServer> {
+	static async start(accounts: Record<string, Account> = {}, options: { spoolDir?: string } = {}): Promise<HubServer> {
 		const hub = new HubServer();
+		hub.spoolDir = options.spoolDir;
 		for (const [token, account] of Object.entries(accounts)) hub.accounts.set(token, account);
 		hub.server.listen(0, "127.0.0.1");
 		await once(hub.server, "listening");
@@ -213,9 +222,9 @@ export class HubServer {
 			entries.push({
 				type: "file",
 				oid: file.oid,
-				size: file.data.length,
+				size: file.size,
 				path,
-				...(file.lfs && { lfs: { oid: file.sha256, size: file.data.length, pointerSize: 134 } }),
+				...(file.lfs && { lfs: { oid: file.sha256, size: file.size, pointerSize: 134 } }),
 			});
 		}
 		json(res, 200, entries);
@@ -237,7 +246,7 @@ export class HubServer {
 			res.writeHead(302, {
 				...headers,
 				"X-Linked-Etag": `"${file.sha256}"`,
-				"X-Linked-Size": String(file.data.length),
+				"X-Linked-Size": String(file.size),
 				Location: `${this.lfsUrl}/lfs/${file.sha256}`,
 			});
 			res.end();
@@ -249,7 +258,30 @@ export class HubServer {
 	private serveLfs(req: IncomingMessage, res: ServerResponse, hash: string): void {
 		const data = this.store.lfsObjects.get(hash);
 		if (!data) return json(res, 404, { error: "no such object" });
+		if (!Buffer.isBuffer(data)) return this.serveFile(req, res, data, { ETag: `"${hash}"` });
 		this.serveBytes(req, res, data, hash, { ETag: `"${hash}"` });
+	}
+
+	/** An object on disk, honouring `Range: bytes=a-[b]` (no injected faults). */
+	private serveFile(req: IncomingMessage, res: ServerResponse, object: DiskObject, headers: Record<string, string>): void {
+		const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+		const start = range ? Number(range[1]) : 0;
+		const end = range?.[2] ? Math.min(Number(range[2]), object.size - 1) : object.size - 1;
+		if (start >= object.size) {
+			res.writeHead(416, { ...headers, "Content-Range": `bytes */${object.size}` });
+			return void res.end();
+		}
+		res.writeHead(range ? 206 : 200, {
+			...headers,
+			"Accept-Ranges": "bytes",
+			"Content-Length": String(end + 1 - start),
+			"Content-Type": "application/octet-stream",
+			...(range && { "Content-Range": `bytes ${start}-${end}/${object.size}` }),
+		});
+		if (req.method === "HEAD") return void res.end();
+		const stream = createReadStream(object.path, { start, end });
+		stream.on("data", (chunk) => (this.bytesServed += chunk.length));
+		pipeline(stream, res).catch(() => {});
 	}
 
 	/** The bytes, honouring `Range: bytes=a-[b]`, with the injected faults. */
@@ -356,8 +388,9 @@ export class HubServer {
 			req.socket.destroy();
 			return;
 		}
-		const data = Buffer.from(await readBody(req, true));
-		if (sha256(data) !== oid) return json(res, 400, { error: "sha256 mismatch" });
+		const data = this.spoolDir ? await spool(req, join(this.spoolDir, oid)) : Buffer.from(await readBody(req, true));
+		if (!data) return json(res, 400, { error: "sha256 mismatch" });
+		if (Buffer.isBuffer(data) && sha256(data) !== oid) return json(res, 400, { error: "sha256 mismatch" });
 		this.store.lfsObjects.set(oid, data);
 		this.store.mustGet(id).lfs.add(oid);
 		this.pendingUploads.delete(oid);
@@ -380,8 +413,8 @@ export class HubServer {
 			if (key === "file") files[value.path] = storedFile(value.path, Buffer.from(value.content, value.encoding === "base64" ? "base64" : "utf8"), false);
 			else if (key === "lfsFile") {
 				const data = repo.lfs.has(value.oid) ? this.store.lfsObjects.get(value.oid) : undefined;
-				if (!data || data.length !== value.size) return json(res, 422, { error: `LFS object ${value.oid} for ${value.path} was not uploaded` });
-				files[value.path] = storedFile(value.path, data, true);
+				if (!data || objectSize(data) !== value.size) return json(res, 422, { error: `LFS object ${value.oid} for ${value.path} was not uploaded` });
+				files[value.path] = Buffer.isBuffer(data) ? storedFile(value.path, data, true) : diskFile(data, value.oid);
 			} else if (key === "deletedFile") files[value.path] = null;
 		}
 		const sha = this.store.commit(id, files, branch);
@@ -393,6 +426,30 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 	const text = JSON.stringify(body);
 	res.writeHead(status, { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(text)), ...headers });
 	res.end(text);
+}
+
+/** An upload written to `path` as it arrives and hashed; undefined (and no file) when its sha256 is not its name's. */
+async function spool(req: IncomingMessage, path: string): Promise<DiskObject | undefined> {
+	const hash = createHash("sha256");
+	let size = 0;
+	const temp = `${path}.part`;
+	await pipeline(
+		req,
+		async function* (chunks: AsyncIterable<Buffer>) {
+			for await (const chunk of chunks) {
+				hash.update(chunk);
+				size += chunk.length;
+				yield chunk;
+			}
+		},
+		createWriteStream(temp),
+	);
+	if (hash.digest("hex") !== path.split("/").at(-1)) {
+		await rm(temp, { force: true });
+		return undefined;
+	}
+	await rename(temp, path);
+	return { path, size };
 }
 
 function readBody(req: IncomingMessage): Promise<string>;

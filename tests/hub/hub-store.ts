@@ -1,13 +1,29 @@
 /**
  * The repos of the test hub (tests/hub/hub-server.ts), in memory: commits as whole trees, branches and
- * tags, LFS objects by sha256, with the hashes the real Hub reports (git blob sha1, LFS sha256).
+ * tags, LFS objects by sha256, with the hashes the real Hub reports (git blob sha1, LFS sha256). A
+ * benchmark's objects, too large for memory, can be files on disk instead (DiskObject).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
+/** An LFS object kept in a file rather than in memory (a benchmark's gigabytes of inputs and uploads). */
+export interface DiskObject {
+	path: string;
+	size: number;
+}
+
+export type LfsObject = Buffer | DiskObject;
+
+export function objectSize(object: LfsObject): number {
+	return Buffer.isBuffer(object) ? object.length : object.size;
+}
+
 export interface StoredFile {
+	/** The content; empty when the file is on disk (`onDisk`). */
 	data: Buffer;
+	onDisk?: DiskObject;
+	size: number;
 	lfs: boolean;
 	/** sha256 of the content. */
 	sha256: string;
@@ -49,13 +65,19 @@ export function storedFile(path: string, content: Buffer | string, lfs = isLfsPa
 	const data = Buffer.from(content);
 	const hash = sha256(data);
 	const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${hash}\nsize ${data.length}\n`;
-	return { data, lfs, sha256: hash, oid: gitBlobSha1(lfs ? pointer : data) };
+	return { data, size: data.length, lfs, sha256: hash, oid: gitBlobSha1(lfs ? pointer : data) };
+}
+
+/** An LFS file whose content is the file `object.path` (sha256 known, computed by whoever wrote it). */
+export function diskFile(object: DiskObject, sha256: string): StoredFile {
+	const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${object.size}\n`;
+	return { data: Buffer.alloc(0), onDisk: object, size: object.size, lfs: true, sha256, oid: gitBlobSha1(pointer) };
 }
 
 export class HubStore {
 	readonly repos = new Map<string, StoredRepo>();
 	/** LFS storage (bytes by sha256), as the upload endpoint fills it; which repo has which: StoredRepo.lfs. */
-	readonly lfsObjects = new Map<string, Buffer>();
+	readonly lfsObjects = new Map<string, LfsObject>();
 
 	createRepo(id: string, options: { private?: boolean; gated?: false | "auto" | "manual"; granted?: string[] } = {}): StoredRepo {
 		const repo: StoredRepo = {
@@ -84,7 +106,7 @@ export class HubStore {
 		}
 		for (const file of tree.values()) {
 			if (!file.lfs) continue;
-			this.lfsObjects.set(file.sha256, file.data);
+			this.lfsObjects.set(file.sha256, file.onDisk ?? file.data);
 			repo.lfs.add(file.sha256);
 		}
 		const sha = randomBytes(20).toString("hex");

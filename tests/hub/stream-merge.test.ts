@@ -159,6 +159,27 @@ describe("a merge streamed from the Hub to the Hub (--no-local-copy)", () => {
 		for (const [name, bytes] of local) assert.ok(tree.get(name)?.data.equals(bytes), `${name} equals the local merge's`);
 	});
 
+	it("with --locked, merges when the sources resolve as the recipe's lock says and refuses once a source repo moved", async () => {
+		const dir = await tempDir();
+		const cache = await tempDir();
+		hub.store.createRepo("org/expert-locked");
+		await hub.store.commitFolder("org/expert-locked", ROPE.b);
+		const recipe = await writeRecipe(dir, { name: "locked.yml", base: "org/base", gateMode: "random", experts: [{ model: "org/expert-a" }, { model: "org/expert-locked" }] });
+		const options = (repo: string) => ({ repo, seed: 7, shardSize: 100_000, hub: hubOptions(hub, cache, ALICE), workDir: join(dir, "work") });
+		// The first streamed merge writes the recipe's lock beside it.
+		await runStreamMerge(await loadRecipe(recipe), { ...options("alice/locked-1"), recipeLock: true });
+		const lock = await readFile(join(dir, "locked.lock.json"), "utf8");
+		assert.match(lock, /org\/expert-locked/);
+		await runStreamMerge(await loadRecipe(recipe), { ...options("alice/locked-2"), locked: true });
+		assert.ok(hub.store.tree("alice/locked-2").has("model.safetensors.index.json"));
+		// The source repo gets a new commit with other weights: --locked refuses before anything is uploaded.
+		await hub.store.commitFolder("org/expert-locked", ROPE.a);
+		await assert.rejects(runStreamMerge(await loadRecipe(recipe), { ...options("alice/locked-3"), locked: true }), (error: Error) => /lock/i.test(error.message) && /org\/expert-locked/.test(error.message));
+		const third = hub.store.repos.get("alice/locked-3");
+		assert.ok(!third || third.commits.size === 1, "nothing committed");
+		assert.equal(third?.lfs.size ?? 0, 0, "nothing uploaded");
+	});
+
 	it("computes hidden-state gates from the base read by range requests, equal to a local merge", async () => {
 		const dir = await tempDir();
 		const cache = await tempDir();
