@@ -43,9 +43,9 @@ export async function runMergeCommand(recipeFile: string, output: string | undef
 			const result = await runMerge(recipe, {
 				...planOptionsOf(options),
 				...callbacks,
-				onPlan: async (plan) => {
+				onPlan: async (plan, keptShards) => {
 					await routing?.checkPlan(plan);
-					callbacks.onPlan?.(plan);
+					callbacks.onPlan?.(plan, keptShards);
 				},
 				outputDir,
 				repoId: target?.repo,

@@ -9,10 +9,11 @@ import { partElements } from "./write-shards.js";
  * shard, tensor by tensor, part by part, as write-shards.ts does. The forward pass of hidden gates
  * reads on its own (through the readers' answers).
  */
-export function plannedRangeReads(plan: Pick<MergePlan, "shards" | "tensors" | "weights" | "models">): PlannedRead[] {
+export function plannedRangeReads(plan: Pick<MergePlan, "shards" | "tensors" | "weights" | "models">, skipShards: ReadonlySet<string> = new Set()): PlannedRead[] {
 	const byName = new Map(plan.tensors.map((t) => [t.name, t]));
 	const reads: PlannedRead[] = [];
 	for (const shard of plan.shards) {
+		if (skipShards.has(shard.fileName)) continue;
 		for (const { spec } of shard.tensors) {
 			for (const part of byName.get(spec.name)?.parts ?? []) {
 				if (part.kind !== "copy") continue;
@@ -29,9 +30,13 @@ export function plannedRangeReads(plan: Pick<MergePlan, "shards" | "tensors" | "
 	return reads;
 }
 
-/** Fetches the writer's reads of `plan` ahead (range-prefetch.ts); undefined when no input is range-read. */
-export function prefetchPlan(plan: Pick<MergePlan, "shards" | "tensors" | "weights" | "models">): RangePrefetch | undefined {
-	const reads = plannedRangeReads(plan);
+/**
+ * Fetches the writer's reads of `plan` ahead (range-prefetch.ts), but for the shards in `skipShards`
+ * (a resumed merge's kept ones: if one fails its check after all, its reads go the readers' own way);
+ * undefined when no input is range-read.
+ */
+export function prefetchPlan(plan: Pick<MergePlan, "shards" | "tensors" | "weights" | "models">, skipShards?: ReadonlySet<string>): RangePrefetch | undefined {
+	const reads = plannedRangeReads(plan, skipShards);
 	if (reads.length === 0) return undefined;
 	const prefetch = new RangePrefetch(reads);
 	prefetch.start();

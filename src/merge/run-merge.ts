@@ -38,7 +38,8 @@ export interface MergeOptions extends PlanMergeOptions {
 	onProgress?: (progress: WriteProgress) => void;
 	/** Called once the plan is made, before writing (warnings, sizes). */
 	/** Called once the plan is made, before anything is written; a rejection stops the merge there. */
-	onPlan?: (plan: MergePlan) => void | Promise<void>;
+	/** `keptShards`: with `resume`, the shards the interrupted merge completed (kept unless their check fails). */
+	onPlan?: (plan: MergePlan, keptShards: ReadonlySet<string>) => void | Promise<void>;
 	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
 	onGates?: (gates: GateSummary, warnings: string[]) => void;
 	signal?: AbortSignal;
@@ -135,7 +136,7 @@ export async function runMerge(recipe: Recipe, options: MergeOptions): Promise<M
 		const leftovers = (await findAbandonedPartials(options.outputDir)).filter((p) => p.path !== candidate?.path);
 		const requiredBytes = options.shardSink ? options.shardSink.requiredBytes(plan.shards) : plan.fileBytes + ggufBytes - kept;
 		await checkOutputTarget(options.outputDir, { overwrite: options.overwrite, requiredBytes, leftovers, inputs: inputDirs.map(([, dir]) => dir) });
-		await options.onPlan?.(plan);
+		await options.onPlan?.(plan, new Set((candidate?.record.complete ?? []).map((c) => c.name)));
 		if (ggufFiles.length > 0) options.onGgufPlan?.(ggufFiles);
 		// Inputs are hashed for the lock on other cores while the output is written; --locked needs them first.
 		const hashing = hashInputs(plan, { copyTokenizer: options.copyTokenizer !== false });

@@ -64,11 +64,12 @@ export async function runStreamMerge(recipe: Recipe, options: StreamMergeOptions
 		rangeWeights: true,
 		repoId: target.repo,
 		shardSink: uploads,
-		onPlan: async (p) => {
+		onPlan: async (p, keptShards) => {
 			plan = p;
-			// The writer's reads of Hub files, batched and fetched ahead, several at once.
-			prefetch = prefetchPlan(p);
-			await options.onPlan?.(p);
+			// The writer's reads of Hub files, batched and fetched ahead, several at once (not those of
+			// shards a resumed merge keeps: already on the Hub).
+			prefetch = prefetchPlan(p, keptShards);
+			await options.onPlan?.(p, keptShards);
 		},
 		beforeCommit: async (dir) => {
 			await uploads.drain();

@@ -32,6 +32,16 @@ async function localMerge(recipeFile: string, out: string, cache: string): Promi
 	return files;
 }
 
+/** Bytes asked for by ranges with both ends ("bytes=a-b"), as the prefetch asks. */
+function boundedRangeBytes(requests: { range?: string }[]): number {
+	let bytes = 0;
+	for (const { range } of requests) {
+		const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
+		if (m) bytes += Number(m[2]) - Number(m[1]) + 1;
+	}
+	return bytes;
+}
+
 describe("a merge streamed from the Hub to the Hub (--no-local-copy)", () => {
 	it("reads the experts with range requests, uploads each shard, and commits files byte-equal to a local merge, once", async () => {
 		const dir = await tempDir();
@@ -152,11 +162,17 @@ describe("a merge streamed from the Hub to the Hub (--no-local-copy)", () => {
 		hub.takeRequests();
 		const resumed = await runCli([...args, "--resume"], { env });
 		assert.equal(resumed.code, 0, resumed.stderr);
-		const puts = hub.takeRequests().filter((r) => r.path.startsWith("/lfs-upload/"));
+		const resumedRequests = hub.takeRequests();
+		const puts = resumedRequests.filter((r) => r.path.startsWith("/lfs-upload/"));
 		assert.ok(!puts.some((r) => r.path.endsWith(first)), "the uploaded shard is not uploaded again");
 		assert.ok(JSON.parse(resumed.stdout).resumed?.kept.includes(shards[0]), resumed.stdout);
 		const tree = hub.store.tree("alice/killed");
 		for (const [name, bytes] of local) assert.ok(tree.get(name)?.data.equals(bytes), `${name} equals the local merge's`);
+		// The kept shard's input bytes are not fetched ahead again: fewer bytes asked for than by a whole run.
+		const whole = await runCli([hubRecipe, "--push-to-hub", "alice/killed-whole", "--no-local-copy", "--random-seed", "7", "--out-shard-size", "100K", "--json"], { env });
+		assert.equal(whole.code, 0, whole.stderr);
+		const wholeBytes = boundedRangeBytes(hub.takeRequests());
+		assert.ok(boundedRangeBytes(resumedRequests) < wholeBytes, `resumed run asked for ${boundedRangeBytes(resumedRequests)} bytes by range, a whole run ${wholeBytes}`);
 	});
 
 	it("with --locked, merges when the sources resolve as the recipe's lock says and refuses once a source repo moved", async () => {
