@@ -79,13 +79,14 @@ type FileState = { file: MergeGgufFile; tap?: GgufTap; check?: Promise<string | 
 export class MergeGgufWriters {
 	private constructor(
 		private readonly dir: string, private readonly files: FileState[], private readonly journal: GgufJournal,
-		private readonly engine: ComputeEngine, private readonly signal?: AbortSignal,
+		private readonly engine: ComputeEngine | undefined, private readonly signal?: AbortSignal,
 	) {}
 
 	/**
 	 * Opens each file in `dir`. A file the journal (taken over from an interrupted merge) records complete
 	 * is checked meanwhile (kept-gguf.ts) and not streamed to; any other one left there is removed and written again.
-	 * One compute engine encodes the tensor data of all of them.
+	 * One compute engine encodes the tensor data of all of them (none without files: a merge without
+	 * --gguf opens this only to remove what a resumed merge's record names).
 	 */
 	static async open(dir: string, files: MergeGgufFile[], journal: GgufJournal, signal?: AbortSignal): Promise<MergeGgufWriters> {
 		const recorded = new Map((journal.current.gguf ?? []).map((g) => [g.name, g]));
@@ -95,7 +96,7 @@ export class MergeGgufWriters {
 		if (dropped.length > 0) await journal.update((r) => ({ ...r, gguf: r.gguf?.filter((g) => !dropped.includes(g.name)) }));
 		for (const name of dropped) await rm(join(dir, name), { force: true });
 		const states: FileState[] = [];
-		const engine = await ComputeEngine.create();
+		const engine = files.length > 0 ? await ComputeEngine.create() : undefined;
 		try {
 			for (const file of files) {
 				const previous = recorded.get(file.fileName);
@@ -103,11 +104,11 @@ export class MergeGgufWriters {
 					const check = whyNotKept(dir, previous, file.layout, signal);
 					check.catch(() => {}); // awaited by finish(), or abandoned when the merge fails first
 					states.push({ file, check });
-				} else states.push({ file, tap: await openTap(dir, file, engine) });
+				} else states.push({ file, tap: await openTap(dir, file, engine!) });
 			}
 		} catch (error) {
 			await Promise.all(states.map((s) => s.tap?.abort().catch(() => {})));
-			await engine.close();
+			await engine?.close();
 			throw error;
 		}
 		return new MergeGgufWriters(dir, states, journal, engine, signal);
@@ -129,10 +130,7 @@ export class MergeGgufWriters {
 	 * records it complete.
 	 */
 	async finish(): Promise<WrittenGguf[]> {
-		if (this.files.length === 0) {
-			await this.engine.close();
-			return [];
-		}
+		if (this.files.length === 0) return [];
 		const weights = await ModelWeights.open(this.dir);
 		try {
 			const written: WrittenGguf[] = [];
@@ -150,7 +148,7 @@ export class MergeGgufWriters {
 					// Out of the record before it is removed: a kill in between leaves no file the record vouches for.
 					await this.journal.update((r) => ({ ...r, gguf: r.gguf?.filter((g) => g.name !== file.fileName) }));
 					await rm(join(this.dir, file.fileName), { force: true });
-					state.tap = await openTap(this.dir, file, this.engine);
+					state.tap = await openTap(this.dir, file, this.engine!);
 				}
 				this.signal?.throwIfAborted();
 				const sha256 = await state.tap!.finish((name) => weights.get(name));
@@ -161,7 +159,7 @@ export class MergeGgufWriters {
 			return written;
 		} finally {
 			await weights.close();
-			await this.engine.close();
+			await this.engine?.close();
 		}
 	}
 
@@ -172,7 +170,7 @@ export class MergeGgufWriters {
 	async abort(): Promise<void> {
 		const unfinished = this.files.filter((f) => !f.done);
 		await Promise.all(unfinished.map((f) => f.tap?.abort().catch(() => {})));
-		await this.engine.close();
+		await this.engine?.close();
 		await Promise.all(unfinished.filter((f) => f.tap).map((f) => rm(join(this.dir, f.file.fileName), { force: true })));
 	}
 }
