@@ -36,9 +36,11 @@ export interface MergeOptions extends PlanMergeOptions {
 	/** Copy the base model's tokenizer files (default true). */
 	copyTokenizer?: boolean;
 	onProgress?: (progress: WriteProgress) => void;
-	/** Called once the plan is made, before writing (warnings, sizes). */
-	/** Called once the plan is made, before anything is written; a rejection stops the merge there. */
-	/** `keptShards`: with `resume`, the shards the interrupted merge completed (kept unless their check fails). */
+	/**
+	 * Called once the plan is made, before anything is written (warnings, sizes); a rejection stops the
+	 * merge there. `keptShards`: with `resume`, the shards the interrupted merge completed (kept unless
+	 * their check fails).
+	 */
 	onPlan?: (plan: MergePlan, keptShards: ReadonlySet<string>) => void | Promise<void>;
 	/** Called once the routers are known: with hidden-state gates, after the forward pass, which runs while the shards are written. */
 	onGates?: (gates: GateSummary, warnings: string[]) => void;
