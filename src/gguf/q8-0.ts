@@ -5,10 +5,12 @@
  * tests/gguf/). The SIMD kernel (src/kernels/quantize.wat, run by ComputeEngine.encode) writes the
  * tensor data; this is its plain twin, which the tests compare it with.
  */
+import { Q8_0_BLOCK_BYTES, Q8_0_VALUES } from "../kernels/encode-range.js";
 import { f16BitsFromF32Bits } from "../safetensors/float-kernels.js";
 
-export const Q8_0_BLOCK = 32;
-export const Q8_0_BYTES = 34;
+/** Values per block and bytes per block: the kernel's sizes (encode-range.ts), one definition. */
+export const Q8_0_BLOCK = Q8_0_VALUES;
+export const Q8_0_BYTES = Q8_0_BLOCK_BYTES;
 
 /** Plain reference: quantizes src.length / 32 blocks of `src` into `dst`. */
 export function quantizeQ8_0Reference(src: Float32Array, dst: Uint8Array): void {

@@ -15,7 +15,7 @@ import {
 	CONTROL_BYTES, DTYPE_CODE, ERROR, ERROR_TEXT_BYTE, ERROR_TEXT_LENGTH, JobKind, KIND, NEXT_TASK, PACK_SCRATCH_BYTES,
 	PARAMS, PIECE_OFFSET, REMAINING, SEQ, TASKS, type KernelExports, type QuantizeExports, type WorkerInit,
 } from "./protocol.js";
-import { ENCODE_TARGET, type EncodeTarget, encodeRange, encodedBytes } from "./encode-range.js";
+import { ENCODE_TARGET, type EncodeTarget, Q8_0_VALUES, encodeRange, encodedBytes } from "./encode-range.js";
 import { enableRelaxedSimd, kernelsModule, quantizeModule, relaxedSimdSupported } from "./wasm-modules.js";
 
 export interface KernelInfo {
@@ -428,7 +428,7 @@ export class ComputeEngine {
 		if (bpe === undefined) return Promise.reject(new TypeError(`encode: dtype must be F32, F16 or BF16, got ${String(srcDtype)}`));
 		if (!Object.hasOwn(ENCODE_TARGET, target)) return Promise.reject(new TypeError(`encode: target must be F32, F16, BF16 or Q8_0, got ${String(target)}`));
 		const code = ENCODE_TARGET[target];
-		if (!Number.isSafeInteger(count) || count < 0 || (code === ENCODE_TARGET.Q8_0 && count % 32 !== 0)) return Promise.reject(new RangeError(`encode: bad count ${count} for ${target}`));
+		if (!Number.isSafeInteger(count) || count < 0 || (code === ENCODE_TARGET.Q8_0 && count % Q8_0_VALUES !== 0)) return Promise.reject(new RangeError(`encode: bad count ${count} for ${target}`));
 		const outBytes = encodedBytes(code, count);
 		if (src.byteLength < count * bpe || dst.byteLength < outBytes) {
 			return Promise.reject(new RangeError(`encode: ${count} ${srcDtype} values as ${target} need ${count * bpe} bytes in and ${outBytes} out, got ${src.byteLength} and ${dst.byteLength}`));
