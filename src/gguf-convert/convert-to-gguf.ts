@@ -18,7 +18,7 @@ import { readGgufHeader } from "../gguf/read-gguf.js";
 import { type GgufEntry, str, u32 } from "../gguf/metadata.js";
 import { type GgufSourceTensors, type PlannedGgufTensor, planGgufTensors, sourceRowBytes } from "../gguf/plan-gguf.js";
 import { GGUF_TENSOR_TYPES, type GgufTypeName } from "../gguf/tensor-types.js";
-import { TensorDataBuffers, writeTensorData } from "../gguf/tensor-data.js";
+import { writeTensorsData } from "../gguf/tensor-data.js";
 import { ComputeEngine } from "../kernels/engine.js";
 import { tokenizerMetadata } from "../gguf/tokenizer/tokenizer-metadata.js";
 
@@ -26,6 +26,10 @@ type Json = Record<string, unknown>;
 
 /** ggml's quantization format version (GGML_QUANT_VERSION), written by the converter in every file. */
 const GGML_QUANT_VERSION = 2;
+
+/** The GGUF file's staging buffers: three, so that two can be on their way to disk (and the hash) while one is encoded into. */
+const STAGING_BUFFERS = 3;
+const STAGING_BYTES = 16 << 20;
 
 export interface GgufFileOptions {
 	type: GgufTypeName;
@@ -94,7 +98,7 @@ export interface ConvertToGgufOptions extends GgufFileOptions {
 	overwrite?: boolean;
 	/** Source bytes converted so far, of `total`. */
 	onProgress?: (done: number, total: number) => void;
-	/** Stops between tensors; the partial file is removed. */
+	/** Stops between blocks of rows; the partial file is removed. */
 	signal?: AbortSignal;
 }
 
@@ -118,20 +122,19 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 		const total = plan.tensors.reduce((sum, t) => sum + t.parts.reduce((s, p) => s + (p.kind === "source" ? p.rows * sourceRowBytes(p) : 0), 0), 0);
 		let done = 0;
 		const engine = await ComputeEngine.create();
-		const writer = await GgufWriter.open(temp, layout).catch(async (error) => {
+		// The file's staging buffers are the engine's memory: the workers encode straight into them.
+		const staging = engine.stagingBuffers(STAGING_BUFFERS, STAGING_BYTES);
+		const writer = await GgufWriter.open(temp, layout, { buffers: staging.buffers }).catch(async (error) => {
 			await engine.close();
 			throw error;
 		});
 		let sha256: string;
 		try {
-			const buffers = new TensorDataBuffers(engine);
-			for (const tensor of plan.tensors) {
+			await writeTensorsData(writer, plan.tensors, engine, (bytes) => {
 				options.signal?.throwIfAborted();
-				await writeTensorData(writer, tensor, buffers, (bytes) => {
-					done += bytes;
-					options.onProgress?.(done, total);
-				});
-			}
+				done += bytes;
+				options.onProgress?.(done, total);
+			});
 			sha256 = await writer.finish();
 			// The header as a reader sees it (cheap: no tensor data is read) before the file takes its name.
 			const check = await readGgufHeader(temp);
@@ -142,6 +145,7 @@ export async function convertToGguf(dir: string, options: ConvertToGgufOptions):
 			await rm(temp, { force: true });
 			throw error;
 		} finally {
+			await staging.release();
 			await engine.close();
 		}
 		return { file: options.output, bytes: layout.fileBytes, sha256, tensors: plan.tensors.length, warnings: plan.warnings };

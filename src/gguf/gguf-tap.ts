@@ -13,12 +13,12 @@
  * What does not stream by (the shards a resumed merge kept) is read from the finished shards by
  * finish(). The sha256 is the writer's, computed as it goes.
  */
-import type { ComputeEngine, RawBuffer } from "../kernels/engine.js";
+import type { ComputeEngine } from "../kernels/engine.js";
 import { dtypeBytes } from "../safetensors/dtype.js";
 import type { TensorLocation } from "../safetensors/model-weights.js";
 import type { GgufWriter } from "./gguf-writer.js";
 import type { PlannedGgufTensor, SourceSlice } from "./plan-gguf.js";
-import { TensorDataBuffers, permuteRows, sourceDtype, writeTensorData } from "./tensor-data.js";
+import { encodeInto, permuteRows, sourceDtype, writeTensorsData } from "./tensor-data.js";
 import { tensorBytes } from "./tensor-types.js";
 
 /** Where rows of a streamed safetensors tensor go: part `part` of GGUF tensor `tensor`. */
@@ -38,9 +38,6 @@ interface Incoming {
 	carried: number;
 }
 
-/** Chunks the stream may run ahead of the GGUF file (each in the engine's memory until handled). */
-const IN_FLIGHT = 3;
-
 export class GgufTap {
 	private readonly routes = new Map<string, Route[]>();
 	/** Encoded bytes that arrived before their place in the file, by `tensor/part`: a buffer of the part's size. */
@@ -52,15 +49,11 @@ export class GgufTap {
 	maxHeldBytes = 0;
 	private cursor = { tensor: 0, part: 0, filled: 0 };
 	private incoming?: Incoming;
-	/** Where bytes appended at once are encoded (GgufWriter.write copies them): the engine's memory, no copy out. */
-	private scratch?: RawBuffer;
 	/**
 	 * Held parts' buffers once written, by size, for the next ones: every layer holds parts of the same
 	 * sizes, so memory stays at what one layer holds instead of waiting for the garbage collector.
 	 */
 	private readonly pool = new Map<number, Uint8Array[]>();
-	/** Chunks received and not yet handled (each settles after the one before). */
-	private readonly inFlight: Promise<void>[] = [];
 	private failure?: unknown;
 
 	/** `engine` encodes the tensor data (ComputeEngine.encode); the caller closes it. */
@@ -79,33 +72,21 @@ export class GgufTap {
 	}
 
 	/**
-	 * Bytes of safetensors tensor `name`, in order, as the stream writes them (any chunk size). They are
-	 * copied into the engine's memory and handled behind (encoded on the workers there, then appended or
-	 * held), in order, while the stream goes on; it waits only while IN_FLIGHT chunks are pending.
+	 * Bytes of safetensors tensor `name`, in order, as the stream writes them (any chunk size): encoded
+	 * by the engine's workers straight into the GGUF writer's staging buffers (or held), before this
+	 * resolves, so that the stream may reuse them at once. Bytes in the engine's memory (the stream's
+	 * staging buffers: MergeGgufWriters.stagingBuffers) are encoded where they are; others are copied in.
 	 */
 	async receive(name: string, bytes: Uint8Array): Promise<void> {
 		if (this.failure !== undefined) throw this.failure;
-		// A tensor no GGUF tensor takes (rotary inv_freq) is not copied.
+		// A tensor no GGUF tensor takes (rotary inv_freq) is skipped.
 		if (bytes.length === 0 || !this.routes.has(name)) return;
-		const copy = this.engine.rawBuffer(bytes.length);
-		copy.bytes.set(bytes);
-		const previous = this.inFlight.at(-1) ?? Promise.resolve();
-		const task = previous
-			.then(() => this.receiveNow(name, copy.bytes))
-			.finally(() => copy.release())
-			.catch((error) => {
-				this.failure ??= error;
-				throw this.failure;
-			});
-		task.catch(() => {}); // seen by the next receive or by finish
-		this.inFlight.push(task);
-		if (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
-	}
-
-	/** Every chunk received so far handled (rejects with the first failure). */
-	private async settle(): Promise<void> {
-		while (this.inFlight.length > 0) await this.inFlight.shift();
-		if (this.failure !== undefined) throw this.failure;
+		try {
+			await this.receiveNow(name, bytes);
+		} catch (error) {
+			this.failure ??= error;
+			throw this.failure;
+		}
 	}
 
 	private async receiveNow(name: string, bytes: Uint8Array): Promise<void> {
@@ -136,29 +117,22 @@ export class GgufTap {
 	 * stream by, read through `locate` (the finished shards), then closes the file; returns its sha256.
 	 */
 	async finish(locate: (name: string) => TensorLocation, onBytes?: (sourceBytes: number) => void): Promise<string> {
-		await this.settle();
+		if (this.failure !== undefined) throw this.failure;
 		await this.drain();
 		if (this.cursor.part !== 0 || this.cursor.filled !== 0) {
 			const tensor = this.tensors[this.cursor.tensor]!;
 			throw new Error(`${this.path}: bug: the stream ended inside GGUF tensor ${tensor.name}`);
 		}
 		if (this.heldBytes !== 0 || this.permuting.size !== 0) throw new Error(`${this.path}: bug: ${this.heldBytes} bytes still held when the stream ended`);
-		await this.scratch?.release();
-		this.scratch = undefined;
-		const buffers = new TensorDataBuffers(this.engine);
-		try {
-			for (const tensor of this.tensors.slice(this.cursor.tensor)) {
-				const parts = tensor.parts.map((p) => (p.kind === "source" ? { ...p, location: locate(p.location.info.name) } : p));
-				await writeTensorData(this.writer, { ...tensor, parts }, buffers, onBytes);
-			}
-		} finally {
-			await buffers.release();
-		}
+		const rest = this.tensors.slice(this.cursor.tensor).map((tensor) => ({
+			...tensor,
+			parts: tensor.parts.map((p) => (p.kind === "source" ? { ...p, location: locate(p.location.info.name) } : p)),
+		}));
+		await writeTensorsData(this.writer, rest, this.engine, onBytes);
 		return this.writer.finish();
 	}
 
 	async abort(): Promise<void> {
-		await Promise.allSettled(this.inFlight);
 		await this.writer.abort();
 	}
 
@@ -185,9 +159,9 @@ export class GgufTap {
 			const dtype = sourceDtype(slice);
 			const size = tensorBytes(tensor.type, n);
 			if (tensor.permuteHeads === undefined) {
-				// Bytes written at once are encoded into a reused buffer, held ones into their part's buffer.
+				// Bytes at the file's place are encoded into it, ones that came early into their part's held buffer.
 				if (!this.atCursor(route)) await this.engine.encode(rows, dtype, tensor.type.kernel, n, this.holdInto(route, size));
-				else await this.deliver(route, await this.encodeAtOnce(rows, dtype, tensor, n));
+				else await this.appendEncoded(rows, dtype, tensor, n);
 				continue;
 			}
 			// A q/k projection is permuted whole (as `moe-merge gguf` does): its rows are gathered first, as they came.
@@ -202,23 +176,20 @@ export class GgufTap {
 			const permuted = this.engine.rawBuffer(gathered.bytes.length);
 			try {
 				permuteRows(gathered.bytes, permuted.bytes, slice.rows, inc.rowBytes, tensor.permuteHeads);
-				await this.deliver(route, await this.encodeAtOnce(permuted.bytes, dtype, tensor, slice.rows * slice.cols));
+				const count = slice.rows * slice.cols;
+				if (this.atCursor(route)) await this.appendEncoded(permuted.bytes, dtype, tensor, count);
+				else await this.engine.encode(permuted.bytes, dtype, tensor.type.kernel, count, this.holdInto(route, tensorBytes(tensor.type, count)));
 			} finally {
 				await permuted.release();
 			}
 		}
 	}
 
-	/** `count` values encoded into the scratch buffer (valid until the next call). */
-	private async encodeAtOnce(raw: Uint8Array, dtype: ReturnType<typeof sourceDtype>, tensor: PlannedGgufTensor, count: number): Promise<Uint8Array> {
-		const size = tensorBytes(tensor.type, count);
-		if ((this.scratch?.bytes.length ?? 0) < size) {
-			await this.scratch?.release();
-			this.scratch = this.engine.rawBuffer(size);
-		}
-		const out = this.scratch!.bytes.subarray(0, size);
-		await this.engine.encode(raw, dtype, tensor.type.kernel, count, out);
-		return out;
+	/** `count` values of the part at the file's cursor, encoded into the file (encodeInto), then what was held for the parts after it. */
+	private async appendEncoded(raw: Uint8Array, dtype: ReturnType<typeof sourceDtype>, tensor: PlannedGgufTensor, count: number): Promise<void> {
+		await encodeInto(this.writer, this.engine, raw, dtype, tensor.type, count);
+		this.advance(tensorBytes(tensor.type, count));
+		await this.drain();
 	}
 
 	private encode(tensor: PlannedGgufTensor, values: Float32Array): Uint8Array {
@@ -229,16 +200,6 @@ export class GgufTap {
 
 	private atCursor(route: Route): boolean {
 		return route.tensor === this.cursor.tensor && route.part === this.cursor.part;
-	}
-
-	/** Appends encoded bytes of a part if the file is at that point, else holds them. */
-	private async deliver(route: Route, bytes: Uint8Array): Promise<void> {
-		if (!this.atCursor(route)) {
-			this.holdInto(route, bytes.length).set(bytes);
-			return;
-		}
-		await this.append(bytes);
-		await this.drain();
 	}
 
 	/** The next `size` bytes of a held part's buffer (taken from the pool or allocated at the part's first bytes). */
@@ -260,7 +221,12 @@ export class GgufTap {
 
 	private async append(bytes: Uint8Array): Promise<void> {
 		await this.writer.write(bytes);
-		this.cursor.filled += bytes.length;
+		this.advance(bytes.length);
+	}
+
+	/** `n` bytes of the part at the cursor were written: moves on to the next part once it is complete. */
+	private advance(n: number): void {
+		this.cursor.filled += n;
 		const tensor = this.tensors[this.cursor.tensor]!;
 		if (this.cursor.filled === this.partBytes(tensor, this.cursor.part)) {
 			this.cursor = tensor.parts.length > this.cursor.part + 1 ? { tensor: this.cursor.tensor, part: this.cursor.part + 1, filled: 0 } : { tensor: this.cursor.tensor + 1, part: 0, filled: 0 };

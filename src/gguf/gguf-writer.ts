@@ -14,8 +14,9 @@ export class GgufWriter {
 
 	private constructor(readonly layout: GgufLayout, private readonly file: SequentialFileWriter) {}
 
-	static async open(path: string, layout: GgufLayout): Promise<GgufWriter> {
-		const file = await SequentialFileWriter.open(path, { sha256: true });
+	/** `buffers`: the caller's staging buffers (SequentialFileWriter's option), e.g. the compute engine's, to encode into with reserve/commit. */
+	static async open(path: string, layout: GgufLayout, options: { buffers?: readonly Uint8Array[] } = {}): Promise<GgufWriter> {
+		const file = await SequentialFileWriter.open(path, { sha256: true, buffers: options.buffers });
 		try {
 			await file.append(layout.header);
 		} catch (error) {
@@ -38,13 +39,41 @@ export class GgufWriter {
 
 	/** Appends bytes of the current tensor (they may complete it and start no other). */
 	async write(bytes: Uint8Array): Promise<void> {
+		this.check(bytes.length);
+		await this.file.append(bytes);
+		await this.advance(bytes.length);
+	}
+
+	/**
+	 * Staging space for the current tensor's next bytes, to fill in place and commit(): at most `max`
+	 * bytes, never past the tensor's end, at least 1 (less than asked at the end of a staging buffer).
+	 */
+	reserve(max: number): Uint8Array {
+		return this.file.reserve(Math.min(max, this.currentOrThrow().bytes - this.filled));
+	}
+
+	/** Marks `n` bytes of the last reserve() as filled. */
+	async commit(n: number): Promise<void> {
+		this.check(n);
+		await this.file.commit(n);
+		await this.advance(n);
+	}
+
+	private currentOrThrow(): PlacedTensor {
 		const tensor = this.current;
 		if (!tensor) throw new Error(`${this.path}: bug: tensor data written past the last tensor`);
-		if (this.filled + bytes.length > tensor.bytes) {
-			throw new Error(`${this.path}: bug: ${this.filled + bytes.length} bytes written for ${tensor.name}, which has ${tensor.bytes}`);
-		}
-		await this.file.append(bytes);
-		this.filled += bytes.length;
+		return tensor;
+	}
+
+	private check(n: number): void {
+		const tensor = this.currentOrThrow();
+		if (this.filled + n > tensor.bytes) throw new Error(`${this.path}: bug: ${this.filled + n} bytes written for ${tensor.name}, which has ${tensor.bytes}`);
+	}
+
+	/** `n` bytes of the current tensor were handed over: pads and moves on once it is complete. */
+	private async advance(n: number): Promise<void> {
+		const tensor = this.current!;
+		this.filled += n;
 		if (this.filled === tensor.bytes) {
 			await this.file.append(new Uint8Array(padding(tensor.bytes, this.layout.alignment)));
 			this.tensorIndex++;

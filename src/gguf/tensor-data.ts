@@ -1,24 +1,28 @@
 /**
- * Streams the data of planned GGUF tensors into a GgufWriter: each source slice is read a block of
- * rows at a time into the compute engine's shared memory, encoded there to the tensor's type by the
- * engine's workers (WebAssembly SIMD) and appended; reading, encoding and writing of consecutive
- * blocks overlap, and the writer's disk writes (and hashing, on its thread) run behind. A q/k projection is read whole and its
- * rows permuted for llama.cpp's rope as raw bytes before encoding (a row permutation commutes with
- * converting or quantizing rows). Memory: two blocks of rows (or one q/k projection) and two
- * encoded, whatever the model's size.
+ * Streams the data of planned GGUF tensors into a GgufWriter, one pipeline across all of them: source
+ * rows are read a block at a time into the compute engine's shared memory, several blocks ahead, and
+ * the engine's workers (WebAssembly SIMD) encode each block straight into the writer's staging buffers
+ * when those are the engine's too (encodeInto), which the writer then writes to disk (and hashes, on its
+ * thread) behind. The main thread only starts reads and encodes: reading, encoding, writing and hashing
+ * all overlap, also from one tensor to the next. A q/k projection's rows are permuted for llama.cpp's rope
+ * a block of whole heads at a time, as raw bytes before encoding (a row permutation commutes with converting
+ * or quantizing rows). Memory: READ_AHEAD blocks, whatever the model's size.
  */
 import type { ComputeEngine, LinearDType, RawBuffer } from "../kernels/engine.js";
 import { dtypeBytes } from "../safetensors/dtype.js";
 import type { GgufWriter } from "./gguf-writer.js";
 import { type PlannedGgufTensor, type SourceSlice } from "./plan-gguf.js";
-import { tensorBytes } from "./tensor-types.js";
+import { type GgufTensorType, tensorBytes } from "./tensor-types.js";
 
-/** Source bytes read per step. */
+/** Source bytes read per block. */
 const STEP_BYTES = 16 << 20;
+/** Blocks read ahead of the one being encoded (each a read buffer): reads stay queued while the disk or cache serves them. */
+const READ_AHEAD = 3;
 
 /**
  * Rows of a [rows, cols] matrix of `rowBytes` bytes each, permuted as the converter's
  * LlamaModel.permute(w, heads) (reshape(heads, 2, half, cols).swapaxes(1, 2)): from `src` into `dst`.
+ * Heads are independent: a block of whole heads is permuted on its own.
  */
 export function permuteRows(src: Uint8Array, dst: Uint8Array, rows: number, rowBytes: number, heads: number): void {
 	const half = rows / heads / 2;
@@ -39,91 +43,120 @@ export function sourceDtype(slice: SourceSlice): LinearDType {
 	return slice.location.info.dtype as LinearDType;
 }
 
-async function readRows(slice: SourceSlice, firstRow: number, rows: number, buffer: Uint8Array): Promise<Uint8Array> {
-	const { location, cols } = slice;
-	const bytes = dtypeBytes(location.info.dtype);
-	const raw = buffer.subarray(0, rows * cols * bytes);
-	await location.file.read(location.info, (slice.firstRow + firstRow) * cols * bytes, raw.length, raw);
-	return raw;
+/**
+ * `count` values of `src` (raw `dtype` bytes) encoded as `type` into the writer's current tensor: into its
+ * staging space in place (no copy when that space is the engine's memory), a staging buffer's worth at a
+ * time. At a buffer's end too small for one block (a Q8_0 block straddling it), that block goes by copy.
+ */
+export async function encodeInto(writer: GgufWriter, engine: ComputeEngine, src: Uint8Array, dtype: LinearDType, type: GgufTensorType, count: number): Promise<void> {
+	const inBytes = dtypeBytes(dtype);
+	for (let at = 0; at < count; ) {
+		const view = writer.reserve(tensorBytes(type, count - at));
+		const blocks = Math.floor(view.length / type.typeSize);
+		const n = Math.max(1, blocks) * type.blockSize;
+		const input = src.subarray(at * inBytes, (at + n) * inBytes);
+		if (blocks > 0) {
+			const out = view.subarray(0, tensorBytes(type, n));
+			await engine.encode(input, dtype, type.kernel, n, out);
+			await writer.commit(out.length);
+		} else {
+			const out = new Uint8Array(type.typeSize);
+			await engine.encode(input, dtype, type.kernel, n, out);
+			await writer.write(out);
+		}
+		at += n;
+	}
+}
+
+/** One step of the pipeline: a block of a source part's rows, or a computed part. */
+type Block =
+	| { kind: "rows"; tensor: PlannedGgufTensor; slice: SourceSlice; firstRow: number; rows: number }
+	| { kind: "values"; tensor: PlannedGgufTensor; values: Float32Array };
+
+/** Each part in blocks of rows of at most STEP_BYTES (whole heads for a permuted q/k projection). */
+function* blocksOf(tensors: readonly PlannedGgufTensor[]): Generator<Block> {
+	for (const tensor of tensors) {
+		for (const part of tensor.parts) {
+			if (part.kind === "values") {
+				yield { kind: "values", tensor, values: part.values };
+				continue;
+			}
+			const rowBytes = part.cols * dtypeBytes(part.location.info.dtype);
+			const unit = tensor.permuteHeads !== undefined ? part.rows / tensor.permuteHeads : 1;
+			if (!Number.isInteger(unit)) throw new Error(`${tensor.name}: cannot permute ${part.rows} rows for ${tensor.permuteHeads} heads`);
+			const step = unit * Math.max(1, Math.floor(STEP_BYTES / (rowBytes * unit)));
+			for (let row = 0; row < part.rows; row += step) yield { kind: "rows", tensor, slice: part, firstRow: row, rows: Math.min(step, part.rows - row) };
+		}
+	}
+}
+
+/** Bytes of a block's source rows. */
+function blockBytes(block: Extract<Block, { kind: "rows" }>): number {
+	return block.rows * block.slice.cols * dtypeBytes(block.slice.location.info.dtype);
 }
 
 /**
- * The engine and the shared-memory buffers reused from tensor to tensor (grown when a bigger block
- * comes); release() gives them back.
+ * Writes `tensors`' data, in order, into `writer` (whose next bytes are the first tensor's). `onBytes`
+ * hears of source bytes done. The engine's buffers it takes are given back when it returns or throws.
  */
-export class TensorDataBuffers {
-	/** Two read buffers, taken in turn: one is read into while the other is encoded. */
-	private reads: RawBuffer[] = [];
-	/** Two encode buffers, taken in turn: one is encoded into while the other is written. */
-	private encoded: RawBuffer[] = [];
-
-	constructor(readonly engine: ComputeEngine) {}
-
-	/** Read buffers of at least `bytes` each. */
-	readBuffers(bytes: number): Uint8Array[] {
-		if ((this.reads[0]?.bytes.length ?? 0) < bytes) {
-			for (const r of this.reads) void r.release();
-			this.reads = [this.engine.rawBuffer(bytes), this.engine.rawBuffer(bytes)];
-		}
-		return this.reads.map((r) => r.bytes);
+export async function writeTensorsData(writer: GgufWriter, tensors: readonly PlannedGgufTensor[], engine: ComputeEngine, onBytes?: (sourceBytes: number) => void): Promise<void> {
+	const blocks = [...blocksOf(tensors)];
+	const largest = Math.max(0, ...blocks.map((b) => (b.kind === "rows" ? blockBytes(b) : 0)));
+	if (largest === 0) {
+		for (const block of blocks) if (block.kind === "values") await writeValues(writer, block.tensor, block.values);
+		return;
 	}
-
-	/** Encode buffers of at least `bytes` each. */
-	encodeBuffers(bytes: number): Uint8Array[] {
-		if ((this.encoded[0]?.bytes.length ?? 0) < bytes) {
-			for (const r of this.encoded) void r.release();
-			this.encoded = [this.engine.rawBuffer(bytes), this.engine.rawBuffer(bytes)];
+	const slots: RawBuffer[] = [...Array(READ_AHEAD)].map(() => engine.rawBuffer(largest));
+	const permuted = blocks.some((b) => b.kind === "rows" && b.tensor.permuteHeads !== undefined) ? engine.rawBuffer(largest) : undefined;
+	/** Reads in flight, by block index (each into slot index % READ_AHEAD). */
+	const reads = new Map<number, Promise<Uint8Array>>();
+	let issued = 0;
+	const readAhead = (done: number) => {
+		for (; issued < blocks.length && issued < done + READ_AHEAD; issued++) {
+			const block = blocks[issued]!;
+			if (block.kind !== "rows") continue;
+			const read = readRows(block, slots[issued % READ_AHEAD]!.bytes);
+			read.catch(() => {}); // awaited in its turn; an earlier failure comes first
+			reads.set(issued, read);
 		}
-		return this.encoded.map((r) => r.bytes);
-	}
-
-	async release(): Promise<void> {
-		await Promise.all([...this.reads, ...this.encoded].map((r) => r.release()));
-		this.reads = [];
-		this.encoded = [];
+	};
+	try {
+		for (let i = 0; i < blocks.length; i++) {
+			readAhead(i);
+			const block = blocks[i]!;
+			if (block.kind === "values") {
+				await writeValues(writer, block.tensor, block.values);
+				continue;
+			}
+			let raw = await reads.get(i)!;
+			reads.delete(i);
+			const { tensor, slice } = block;
+			if (tensor.permuteHeads !== undefined) {
+				const rowBytes = raw.length / block.rows;
+				const out = permuted!.bytes.subarray(0, raw.length);
+				permuteRows(raw, out, block.rows, rowBytes, (tensor.permuteHeads * block.rows) / slice.rows);
+				raw = out;
+			}
+			await encodeInto(writer, engine, raw, sourceDtype(slice), tensor.type, block.rows * slice.cols);
+			onBytes?.(raw.length);
+		}
+	} finally {
+		await Promise.allSettled(reads.values());
+		await Promise.all([...slots, ...(permuted ? [permuted] : [])].map((s) => s.release()));
 	}
 }
 
-export async function writeTensorData(writer: GgufWriter, tensor: PlannedGgufTensor, buffers: TensorDataBuffers, onBytes?: (sourceBytes: number) => void): Promise<void> {
-	const type = tensor.type;
-	for (const part of tensor.parts) {
-		if (part.kind === "values") {
-			const out = new Uint8Array(tensorBytes(type, part.values.length));
-			type.encode(part.values, out);
-			await writer.write(out);
-			continue;
-		}
-		const rowBytes = part.cols * dtypeBytes(part.location.info.dtype);
-		const step = tensor.permuteHeads !== undefined ? part.rows : Math.max(1, Math.floor(STEP_BYTES / rowBytes));
-		const blockRows = Math.min(step, part.rows);
-		const reads = buffers.readBuffers(blockRows * rowBytes);
-		const encoded = buffers.encodeBuffers(tensorBytes(type, blockRows * part.cols));
-		const dtype = sourceDtype(part);
-		// Three stages at once: block i + 1 is read while block i is encoded (on the workers) and block
-		// i - 1 written (copied into the writer, which writes to disk behind). Buffers go in turns of two:
-		// a block's read buffer is read into again once it is encoded, its encode buffer once it is written.
-		let turn = 0;
-		let next: Promise<Uint8Array> | undefined = readRows(part, 0, blockRows, reads[0]!);
-		let written: Promise<void> = Promise.resolve();
-		for (let row = 0; row < part.rows; row += step) {
-			const rows = Math.min(step, part.rows - row);
-			let raw = await next!;
-			const out = encoded[turn]!.subarray(0, tensorBytes(type, rows * part.cols));
-			turn = 1 - turn;
-			next = row + step < part.rows ? readRows(part, row + step, Math.min(step, part.rows - row - step), reads[turn]!) : undefined;
-			next?.catch(() => {}); // awaited next turn; a failure of an earlier stage comes first
-			if (tensor.permuteHeads !== undefined) {
-				// The whole part is one block: the other read buffer is free.
-				const permuted = reads[turn]!.subarray(0, raw.length);
-				permuteRows(raw, permuted, rows, rowBytes, tensor.permuteHeads);
-				raw = permuted;
-			}
-			const encoding = buffers.engine.encode(raw, dtype, type.kernel, rows * part.cols, out);
-			encoding.catch(() => {}); // awaited below, after the previous block's write
-			await written;
-			await encoding;
-			written = writer.write(out).then(() => onBytes?.(rows * rowBytes));
-		}
-		await written;
-	}
+async function readRows(block: Extract<Block, { kind: "rows" }>, buffer: Uint8Array): Promise<Uint8Array> {
+	const { location, cols } = block.slice;
+	const bytes = dtypeBytes(location.info.dtype);
+	const raw = buffer.subarray(0, blockBytes(block));
+	await location.file.read(location.info, (block.slice.firstRow + block.firstRow) * cols * bytes, raw.length, raw);
+	return raw;
+}
+
+/** A computed part (a few values: rope factors), encoded here. */
+async function writeValues(writer: GgufWriter, tensor: PlannedGgufTensor, values: Float32Array): Promise<void> {
+	const out = new Uint8Array(tensorBytes(tensor.type, values.length));
+	tensor.type.encode(values, out);
+	await writer.write(out);
 }

@@ -110,6 +110,9 @@ class Packed implements PackedLinear {
 	) {}
 }
 
+/** The address alignment O_DIRECT needs of a buffer (a page). */
+const STAGING_ALIGNMENT = 4096;
+
 /** Atomics.waitAsync (ES2024; the project's lib is ES2023). */
 const waitAsync = (Atomics as unknown as {
 	waitAsync(array: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
@@ -483,6 +486,22 @@ export class ComputeEngine {
 		};
 		this.#rawBlocks.set(raw, block);
 		return raw;
+	}
+
+	/**
+	 * `count` buffers of `bytes` each (a multiple of 4096), each starting on a 4096-byte boundary of the
+	 * shared memory: staging buffers an O_DIRECT file writer takes (SequentialFileWriter's `buffers`), so
+	 * that encode() writes into them in place and the disk reads them from there. One rawBuffer underneath.
+	 */
+	stagingBuffers(count: number, bytes: number): { buffers: Uint8Array[]; release(): Promise<void> } {
+		if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes % STAGING_ALIGNMENT !== 0) {
+			throw new RangeError(`stagingBuffers: ${count} buffers of ${bytes} bytes (a positive multiple of ${STAGING_ALIGNMENT})`);
+		}
+		const raw = this.rawBuffer(count * bytes + STAGING_ALIGNMENT);
+		// The memory itself starts on a page: an offset that is a multiple of 4096 is an aligned address.
+		const start = (STAGING_ALIGNMENT - (raw.bytes.byteOffset % STAGING_ALIGNMENT)) % STAGING_ALIGNMENT;
+		const buffers = [...Array(count).keys()].map((i) => raw.bytes.subarray(start + i * bytes, start + (i + 1) * bytes));
+		return { buffers, release: () => raw.release() };
 	}
 
 	#freeRawIfUnused(block: RawBlock): void {

@@ -17,6 +17,7 @@ import { ComputeEngine } from "../kernels/engine.js";
 import { ModelWeights } from "../safetensors/model-weights.js";
 import { plannedShardTensors } from "../safetensors/planned-shards.js";
 import type { MergePlan } from "./plan-merge.js";
+import type { ShardTap } from "./write-shards.js";
 import { recordGguf, whyNotKept } from "../resume/kept-gguf.js";
 import type { ResumeRecord } from "../resume/resume-record.js";
 
@@ -85,7 +86,7 @@ type FileState = { file: MergeGgufFile; tap?: GgufTap; check?: Promise<string | 
 export class MergeGgufWriters {
 	private constructor(
 		private readonly dir: string, private readonly files: FileState[], private readonly journal: GgufJournal,
-		private readonly engine: ComputeEngine | undefined, private readonly signal?: AbortSignal,
+		private readonly engine: Engine | undefined, private readonly signal?: AbortSignal,
 	) {}
 
 	/**
@@ -102,7 +103,7 @@ export class MergeGgufWriters {
 		if (dropped.length > 0) await journal.update((r) => ({ ...r, gguf: r.gguf?.filter((g) => !dropped.includes(g.name)) }));
 		for (const name of dropped) await rm(join(dir, name), { force: true });
 		const states: FileState[] = [];
-		const engine = files.length > 0 ? await ComputeEngine.create() : undefined;
+		const engine = files.length > 0 ? await openEngine() : undefined;
 		try {
 			for (const file of files) {
 				const previous = recorded.get(file.fileName);
@@ -114,16 +115,21 @@ export class MergeGgufWriters {
 			}
 		} catch (error) {
 			await Promise.all(states.map((s) => s.tap?.abort().catch(() => {})));
-			await engine?.close();
+			await closeEngine(engine);
 			throw error;
 		}
 		return new MergeGgufWriters(dir, states, journal, engine, signal);
 	}
 
-	/** writeShards' tap: every output byte, to every file being written. */
-	readonly tap = async (tensor: string, bytes: Uint8Array): Promise<void> => {
-		for (const { tap } of this.files) await tap?.receive(tensor, bytes);
-	};
+	/** writeShards' tap: every output byte, to every file being written, taken in the engine's memory where the shards are staged. */
+	get tap(): ShardTap {
+		return {
+			receive: async (tensor, bytes) => {
+				for (const { tap } of this.files) await tap?.receive(tensor, bytes);
+			},
+			stagingBuffers: this.engine?.shardStaging.buffers,
+		};
+	}
 
 	/**
 	 * Once every shard is written: completes each file, reading from the shards what did not stream by
@@ -160,7 +166,7 @@ export class MergeGgufWriters {
 			return written;
 		} finally {
 			await weights.close();
-			await this.engine?.close();
+			await closeEngine(this.engine);
 		}
 	}
 
@@ -171,14 +177,45 @@ export class MergeGgufWriters {
 	async abort(): Promise<void> {
 		const unfinished = this.files.filter((f) => !f.done);
 		await Promise.all(unfinished.map((f) => f.tap?.abort().catch(() => {})));
-		await this.engine?.close();
+		await closeEngine(this.engine);
 		await Promise.all(unfinished.filter((f) => f.tap).map((f) => rm(join(this.dir, f.file.fileName), { force: true })));
 	}
 }
 
+/**
+ * The compute engine that encodes the GGUF files, and staging buffers in its memory: the shard writers'
+ * (the tap encodes their bytes where they are written) and each GGUF file's (encoded into in place).
+ */
+interface Engine {
+	compute: ComputeEngine;
+	shardStaging: Staging;
+	/** Each open GGUF file's staging buffers. */
+	fileStaging: Staging[];
+}
+
+type Staging = ReturnType<ComputeEngine["stagingBuffers"]>;
+
+const STAGING_BYTES = 16 << 20;
+/** Two for the shard writers (as their own), three per GGUF file (encoding into one while two are written). */
+const SHARD_STAGING_BUFFERS = 2;
+const FILE_STAGING_BUFFERS = 3;
+
+async function openEngine(): Promise<Engine> {
+	const compute = await ComputeEngine.create();
+	return { compute, shardStaging: compute.stagingBuffers(SHARD_STAGING_BUFFERS, STAGING_BYTES), fileStaging: [] };
+}
+
+async function closeEngine(engine: Engine | undefined): Promise<void> {
+	if (!engine) return;
+	await Promise.all([engine.shardStaging, ...engine.fileStaging].map((s) => s.release()));
+	await engine.compute.close();
+}
+
 /** A new GGUF file (one left by an interrupted merge is removed: it is written again). */
-async function openTap(dir: string, file: MergeGgufFile, engine: ComputeEngine): Promise<GgufTap> {
+async function openTap(dir: string, file: MergeGgufFile, engine: Engine): Promise<GgufTap> {
 	const path = join(dir, file.fileName);
 	await rm(path, { force: true });
-	return new GgufTap(await GgufWriter.open(path, file.layout), file.plan.tensors, engine);
+	const staging = engine.compute.stagingBuffers(FILE_STAGING_BUFFERS, STAGING_BYTES);
+	engine.fileStaging.push(staging);
+	return new GgufTap(await GgufWriter.open(path, file.layout, { buffers: staging.buffers }), file.plan.tensors, engine.compute);
 }

@@ -26,14 +26,22 @@ export interface WriteShardsOptions {
 	/** Awaited after each shard written is fsynced and hashed (the resume record notes it). */
 	onShardWritten?: (shard: ShardPlan, sha256: string) => Promise<void>;
 	/** Sees every tensor's output bytes, in order, before they are committed (GGUF files written from the same stream). */
-	tap?: (tensor: string, bytes: Uint8Array) => Promise<void>;
+	tap?: ShardTap;
+}
+
+/** What sees a merge's output bytes as they are written (MergeGgufWriters). */
+export interface ShardTap {
+	/** Bytes of tensor `name`, in order; they may change once this resolves. */
+	receive(tensor: string, bytes: Uint8Array): Promise<void>;
+	/** Staging buffers for the shard writers (SequentialFileWriter's `buffers`): the tap's memory, so it takes the bytes where they are written. */
+	stagingBuffers?: readonly Uint8Array[];
 }
 
 /** What a tensor's bytes are written through: the shard writer, or the same with a tap. */
 type TensorSink = Pick<ShardWriter, "reserve" | "commit" | "write" | "bytesWritten">;
 
 /** The shard writer with `tap` shown each chunk of tensor `name` before it is committed. */
-function tapped(writer: ShardWriter, name: string, tap: NonNullable<WriteShardsOptions["tap"]>): TensorSink {
+function tapped(writer: ShardWriter, name: string, tap: ShardTap): TensorSink {
 	let reserved: Uint8Array = new Uint8Array(0);
 	return {
 		get bytesWritten() {
@@ -44,11 +52,11 @@ function tapped(writer: ShardWriter, name: string, tap: NonNullable<WriteShardsO
 			return reserved;
 		},
 		async commit(n: number) {
-			await tap(name, reserved.subarray(0, n));
+			await tap.receive(name, reserved.subarray(0, n));
 			await writer.commit(n);
 		},
 		async write(chunk: Uint8Array) {
-			await tap(name, chunk);
+			await tap.receive(name, chunk);
 			await writer.write(chunk);
 		},
 	};
@@ -82,7 +90,7 @@ export async function writeShards(options: WriteShardsOptions): Promise<Map<stri
 
 	for (const shard of options.shards) {
 		if (options.done?.has(shard.fileName)) continue;
-		const writer = await ShardWriter.create(options.dir, shard, undefined, { sha256: true });
+		const writer = await ShardWriter.create(options.dir, shard, undefined, { sha256: true, buffers: options.tap?.stagingBuffers });
 		try {
 			for (const { spec } of shard.tensors) {
 				const tensor = byName.get(spec.name);

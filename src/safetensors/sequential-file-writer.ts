@@ -7,6 +7,13 @@ import { Sha256Stream } from "./sha256-thread.js";
 export interface SequentialFileWriterOptions {
 	/** Bytes per staging buffer (two are used); a multiple of 4096. Default 16 MiB. */
 	bufferBytes?: number;
+	/**
+	 * The caller's own staging buffers instead (two or more, of one size, a multiple of 4096, each starting
+	 * on a 4096-byte boundary of a SharedArrayBuffer): the compute engine's memory, say, so that its workers
+	 * encode straight into them (StagingBuffers). With more than two, that many minus one can be on their way
+	 * to disk while one is filled. The writer never frees them; they are free again once it is finished or aborted.
+	 */
+	buffers?: readonly Uint8Array[];
 	/** Write with O_DIRECT where the OS and file system allow it ("auto", the default), never (false). */
 	direct?: "auto" | false;
 	/** Fail if the file exists (default true). */
@@ -18,7 +25,7 @@ export interface SequentialFileWriterOptions {
 const DEFAULT_BUFFER_BYTES = 16 << 20;
 
 /**
- * Writes one file front to back through two page-aligned staging buffers: callers fill one buffer
+ * Writes one file front to back through page-aligned staging buffers (two, or the caller's): callers fill one buffer
  * (in place, with reserve/commit, or by copy with append) while the other is being written.
  *
  * Why O_DIRECT: on the VMs our users run (and the one we measure on), buffered writes of a
@@ -31,10 +38,11 @@ export class SequentialFileWriter {
 	readonly path: string;
 	private handle: FileHandle;
 	private directIo: boolean;
-	private readonly buffers: Uint8Array[];
-	private readonly pending: (Promise<void> | undefined)[] = [undefined, undefined];
+	private readonly buffers: readonly Uint8Array[];
+	/** Each buffer's write in flight. */
+	private readonly pending: (Promise<void> | undefined)[];
 	/** Each buffer's hashing in flight (the buffer is reused once it is written and hashed). */
-	private readonly hashing: (Promise<void> | undefined)[] = [undefined, undefined];
+	private readonly hashing: (Promise<void> | undefined)[];
 	private current = 0;
 	private fill = 0;
 	/** File position of the start of the current buffer. */
@@ -45,28 +53,30 @@ export class SequentialFileWriter {
 	private digest?: string;
 	private closed = false;
 
-	private constructor(path: string, handle: FileHandle, direct: boolean, bufferBytes: number, sha256: boolean) {
+	private constructor(path: string, handle: FileHandle, direct: boolean, buffers: readonly Uint8Array[], sha256: boolean) {
 		this.path = path;
 		if (sha256) this.hash = new Sha256Stream();
 		this.handle = handle;
 		this.directIo = direct;
-		this.buffers = [allocateAligned(bufferBytes), allocateAligned(bufferBytes)];
+		this.buffers = buffers;
+		this.pending = buffers.map(() => undefined);
+		this.hashing = buffers.map(() => undefined);
 	}
 
 	static async open(path: string, options: SequentialFileWriterOptions = {}): Promise<SequentialFileWriter> {
-		const bufferBytes = options.bufferBytes ?? DEFAULT_BUFFER_BYTES;
-		if (bufferBytes <= 0 || bufferBytes % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`bufferBytes must be a positive multiple of ${DIRECT_IO_ALIGNMENT}`);
+		const buffers = options.buffers ?? allocateBuffers(options.bufferBytes ?? DEFAULT_BUFFER_BYTES);
+		checkBuffers(buffers);
 		const flags = constants.O_WRONLY | constants.O_CREAT | (options.exclusive === false ? constants.O_TRUNC : constants.O_EXCL);
 		const O_DIRECT = (constants as Record<string, number>).O_DIRECT;
 		if (options.direct !== false && O_DIRECT) {
 			try {
-				return new SequentialFileWriter(path, await open(path, flags | O_DIRECT), true, bufferBytes, options.sha256 === true);
+				return new SequentialFileWriter(path, await open(path, flags | O_DIRECT), true, buffers, options.sha256 === true);
 			} catch (error) {
 				// EINVAL: the file system does not do O_DIRECT (tmpfs). Anything else is real: report it.
 				if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
 			}
 		}
-		return new SequentialFileWriter(path, await open(path, flags), false, bufferBytes, options.sha256 === true);
+		return new SequentialFileWriter(path, await open(path, flags), false, buffers, options.sha256 === true);
 	}
 
 	/** The file's sha256 (hex), once finished, when asked for. */
@@ -140,9 +150,9 @@ export class SequentialFileWriter {
 		const full = this.current;
 		this.startWrite(full, this.buffers[full].length);
 		this.base += this.buffers[full].length;
-		this.current = 1 - full;
+		this.current = (full + 1) % this.buffers.length;
 		this.fill = 0;
-		// The other buffer may still be on its way to disk (and the hash): wait before it is filled again.
+		// The next buffer may still be on its way to disk (and the hash): wait before it is filled again.
 		await this.pending[this.current];
 		await this.hashing[this.current];
 		this.throwIfFailed();
@@ -185,5 +195,21 @@ export class SequentialFileWriter {
 
 	private throwIfFailed(): void {
 		if (this.failure !== undefined) throw this.failure;
+	}
+}
+
+function allocateBuffers(bytes: number): Uint8Array[] {
+	if (bytes <= 0 || bytes % DIRECT_IO_ALIGNMENT !== 0) throw new Error(`bufferBytes must be a positive multiple of ${DIRECT_IO_ALIGNMENT}`);
+	return [allocateAligned(bytes), allocateAligned(bytes)];
+}
+
+/** Staging buffers as O_DIRECT and the hash thread take them. */
+function checkBuffers(buffers: readonly Uint8Array[]): void {
+	const size = buffers[0]?.length ?? 0;
+	if (buffers.length < 2) throw new Error("SequentialFileWriter: at least two staging buffers are needed");
+	for (const b of buffers) {
+		if (b.length !== size || size % DIRECT_IO_ALIGNMENT !== 0 || b.byteOffset % DIRECT_IO_ALIGNMENT !== 0 || !(b.buffer instanceof SharedArrayBuffer)) {
+			throw new Error(`SequentialFileWriter: staging buffers must be views of shared memory of one size, a multiple of ${DIRECT_IO_ALIGNMENT}, starting on a ${DIRECT_IO_ALIGNMENT}-byte boundary`);
+		}
 	}
 }

@@ -13,6 +13,8 @@ export interface ShardWriterOptions {
 	direct?: "auto" | false;
 	/** Compute the file's sha256 while writing (read it from `sha256` after finish). */
 	sha256?: boolean;
+	/** The caller's staging buffers (SequentialFileWriter's `buffers`). */
+	buffers?: readonly Uint8Array[];
 }
 
 export class ShardWriter {
@@ -38,7 +40,7 @@ export class ShardWriter {
 
 		let file: SequentialFileWriter;
 		try {
-			file = await SequentialFileWriter.open(path, { exclusive: !options.overwrite, direct: options.direct, sha256: options.sha256 });
+			file = await SequentialFileWriter.open(path, { exclusive: !options.overwrite, direct: options.direct, sha256: options.sha256, buffers: options.buffers });
 		} catch (error) {
 			throw outputError(path, "cannot create output shard", error);
 		}
