@@ -7,8 +7,8 @@
  * GGUF stacks, so each stack's slices come one after another and nothing is held. What can come
  * before its place, and is held (encoded) until the file gets there: a fused gate_up_proj's up halves
  * (interleaved with the gate halves, expert by expert) until its gate stack is written, at most that
- * one stack per layer; any other stream order (a folder written expert by expert) holds up to the
- * expert stacks of one layer. A tied model's `output.weight` (the embeddings again, right after them)
+ * one stack per layer (a stream bringing the experts expert by expert would hold up to the expert
+ * stacks of one layer). A tied model's `output.weight` (the embeddings again, right after them)
  * is routed the embeddings' rows too: held while the embeddings are written, at most that one tensor.
  * What does not stream by (the shards a resumed merge kept) is read from the finished shards by
  * finish(). The sha256 is the writer's, computed as it goes.
