@@ -76,6 +76,39 @@ describe("SequentialFileWriter", () => {
 		}
 	});
 
+	it("does not refill a held staging buffer before its hold settles, and fails with a hold's rejection", async () => {
+		const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+		const buffers = [0, 1].map((i) => new Uint8Array(memory.buffer, i * 4096, 4096));
+		const path = join(dir, `held${counter++}`);
+		const writer = await SequentialFileWriter.open(path, { buffers });
+		let release!: () => void;
+		writer.reserve(4096).fill(1);
+		writer.holdUntil(new Promise<void>((resolve) => (release = resolve)));
+		await writer.commit(4096);
+		writer.reserve(4096).fill(2);
+		let refilled = false;
+		const back = writer.commit(4096).then(() => (refilled = true));
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		assert.equal(refilled, false, "the held buffer is not handed out again");
+		release();
+		await back;
+		writer.reserve(10).fill(3);
+		await writer.commit(10);
+		await writer.finish();
+		assert.deepEqual([...new Set(await readFile(path))], [1, 2, 3]);
+
+		const failing = await SequentialFileWriter.open(join(dir, `held${counter++}`), { buffers });
+		const fill = async () => {
+			failing.reserve(4096).fill(1);
+			failing.holdUntil(Promise.reject(new Error("the reader failed")));
+			await failing.commit(4096);
+			failing.reserve(4096).fill(2);
+			await failing.commit(4096);
+		};
+		await assert.rejects(fill(), /the reader failed/);
+		await failing.abort();
+	});
+
 	it("hashes several files written at once, each its own sha256", async () => {
 		const pieces = [0, 1, 2, 3].map((f) => [...Array(6)].map((_, i) => new Uint8Array(3000 + 997 * i).fill(f * 16 + i)));
 		const written = await Promise.all(pieces.map((p) => writeThrough(p, { direct: "auto", bufferBytes: 4096 })));
