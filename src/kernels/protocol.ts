@@ -95,4 +95,6 @@ export interface KernelExports {
 /** The functions of quantize.wat (byte offsets into the shared memory). */
 export interface QuantizeExports {
 	quantize_q8_0(src: number, dst: number, blocks: number): void;
+	quantize_q8_0_bf16(src: number, dst: number, blocks: number): void;
+	quantize_q8_0_f16(src: number, dst: number, blocks: number): void;
 }
