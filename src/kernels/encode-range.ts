@@ -21,7 +21,7 @@ export function encodedBytes(target: number, count: number): number {
 
 /**
  * Values [from, to) of the job (for Q8_0, whole blocks). `scratch`: PACK_SCRATCH_BYTES of the
- * caller's own (a worker's, or the main thread's), for a narrowing's last values.
+ * caller's own (a worker's, or the main thread's), for Q8_0's groups and the last values.
  */
 export function encodeRange(
 	kernels: KernelExports, quantize: QuantizeExports, memory: WebAssembly.Memory,
@@ -43,9 +43,20 @@ function encodePiece(
 	const s = src + from * inBytes;
 	const n = to - from;
 	if (target === ENCODE_TARGET.Q8_0) {
-		// f16/bf16 are widened to f32 inside the quantizer, block by block.
-		const quantizeFrom = sdtype === DTYPE_CODE.F32 ? quantize.quantize_q8_0 : sdtype === DTYPE_CODE.F16 ? quantize.quantize_q8_0_f16 : quantize.quantize_q8_0_bf16;
-		quantizeFrom(s, dst + encodedBytes(target, from), n / Q8_0_VALUES);
+		// quantize_q8_0 takes groups of 4 blocks (f16/bf16 widened as read), its first 512 bytes of
+		// scratch for a group's f32 values; the last blocks mod 4 go through the scratch, padded to 4.
+		const d = dst + encodedBytes(target, from);
+		const blocks = n / Q8_0_VALUES;
+		const body = blocks & ~3;
+		quantize.quantize_q8_0(s, sdtype, d, body, scratch);
+		const tail = blocks - body;
+		if (tail === 0) return;
+		const groupIn = scratch + 512, groupOut = groupIn + 4 * Q8_0_VALUES * 4;
+		const bytes = new Uint8Array(memory.buffer);
+		bytes.fill(0, groupIn, groupIn + 4 * Q8_0_VALUES * inBytes);
+		bytes.copyWithin(groupIn, s + body * Q8_0_VALUES * inBytes, s + n * inBytes);
+		quantize.quantize_q8_0(groupIn, sdtype, groupOut, 4, scratch);
+		bytes.copyWithin(d + body * Q8_0_BLOCK_BYTES, groupOut, groupOut + tail * Q8_0_BLOCK_BYTES);
 		return;
 	}
 	const d = dst + from * VALUE_BYTES[target]!;
