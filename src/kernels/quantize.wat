@@ -110,8 +110,9 @@
 					(br_if $block (local.tee $j (i32.sub (local.get $j) (i32.const 1)))))
 				;; d = max / 127, id = 1 / d (0 where d = 0), for the 4 blocks at once (IEEE division, so
 				;; the same as the scalar reference's)
-				;; a NaN maximum as the reference's (JavaScript's) NaN, 0x7fc00000, so the scale is 0x7e00 as there
-				(local.set $maxima (v128.bitselect (v128.const i32x4 0x7fc00000 0x7fc00000 0x7fc00000 0x7fc00000) (local.get $maxima)
+				;; a NaN maximum as x64's default NaN, 0xffc00000 (what f32x4.max gave here before, and the
+				;; plain reference's Math.max on x64), so a block with a NaN gets the scale 0xfe00 as there
+				(local.set $maxima (v128.bitselect (v128.const i32x4 0xffc00000 0xffc00000 0xffc00000 0xffc00000) (local.get $maxima)
 					(i32x4.gt_s (local.get $maxima) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
 				(local.set $d (f32x4.div (local.get $maxima) (v128.const f32x4 127 127 127 127)))
 				(local.set $id (v128.andnot
