@@ -699,9 +699,9 @@
 	;; src/safetensors/float-kernels.ts, the plain reference the tests compare these with bit for bit).
 	;; dtype codes as pack_b's: 0 = f32, 1 = f16, 2 = bf16.
 	;;
-	;; One loop per (source, target) pair, 8 values per iteration and one 16-byte store, so no dtype test
-	;; runs per value. bf16 -> f16 and f16 -> bf16 work on 8 16-bit lanes at once for the common
-	;; (normal) values and use 2 x 4 f32 lanes only for the few ops the subnormal results need.
+	;; One loop per (source, target) pair, so no dtype test runs per value. bf16 -> f16 and f16 -> bf16
+	;; (16 bytes in, 16 out per iteration) work on 8 16-bit lanes at once for the common (normal) values
+	;; and use 2 x 4 f32 lanes only for the few ops the subnormal results need.
 
 	;; The first n - n mod 8 of n values of `sdtype` (0, 1, 2) at src -> values of `ddtype` (1 = f16,
 	;; 2 = bf16) at dst; the caller converts the last n mod 8 (src/kernels/encode-range.ts). src and dst
@@ -829,67 +829,71 @@
 				(local.set $dst (i32.add (local.get $dst) (i32.const 16)))
 				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
 
-	;; 4 f32 (as bits) -> their f16 bits in the low half of each lane. a = |x| bits; the cases, chosen
-	;; without branches:
+	;; f32 -> f16, 4 values per iteration (everything inline: a call per 4 values, to a shared
+	;; $f16_bits4, was slower than the former shared loop with the dtype tests inside). u: the f32 bits,
+	;; a = |x| bits; the cases, chosen without branches:
 	;;   a >= 2^-14 (0x38800000): a normal f16: rebias the exponent (-112 << 23), add 0xfff plus the
 	;;       lowest kept bit (round half to even), keep bits 13 and up (a carry may reach Inf);
 	;;   a <  2^-14: |x| + 0.5 in f32 rounds |x| to a multiple of 2^-24 (nearest even: exactly f16's
 	;;       subnormal step), and its bits minus those of 0.5 are the f16 bits (0 below 2^-25);
 	;;   a >= 65520 (0x477ff000, rounds past 65504): Inf; a NaN: quiet, top payload bits kept.
-	(func $f16_bits4 (param $u v128) (result v128)
-		(local $a v128) (local $r v128)
-		(local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-		(local.set $r (v128.bitselect
-			(i32x4.shr_u
-				(i32x4.add
-					(i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
-					(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
-				(i32.const 13))
-			(i32x4.sub
-				(f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
-				(v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-			(i32x4.gt_s (local.get $a) (v128.const i32x4 0x387fffff 0x387fffff 0x387fffff 0x387fffff))))
-		(local.set $r (v128.bitselect
-			(v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
-			(local.get $r)
-			(i32x4.gt_s (local.get $a) (v128.const i32x4 0x477fefff 0x477fefff 0x477fefff 0x477fefff))))
-		(local.set $r (v128.bitselect
-			(v128.or
-				(v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
-				(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
-			(local.get $r)
-			(i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
-		(v128.or (local.get $r)
-			(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
-
-	;; f32 -> f16, 8 values per iteration: 2 x 4 lanes rounded, narrowed to 8 u16 (each <= 0xffff, so
-	;; the unsigned saturating narrowing keeps them), one 16-byte store.
+	;; (a <= 0x7fffffff: signed compares are exact, and cheaper on x64 than unsigned ones.)
 	(func $cvt_f32_f16 (param $src i32) (param $dst i32) (param $n i32)
-		(local $end i32)
+		(local $end i32) (local $u v128) (local $a v128) (local $r v128)
 		(local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
 		(block $done
 			(br_if $done (i32.ge_u (local.get $src) (local.get $end)))
 			(loop $body
-				(v128.store (local.get $dst)
-					(i16x8.narrow_i32x4_u
-						(call $f16_bits4 (v128.load offset=0 (local.get $src)))
-						(call $f16_bits4 (v128.load offset=16 (local.get $src)))))
-				(local.set $src (i32.add (local.get $src) (i32.const 32)))
-				(local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+				(local.set $u (v128.load (local.get $src)))
+				(local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+				(local.set $r (v128.bitselect
+					(i32x4.shr_u
+						(i32x4.add
+							(i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+							(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+						(i32.const 13))
+					(i32x4.sub
+						(f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
+						(v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+					(i32x4.gt_s (local.get $a) (v128.const i32x4 0x387fffff 0x387fffff 0x387fffff 0x387fffff))))
+				(local.set $r (v128.bitselect
+					(v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
+					(local.get $r)
+					(i32x4.gt_s (local.get $a) (v128.const i32x4 0x477fefff 0x477fefff 0x477fefff 0x477fefff))))
+				(local.set $r (v128.bitselect
+					(v128.or
+						(v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
+						(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
+					(local.get $r)
+					(i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+				(local.set $r (v128.or (local.get $r)
+					(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+				;; the low halves of the 4 lanes (each <= 0xffff: the unsigned narrowing keeps them)
+				(v128.store64_lane 0 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $r) (local.get $r)))
+				(local.set $src (i32.add (local.get $src) (i32.const 16)))
+				(local.set $dst (i32.add (local.get $dst) (i32.const 8)))
 				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
 
-	;; f32 -> bf16, 8 values per iteration, as $cvt_f32_f16 with $bf16_bits4.
+	;; f32 -> bf16, 4 values per iteration, $bf16_bits4 inline (as in $cvt_f32_f16: no call per 4 values).
 	(func $cvt_f32_bf16 (param $src i32) (param $dst i32) (param $n i32)
-		(local $end i32)
+		(local $end i32) (local $u v128) (local $r v128)
 		(local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
 		(block $done
 			(br_if $done (i32.ge_u (local.get $src) (local.get $end)))
 			(loop $body
-				(v128.store (local.get $dst)
-					(i16x8.narrow_i32x4_u
-						(call $bf16_bits4 (v128.load offset=0 (local.get $src)))
-						(call $bf16_bits4 (v128.load offset=16 (local.get $src)))))
-				(local.set $src (i32.add (local.get $src) (i32.const 32)))
-				(local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+				(local.set $u (v128.load (local.get $src)))
+				(local.set $r (v128.bitselect
+					(v128.or (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x40 0x40 0x40 0x40))
+					(i32x4.shr_u
+						(i32x4.add
+							(i32x4.add (local.get $u) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+							(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+						(i32.const 16))
+					(i32x4.gt_s
+						(v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+						(v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+				(v128.store64_lane 0 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $r) (local.get $r)))
+				(local.set $src (i32.add (local.get $src) (i32.const 16)))
+				(local.set $dst (i32.add (local.get $dst) (i32.const 8)))
 				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
 )
