@@ -81,6 +81,27 @@ export function ddWriteSpeed(dir: string, gigabytes: number, direct = false): nu
 	return Number(m[1]) / Number(m[2]) / 1e9;
 }
 
+/** Drops `files` from the page cache (GNU dd's nocache: posix_fadvise DONTNEED; no root needed), so the next read comes from the disk. */
+export function dropFromPageCache(files: string[]): void {
+	execFileSync("sync");
+	for (const file of files) execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
+}
+
+/**
+ * The disk reading `source` (O_DIRECT, not from the cache) while it writes as many bytes (O_DIRECT):
+ * the two dd's at once, as a conversion of a file on the same disk does; bytes written per second
+ * from the start until both are done.
+ */
+export function ddReadWhileWriting(source: string, dir: string): number {
+	const file = join(dir, "dd-probe.tmp");
+	const script = `s=$(date +%s.%N); dd if="$1" of=/dev/null bs=16M iflag=direct status=none & dd if=/dev/zero of="$2" bs=16M count=$3 oflag=direct conv=fdatasync status=none; wait; e=$(date +%s.%N); echo "$s $e"`;
+	const bytes = Number(execFileSync("stat", ["-c", "%s", source], { encoding: "utf8" }));
+	const count = Math.max(1, Math.round(bytes / (16 << 20)));
+	const [start, end] = execFileSync("sh", ["-c", script, "sh", source, file, String(count)], { encoding: "utf8" }).trim().split(" ").map(Number);
+	execFileSync("rm", ["-f", file]);
+	return (count * (16 << 20)) / 1e9 / (end! - start!);
+}
+
 export interface TimedRun {
 	wallSeconds: number;
 	/** user + system CPU seconds of the process and its threads and children. */

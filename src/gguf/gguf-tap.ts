@@ -53,6 +53,8 @@ export class GgufTap {
 	 */
 	private readonly pool = new Map<number, Uint8Array[]>();
 	private failure?: unknown;
+	/** The last chunk received, settled once it is handled (chunks are handled one after another). */
+	private last: Promise<void> = Promise.resolve();
 
 	/** `engine` encodes the tensor data (ComputeEngine.encode); the caller closes it. */
 	constructor(private readonly writer: GgufWriter, private readonly tensors: readonly PlannedGgufTensor[], private readonly engine: ComputeEngine) {
@@ -71,20 +73,20 @@ export class GgufTap {
 
 	/**
 	 * Bytes of safetensors tensor `name`, in order, as the stream writes them (any chunk size): encoded
-	 * by the engine's workers straight into the GGUF writer's staging buffers (or held), before this
-	 * resolves, so that the stream may reuse them at once. Bytes in the engine's memory (the stream's
-	 * staging buffers: MergeGgufWriters.stagingBuffers) are encoded where they are; others are copied in.
+	 * by the engine's workers straight into the GGUF writer's staging buffers (or held), behind the
+	 * calls before; resolves once the bytes are no longer needed. Bytes in the engine's memory (the
+	 * stream's staging buffers: MergeGgufWriters' tap) are encoded where they are; others are copied in.
 	 */
-	async receive(name: string, bytes: Uint8Array): Promise<void> {
-		if (this.failure !== undefined) throw this.failure;
+	receive(name: string, bytes: Uint8Array): Promise<void> {
+		if (this.failure !== undefined) return Promise.reject(this.failure);
 		// A tensor no GGUF tensor takes (rotary inv_freq) is skipped.
-		if (bytes.length === 0 || !this.routes.has(name)) return;
-		try {
-			await this.receiveNow(name, bytes);
-		} catch (error) {
+		if (bytes.length === 0 || !this.routes.has(name)) return Promise.resolve();
+		const task = this.last.then(() => this.receiveNow(name, bytes)).catch((error) => {
 			this.failure ??= error;
 			throw this.failure;
-		}
+		});
+		this.last = task.catch(() => {});
+		return task;
 	}
 
 	private async receiveNow(name: string, bytes: Uint8Array): Promise<void> {
@@ -115,6 +117,7 @@ export class GgufTap {
 	 * stream by, read through `locate` (the finished shards), then closes the file; returns its sha256.
 	 */
 	async finish(locate: (name: string) => TensorLocation, onBytes?: (sourceBytes: number) => void): Promise<string> {
+		await this.last;
 		if (this.failure !== undefined) throw this.failure;
 		await this.drain();
 		if (this.cursor.part !== 0 || this.cursor.filled !== 0) {
@@ -131,6 +134,7 @@ export class GgufTap {
 	}
 
 	async abort(): Promise<void> {
+		await this.last;
 		await this.writer.abort();
 	}
 

@@ -119,7 +119,7 @@ export class MergeGgufWriters {
 	get tap(): ShardTap {
 		return {
 			receive: async (tensor, bytes) => {
-				for (const { tap } of this.files) await tap?.receive(tensor, bytes);
+				await Promise.all(this.files.map((f) => f.tap?.receive(tensor, bytes)));
 			},
 			stagingBuffers: this.engine?.shardStaging.buffers,
 		};
@@ -195,8 +195,11 @@ interface Engine {
 type Staging = ReturnType<ComputeEngine["stagingBuffers"]>;
 
 const STAGING_BYTES = 16 << 20;
-/** Two for the shard writers (as their own), three per GGUF file (encoding into one while two are written). */
-const SHARD_STAGING_BUFFERS = 2;
+/**
+ * Four for the shard writers (the stream reads into one while the GGUF files encode from up to two and
+ * one is written), three per GGUF file (encoding into one while two are written).
+ */
+const SHARD_STAGING_BUFFERS = 4;
 const FILE_STAGING_BUFFERS = 3;
 
 async function openEngine(): Promise<Engine> {

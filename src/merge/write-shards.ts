@@ -31,7 +31,7 @@ export interface WriteShardsOptions {
 
 /** What sees a merge's output bytes as they are written (MergeGgufWriters). */
 export interface ShardTap {
-	/** Bytes of tensor `name`, in order; they may change once this resolves. */
+	/** Bytes of tensor `name`, in order (calls may overlap: taken in call order); they may change once this resolves. */
 	receive(tensor: string, bytes: Uint8Array): Promise<void>;
 	/** Staging buffers for the shard writers (SequentialFileWriter's `buffers`): the tap's memory, so it takes the bytes where they are written. */
 	stagingBuffers?: readonly Uint8Array[];
@@ -40,9 +40,18 @@ export interface ShardTap {
 /** What a tensor's bytes are written through: the shard writer, or the same with a tap. */
 type TensorSink = Pick<ShardWriter, "reserve" | "commit" | "write" | "bytesWritten">;
 
-/** The shard writer with `tap` shown each chunk of tensor `name` before it is committed. */
+/**
+ * The shard writer with `tap` shown each chunk of tensor `name` before it is committed. Bytes staged in
+ * place are held in the staging buffer until the tap is done with them, while the stream goes on (the
+ * writer refills that buffer only after); a chunk written by copy is waited for. A failure of the tap is
+ * reported as itself, not as the shard's.
+ */
 function tapped(writer: ShardWriter, name: string, tap: ShardTap): TensorSink {
 	let reserved: Uint8Array = new Uint8Array(0);
+	let tapFailure: unknown;
+	const asTapFailure = (error: unknown) => {
+		throw tapFailure ?? error;
+	};
 	return {
 		get bytesWritten() {
 			return writer.bytesWritten;
@@ -52,12 +61,16 @@ function tapped(writer: ShardWriter, name: string, tap: ShardTap): TensorSink {
 			return reserved;
 		},
 		async commit(n: number) {
-			await tap.receive(name, reserved.subarray(0, n));
-			await writer.commit(n);
+			const done = tap.receive(name, reserved.subarray(0, n));
+			done.catch((error) => {
+				tapFailure ??= error;
+			});
+			writer.holdUntil(done);
+			await writer.commit(n).catch(asTapFailure);
 		},
 		async write(chunk: Uint8Array) {
 			await tap.receive(name, chunk);
-			await writer.write(chunk);
+			await writer.write(chunk).catch(asTapFailure);
 		},
 	};
 }

@@ -43,6 +43,8 @@ export class SequentialFileWriter {
 	private readonly pending: (Promise<void> | undefined)[];
 	/** Each buffer's hashing in flight (the buffer is reused once it is written and hashed). */
 	private readonly hashing: (Promise<void> | undefined)[];
+	/** Each buffer's other readers (holdUntil): it is refilled once they are done too. */
+	private readonly holds: (Promise<void> | undefined)[];
 	private current = 0;
 	private fill = 0;
 	/** File position of the start of the current buffer. */
@@ -61,6 +63,7 @@ export class SequentialFileWriter {
 		this.buffers = buffers;
 		this.pending = buffers.map(() => undefined);
 		this.hashing = buffers.map(() => undefined);
+		this.holds = buffers.map(() => undefined);
 	}
 
 	static async open(path: string, options: SequentialFileWriterOptions = {}): Promise<SequentialFileWriter> {
@@ -109,6 +112,19 @@ export class SequentialFileWriter {
 		if (this.fill === buffer.length) await this.rotate();
 	}
 
+	/**
+	 * The bytes staged in the current buffer are read by someone else (a GGUF file encoding a merge's
+	 * shard bytes where they are staged) until `done` settles: the buffer is not refilled before. A
+	 * rejection fails the writer.
+	 */
+	holdUntil(done: Promise<void>): void {
+		const tracked = done.catch((error) => {
+			this.failure ??= error;
+		});
+		const before = this.holds[this.current];
+		this.holds[this.current] = before ? Promise.all([before, tracked]).then(() => undefined) : tracked;
+	}
+
 	/** Copies `bytes` in (the caller may reuse them as soon as this resolves). */
 	async append(bytes: Uint8Array): Promise<void> {
 		for (let done = 0; done < bytes.length; ) {
@@ -128,7 +144,7 @@ export class SequentialFileWriter {
 			this.buffers[this.current].fill(0, this.fill, length);
 			this.startWrite(this.current, length, this.fill);
 		}
-		await Promise.all([...this.pending, ...this.hashing]);
+		await Promise.all([...this.pending, ...this.hashing, ...this.holds]);
 		this.throwIfFailed();
 		if (this.directIo) await this.handle.truncate(size);
 		await this.handle.datasync();
@@ -141,7 +157,7 @@ export class SequentialFileWriter {
 	async abort(): Promise<void> {
 		if (this.closed) return;
 		this.closed = true;
-		await Promise.allSettled([...this.pending, ...this.hashing]);
+		await Promise.allSettled([...this.pending, ...this.hashing, ...this.holds]);
 		this.hash?.drop();
 		await this.handle.close().catch(() => undefined);
 	}
@@ -152,9 +168,11 @@ export class SequentialFileWriter {
 		this.base += this.buffers[full].length;
 		this.current = (full + 1) % this.buffers.length;
 		this.fill = 0;
-		// The next buffer may still be on its way to disk (and the hash): wait before it is filled again.
+		// The next buffer may still be on its way to disk (and the hash, and its other readers): wait before it is filled again.
 		await this.pending[this.current];
 		await this.hashing[this.current];
+		await this.holds[this.current];
+		this.holds[this.current] = undefined;
 		this.throwIfFailed();
 	}
 

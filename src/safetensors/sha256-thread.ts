@@ -1,9 +1,12 @@
 /**
- * sha256 of bytes being written, computed on one worker thread the process shares (node:crypto there,
+ * sha256 of bytes being written, computed on worker threads the process shares (node:crypto there,
  * ~1.6 GB/s a core), so that hashing what a SequentialFileWriter writes overlaps the main thread's
- * converting and copying instead of taking turns with it. Bytes go over as views of shared memory
- * (SharedArrayBuffer: no copy); they must not change until update() resolves.
+ * converting and copying instead of taking turns with it. Files written at once (a merge's shard and
+ * its GGUF file) hash on different threads (up to HASH_THREADS), so that neither waits in the other's
+ * queue. Bytes go over as views of shared memory (SharedArrayBuffer: no copy); they must not change
+ * until update() resolves.
  */
+import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 
 interface Reply {
@@ -12,10 +15,14 @@ interface Reply {
 	error?: string;
 }
 
-let thread: HashThread | undefined;
+/** At most this many hash threads (one per file being written at once). */
+const HASH_THREADS = Math.min(2, availableParallelism());
+const threads: HashThread[] = [];
 
 /** The worker and the requests it has not answered yet. */
 class HashThread {
+	/** Hashes open on this thread. */
+	streams = 0;
 	private readonly worker: Worker;
 	private readonly waiting = new Map<number, { resolve: (hex: string | undefined) => void; reject: (error: Error) => void }>();
 	private seq = 0;
@@ -35,7 +42,7 @@ class HashThread {
 			this.failure = error;
 			for (const request of this.waiting.values()) request.reject(error);
 			this.waiting.clear();
-			if (thread === this) thread = undefined;
+			threads.splice(threads.indexOf(this) >>> 0, 1);
 		};
 		this.worker.on("error", (error) => fail(new Error(`sha256 thread failed: ${error.message}`, { cause: error })));
 		this.worker.on("exit", (code) => fail(new Error(`sha256 thread exited (code ${code})`)));
@@ -62,7 +69,10 @@ export class Sha256Stream {
 	private last: Promise<unknown>;
 
 	constructor() {
-		thread ??= new HashThread();
+		// The least busy thread; a new one while there are fewer than HASH_THREADS and all are busy.
+		let thread = threads.reduce<HashThread | undefined>((best, t) => (best && best.streams <= t.streams ? best : t), undefined);
+		if (!thread || (thread.streams > 0 && threads.length < HASH_THREADS)) threads.push((thread = new HashThread()));
+		thread.streams++;
 		this.thread = thread;
 		this.last = this.thread.request({ op: "open", id: this.id });
 	}
@@ -78,11 +88,23 @@ export class Sha256Stream {
 	/** The hex digest of everything added (after the updates already made). */
 	async digest(): Promise<string> {
 		await this.last;
-		return (await this.thread.request({ op: "digest", id: this.id }))!;
+		try {
+			return (await this.thread.request({ op: "digest", id: this.id }))!;
+		} finally {
+			this.close();
+		}
 	}
 
 	/** Forgets the hash (a file abandoned half-written). */
 	drop(): void {
 		this.thread.request({ op: "drop", id: this.id }).catch(() => {});
+		this.close();
+	}
+
+	private closed = false;
+
+	private close(): void {
+		if (!this.closed) this.thread.streams--;
+		this.closed = true;
 	}
 }

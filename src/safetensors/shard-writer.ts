@@ -88,6 +88,11 @@ export class ShardWriter {
 		return this.file.reserve(Math.min(max, this.shard.dataBytes - this.written));
 	}
 
+	/** The bytes reserved (and those of the current staging buffer) are read elsewhere until `done` settles (SequentialFileWriter.holdUntil). */
+	holdUntil(done: Promise<void>): void {
+		this.file.holdUntil(done);
+	}
+
 	async commit(n: number): Promise<void> {
 		this.claim(n);
 		try {

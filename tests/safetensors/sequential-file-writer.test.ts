@@ -13,9 +13,9 @@ after(() => rm(dir, { recursive: true, force: true }));
 let counter = 0;
 
 /** Writes `pieces` through the writer, alternating copy and in-place fills, and returns the file's bytes. */
-async function writeThrough(pieces: Uint8Array[], options: { direct: "auto" | false; bufferBytes: number; folder?: string }): Promise<{ bytes: Buffer; direct: boolean }> {
+async function writeThrough(pieces: Uint8Array[], options: { direct: "auto" | false; bufferBytes: number; folder?: string; buffers?: Uint8Array[] }): Promise<{ bytes: Buffer; direct: boolean }> {
 	const path = join(options.folder ?? dir, `f${counter++}`);
-	const writer = await SequentialFileWriter.open(path, { direct: options.direct, bufferBytes: options.bufferBytes, sha256: true });
+	const writer = await SequentialFileWriter.open(path, { direct: options.direct, bufferBytes: options.bufferBytes, sha256: true, buffers: options.buffers });
 	for (const [i, piece] of pieces.entries()) {
 		if (i % 2 === 0) {
 			await writer.append(piece);
@@ -46,6 +46,73 @@ describe("SequentialFileWriter", () => {
 			}),
 			{ numRuns: 60 },
 		);
+	});
+
+	it("writes through the caller's staging buffers (three, of one page each, in one shared memory) the same bytes", async () => {
+		const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+		const buffers = [0, 1, 2].map((i) => new Uint8Array(memory.buffer, 4096 + i * 4096, 4096));
+		await fc.assert(
+			fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 20000 }), { maxLength: 8 }), fc.constantFrom<"auto" | false>("auto", false), async (pieces, direct) => {
+				const { bytes } = await writeThrough(pieces, { direct, bufferBytes: 4096, buffers });
+				assert.ok(bytes.equals(Buffer.concat(pieces)));
+			}),
+			{ numRuns: 30 },
+		);
+	});
+
+	it("refuses staging buffers O_DIRECT or the hash thread cannot take", async () => {
+		const shared = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer;
+		// One wasm page is 64 KiB.
+		const page = (at: number, length = 4096) => new Uint8Array(shared, at, length);
+		const cases = {
+			one: [page(0)],
+			unaligned: [page(0), page(4096 + 512)],
+			"not shared": [page(0), new Uint8Array(4096)],
+			"not whole pages": [page(0, 2048), page(8192, 2048)],
+			"sizes differ": [page(0), page(8192, 8192)],
+		};
+		for (const buffers of Object.values(cases)) {
+			await assert.rejects(SequentialFileWriter.open(join(dir, `bad${counter++}`), { buffers }), /staging buffers/);
+		}
+	});
+
+	it("does not refill a held staging buffer before its hold settles, and fails with a hold's rejection", async () => {
+		const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+		const buffers = [0, 1].map((i) => new Uint8Array(memory.buffer, i * 4096, 4096));
+		const path = join(dir, `held${counter++}`);
+		const writer = await SequentialFileWriter.open(path, { buffers });
+		let release!: () => void;
+		writer.reserve(4096).fill(1);
+		writer.holdUntil(new Promise<void>((resolve) => (release = resolve)));
+		await writer.commit(4096);
+		writer.reserve(4096).fill(2);
+		let refilled = false;
+		const back = writer.commit(4096).then(() => (refilled = true));
+		await new Promise((resolve) => setTimeout(resolve, 50));
+		assert.equal(refilled, false, "the held buffer is not handed out again");
+		release();
+		await back;
+		writer.reserve(10).fill(3);
+		await writer.commit(10);
+		await writer.finish();
+		assert.deepEqual([...new Set(await readFile(path))], [1, 2, 3]);
+
+		const failing = await SequentialFileWriter.open(join(dir, `held${counter++}`), { buffers });
+		const fill = async () => {
+			failing.reserve(4096).fill(1);
+			failing.holdUntil(Promise.reject(new Error("the reader failed")));
+			await failing.commit(4096);
+			failing.reserve(4096).fill(2);
+			await failing.commit(4096);
+		};
+		await assert.rejects(fill(), /the reader failed/);
+		await failing.abort();
+	});
+
+	it("hashes several files written at once, each its own sha256", async () => {
+		const pieces = [0, 1, 2, 3].map((f) => [...Array(6)].map((_, i) => new Uint8Array(3000 + 997 * i).fill(f * 16 + i)));
+		const written = await Promise.all(pieces.map((p) => writeThrough(p, { direct: "auto", bufferBytes: 4096 })));
+		written.forEach(({ bytes }, f) => assert.ok(bytes.equals(Buffer.concat(pieces[f]!))));
 	});
 
 	it("uses O_DIRECT on a disk file system and trims the block padding of the tail", async () => {
