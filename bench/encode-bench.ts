@@ -4,10 +4,14 @@
  * core-second of process CPU (process.cpuUsage(): workers and main thread together, what the encode
  * costs a 2-core machine that also hashes and writes), and wall GB/s.
  *
+ * Also the kernels alone (benchEncodeKernels): one thread, 64 K values (L2-resident), ns per value.
+ *
  * Run by bench/kernels-bench.ts (`npm run bench:kernels -- --encode-only`).
  */
 import { ComputeEngine } from "../src/kernels/index.js";
 import type { EncodeTarget } from "../src/kernels/encode-range.js";
+import type { KernelExports, QuantizeExports } from "../src/kernels/protocol.js";
+import { kernelsModule, quantizeModule } from "../src/kernels/wasm-modules.js";
 
 export interface EncodeRow {
 	from: "F32" | "F16" | "BF16";
@@ -92,4 +96,35 @@ export function encodeTable(rows: EncodeRow[], threads: number): string {
 		"|---|---|---|",
 		...rows.map((r) => `| ${r.from} -> ${r.to} | ${r.perCoreSecond.toFixed(2)} | ${r.wall.toFixed(2)} |`),
 	].join("\n");
+}
+
+/** ns per value of each encode kernel called directly on this thread, 64 K values in L2, best of 7 x 50 calls. */
+export async function benchEncodeKernels(): Promise<string> {
+	const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+	const k = new WebAssembly.Instance(await kernelsModule(false), { env: { memory } }).exports as unknown as KernelExports;
+	const q = new WebAssembly.Instance(await quantizeModule(), { env: { memory } }).exports as unknown as QuantizeExports;
+	const n = 1 << 16, f32 = 1 << 20, half = f32 + 4 * n, dst = 4 << 20, scratch = 8 << 20;
+	fillWeights(new Uint8Array(memory.buffer, f32, 4 * n), "F32", n);
+	fillWeights(new Uint8Array(memory.buffer, half, 2 * n), "BF16", n);
+	const kernels: [string, () => void][] = [
+		["bf16 -> f16", () => k.cvt_narrow(half, 2, dst, 1, n)],
+		["f16 -> bf16", () => k.cvt_narrow(half, 1, dst, 2, n)],
+		["f32 -> f16", () => k.cvt_narrow(f32, 0, dst, 1, n)],
+		["f32 -> bf16", () => k.cvt_narrow(f32, 0, dst, 2, n)],
+		["Q8_0 from f32", () => q.quantize_q8_0(f32, 0, dst, n / 32, scratch)],
+		["Q8_0 from bf16", () => q.quantize_q8_0(half, 2, dst, n / 32, scratch)],
+		["Q8_0 from f16", () => q.quantize_q8_0(half, 1, dst, n / 32, scratch)],
+	];
+	const lines = ["| kernel (one thread, 64 K values in L2) | ns per value |", "|---|---|"];
+	for (const [name, run] of kernels) {
+		for (let i = 0; i < 200; i++) run();
+		let best = Infinity;
+		for (let r = 0; r < 7; r++) {
+			const t = performance.now();
+			for (let i = 0; i < 50; i++) run();
+			best = Math.min(best, ((performance.now() - t) * 1e6) / 50 / n);
+		}
+		lines.push(`| ${name} | ${best.toFixed(3)} |`);
+	}
+	return lines.join("\n");
 }

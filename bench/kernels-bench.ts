@@ -16,7 +16,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { ComputeEngine, type PackedLinear } from "../src/kernels/index.js";
-import { benchEncode, encodeTable } from "./encode-bench.js";
+import { benchEncode, benchEncodeKernels, encodeTable } from "./encode-bench.js";
 
 const PEAK_PER_CORE = 100;
 
@@ -210,7 +210,7 @@ async function benchDispatch(): Promise<{ atomicsUs: number; messageUs: number }
 
 const encodeThreads = Math.min(2, availableParallelism());
 if (values["encode-only"]) {
-	console.log(`\n${encodeTable(await benchEncode(encodeThreads), encodeThreads)}`);
+	console.log(`\n${encodeTable(await benchEncode(encodeThreads), encodeThreads)}\n\n${await benchEncodeKernels()}`);
 	process.exit(0);
 }
 const rows = await benchGemm();
@@ -229,4 +229,4 @@ for (const r of rows) {
 if (dispatch) {
 	console.log(`\nDispatch overhead per ~1 ms job on 2 workers (median of 1000, alternating): Atomics.wait/notify + waitAsync ${dispatch.atomicsUs.toFixed(0)} us, postMessage ${dispatch.messageUs.toFixed(0)} us.`);
 }
-if (!values["no-encode"]) console.log(`\n${encodeTable(await benchEncode(encodeThreads), encodeThreads)}`);
+if (!values["no-encode"]) console.log(`\n${encodeTable(await benchEncode(encodeThreads), encodeThreads)}\n\n${await benchEncodeKernels()}`);
