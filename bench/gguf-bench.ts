@@ -50,15 +50,17 @@ async function main(): Promise<void> {
 	const load = () => loadavg().map((x) => +x.toFixed(2));
 
 	const kinds = ["plain", ...(values["merge-types"] as string).split(",")];
-	const merges = new Map<string, { wallSeconds: number; coreSeconds: number; peakRssMB: number; bytes: number }[]>(kinds.map((k) => [k, []]));
+	const merges = new Map<string, { wallSeconds: number; coreSeconds: number; peakRssMB: number; bytes: number; heldMB: number }[]>(kinds.map((k) => [k, []]));
 	const out = join(root, "moe");
 	for (let r = 0; r < Number(values.rounds); r++) {
 		for (const kind of kinds) {
 			await fresh(out);
 			const run = timeCommand(process.execPath, [CLI, recipe, out, "--random-seed", "1", "--json", ...(kind === "plain" ? [] : ["--gguf", kind])]);
-			const result = JSON.parse(run.stdout) as { bytes: number; gguf?: { bytes: number }[] };
+			const result = JSON.parse(run.stdout) as { bytes: number; gguf?: { bytes: number; heldBytes?: number }[] };
 			const bytes = result.bytes + (result.gguf ?? []).reduce((s, g) => s + g.bytes, 0);
-			merges.get(kind)!.push({ wallSeconds: run.wallSeconds, coreSeconds: run.coreSeconds, peakRssMB: run.peakRssMB, bytes });
+			// Encoded GGUF bytes the merge held at once, waiting for their place in the file.
+			const heldMB = Math.round(Math.max(0, ...(result.gguf ?? []).map((g) => g.heldBytes ?? 0)) / 1e6);
+			merges.get(kind)!.push({ wallSeconds: run.wallSeconds, coreSeconds: run.coreSeconds, peakRssMB: run.peakRssMB, bytes, heldMB });
 			console.error(JSON.stringify({ merge: kind, ...merges.get(kind)!.at(-1), load: load() }));
 		}
 	}
@@ -66,7 +68,7 @@ async function main(): Promise<void> {
 	const merge = kinds.map((kind) => {
 		const runs = merges.get(kind)!;
 		const wallSeconds = median(runs.map((m) => m.wallSeconds));
-		return { gguf: kind === "plain" ? null : kind, wallSeconds, coreSeconds: median(runs.map((m) => m.coreSeconds)), peakRssMB: Math.max(...runs.map((m) => m.peakRssMB)), bytes: runs[0]!.bytes, ratio: +(wallSeconds / plainSeconds).toFixed(3) };
+		return { gguf: kind === "plain" ? null : kind, wallSeconds, coreSeconds: median(runs.map((m) => m.coreSeconds)), peakRssMB: Math.max(...runs.map((m) => m.peakRssMB)), heldMB: Math.max(...runs.map((m) => m.heldMB)), bytes: runs[0]!.bytes, ratio: +(wallSeconds / plainSeconds).toFixed(3) };
 	});
 	// The disk's own time for each merge's bytes (shards and GGUF files): the least any merge can take.
 	const ddMerge = ddWriteSpeed(root, Math.max(...merge.map((m) => m.bytes)) / 1e9, true);

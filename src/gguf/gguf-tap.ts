@@ -2,12 +2,14 @@
  * Writes a GGUF file from a safetensors stream (a merge's writeShards) instead of reading a folder:
  * each output tensor's bytes, seen as they are written, are converted to the GGUF tensor's type and
  * appended to the GgufWriter when the file is at their place. The GGUF table is in the stream's order
- * (planGgufTensors), so the only bytes that come before their place are a layer's experts: they come
- * expert by expert (gate, up, down of expert 0, then of expert 1, ...) while each GGUF tensor stacks
- * one projection of every expert, so the up and down slices wait, encoded, until the gate stack is
- * written (and a fused gate_up_proj's up halves until its gate halves are): at most the expert stacks
- * of one layer are held. A tied model's `output.weight` (the embeddings again, right after them) is
- * routed the embeddings' rows too: held while the embeddings are written, at most that one tensor.
+ * (planGgufTensors), and a merge writes a layer's per-expert tensors projection by projection (every
+ * expert's gate_proj, then every up_proj, then every down_proj: build-tensor-plan.ts), the order of the
+ * GGUF stacks, so each stack's slices come one after another and nothing is held. What can come
+ * before its place, and is held (encoded) until the file gets there: a fused gate_up_proj's up halves
+ * (interleaved with the gate halves, expert by expert) until its gate stack is written, at most that
+ * one stack per layer (a stream bringing the experts expert by expert would hold up to the expert
+ * stacks of one layer). A tied model's `output.weight` (the embeddings again, right after them)
+ * is routed the embeddings' rows too: held while the embeddings are written, at most that one tensor.
  * What does not stream by (the shards a resumed merge kept) is read from the finished shards by
  * finish(). The sha256 is the writer's, computed as it goes.
  */

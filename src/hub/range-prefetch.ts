@@ -88,17 +88,23 @@ export class RangePrefetch {
 
 /**
  * Groups the reads into pieces, in order of first use: a read joins the last piece of its file when
- * the piece can grow to cover it (gap at most gapBytes, size at most pieceBytes); a read larger than a
- * piece is split. A piece starting a small gap after its file's previous one starts where that ended.
+ * the read before it was of that file too (a piece is used for a short while, then dropped: a merge
+ * reads a layer's experts projection by projection, so a range joining one expert's gate_proj to its
+ * up_proj would wait in memory while every other expert's gate_proj is read) and the piece can grow to
+ * cover it (gap at most gapBytes, size at most pieceBytes); a read larger than a piece is split. A
+ * piece starting a small gap after its file's previous one starts where that ended.
  */
 export function batchReads(reads: readonly PlannedRead[], options: Required<PrefetchOptions>): Piece[] {
 	const pieces: Piece[] = [];
 	const last = new Map<RangeReader, Piece>();
 	const lastEnd = new Map<RangeReader, number>();
+	let previous: RangeReader | undefined;
 	for (const read of reads) {
+		const consecutive = previous === read.reader;
+		previous = read.reader;
 		for (let start = read.start; start < read.end; ) {
 			const end = Math.min(read.end, start + options.pieceBytes);
-			const piece = last.get(read.reader);
+			const piece = consecutive ? last.get(read.reader) : undefined;
 			const from = piece ? Math.min(piece.start, start) : 0;
 			const to = piece ? Math.max(piece.end, end) : 0;
 			const near = piece && start <= piece.end + options.gapBytes && end >= piece.start - options.gapBytes;

@@ -38,6 +38,12 @@ export interface WrittenGguf {
 	tensors: number;
 	/** Resuming with the file recorded complete: kept, or why it was written again. */
 	resumed?: { kept: true } | { kept: false; reason: string };
+	/**
+	 * Written from the stream: the most encoded bytes held in memory at once, waiting for their place in
+	 * the file (GgufTap.maxHeldBytes): none of the per-expert tensors, the up halves of one gate_up_proj
+	 * with --layout fused, a tied model's embeddings while they are copied to output.weight.
+	 */
+	heldBytes?: number;
 }
 
 /** `<output folder name>-<TYPE>.gguf`, as `moe-merge gguf <folder>` names it. */
@@ -125,11 +131,6 @@ export class MergeGgufWriters {
 		};
 	}
 
-	/** The most encoded bytes any file held at once (a layer's expert stacks). */
-	get maxHeldBytes(): number {
-		return Math.max(0, ...this.files.map((f) => f.tap?.maxHeldBytes ?? 0));
-	}
-
 	/**
 	 * Once every shard is written: completes each file, reading from the shards what did not stream by
 	 * (everything when a resumed merge kept shards or a kept GGUF file failed its check), fsyncs it and
@@ -160,7 +161,7 @@ export class MergeGgufWriters {
 				const sha256 = await state.tap!.finish((name) => weights.get(name));
 				state.done = true;
 				await this.journal.update((r) => ({ ...r, gguf: [...(r.gguf ?? []).filter((g) => g.name !== file.fileName), recordGguf(file.fileName, file.layout, sha256)] }));
-				written.push({ ...result, sha256, ...(reason !== undefined && { resumed: { kept: false, reason } }) });
+				written.push({ ...result, sha256, heldBytes: state.tap!.maxHeldBytes, ...(reason !== undefined && { resumed: { kept: false, reason } }) });
 			}
 			return written;
 		} finally {

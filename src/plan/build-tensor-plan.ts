@@ -1,3 +1,4 @@
+import { MLP_PROJECTIONS } from "../architectures/expert-tensors.js";
 import type { ExpertLayout, OutputArchitecture } from "../architectures/output-architecture.js";
 import type { BiasSite, InputNames, MlpProjection } from "../inputs/input-families.js";
 import { ModelError } from "../errors.js";
@@ -53,7 +54,6 @@ export interface KeptRouterRow {
 }
 
 type AttentionBias = Exclude<BiasSite, "mlp">;
-const PROJECTIONS: readonly MlpProjection[] = ["gate_proj", "up_proj", "down_proj"];
 /** Tensors of old checkpoints that transformers recomputes and never loads. */
 const IGNORED = /\.rotary_emb\.inv_freq$/;
 
@@ -171,7 +171,7 @@ function keptSharedTensors(input: TensorPlanInput, kept: NonNullable<TensorPlanI
 		return { name: outName, dtype: input.dtype, shape, parts: [{ kind: "copy", source: kept.source, name }] };
 	};
 	const shape = expectedShapes(H, kept.width);
-	const tensors = PROJECTIONS.map((p) => copy(names.projection(layer, p), p, shape[p]));
+	const tensors = MLP_PROJECTIONS.map((p) => copy(names.projection(layer, p), p, shape[p]));
 	const gate = names.gate?.(layer);
 	if (gate) tensors.push(copy(gate, "gate", [1, H]));
 	return tensors;
@@ -221,7 +221,10 @@ function expertTensors(input: TensorPlanInput, layer: number, H: number, I: numb
 			{ name: names.down, dtype, shape: [E, H, I], parts: experts.map((e) => part(e, "down_proj")) },
 		];
 	}
-	return experts.flatMap((e) =>
-		PROJECTIONS.map((p) => ({ name: arch.expertTensorName(layer, e, p), dtype, shape: expected[p], parts: [part(e, p)] })),
+	// Projection-major (every expert's gate_proj, then every up_proj, then every down_proj): the order of
+	// GGUF's stacks (ffn_gate_exps, ffn_up_exps, ffn_down_exps), so a GGUF written from this stream gets
+	// each stack's slices one after another and holds none of them back (gguf-tap.ts).
+	return MLP_PROJECTIONS.flatMap((p) =>
+		experts.map((e) => ({ name: arch.expertTensorName(layer, e, p), dtype, shape: expected[p], parts: [part(e, p)] })),
 	);
 }

@@ -48,6 +48,26 @@ describe("batching a merge's planned reads into ranges (range-prefetch.ts)", () 
 		);
 	});
 
+	it("does not join reads of a file with other files' reads in between (a layer's experts read projection by projection): each range is used, then dropped", () => {
+		const a = reader(0);
+		const b = reader(0);
+		// File order of each: down [20,30), gate [30,40), up [40,50) (after more than gapBytes of other tensors); read gate, gate, up, up, down, down.
+		const reads = ["gate", "up", "down"].flatMap((p) => {
+			const at = { down: 20, gate: 30, up: 40 }[p]! * MB;
+			return [a, b].map((r) => ({ reader: r, start: at, end: at + 10 * MB }));
+		});
+		const pieces = batchReads(reads, OPTIONS);
+		assert.deepEqual(spans(pieces), [
+			[30, 40, 10],
+			[30, 40, 10],
+			[40, 50, 10],
+			[40, 50, 10],
+			[20, 30, 10],
+			[20, 30, 10],
+		]);
+		assert.deepEqual(pieces.map((p) => (p.reader === a ? "a" : "b")), ["a", "b", "a", "b", "a", "b"]);
+	});
+
 	it("leaves a gap larger than gapBytes out (the file is then checked by the Hub's LFS sha256)", () => {
 		const e = reader(0);
 		const pieces = batchReads([{ reader: e, start: 0, end: MB }, { reader: e, start: 40 * MB, end: 41 * MB }], OPTIONS);

@@ -2,7 +2,8 @@
  * `--gguf <type>` on a merge: the GGUF files written from the merge's own stream are byte for byte
  * what `moe-merge gguf` makes of the finished folder (whose files llama.cpp is checked on, tests/gguf/),
  * whatever the order the stream brings the tensors in (per-expert, fused, hidden-state routers computed
- * last, several shards); they are in the lock and checked by verify; the card, --json and plan name
+ * last, several shards), and from a per-expert stream (its expert tensors come projection by projection,
+ * the order of GGUF's stacks) with nothing held back; they are in the lock and checked by verify; the card, --json and plan name
  * them; what llama.cpp cannot take is refused before anything is written.
  */
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { tmpdir } from "node:os";
 import { convertToGguf, planGgufFile } from "../../src/gguf-convert/convert-to-gguf.js";
+import { readGgufHeader } from "../../src/gguf/read-gguf.js";
 import { ModelWeights } from "../../src/safetensors/model-weights.js";
 import { FIXTURES, runCli, tempDir, writeRecipe } from "./helpers.js";
 import { folderHashes, makeModels, startCli, whenShardsComplete } from "../resume/helpers.js";
@@ -22,10 +24,10 @@ const MERGE_THEN_DIE = join(dirname(fileURLToPath(import.meta.url)), "..", "resu
 const BASE = join(MODELS, "llama-base");
 const EXPERTS = [{ model: join(MODELS, "llama-expert-a") }, { model: join(MODELS, "llama-expert-b") }, { model: BASE, extra: "noise_scale: 0.05" }];
 
-/** Merges with --gguf and checks each file equals `moe-merge gguf` of the output. */
-async function mergeAndCompare(dir: string, name: string, recipe: string, args: string[], types: string[]): Promise<string> {
+/** Merges with --gguf and checks each file equals `moe-merge gguf` of the output; gives the folder and --json's `gguf`. */
+async function mergeAndCompare(dir: string, name: string, recipe: string, args: string[], types: string[]): Promise<{ out: string; gguf: { file: string; heldBytes: number }[] }> {
 	const out = join(dir, name);
-	const run = await runCli([recipe, out, "--random-seed", "5", ...types.flatMap((t) => ["--gguf", t]), ...args]);
+	const run = await runCli([recipe, out, "--random-seed", "5", "--json", ...types.flatMap((t) => ["--gguf", t]), ...args]);
 	assert.equal(run.code, 0, run.stderr);
 	for (const type of types) {
 		const merged = join(out, `${name}-${type.toUpperCase()}.gguf`);
@@ -33,16 +35,32 @@ async function mergeAndCompare(dir: string, name: string, recipe: string, args: 
 		await convertToGguf(out, { output: converted, type: type as "f16" });
 		assert.ok((await readFile(merged)).equals(await readFile(converted)), `${name}: ${merged} differs from moe-merge gguf's ${converted}`);
 	}
-	return out;
+	return { out, gguf: (JSON.parse(run.stdout) as { gguf: { file: string; heldBytes: number }[] }).gguf };
 }
 
 describe("merge --gguf writes what moe-merge gguf writes, from the merge's stream", () => {
 	test("per-expert and fused layouts, several shards, every type", async () => {
 		const dir = await tempDir();
 		const recipe = await writeRecipe(dir, { base: BASE, experts: EXPERTS, extra: "experts_per_token: 2" });
-		await mergeAndCompare(dir, "per-expert", recipe, [], ["f32", "f16", "bf16", "q8_0"]);
-		await mergeAndCompare(dir, "fused", recipe, ["--layout", "fused"], ["q8_0"]);
-		const sharded = await mergeAndCompare(dir, "sharded", recipe, ["--out-shard-size", "400K"], ["f16"]);
+		const perExpert = await mergeAndCompare(dir, "per-expert", recipe, [], ["f32", "f16", "bf16", "q8_0"]);
+		// The per-expert tensors stream in the order of GGUF's expert stacks: nothing waits in memory for its place.
+		assert.deepEqual(perExpert.gguf.map((g) => g.heldBytes), [0, 0, 0, 0]);
+		// That order in the shard: every expert's gate_proj (Mixtral's w1), then every up_proj (w3), then every down_proj (w2).
+		const perExpertWeights = await ModelWeights.open(perExpert.out);
+		try {
+			const layer0 = perExpertWeights.names().filter((n) => n.startsWith("model.layers.0.block_sparse_moe.experts."));
+			const inFile = layer0.sort((a, b) => perExpertWeights.get(a).info.begin - perExpertWeights.get(b).info.begin);
+			const expected = ["w1", "w3", "w2"].flatMap((w) => [0, 1, 2].map((e) => `model.layers.0.block_sparse_moe.experts.${e}.${w}.weight`));
+			assert.deepEqual(inFile, expected);
+		} finally {
+			await perExpertWeights.close();
+		}
+		const fused = await mergeAndCompare(dir, "fused", recipe, ["--layout", "fused"], ["q8_0"]);
+		// gate_up_proj interleaves each expert's gate and up halves: the up halves of one layer wait for the gate stack, no more.
+		const upStack = (await readGgufHeader(join(fused.out, fused.gguf[0]!.file))).tensors.find((t) => t.name === "blk.0.ffn_up_exps.weight")!;
+		assert.ok(fused.gguf[0]!.heldBytes > 0 && fused.gguf[0]!.heldBytes <= upStack.bytes, `${fused.gguf[0]!.heldBytes} bytes held, one up stack has ${upStack.bytes}`);
+		const { out: sharded, gguf: shardedGguf } = await mergeAndCompare(dir, "sharded", recipe, ["--out-shard-size", "400K"], ["f16"]);
+		assert.equal(shardedGguf[0]!.heldBytes, 0);
 		assert.ok((await readdir(sharded)).filter((n) => n.endsWith(".safetensors")).length > 1);
 		// The table follows the shards' file names, not the order an index mentions them in (an untied
 		// model's index names lm_head, in the last shard, first; a merge wrote such files and failed its own check).
@@ -60,7 +78,8 @@ describe("merge --gguf writes what moe-merge gguf writes, from the merge's strea
 		const dir = await tempDir();
 		await cp(join(FIXTURES, "recipes", "mixtral-hidden.yml"), join(dir, "recipes", "hidden.yml"), { recursive: true });
 		await cp(MODELS, join(dir, "models"), { recursive: true });
-		await mergeAndCompare(dir, "hidden", join(dir, "recipes", "hidden.yml"), [], ["f16"]);
+		const { gguf } = await mergeAndCompare(dir, "hidden", join(dir, "recipes", "hidden.yml"), [], ["f16"]);
+		assert.equal(gguf[0]!.heldBytes, 0);
 	});
 });
 
