@@ -1,10 +1,12 @@
 /**
  * Compute-kernel benchmark: GFLOP/s of ComputeEngine.linear on Llama/Mistral Linear shapes with 1 and
- * 2 threads, relaxed SIMD (FMA) and plain SIMD; bf16 packing throughput; and the cost of dispatching
- * ~1 ms tasks to workers with Atomics.wait/notify versus postMessage.
+ * 2 threads, relaxed SIMD (FMA) and plain SIMD; bf16 packing throughput; the cost of dispatching
+ * ~1 ms tasks to workers with Atomics.wait/notify versus postMessage; GGUF encode throughput
+ * (bench/encode-bench.ts).
  *
  *   npm run bench:kernels
- *   npm run bench:kernels -- --threads 1,2 --variants relaxed,plain --m 240 --reps 8 [--quick] [--no-dispatch]
+ *   npm run bench:kernels -- --threads 1,2 --variants relaxed,plain --m 240 --reps 8 [--quick] [--no-dispatch] [--no-encode]
+ *   npm run bench:kernels -- --encode-only
  *
  * Prints a Markdown table (docs/performance.md has the reference figures). The machine's peak is
  * taken as 100 GFLOP/s per core (AVX2 + FMA: 2 x 8-lane FMAs per cycle at ~3 GHz); WebAssembly SIMD is
@@ -14,6 +16,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { ComputeEngine, type PackedLinear } from "../src/kernels/index.js";
+import { benchEncode, benchEncodeKernels, encodeTable } from "./encode-bench.js";
 
 const PEAK_PER_CORE = 100;
 
@@ -25,6 +28,8 @@ const { values } = parseArgs({
 		reps: { type: "string", default: "8" },
 		quick: { type: "boolean", default: false },
 		"no-dispatch": { type: "boolean", default: false },
+		"no-encode": { type: "boolean", default: false },
+		"encode-only": { type: "boolean", default: false },
 	},
 });
 
@@ -203,6 +208,11 @@ async function benchDispatch(): Promise<{ atomicsUs: number; messageUs: number }
 	return { atomicsUs, messageUs };
 }
 
+const encodeThreads = Math.min(2, availableParallelism());
+if (values["encode-only"]) {
+	console.log(`\n${encodeTable(await benchEncode(encodeThreads), encodeThreads)}\n\n${await benchEncodeKernels()}`);
+	process.exit(0);
+}
 const rows = await benchGemm();
 const dispatch = values["no-dispatch"] ? undefined : await benchDispatch();
 
@@ -219,3 +229,4 @@ for (const r of rows) {
 if (dispatch) {
 	console.log(`\nDispatch overhead per ~1 ms job on 2 workers (median of 1000, alternating): Atomics.wait/notify + waitAsync ${dispatch.atomicsUs.toFixed(0)} us, postMessage ${dispatch.messageUs.toFixed(0)} us.`);
 }
+if (!values["no-encode"]) console.log(`\n${encodeTable(await benchEncode(encodeThreads), encodeThreads)}\n\n${await benchEncodeKernels()}`);

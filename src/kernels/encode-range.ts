@@ -3,7 +3,7 @@
  * dtype or quantized into `dst`, all in the shared memory, with the kernels of kernels.wat and
  * quantize.wat. Run by the workers (a task each) and by the main thread for small jobs.
  */
-import { DTYPE_CODE, type KernelExports, PACK_SCRATCH_BYTES, type QuantizeExports } from "./protocol.js";
+import { DTYPE_CODE, type KernelExports, type QuantizeExports } from "./protocol.js";
 
 /** What values can be encoded as: a float dtype (codes as DTYPE_CODE), or Q8_0 blocks. */
 export const ENCODE_TARGET = { ...DTYPE_CODE, Q8_0: 8 } as const;
@@ -21,7 +21,7 @@ export function encodedBytes(target: number, count: number): number {
 
 /**
  * Values [from, to) of the job (for Q8_0, whole blocks). `scratch`: PACK_SCRATCH_BYTES of the
- * caller's own (a worker's, or the main thread's), for Q8_0's f32 values and a narrowing's last values.
+ * caller's own (a worker's, or the main thread's), for Q8_0's groups and the last values.
  */
 export function encodeRange(
 	kernels: KernelExports, quantize: QuantizeExports, memory: WebAssembly.Memory,
@@ -32,7 +32,7 @@ export function encodeRange(
 	for (let at = from; at < to; at += PIECE) encodePiece(kernels, quantize, memory, src, sdtype, dst, target, at, Math.min(to, at + PIECE), scratch);
 }
 
-/** Values per kernel call (a multiple of the Q8_0 block and of 4). */
+/** Values per kernel call (a multiple of the Q8_0 block and of cvt_narrow's 8). */
 const PIECE = 1 << 16;
 
 function encodePiece(
@@ -43,20 +43,20 @@ function encodePiece(
 	const s = src + from * inBytes;
 	const n = to - from;
 	if (target === ENCODE_TARGET.Q8_0) {
-		let d = dst + encodedBytes(target, from);
-		if (sdtype === DTYPE_CODE.F32) {
-			quantize.quantize_q8_0(s, d, n / Q8_0_VALUES);
-			return;
-		}
-		// Widened to f32 in the scratch (L1-sized pieces), then quantized from there.
-		const piece = PACK_SCRATCH_BYTES / 4;
-		const widen = sdtype === DTYPE_CODE.F16 ? kernels.cvt_f16_f32 : kernels.cvt_bf16_f32;
-		for (let done = 0; done < n; done += piece) {
-			const m = Math.min(piece, n - done);
-			widen(s + done * inBytes, scratch, m);
-			quantize.quantize_q8_0(scratch, d, m / Q8_0_VALUES);
-			d += encodedBytes(target, m);
-		}
+		// quantize_q8_0 takes groups of 4 blocks (f16/bf16 widened as read), its first 512 bytes of
+		// scratch for a group's f32 values; the last blocks mod 4 go through the scratch, padded to 4.
+		const d = dst + encodedBytes(target, from);
+		const blocks = n / Q8_0_VALUES;
+		const body = blocks & ~3;
+		quantize.quantize_q8_0(s, sdtype, d, body, scratch);
+		const tail = blocks - body;
+		if (tail === 0) return;
+		const groupIn = scratch + 512, groupOut = groupIn + 4 * Q8_0_VALUES * 4;
+		const bytes = new Uint8Array(memory.buffer);
+		bytes.fill(0, groupIn, groupIn + 4 * Q8_0_VALUES * inBytes);
+		bytes.copyWithin(groupIn, s + body * Q8_0_VALUES * inBytes, s + n * inBytes);
+		quantize.quantize_q8_0(groupIn, sdtype, groupOut, 4, scratch);
+		bytes.copyWithin(d + body * Q8_0_BLOCK_BYTES, groupOut, groupOut + tail * Q8_0_BLOCK_BYTES);
 		return;
 	}
 	const d = dst + from * VALUE_BYTES[target]!;
@@ -68,14 +68,15 @@ function encodePiece(
 		(sdtype === DTYPE_CODE.F16 ? kernels.cvt_f16_f32 : kernels.cvt_bf16_f32)(s, d, n);
 		return;
 	}
-	// cvt_narrow converts groups of 4: the last n mod 4 values go through the scratch, padded to 4.
-	const body = n & ~3;
+	// cvt_narrow converts groups of 8: the last n mod 8 values go through the scratch, padded to 8
+	// (32 bytes in at most, 16 out after them).
+	const body = n & ~7;
 	kernels.cvt_narrow(s, sdtype, d, target, body);
 	const tail = n - body;
 	if (tail === 0) return;
 	const bytes = new Uint8Array(memory.buffer);
-	bytes.fill(0, scratch, scratch + 16);
+	bytes.fill(0, scratch, scratch + 32);
 	bytes.copyWithin(scratch, s + body * inBytes, s + n * inBytes);
-	kernels.cvt_narrow(scratch, sdtype, scratch + 16, target, 4);
-	bytes.copyWithin(d + body * 2, scratch + 16, scratch + 16 + tail * 2);
+	kernels.cvt_narrow(scratch, sdtype, scratch + 32, target, 8);
+	bytes.copyWithin(d + body * 2, scratch + 32, scratch + 32 + tail * 2);
 }

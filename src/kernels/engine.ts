@@ -626,7 +626,7 @@ function warmUp(kernels: KernelExports, quantize: QuantizeExports, heap: SharedH
 		kernels.silu_gate(b, src, m, k / 2);
 		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) kernels.gemm_raw(a, src, dtype, n, k, c, 0, k, n * 4, 0, m / 4, 0, n / 8, 64, scratch, scratch + PIECE_OFFSET);
 		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) kernels.cvt_narrow(src, dtype, b, dtype === DTYPE_CODE.F16 ? DTYPE_CODE.BF16 : DTYPE_CODE.F16, n * k);
-		quantize.quantize_q8_0(src, b, (n * k) / 32);
+		for (const dtype of [DTYPE_CODE.F32, DTYPE_CODE.F16, DTYPE_CODE.BF16]) quantize.quantize_q8_0(src, dtype, b, (n * k) / 32, scratch);
 	}
 	heap.free(src);
 }

@@ -698,84 +698,202 @@
 	;; even as torch and numpy do (and as f16BitsFromF32Bits / bf16BitsFromF32Bits in
 	;; src/safetensors/float-kernels.ts, the plain reference the tests compare these with bit for bit).
 	;; dtype codes as pack_b's: 0 = f32, 1 = f16, 2 = bf16.
+	;;
+	;; One loop per (source, target) pair, so no dtype test runs per value. bf16 -> f16 and f16 -> bf16
+	;; (16 bytes in, 16 out per iteration) work on 8 16-bit lanes at once for the common (normal) values
+	;; and use 2 x 4 f32 lanes only for the few ops the subnormal results need.
 
-	;; The first n - n mod 4 of n values of `sdtype` (0, 1, 2) at src -> values of `ddtype` (1 = f16,
-	;; 2 = bf16) at dst; the caller converts the last n mod 4 (src/kernels/encode-range.ts). src and dst
-	;; may be unaligned and must not overlap. One loop of 4 values with everything inline: with the
-	;; widening and rounding as functions, V8 (11.3, no wasm inlining) spent more time in the calls.
+	;; The first n - n mod 8 of n values of `sdtype` (0, 1, 2) at src -> values of `ddtype` (1 = f16,
+	;; 2 = bf16) at dst; the caller converts the last n mod 8 (src/kernels/encode-range.ts). src and dst
+	;; may be unaligned and must not overlap. Picks the loop once per call.
 	(func $cvt_narrow (export "cvt_narrow") (param $src i32) (param $sdtype i32) (param $dst i32) (param $ddtype i32) (param $n i32)
-		(local $end i32) (local $step i32) (local $h v128) (local $u v128) (local $a v128) (local $r v128)
-		;; bytes of 4 source values: 16 for f32, 8 otherwise
-		(local.set $step (select (i32.const 16) (i32.const 8) (i32.eqz (local.get $sdtype))))
-		(local.set $end (i32.add (local.get $src) (i32.mul (i32.shr_u (local.get $n) (i32.const 2)) (local.get $step))))
+		(local.set $n (i32.and (local.get $n) (i32.const -8)))
+		(if (i32.eq (local.get $sdtype) (local.get $ddtype))
+			(then (memory.copy (local.get $dst) (local.get $src) (i32.shl (local.get $n) (i32.const 1))) (return)))
+		(if (i32.eqz (local.get $sdtype))
+			(then
+				(if (i32.eq (local.get $ddtype) (i32.const 1))
+					(then (call $cvt_f32_f16 (local.get $src) (local.get $dst) (local.get $n)))
+					(else (call $cvt_f32_bf16 (local.get $src) (local.get $dst) (local.get $n))))
+				(return)))
+		(if (i32.eq (local.get $sdtype) (i32.const 2))
+			(then (call $cvt_bf16_f16 (local.get $src) (local.get $dst) (local.get $n)))
+			(else (call $cvt_f16_bf16 (local.get $src) (local.get $dst) (local.get $n)))))
+
+	;; bf16 -> f16, 8 values per iteration. With ha = the bf16 bits without the sign (x's f32 bits are
+	;; ha << 16: their low 16 bits are zero, so no rounding happens outside the subnormal range):
+	;;   2^-14 <= |x| < 65536 (0x3880 <= ha < 0x4780): exact, the exponent rebiased (-112) and the 7
+	;;       mantissa bits moved up 3: (ha - 0x3800) << 3, all in 16-bit lanes;
+	;;   |x| < 2^-14: an f16 subnormal or zero, rounded to nearest even: |x| + 0.5 in f32 rounds |x| to a
+	;;       multiple of 2^-24 (f16's subnormal step), its bits minus 0.5's are the f16 bits (as f32 -> f16);
+	;;   |x| >= 65536 (rounds past 65504): Inf; a NaN (ha > 0x7f80): quiet, its top payload bits kept
+	;;       (0x7e00 | the 7 bf16 mantissa bits << 3, as f32 -> f16 keeps bits 13..22).
+	;; Then the sign. Same bits as the f32 path (bf16 -> f32 -> f16) for all 65536 inputs (tested).
+	(func $cvt_bf16_f16 (param $src i32) (param $dst i32) (param $n i32)
+		(local $end i32) (local $h v128) (local $ha v128) (local $r v128)
+		(local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 1))))
 		(block $done
 			(br_if $done (i32.ge_u (local.get $src) (local.get $end)))
 			(loop $body
-				;; u: the 4 values' f32 bits (exact: f16 and bf16 widen without rounding; f16 as in cvt_f16_f32)
-				(if (i32.eqz (local.get $sdtype))
-					(then (local.set $u (v128.load (local.get $src))))
-					(else
-						(local.set $h (v128.load16x4_u (local.get $src)))
-						(if (i32.eq (local.get $sdtype) (i32.const 2))
-							(then (local.set $u (i32x4.shl (local.get $h) (i32.const 16))))
-							(else (local.set $u (v128.or
-								(v128.or
-									(f32x4.mul
-										(i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff)) (i32.const 13))
-										(v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000))
-									(v128.and
-										(i32x4.eq
-											(v128.and (local.get $h) (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
-											(v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
-										(v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
-								(i32x4.shl (v128.and (local.get $h) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)) (i32.const 16))))))))
-				(if (i32.eq (local.get $ddtype) (i32.const 1))
-					(then
-						;; f32 bits -> f16 bits. a = |x| bits; the cases, chosen without branches:
-						;;   a >= 2^-14 (0x38800000): a normal f16: rebias the exponent (-112 << 23), add 0xfff plus
-						;;       the lowest kept bit (round half to even), keep bits 13 and up (a carry may reach Inf);
-						;;   a <  2^-14: |x| + 0.5 in f32 rounds |x| to a multiple of 2^-24 (nearest even: exactly
-						;;       f16's subnormal step), and its bits minus those of 0.5 are the f16 bits (0 below 2^-25);
-						;;   a >= 65520 (0x477ff000, rounds past 65504): Inf; a NaN: quiet, top payload bits kept.
-						(local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-						(local.set $r (v128.bitselect
-							(i32x4.shr_u
-								(i32x4.add
-									(i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
-									(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
-								(i32.const 13))
-							(i32x4.sub
-								(f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
-								(v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
-							(i32x4.ge_u (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000))))
-						(local.set $r (v128.bitselect
-							(v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
-							(local.get $r)
-							(i32x4.ge_u (local.get $a) (v128.const i32x4 0x477ff000 0x477ff000 0x477ff000 0x477ff000))))
-						(local.set $r (v128.bitselect
-							(v128.or
-								(v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
-								(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
-							(local.get $r)
-							(i32x4.gt_u (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
-						(local.set $r (v128.or (local.get $r)
-							(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000)))))
-					(else
-						;; f32 bits -> bf16 bits: add 0x7fff plus the lowest kept bit (half to even; a carry may
-						;; reach Inf), keep the top half; a NaN keeps its sign and top payload bits, made quiet.
-						(local.set $r (v128.bitselect
-							(v128.or (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x40 0x40 0x40 0x40))
-							(i32x4.shr_u
-								(i32x4.add
-									(i32x4.add (local.get $u) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
-									(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
-								(i32.const 16))
-							(i32x4.gt_u
-								(v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
-								(v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))))
+				(local.set $h (v128.load (local.get $src)))
+				(local.set $ha (v128.and (local.get $h) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+				;; normal f16, or the subnormal result (4 + 4 f32 lanes narrowed back to 8 u16; lanes that
+				;; are not subnormal give garbage here, never selected). The f32 lanes are ha << 16, made by
+				;; interleaving zeros with ha (one punpcklwd / punpckhwd each).
+				(local.set $r (v128.bitselect
+					(i16x8.shl (i16x8.sub (local.get $ha) (v128.const i16x8 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800)) (i32.const 3))
+					(i16x8.narrow_i32x4_u
+						(i32x4.sub
+							(f32x4.add (i8x16.shuffle 0 1 16 17 2 3 18 19 4 5 20 21 6 7 22 23 (v128.const i32x4 0 0 0 0) (local.get $ha)) (v128.const f32x4 0.5 0.5 0.5 0.5))
+							(v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+						(i32x4.sub
+							(f32x4.add (i8x16.shuffle 8 9 24 25 10 11 26 27 12 13 28 29 14 15 30 31 (v128.const i32x4 0 0 0 0) (local.get $ha)) (v128.const f32x4 0.5 0.5 0.5 0.5))
+							(v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)))
+					;; ha >= 0x3880 (ha <= 0x7fff: signed compares are exact, and cheaper on x64 than unsigned)
+					(i16x8.gt_s (local.get $ha) (v128.const i16x8 0x387f 0x387f 0x387f 0x387f 0x387f 0x387f 0x387f 0x387f))))
+				;; overflow and Inf
+				(local.set $r (v128.bitselect
+					(v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00)
+					(local.get $r)
+					(i16x8.gt_s (local.get $ha) (v128.const i16x8 0x477f 0x477f 0x477f 0x477f 0x477f 0x477f 0x477f 0x477f))))
+				;; NaN
+				(local.set $r (v128.bitselect
+					(v128.or
+						(v128.const i16x8 0x7e00 0x7e00 0x7e00 0x7e00 0x7e00 0x7e00 0x7e00 0x7e00)
+						(v128.and (i16x8.shl (local.get $ha) (i32.const 3)) (v128.const i16x8 0x3ff 0x3ff 0x3ff 0x3ff 0x3ff 0x3ff 0x3ff 0x3ff)))
+					(local.get $r)
+					(i16x8.gt_s (local.get $ha) (v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80))))
+				(v128.store (local.get $dst)
+					(v128.or (local.get $r) (v128.and (local.get $h) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
+				(local.set $src (i32.add (local.get $src) (i32.const 16)))
+				(local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
+
+	;; f16 -> bf16, 8 values per iteration. With ha = the f16 bits without the sign (exponent e, 10
+	;; mantissa bits m; x's f32 bits are (e + 112) << 23 | m << 13 for a normal x):
+	;;   normal (0x0400 <= ha < 0x7c00): bf16 keeps the top 7 of m, rounded to nearest even as the f32
+	;;       path does (adding 0x7fff plus the lowest kept bit to the f32 bits): here 3 plus the lowest
+	;;       kept bit (bit 3) added to ha, shifted down 3, the exponent rebiased (+112 << 7); a carry out
+	;;       of the mantissa raises the exponent, as it should. All in 16-bit lanes.
+	;;   subnormal or zero (ha < 0x0400): m * 2^-24, which may have more significant bits than bf16's 8:
+	;;       the exact f32 (ha << 13 as a float is m * 2^-136, times 2^112) rounded to bf16 in f32 lanes;
+	;;   Inf (ha = 0x7c00): 0x7f80; NaN: quiet (0x7fc0), the top 7 payload bits kept.
+	;; Then the sign. Same bits as f16 -> f32 -> bf16 for all 65536 inputs (tested).
+	(func $cvt_f16_bf16 (param $src i32) (param $dst i32) (param $n i32)
+		(local $end i32) (local $h v128) (local $ha v128) (local $r v128) (local $lo v128) (local $hi v128)
+		(local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 1))))
+		(block $done
+			(br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+			(loop $body
+				(local.set $h (v128.load (local.get $src)))
+				(local.set $ha (v128.and (local.get $h) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff)))
+				;; the subnormal results: f32 bits of m * 2^-24, then bf16 rounding (see $bf16_bits4; no NaN here)
+				(local.set $lo (i32x4.shl (i32x4.extend_low_i16x8_u (local.get $ha)) (i32.const 13)))
+				(local.set $lo (f32x4.mul (local.get $lo) (v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000)))
+				(local.set $lo (i32x4.shr_u
+					(i32x4.add
+						(i32x4.add (local.get $lo) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+						(v128.and (i32x4.shr_u (local.get $lo) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+					(i32.const 16)))
+				(local.set $hi (i32x4.shl (i32x4.extend_high_i16x8_u (local.get $ha)) (i32.const 13)))
+				(local.set $hi (f32x4.mul (local.get $hi) (v128.const i32x4 0x77800000 0x77800000 0x77800000 0x77800000)))
+				(local.set $hi (i32x4.shr_u
+					(i32x4.add
+						(i32x4.add (local.get $hi) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+						(v128.and (i32x4.shr_u (local.get $hi) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+					(i32.const 16)))
+				(local.set $r (v128.bitselect
+					;; normal (ha + 3 + odd <= 0x7c03 for a normal ha: no 16-bit overflow)
+					(i16x8.add
+						(i16x8.shr_u
+							(i16x8.add
+								(i16x8.add (local.get $ha) (v128.const i16x8 3 3 3 3 3 3 3 3))
+								(v128.and (i16x8.shr_u (local.get $ha) (i32.const 3)) (v128.const i16x8 1 1 1 1 1 1 1 1)))
+							(i32.const 3))
+						(v128.const i16x8 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800 0x3800))
+					(i16x8.narrow_i32x4_u (local.get $lo) (local.get $hi))
+					(i16x8.gt_s (local.get $ha) (v128.const i16x8 0x03ff 0x03ff 0x03ff 0x03ff 0x03ff 0x03ff 0x03ff 0x03ff))))
+				;; Inf and NaN (ha >= 0x7c00; NaN: ha > 0x7c00)
+				(local.set $r (v128.bitselect
+					(v128.bitselect
+						(v128.or
+							(v128.const i16x8 0x7fc0 0x7fc0 0x7fc0 0x7fc0 0x7fc0 0x7fc0 0x7fc0 0x7fc0)
+							(v128.and (i16x8.shr_u (local.get $ha) (i32.const 3)) (v128.const i16x8 0x7f 0x7f 0x7f 0x7f 0x7f 0x7f 0x7f 0x7f)))
+						(v128.const i16x8 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80 0x7f80)
+						(i16x8.gt_s (local.get $ha) (v128.const i16x8 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00 0x7c00)))
+					(local.get $r)
+					(i16x8.gt_s (local.get $ha) (v128.const i16x8 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff 0x7bff))))
+				(v128.store (local.get $dst)
+					(v128.or (local.get $r) (v128.and (local.get $h) (v128.const i16x8 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000 0x8000))))
+				(local.set $src (i32.add (local.get $src) (i32.const 16)))
+				(local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
+
+	;; f32 -> f16, 4 values per iteration (everything inline: a call per 4 values, to a shared
+	;; $f16_bits4, was slower than the former shared loop with the dtype tests inside). u: the f32 bits,
+	;; a = |x| bits; the cases, chosen without branches:
+	;;   a >= 2^-14 (0x38800000): a normal f16: rebias the exponent (-112 << 23), add 0xfff plus the
+	;;       lowest kept bit (round half to even), keep bits 13 and up (a carry may reach Inf);
+	;;   a <  2^-14: |x| + 0.5 in f32 rounds |x| to a multiple of 2^-24 (nearest even: exactly f16's
+	;;       subnormal step), and its bits minus those of 0.5 are the f16 bits (0 below 2^-25);
+	;;   a >= 65520 (0x477ff000, rounds past 65504): Inf; a NaN: quiet, top payload bits kept.
+	;; (a <= 0x7fffffff: signed compares are exact, and cheaper on x64 than unsigned ones.)
+	(func $cvt_f32_f16 (param $src i32) (param $dst i32) (param $n i32)
+		(local $end i32) (local $u v128) (local $a v128) (local $r v128)
+		(local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+		(block $done
+			(br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+			(loop $body
+				(local.set $u (v128.load (local.get $src)))
+				(local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+				(local.set $r (v128.bitselect
+					(i32x4.shr_u
+						(i32x4.add
+							(i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+							(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+						(i32.const 13))
+					(i32x4.sub
+						(f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
+						(v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+					(i32x4.gt_s (local.get $a) (v128.const i32x4 0x387fffff 0x387fffff 0x387fffff 0x387fffff))))
+				(local.set $r (v128.bitselect
+					(v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00)
+					(local.get $r)
+					(i32x4.gt_s (local.get $a) (v128.const i32x4 0x477fefff 0x477fefff 0x477fefff 0x477fefff))))
+				(local.set $r (v128.bitselect
+					(v128.or
+						(v128.const i32x4 0x7e00 0x7e00 0x7e00 0x7e00)
+						(v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 0x3ff 0x3ff 0x3ff 0x3ff)))
+					(local.get $r)
+					(i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+				(local.set $r (v128.or (local.get $r)
+					(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
 				;; the low halves of the 4 lanes (each <= 0xffff: the unsigned narrowing keeps them)
 				(v128.store64_lane 0 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $r) (local.get $r)))
-				(local.set $src (i32.add (local.get $src) (local.get $step)))
+				(local.set $src (i32.add (local.get $src) (i32.const 16)))
+				(local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
+
+	;; f32 -> bf16, 4 values per iteration, $bf16_bits4 inline (as in $cvt_f32_f16: no call per 4 values).
+	(func $cvt_f32_bf16 (param $src i32) (param $dst i32) (param $n i32)
+		(local $end i32) (local $u v128) (local $r v128)
+		(local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+		(block $done
+			(br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+			(loop $body
+				(local.set $u (v128.load (local.get $src)))
+				(local.set $r (v128.bitselect
+					(v128.or (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x40 0x40 0x40 0x40))
+					(i32x4.shr_u
+						(i32x4.add
+							(i32x4.add (local.get $u) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+							(v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+						(i32.const 16))
+					(i32x4.gt_s
+						(v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+						(v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+				(v128.store64_lane 0 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $r) (local.get $r)))
+				(local.set $src (i32.add (local.get $src) (i32.const 16)))
 				(local.set $dst (i32.add (local.get $dst) (i32.const 8)))
 				(br_if $body (i32.lt_u (local.get $src) (local.get $end))))))
 )

@@ -94,5 +94,6 @@ export interface KernelExports {
 
 /** The functions of quantize.wat (byte offsets into the shared memory). */
 export interface QuantizeExports {
-	quantize_q8_0(src: number, dst: number, blocks: number): void;
+	/** `blocks` (a multiple of 4) of 32 values of `sdtype` (dtype code) -> Q8_0; scratch: 512 bytes. */
+	quantize_q8_0(src: number, sdtype: number, dst: number, blocks: number, scratch: number): void;
 }

@@ -39,6 +39,15 @@ function reference(src: Uint8Array, dtype: DType, target: EncodeTarget, count: n
 	return out;
 }
 
+/** `count` random finite values of mixed scales (Q8_0 compares NaN blocks separately), as `dtype`. */
+function finiteValues(dtype: "F32" | "F16" | "BF16", count: number): Uint8Array {
+	const random = new SeededRandom(count);
+	const values = new Float32Array(count);
+	for (let i = 0; i < count; i++) values[i] = (random.uniform() * 2 - 1) * 10 ** (Math.floor(i / 32) % 9 - 6);
+	const f32 = new Uint8Array(values.buffer);
+	return dtype === "F32" ? f32 : reference(f32, "F32", dtype, count);
+}
+
 async function encoded(engine: ComputeEngine, src: Uint8Array, dtype: "F32" | "F16" | "BF16", target: EncodeTarget, count: number, out: Uint8Array): Promise<Uint8Array> {
 	await engine.encode(src, dtype, target, count, out);
 	return out;
@@ -73,7 +82,7 @@ describeEachEngine("encode", (under) => {
 		}
 	});
 
-	test("any count and offset (the last count mod 4 values, main thread and workers), nothing written past the end", async () => {
+	test("any count and offset (the last count mod 8 values, main thread and workers), nothing written past the end", async () => {
 		for (const count of [1, 3, 5, 7, 4099, 65537, 200_003]) {
 			for (const [dtype, target] of [["BF16", "F16"], ["F16", "BF16"], ["F32", "F16"], ["BF16", "F32"]] as const) {
 				const bytes = ALL_16_BIT.subarray(0, ((count * dtypeBytes(dtype)) % ALL_16_BIT.length) || 2);
@@ -89,7 +98,7 @@ describeEachEngine("encode", (under) => {
 
 	test("Q8_0 from F32, F16 and BF16 (mixed scales, zero blocks, main thread and workers) equals quantizeQ8_0Reference", async () => {
 		const random = new SeededRandom(11);
-		for (const blocks of [1, 3, 2047, 9000]) {
+		for (const blocks of [1, 3, 2047, 9000, 9003]) {
 			const values = new Float32Array(blocks * 32);
 			for (let b = 0; b < blocks; b++) {
 				const scale = b % 7 === 3 ? 0 : 10 ** (random.uniform() * 12 - 9);
@@ -100,6 +109,62 @@ describeEachEngine("encode", (under) => {
 				const src = dtype === "F32" ? f32 : reference(f32, "F32", dtype, values.length);
 				const got = await encoded(under.engine, src, dtype, "Q8_0", values.length, new Uint8Array(blocks * Q8_0_BYTES));
 				assertSameBytes(got, reference(src, dtype, "Q8_0", values.length), Q8_0_BYTES, `${blocks} blocks of ${dtype}`);
+			}
+		}
+	});
+
+	test("Q8_0 of special blocks: NaN, Inf, zeros, tiny maxima (1/d overflows), subnormals, exact halves", async () => {
+		// (NaN blocks are checked on their own below: the reference's NaN sign is the platform's)
+		const blocks: number[][] = [
+			[Infinity, 1, -1], [-Infinity, 3], [], [-0, -0],
+			[1e-38, -3e-39, 5e-40], [1.4e-45, -2.8e-45], [1e-40, 1e-41, -7e-41], [3.5e38, -3.4e38, 1e30],
+			// max 127 -> d = 1, id = 1: every x.5 is a tie (rounded away from zero), 0.49999997 is not
+			[127, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 126.5, -126.5, 0.49999997, -0.49999997, 0.50000006, 63.5, -64.5],
+			// max 12.7 -> d = 0.1: ties of x * (1/d) that are not ties of x / d
+			[12.7, 0.05, -0.05, 0.15, 0.25, -0.35, 6.35, -6.45],
+		];
+		const values = new Float32Array(blocks.length * 32);
+		blocks.forEach((block, b) => values.set(block, b * 32));
+		const f32 = new Uint8Array(values.buffer);
+		for (const dtype of ["F32", "F16", "BF16"] as const) {
+			const src = dtype === "F32" ? f32 : reference(f32, "F32", dtype, values.length);
+			const got = await encoded(under.engine, src, dtype, "Q8_0", values.length, new Uint8Array(blocks.length * Q8_0_BYTES));
+			assertSameBytes(got, reference(src, dtype, "Q8_0", values.length), Q8_0_BYTES, `special blocks of ${dtype}`);
+		}
+		// A block with a NaN (besides Inf, or finite values): a NaN scale and 32 zeros.
+		const nan = new Float32Array(3 * 32);
+		nan.set([NaN, 1, -2], 0);
+		nan.set([Infinity, -NaN], 32);
+		nan.set([0.5, 2, NaN], 64 + 29);
+		const got = await encoded(under.engine, new Uint8Array(nan.buffer), "F32", "Q8_0", nan.length, new Uint8Array(3 * Q8_0_BYTES));
+		for (let b = 0; b < 3; b++) {
+			const scale = got[b * Q8_0_BYTES]! | (got[b * Q8_0_BYTES + 1]! << 8);
+			assert.ok((scale & 0x7c00) === 0x7c00 && (scale & 0x3ff) !== 0, `NaN block ${b}: scale ${scale.toString(16)}`);
+			assert.deepEqual([...got.subarray(b * Q8_0_BYTES + 2, (b + 1) * Q8_0_BYTES)], new Array(32).fill(0), `NaN block ${b}`);
+		}
+	});
+
+	test("unaligned source and destination in the engine's memory, every target, lengths with tails", async () => {
+		for (const count of [32 * 5, 32 * 4099, 8 * 9000 + 5]) {
+			for (const dtype of ["F32", "F16", "BF16"] as const) {
+				for (const target of ["F16", "BF16", "Q8_0"] as const) {
+					if (target === "Q8_0" && count % 32 !== 0) continue;
+					const inBytes = count * dtypeBytes(dtype);
+					const outBytes = target === "Q8_0" ? (count / 32) * Q8_0_BYTES : count * 2;
+					const src = under.engine.rawBuffer(inBytes + 16);
+					const out = under.engine.rawBuffer(outBytes + 16);
+					try {
+						const s = src.bytes.subarray(3, 3 + inBytes);
+						if (target === "Q8_0") s.set(finiteValues(dtype, count));
+						else for (let i = 0; i < s.length; i += ALL_16_BIT.length) s.set(ALL_16_BIT.subarray(0, Math.min(ALL_16_BIT.length, s.length - i)), i);
+						const d = out.bytes.subarray(5, 5 + outBytes);
+						await under.engine.encode(s, dtype, target, count, d);
+						const width = target === "Q8_0" ? Q8_0_BYTES : 2;
+						assertSameBytes(d, reference(s, dtype, target, count), width, `${count} ${dtype} -> ${target} unaligned`);
+					} finally {
+						await Promise.all([src.release(), out.release()]);
+					}
+				}
 			}
 		}
 	});
