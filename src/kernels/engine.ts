@@ -450,7 +450,7 @@ export class ComputeEngine {
 				if (count < ENCODE_ON_MAIN_THREAD) {
 					encodeRange(this.#kernels, this.#quantize, this.#memory, srcAt, sdtype, dstAt, code, 0, count, this.#scratch);
 				} else {
-					// Whole pieces of the workers' scratch per task (Q8_0 widens through it), about 4 tasks per worker.
+					// Tasks of whole 4096-value pieces (whole Q8_0 groups of blocks: only the job's last task has a tail), about 4 per worker.
 					const piece = PACK_SCRATCH_BYTES / 4;
 					const perTask = roundUp(Math.ceil(count / (4 * this.info.threads)), piece);
 					await this.#run(JobKind.Encode, Math.ceil(count / perTask), [srcAt, sdtype, dstAt, code, count, perTask]);
