@@ -42,7 +42,8 @@ class HashThread {
 			this.failure = error;
 			for (const request of this.waiting.values()) request.reject(error);
 			this.waiting.clear();
-			threads.splice(threads.indexOf(this) >>> 0, 1);
+			const index = threads.indexOf(this);
+			if (index >= 0) threads.splice(index, 1);
 		};
 		this.worker.on("error", (error) => fail(new Error(`sha256 thread failed: ${error.message}`, { cause: error })));
 		this.worker.on("exit", (code) => fail(new Error(`sha256 thread exited (code ${code})`)));
