@@ -27,10 +27,6 @@ type Json = Record<string, unknown>;
 /** ggml's quantization format version (GGML_QUANT_VERSION), written by the converter in every file. */
 const GGML_QUANT_VERSION = 2;
 
-/** The GGUF file's staging buffers: three, so that two can be on their way to disk (and the hash) while one is encoded into. */
-const STAGING_BUFFERS = 3;
-const STAGING_BYTES = 16 << 20;
-
 export interface GgufFileOptions {
 	type: GgufTypeName;
 	/** general.name; default: the folder's name. */
@@ -132,12 +128,8 @@ async function convertWith(dir: string, options: ConvertToGgufOptions, starting:
 		const total = plan.tensors.reduce((sum, t) => sum + t.parts.reduce((s, p) => s + (p.kind === "source" ? p.rows * sourceRowBytes(p) : 0), 0), 0);
 		let done = 0;
 		const engine = await starting;
-		// The file's staging buffers are the engine's memory: the workers encode straight into them.
-		const staging = engine.stagingBuffers(STAGING_BUFFERS, STAGING_BYTES);
-		const writer = await GgufWriter.open(temp, layout, { buffers: staging.buffers }).catch(async (error) => {
-			await staging.release();
-			throw error;
-		});
+		// Staged in the engine's memory: the workers encode straight into the file's buffers.
+		const writer = await GgufWriter.open(temp, layout, { engine });
 		let sha256: string;
 		try {
 			await writeTensorsData(writer, plan.tensors, engine, (bytes) => {
@@ -154,8 +146,6 @@ async function convertWith(dir: string, options: ConvertToGgufOptions, starting:
 			await writer.abort().catch(() => {});
 			await rm(temp, { force: true });
 			throw error;
-		} finally {
-			await staging.release();
 		}
 		return { file: options.output, bytes: layout.fileBytes, sha256, tensors: plan.tensors.length, warnings: plan.warnings };
 	} finally {

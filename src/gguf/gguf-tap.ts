@@ -18,7 +18,7 @@ import { dtypeBytes } from "../safetensors/dtype.js";
 import type { TensorLocation } from "../safetensors/model-weights.js";
 import type { GgufWriter } from "./gguf-writer.js";
 import type { PlannedGgufTensor, SourceSlice } from "./plan-gguf.js";
-import { encodeInto, permuteRows, sourceDtype, writeTensorsData } from "./tensor-data.js";
+import { encodeInto, encodeValues, permuteRows, sourceDtype, writeTensorsData } from "./tensor-data.js";
 import { tensorBytes } from "./tensor-types.js";
 
 /** Where rows of a streamed safetensors tensor go: part `part` of GGUF tensor `tensor`. */
@@ -196,12 +196,6 @@ export class GgufTap {
 		await this.drain();
 	}
 
-	private encode(tensor: PlannedGgufTensor, values: Float32Array): Uint8Array {
-		const out = new Uint8Array(tensorBytes(tensor.type, values.length));
-		tensor.type.encode(values, out);
-		return out;
-	}
-
 	private atCursor(route: Route): boolean {
 		return route.tensor === this.cursor.tensor && route.part === this.cursor.part;
 	}
@@ -248,7 +242,7 @@ export class GgufTap {
 				continue;
 			}
 			if (part.kind === "values") {
-				await this.append(this.encode(tensor, part.values));
+				await this.append(encodeValues(tensor, part.values));
 				continue;
 			}
 			const key = `${this.cursor.tensor}/${this.cursor.part}`;

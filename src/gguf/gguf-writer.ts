@@ -4,26 +4,50 @@
  * (an expert slice of a stacked tensor, a chunk of a big one), so memory stays bounded by the caller's
  * piece. The sha256 is computed while writing (for the lock).
  */
+import type { ComputeEngine } from "../kernels/engine.js";
 import { SequentialFileWriter } from "../safetensors/sequential-file-writer.js";
 import type { GgufLayout, PlacedTensor } from "./layout.js";
+
+/** Staging buffers taken from an engine: three, so that two can be on their way to disk (and the hash) while one is encoded into. */
+const ENGINE_STAGING_BUFFERS = 3;
+const ENGINE_STAGING_BYTES = 16 << 20;
+
+export interface GgufWriterOptions {
+	/**
+	 * Stage the file in this compute engine's memory (ComputeEngine.stagingBuffers), so that its workers
+	 * encode tensor data into it in place (reserve/commit, encodeInto); given back once the file is
+	 * finished or aborted.
+	 */
+	engine?: ComputeEngine;
+	/** Or the caller's own staging buffers (SequentialFileWriter's `buffers`). */
+	buffers?: readonly Uint8Array[];
+}
 
 export class GgufWriter {
 	private tensorIndex = 0;
 	/** Bytes of the current tensor written so far. */
 	private filled = 0;
 
-	private constructor(readonly layout: GgufLayout, private readonly file: SequentialFileWriter) {}
+	private constructor(readonly layout: GgufLayout, private readonly file: SequentialFileWriter, private readonly releaseStaging: () => Promise<void>) {}
 
-	/** `buffers`: the caller's staging buffers (SequentialFileWriter's option), e.g. the compute engine's, to encode into with reserve/commit. */
-	static async open(path: string, layout: GgufLayout, options: { buffers?: readonly Uint8Array[] } = {}): Promise<GgufWriter> {
-		const file = await SequentialFileWriter.open(path, { sha256: true, buffers: options.buffers });
+	static async open(path: string, layout: GgufLayout, options: GgufWriterOptions = {}): Promise<GgufWriter> {
+		const staging = options.engine?.stagingBuffers(ENGINE_STAGING_BUFFERS, ENGINE_STAGING_BYTES);
+		const releaseStaging = async () => staging?.release();
+		let file: SequentialFileWriter;
+		try {
+			file = await SequentialFileWriter.open(path, { sha256: true, buffers: staging?.buffers ?? options.buffers });
+		} catch (error) {
+			await releaseStaging();
+			throw error;
+		}
 		try {
 			await file.append(layout.header);
 		} catch (error) {
 			await file.abort();
+			await releaseStaging();
 			throw error;
 		}
-		const writer = new GgufWriter(layout, file);
+		const writer = new GgufWriter(layout, file, releaseStaging);
 		await writer.padEmptyTensors();
 		return writer;
 	}
@@ -88,11 +112,13 @@ export class GgufWriter {
 		if (missing) throw new Error(`${this.path}: bug: finished with tensor ${missing.name} incomplete (${this.filled} of ${missing.bytes} bytes)`);
 		if (this.file.position !== this.layout.fileBytes) throw new Error(`${this.path}: bug: wrote ${this.file.position} bytes, laid out ${this.layout.fileBytes}`);
 		await this.file.finish();
+		await this.releaseStaging();
 		return this.file.sha256!;
 	}
 
 	async abort(): Promise<void> {
 		await this.file.abort();
+		await this.releaseStaging();
 	}
 
 	private async padEmptyTensors(): Promise<void> {

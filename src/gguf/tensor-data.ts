@@ -102,11 +102,8 @@ function blockBytes(block: Extract<Block, { kind: "rows" }>): number {
 export async function writeTensorsData(writer: GgufWriter, tensors: readonly PlannedGgufTensor[], engine: ComputeEngine, onBytes?: (sourceBytes: number) => void): Promise<void> {
 	const blocks = [...blocksOf(tensors)];
 	const largest = Math.max(0, ...blocks.map((b) => (b.kind === "rows" ? blockBytes(b) : 0)));
-	if (largest === 0) {
-		for (const block of blocks) if (block.kind === "values") await writeValues(writer, block.tensor, block.values);
-		return;
-	}
-	const slots: RawBuffer[] = [...Array(READ_AHEAD)].map(() => engine.rawBuffer(largest));
+	// No read buffers when every part is computed.
+	const slots: RawBuffer[] = largest > 0 ? [...Array(READ_AHEAD)].map(() => engine.rawBuffer(largest)) : [];
 	const permuted = blocks.some((b) => b.kind === "rows" && b.tensor.permuteHeads !== undefined) ? engine.rawBuffer(largest) : undefined;
 	/** Reads in flight, by block index (each into slot index % READ_AHEAD). */
 	const reads = new Map<number, Promise<Uint8Array>>();
@@ -125,7 +122,7 @@ export async function writeTensorsData(writer: GgufWriter, tensors: readonly Pla
 			readAhead(i);
 			const block = blocks[i]!;
 			if (block.kind === "values") {
-				await writeValues(writer, block.tensor, block.values);
+				await writer.write(encodeValues(block.tensor, block.values));
 				continue;
 			}
 			let raw = await reads.get(i)!;
@@ -154,9 +151,9 @@ async function readRows(block: Extract<Block, { kind: "rows" }>, buffer: Uint8Ar
 	return raw;
 }
 
-/** A computed part (a few values: rope factors), encoded here. */
-async function writeValues(writer: GgufWriter, tensor: PlannedGgufTensor, values: Float32Array): Promise<void> {
+/** A computed part's values (a few: rope factors) encoded as the tensor's type, in plain code. */
+export function encodeValues(tensor: PlannedGgufTensor, values: Float32Array): Uint8Array {
 	const out = new Uint8Array(tensorBytes(tensor.type, values.length));
 	tensor.type.encode(values, out);
-	await writer.write(out);
+	return out;
 }

@@ -183,34 +183,26 @@ export class MergeGgufWriters {
 }
 
 /**
- * The compute engine that encodes the GGUF files, and staging buffers in its memory: the shard writers'
- * (the tap encodes their bytes where they are written) and each GGUF file's (encoded into in place).
+ * The compute engine that encodes the GGUF files (each file is staged in its memory: GgufWriter), and
+ * the shard writers' staging buffers in the same memory, so the tap encodes their bytes where they are written.
  */
 interface Engine {
 	compute: ComputeEngine;
-	shardStaging: Staging;
-	/** Each open GGUF file's staging buffers. */
-	fileStaging: Staging[];
+	shardStaging: ReturnType<ComputeEngine["stagingBuffers"]>;
 }
 
-type Staging = ReturnType<ComputeEngine["stagingBuffers"]>;
-
-const STAGING_BYTES = 16 << 20;
-/**
- * Four for the shard writers (the stream reads into one while the GGUF files encode from up to two and
- * one is written), three per GGUF file (encoding into one while two are written).
- */
+/** The stream reads into one while the GGUF files encode from up to two and one is written. */
 const SHARD_STAGING_BUFFERS = 4;
-const FILE_STAGING_BUFFERS = 3;
+const SHARD_STAGING_BYTES = 16 << 20;
 
 async function openEngine(): Promise<Engine> {
 	const compute = await ComputeEngine.create();
-	return { compute, shardStaging: compute.stagingBuffers(SHARD_STAGING_BUFFERS, STAGING_BYTES), fileStaging: [] };
+	return { compute, shardStaging: compute.stagingBuffers(SHARD_STAGING_BUFFERS, SHARD_STAGING_BYTES) };
 }
 
 async function closeEngine(engine: Engine | undefined): Promise<void> {
 	if (!engine) return;
-	await Promise.all([engine.shardStaging, ...engine.fileStaging].map((s) => s.release()));
+	await engine.shardStaging.release();
 	await engine.compute.close();
 }
 
@@ -218,7 +210,5 @@ async function closeEngine(engine: Engine | undefined): Promise<void> {
 async function openTap(dir: string, file: MergeGgufFile, engine: Engine): Promise<GgufTap> {
 	const path = join(dir, file.fileName);
 	await rm(path, { force: true });
-	const staging = engine.compute.stagingBuffers(FILE_STAGING_BUFFERS, STAGING_BYTES);
-	engine.fileStaging.push(staging);
-	return new GgufTap(await GgufWriter.open(path, file.layout, { buffers: staging.buffers }), file.plan.tensors, engine.compute);
+	return new GgufTap(await GgufWriter.open(path, file.layout, { engine: engine.compute }), file.plan.tensors, engine.compute);
 }

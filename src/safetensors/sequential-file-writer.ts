@@ -144,7 +144,7 @@ export class SequentialFileWriter {
 			this.buffers[this.current].fill(0, this.fill, length);
 			this.startWrite(this.current, length, this.fill);
 		}
-		await Promise.all([...this.pending, ...this.hashing, ...this.holds]);
+		await Promise.all(this.inFlight);
 		this.throwIfFailed();
 		if (this.directIo) await this.handle.truncate(size);
 		await this.handle.datasync();
@@ -157,9 +157,14 @@ export class SequentialFileWriter {
 	async abort(): Promise<void> {
 		if (this.closed) return;
 		this.closed = true;
-		await Promise.allSettled([...this.pending, ...this.hashing, ...this.holds]);
+		await Promise.allSettled(this.inFlight);
 		this.hash?.drop();
 		await this.handle.close().catch(() => undefined);
+	}
+
+	/** Every buffer's write, hashing and other readers still going. */
+	private get inFlight(): (Promise<void> | undefined)[] {
+		return [...this.pending, ...this.hashing, ...this.holds];
 	}
 
 	private async rotate(): Promise<void> {

@@ -68,6 +68,8 @@ export class Sha256Stream {
 	private readonly thread: HashThread;
 	private readonly id = ++ids;
 	private last: Promise<unknown>;
+	/** Digested or dropped: no longer counted on its thread. */
+	private closed = false;
 
 	constructor() {
 		// The least busy thread; a new one while there are fewer than HASH_THREADS and all are busy.
@@ -101,8 +103,6 @@ export class Sha256Stream {
 		this.thread.request({ op: "drop", id: this.id }).catch(() => {});
 		this.close();
 	}
-
-	private closed = false;
 
 	private close(): void {
 		if (!this.closed) this.thread.streams--;
